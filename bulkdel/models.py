@@ -1,0 +1,84 @@
+"""Small immutable values passed between the parts of bulkdel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What an answer to one delete request means for bulkdel."""
+
+    SUCCESS = "success"  #: 200 or 207: deleted ids, maybe per-id errors
+    MISSING = "missing"  #: 404 with missingFileIds: nothing in the batch was deleted
+    THROTTLED = "throttled"  #: 429
+    BAD_REQUEST = "bad_request"  #: 400
+    FATAL = "fatal"  #: 401/403, or a 404 that is not about files
+    TRANSIENT = "transient"  #: 5xx, timeout, connection trouble, a body we cannot read
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """One entry of a 207 answer's ``errors`` list."""
+
+    file_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The classified answer to one request for one batch.
+
+    Only the fields that matter for ``kind`` are set; ``deleted`` and ``missing`` only ever
+    hold ids that were in the batch sent.
+    """
+
+    kind: Kind
+    status: int | None  #: HTTP status, None when no answer arrived
+    deleted: tuple[str, ...] = ()
+    errors: tuple[FileError, ...] = ()
+    missing: tuple[str, ...] = ()
+    #: a readable reason for anything but plain success
+    message: str = ""
+    #: seconds the server asked us to wait (429), when it said so
+    retry_after: float | None = None
+    #: True when the request may have been applied although no answer says so
+    #: (timeout or connection lost after sending, 5xx, an unreadable 2xx body)
+    maybe_applied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How a delete job runs. Validated on creation; every field has a safe default."""
+
+    base_url: str = "https://api.imagekit.io"
+    batch_size: int = 100
+    concurrency: int = 8
+    #: most requests per second; None adapts to the server's 429s
+    rate: float | None = None
+    max_attempts: int = 6
+    timeout: float = 30.0
+    #: cap on the time spent retrying one batch, seconds
+    max_retry_time: float = 300.0
+    #: first backoff step and cap, seconds
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    #: a partial batch is sent when the source gives nothing new for this long
+    linger: float = 0.2
+    dry_run: bool = False
+    max_delete: int | None = None
+    allow_insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 100:
+            raise ValueError(f"batch_size must be 1..100, got {self.batch_size}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.rate is not None and not self.rate > 0:
+            raise ValueError(f"rate must be > 0, got {self.rate}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0, got {self.timeout}")
+        if self.max_delete is not None and self.max_delete < 0:
+            raise ValueError(f"max_delete must be >= 0, got {self.max_delete}")

@@ -1,0 +1,9 @@
+"""``python -m bulkdel.testing``: the same as ``bulkdel fake-server``."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""``bulkdel fake-server``: run the fake ImageKit server from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .fake_server import FakeImageKit, Faults, RateWindow
+
+
+def _window(text: str) -> RateWindow:
+    try:
+        limit, seconds = text.split("/", 1)
+        return RateWindow(int(limit), float(seconds))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--window takes LIMIT/SECONDS like 1000/15, got {text!r}"
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The fake server's options, shared by ``bulkdel fake-server``."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    parser.add_argument(
+        "--private-key",
+        default=None,
+        help="the one key accepted (default $IMAGEKIT_PRIVATE_KEY)",
+    )
+    parser.add_argument(
+        "--existing", type=Path, help="file of existing ids, one a line (default: all exist once)"
+    )
+    parser.add_argument("--rate", type=float, help="requests per second before 429")
+    parser.add_argument(
+        "--window", type=_window, action="append", default=[], help="fixed window LIMIT/SECONDS"
+    )
+    faults = parser.add_argument_group("faults (probabilities 0..1)")
+    faults.add_argument("--seed", type=int, default=0)
+    faults.add_argument("--error-5xx", type=float, default=0.0)
+    faults.add_argument("--html-error", type=float, default=0.0)
+    faults.add_argument("--drop-before", type=float, default=0.0)
+    faults.add_argument("--drop-after", type=float, default=0.0)
+    faults.add_argument("--slow-after", type=float, default=0.0)
+    faults.add_argument("--slow-seconds", type=float, default=5.0)
+    faults.add_argument("--latency", type=float, default=0.0, help="seconds added to answers")
+    faults.add_argument("--latency-jitter", type=float, default=0.0)
+    faults.add_argument("--transient-207", type=float, default=0.0, help="per id")
+    faults.add_argument("--permanent-error", action="append", default=[], metavar="ID")
+    faults.add_argument("--throttle-burst", type=float, default=0.0)
+
+
+def server_from_args(args: argparse.Namespace) -> FakeImageKit:
+    """Build the server an argument namespace describes."""
+    key = args.private_key or os.environ.get("IMAGEKIT_PRIVATE_KEY") or "fake_private_key"
+    existing = None
+    if args.existing is not None:
+        with args.existing.open(encoding="utf-8") as handle:
+            existing = [line.strip() for line in handle if line.strip()]
+    faults = Faults(
+        seed=args.seed,
+        error_5xx=args.error_5xx,
+        html_error=args.html_error,
+        drop_before=args.drop_before,
+        drop_after=args.drop_after,
+        slow_after=args.slow_after,
+        slow_seconds=args.slow_seconds,
+        latency=args.latency,
+        latency_jitter=args.latency_jitter,
+        transient_207=args.transient_207,
+        permanent_errors=frozenset(args.permanent_error),
+        throttle_burst=args.throttle_burst,
+    )
+    return FakeImageKit(key, existing=existing, rate=args.rate, windows=args.window, faults=faults)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Serve until SIGINT/SIGTERM."""
+    server = server_from_args(args)
+    url = await server.start(args.host, args.port)
+    print(f"fake ImageKit listening on {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        print(f"fake ImageKit stopped: {server.stats.as_dict()}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m bulkdel.testing``."""
+    parser = argparse.ArgumentParser(prog="bulkdel fake-server", description=__doc__)
+    add_arguments(parser)
+    asyncio.run(serve(parser.parse_args(argv)))
+    return 0

@@ -1,0 +1,350 @@
+"""A fake ImageKit API for tests, demos and benchmarks: the delete endpoint, faithfully.
+
+It holds the set of existing ids (seeded, or "every well-formed id exists once"), checks the
+key, throttles like ImageKit (429 with ``X-RateLimit-*`` headers), answers 404 with
+``missingFileIds`` and deletes nothing when any id is unknown, and injects faults from a seeded
+random generator so runs repeat. It records ground truth (which ids it deleted) and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final
+
+from aiohttp import web
+
+from ..validate import is_valid_id
+
+DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
+STATS_PATH: Final = "/_fake/stats"
+HELP: Final = "For support kindly contact us at support@imagekit.io."
+#: status of the response object returned for a dropped connection; never sent
+_DROPPED: Final = 599
+_HTML_PAGE: Final = (
+    "<html><head><title>502 Bad Gateway</title></head>"
+    "<body><center><h1>502 Bad Gateway</h1></center></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """At most ``limit`` requests per fixed window of ``interval`` seconds (ImageKit style)."""
+
+    limit: int
+    interval: float
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What the fake server gets wrong, and how often (probabilities per request or per id)."""
+
+    seed: int = 0
+    #: JSON 500/503 answer, nothing deleted
+    error_5xx: float = 0.0
+    #: 502 with an HTML page (a proxy in the way), nothing deleted
+    html_error: float = 0.0
+    #: connection closed before the delete is applied
+    drop_before: float = 0.0
+    #: delete applied, then the connection is closed without an answer
+    drop_after: float = 0.0
+    #: delete applied, answer held back ``slow_seconds`` (past the client's timeout)
+    slow_after: float = 0.0
+    slow_seconds: float = 5.0
+    #: seconds added to every answer, plus uniform jitter up to ``latency_jitter``
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    #: per id: a 207 error that goes away when the id is sent again
+    transient_207: float = 0.0
+    #: ids that always come back as 207 errors
+    permanent_errors: frozenset[str] = frozenset()
+    #: per request: a 429 burst (throttled regardless of the rate limit)
+    throttle_burst: float = 0.0
+
+
+@dataclass
+class ServerStats:
+    """Counters that tests and benchmarks read."""
+
+    requests: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    ids_deleted: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters."""
+        return {
+            "requests": self.requests,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "faults": dict(sorted(self.faults.items())),
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "ids_deleted": self.ids_deleted,
+        }
+
+
+class _Throttle:
+    """A token bucket for "R per second" plus ImageKit-style fixed windows.
+
+    The per-second limit is a bucket of ``rate`` tokens refilled continuously, so a client
+    pacing itself at exactly ``rate`` is never refused; longer windows are fixed, so once spent
+    the client must wait for the window to reset, which may be many seconds.
+    """
+
+    def __init__(
+        self, rate: float | None, windows: Iterable[RateWindow], clock: Callable[[], float]
+    ) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate or 0.0)
+        self._tokens = self._capacity
+        self._last = clock()
+        self._windows = list(windows)
+        self._window_start = [clock()] * len(self._windows)
+        self._window_used = [0] * len(self._windows)
+        self._clock = clock
+
+    def admit(self) -> dict[str, str] | None:
+        """Take one request; None if admitted, else the 429 headers."""
+        now = self._clock()
+        refused: tuple[int, float, float] | None = None  # limit, reset s, interval s
+        for i, window in enumerate(self._windows):
+            elapsed = now - self._window_start[i]
+            if elapsed >= window.interval:
+                self._window_start[i] += window.interval * math.floor(elapsed / window.interval)
+                self._window_used[i] = 0
+            if self._window_used[i] >= window.limit:
+                reset = self._window_start[i] + window.interval - now
+                if refused is None or reset > refused[1]:
+                    refused = (window.limit, reset, window.interval)
+        if self._rate is not None:
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            if self._tokens < 1.0 and refused is None:
+                refused = (int(self._capacity), (1.0 - self._tokens) / self._rate, 1.0)
+        if refused is not None:
+            return rate_limit_headers(*refused)
+        if self._rate is not None:
+            self._tokens -= 1.0
+        for i in range(len(self._windows)):
+            self._window_used[i] += 1
+        return None
+
+
+def rate_limit_headers(limit: int, reset: float, interval: float) -> dict[str, str]:
+    """ImageKit's 429 headers; times in whole milliseconds, reset rounded up."""
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Reset": str(max(1, math.ceil(reset * 1000))),
+        "X-RateLimit-Interval": str(round(interval * 1000)),
+    }
+
+
+class FakeImageKit:
+    """The fake server: an aiohttp app plus the state it serves.
+
+    Args:
+        private_key: the one key accepted.
+        existing: ids that exist; None means every well-formed id exists once.
+        rate: requests per second before 429 (a token bucket), None for no limit.
+        windows: extra fixed windows, e.g. ``[RateWindow(1000, 15.0)]``.
+        faults: what to inject.
+        clock: monotonic clock, injectable for tests.
+
+    Use ``async with FakeImageKit(...) as server:`` to serve on a free loopback port; read
+    ``server.url``, ``server.stats`` and ``server.deleted`` (ground truth).
+    """
+
+    def __init__(
+        self,
+        private_key: str = "fake_private_key",
+        *,
+        existing: Iterable[str] | None = None,
+        rate: float | None = None,
+        windows: Iterable[RateWindow] = (),
+        faults: Faults | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._expected_auth = "Basic " + base64.b64encode(f"{private_key}:".encode()).decode()
+        self.existing: set[str] | None = set(existing) if existing is not None else None
+        #: every id this server deleted: the ground truth for tests
+        self.deleted: set[str] = set()
+        self.stats = ServerStats()
+        self.faults = faults or Faults()
+        self._random = random.Random(self.faults.seed)
+        self._throttle = _Throttle(rate, windows, clock)
+        self._throttled = rate is not None or bool(list(windows))
+        self.app = web.Application()
+        self.app.router.add_post(DELETE_PATH, self._handle_delete)
+        self.app.router.add_get(STATS_PATH, self._handle_stats)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"FakeImageKit(url={self.url!r}, private_key=***)"
+
+    def exists(self, file_id: str) -> bool:
+        """Whether ``file_id`` currently exists on this server."""
+        if self.existing is not None:
+            return file_id in self.existing
+        return is_valid_id(file_id) and file_id not in self.deleted
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0 picks a free port); returns the base URL."""
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, backlog=1024)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        bound = server.sockets[0].getsockname()
+        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeImageKit:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _handle_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats.as_dict())
+
+    async def _handle_delete(self, request: web.Request) -> web.StreamResponse:
+        stats = self.stats
+        stats.requests += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            response = await self._answer_delete(request)
+        finally:
+            stats.in_flight -= 1
+        if response.status != _DROPPED:
+            stats.by_status[response.status] += 1
+        return response
+
+    async def _answer_delete(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization")
+        if not auth:
+            return _error(401, "Your request does not contain private API key.")
+        if auth != self._expected_auth:
+            return _error(403, "Your account cannot be authenticated.")
+        if self._throttled:
+            headers = self._throttle.admit()
+            if headers is not None:
+                return _error(429, "Too many requests.", headers)
+        body = await request.read()
+        ids, problem = _parse_body(body)
+        if problem is not None or ids is None:
+            return _error(400, problem or "fileIds parameter is missing.")
+        faults = self.faults
+        if faults.latency or faults.latency_jitter:
+            await asyncio.sleep(faults.latency + self._random.random() * faults.latency_jitter)
+        roll = self._random.random
+        if faults.throttle_burst and roll() < faults.throttle_burst:
+            self.stats.faults["throttle_burst"] += 1
+            return _error(429, "Too many requests.", rate_limit_headers(1, 0.05, 1.0))
+        if faults.error_5xx and roll() < faults.error_5xx:
+            self.stats.faults["error_5xx"] += 1
+            return _error(503, "Service temporarily unavailable.")
+        if faults.html_error and roll() < faults.html_error:
+            self.stats.faults["html_error"] += 1
+            return web.Response(status=502, text=_HTML_PAGE, content_type="text/html")
+        if faults.drop_before and roll() < faults.drop_before:
+            self.stats.faults["drop_before"] += 1
+            return _drop(request)
+        unique = list(dict.fromkeys(ids))
+        missing = [i for i in unique if not self.exists(i)]
+        if missing:
+            return web.json_response(
+                {
+                    "message": "The requested file(s) does not exist.",
+                    "help": HELP,
+                    "missingFileIds": missing,
+                },
+                status=404,
+            )
+        deleted, errors = self._apply(unique)
+        if faults.drop_after and roll() < faults.drop_after:
+            self.stats.faults["drop_after"] += 1
+            return _drop(request)
+        if faults.slow_after and roll() < faults.slow_after:
+            self.stats.faults["slow_after"] += 1
+            await asyncio.sleep(faults.slow_seconds)
+        if errors:
+            return web.json_response(
+                {"successfullyDeletedFileIds": deleted, "errors": errors}, status=207
+            )
+        return web.json_response({"successfullyDeletedFileIds": deleted})
+
+    def _apply(self, ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+        faults = self.faults
+        deleted: list[str] = []
+        errors: list[dict[str, str]] = []
+        for file_id in ids:
+            if file_id in faults.permanent_errors:
+                errors.append({"fileId": file_id, "error": "File is locked and cannot be deleted."})
+                continue
+            if faults.transient_207 and self._random.random() < faults.transient_207:
+                self.stats.faults["transient_207"] += 1
+                errors.append({"fileId": file_id, "error": "Internal error, please retry."})
+                continue
+            if self.existing is not None:
+                self.existing.discard(file_id)
+            self.deleted.add(file_id)
+            deleted.append(file_id)
+        self.stats.ids_deleted += len(deleted)
+        return deleted, errors
+
+
+def _parse_body(body: bytes) -> tuple[list[str] | None, str | None]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, "Request body is not valid JSON."
+    if not isinstance(data, dict) or "fileIds" not in data:
+        return None, "fileIds parameter is missing."
+    ids = data["fileIds"]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return None, "fileIds should be an Array."
+    if not ids:
+        return None, "fileIds is empty."
+    if len(ids) > 100:
+        return None, "fileIds cannot have more than 100 items."
+    return ids, None
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"message": message, "help": HELP}, status=status, headers=headers)
+
+
+def _drop(request: web.Request) -> web.StreamResponse:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    with contextlib.suppress(Exception):
+        request.protocol.force_close()
+    # Nothing reaches the client: the transport is gone.
+    return web.Response(status=_DROPPED)
