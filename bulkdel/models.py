@@ -42,6 +42,9 @@ class Outcome:
     message: str = ""
     #: seconds the server asked us to wait (429), when it said so
     retry_after: float | None = None
+    #: the throttled window's size, from X-RateLimit-Limit and X-RateLimit-Interval (s)
+    limit: int | None = None
+    interval: float | None = None
     #: True when the request may have been applied although no answer says so
     #: (timeout or connection lost after sending, 5xx, an unreadable 2xx body)
     maybe_applied: bool = False

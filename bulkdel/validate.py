@@ -25,3 +25,41 @@ def id_problem(value: str) -> str | None:
 def is_valid_id(value: str) -> bool:
     """True when ``value`` is a well-formed file id."""
     return ID_PATTERN.fullmatch(value) is not None
+
+
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+
+class Deduper:
+    """Remembers every id seen, compactly; answers "seen before?" exactly.
+
+    Lowercase hex ids (ImageKit's own are 24 hex characters) are kept as an int that also
+    encodes the length, about 40 bytes instead of a 73-byte str; other ids are kept as
+    str. An int never equals a str, so the two forms cannot collide.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: set[int | str] = set()
+
+    @staticmethod
+    def _key(file_id: str) -> int | str:
+        if 0 < len(file_id) <= 64 and _LOWER_HEX.issuperset(file_id):
+            return (int(file_id, 16) << 7) | len(file_id)
+        return file_id
+
+    def add(self, file_id: str) -> bool:
+        """Record ``file_id``; True when it was new, False for a repeat."""
+        key = self._key(file_id)
+        seen = self._seen
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def __contains__(self, file_id: str) -> bool:
+        return self._key(file_id) in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)

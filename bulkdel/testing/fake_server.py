@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ..validate import is_valid_id
+from ..validate import ID_PATTERN, is_valid_id
 
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 STATS_PATH: Final = "/_fake/stats"
@@ -276,7 +276,7 @@ class FakeImageKit:
             self.stats.faults["drop_before"] += 1
             return _drop(request)
         unique = list(dict.fromkeys(ids))
-        missing = [i for i in unique if not self.exists(i)]
+        missing = self._missing(unique)
         if missing:
             return web.json_response(
                 {
@@ -299,22 +299,38 @@ class FakeImageKit:
             )
         return web.json_response({"successfullyDeletedFileIds": deleted})
 
+    def _missing(self, ids: list[str]) -> list[str]:
+        """The ids of ``ids`` that do not exist, in order.
+
+        The usual case (none missing) is answered by set and ``map`` calls that run in C:
+        a per-id Python loop here was most of the server's CPU time in benchmarks.
+        """
+        if self.existing is not None:
+            if self.existing.issuperset(ids):
+                return []
+        elif self.deleted.isdisjoint(ids) and all(map(ID_PATTERN.fullmatch, ids)):
+            return []
+        return [i for i in ids if not self.exists(i)]
+
     def _apply(self, ids: list[str]) -> tuple[list[str], list[dict[str, str]]]:
         faults = self.faults
-        deleted: list[str] = []
+        deleted = ids
         errors: list[dict[str, str]] = []
-        for file_id in ids:
-            if file_id in faults.permanent_errors:
-                errors.append({"fileId": file_id, "error": "File is locked and cannot be deleted."})
-                continue
-            if faults.transient_207 and self._random.random() < faults.transient_207:
-                self.stats.faults["transient_207"] += 1
-                errors.append({"fileId": file_id, "error": "Internal error, please retry."})
-                continue
-            if self.existing is not None:
-                self.existing.discard(file_id)
-            self.deleted.add(file_id)
-            deleted.append(file_id)
+        if faults.permanent_errors or faults.transient_207:
+            deleted = []
+            for file_id in ids:
+                if file_id in faults.permanent_errors:
+                    errors.append(
+                        {"fileId": file_id, "error": "File is locked and cannot be deleted."}
+                    )
+                elif faults.transient_207 and self._random.random() < faults.transient_207:
+                    self.stats.faults["transient_207"] += 1
+                    errors.append({"fileId": file_id, "error": "Internal error, please retry."})
+                else:
+                    deleted.append(file_id)
+        if self.existing is not None:
+            self.existing.difference_update(deleted)
+        self.deleted.update(deleted)
         self.stats.ids_deleted += len(deleted)
         return deleted, errors
 
@@ -327,7 +343,8 @@ def _parse_body(body: bytes) -> tuple[list[str] | None, str | None]:
     if not isinstance(data, dict) or "fileIds" not in data:
         return None, "fileIds parameter is missing."
     ids = data["fileIds"]
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+    # set(map(type, ...)) runs in C; JSON gives plain str, never a subclass
+    if not isinstance(ids, list) or not set(map(type, ids)) <= {str}:
         return None, "fileIds should be an Array."
     if not ids:
         return None, "fileIds is empty."

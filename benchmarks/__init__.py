@@ -1,0 +1,1 @@
+"""Benchmarks for bulkdel against the fake ImageKit server: ``python -m benchmarks --help``."""

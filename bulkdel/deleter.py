@@ -1,0 +1,163 @@
+"""The library API: ``await delete_files(ids, ...)`` and ``BulkDeleter`` for more control."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterable, Iterable, Sequence
+from typing import Any
+
+import aiohttp
+
+from .client import DEFAULT_BASE_URL, ImageKitClient
+from .ledger import Counts, Ledger, LedgerSink
+from .models import Settings
+from .pipeline import BatchSender, Pipeline
+from .report import Report, ReportWriter
+from .sources import Chunk, FileReader, files_chunks, iterable_chunks
+
+IdSource = Iterable[Any] | AsyncIterable[Any]
+
+
+class BulkDeleter:
+    """One delete job, with a handle to watch and stop it.
+
+    Args:
+        private_key: the ImageKit private key (kept only inside the client's auth header).
+        settings: the job's knobs; ``Settings()`` by default.
+        session: a caller's ``aiohttp.ClientSession`` to send through (left open).
+        report_dir: write the report files here; None writes none.
+        sinks: extra receivers of every ledger event (progress, your own bookkeeping).
+        sender: send batches through this instead of an ``ImageKitClient`` (tests).
+
+    Call ``await deleter.run(ids)`` once. ``deleter.stop()`` (from any task) stops taking
+    new batches, lets in-flight requests settle and makes ``run`` return an accounted
+    report; cancelling ``run`` stops at once and still accounts every id.
+    """
+
+    def __init__(
+        self,
+        private_key: str | None = None,
+        *,
+        settings: Settings | None = None,
+        session: aiohttp.ClientSession | None = None,
+        report_dir: str | os.PathLike[str] | None = None,
+        sinks: Sequence[LedgerSink] = (),
+        sender: BatchSender | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._sender = sender
+        if sender is None and not self.settings.dry_run:
+            # Built now so that a bad key or base URL fails before anything is read.
+            self._sender = ImageKitClient(
+                private_key or "",
+                base_url=self.settings.base_url,
+                session=session,
+                timeout=self.settings.timeout,
+                allow_insecure_http=self.settings.allow_insecure_http,
+            )
+        self.report_dir = report_dir
+        self._extra_sinks = list(sinks)
+        self.ledger = Ledger()
+        self.pipeline: Pipeline | None = None
+        self._stop_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return f"BulkDeleter(base_url={self.settings.base_url!r}, private_key=***)"
+
+    @property
+    def counts(self) -> Counts:
+        """Live counts of the job."""
+        return self.ledger.counts
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop gracefully: no new batches, in-flight requests settle, ``run`` returns."""
+        self._stop_reason = reason
+        if self.pipeline is not None:
+            self.pipeline.stop(reason)
+
+    async def run(self, ids: IdSource | None = None, *, files: Sequence[FileReader] = ()) -> Report:
+        """Delete ``ids`` (any iterable or async iterable of str) and/or opened ``files``."""
+        chunks = _chunks(ids, files)
+        writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
+        self.ledger.sinks = [*([writer] if writer else []), *self._extra_sinks]
+        sender = self._sender
+        if sender is None:
+            sender = _NoSender()
+        started = time.monotonic()
+        pipeline = self.pipeline = Pipeline(sender, self.settings, self.ledger)
+        if self._stop_reason is not None:
+            pipeline.stop(self._stop_reason)
+        try:
+            await pipeline.run(chunks)
+        finally:
+            if isinstance(self._sender, ImageKitClient):
+                await self._sender.close()
+            aborted = pipeline.aborted
+            if aborted is None and not pipeline.input_done:
+                aborted = "cancelled"
+            counts = self.ledger.counts
+            report = Report(
+                counts=counts,
+                requests=self.ledger.requests,
+                complete=pipeline.input_done and counts.not_attempted == 0 and aborted is None,
+                aborted=aborted,
+                elapsed_s=time.monotonic() - started,
+                report_dir=writer.directory if writer else None,
+            )
+            if writer is not None:
+                writer.close(report.summary())
+        return report
+
+
+class _NoSender:
+    """The sender of a dry run: never called, because a dry run starts no workers."""
+
+    async def delete_batch(self, file_ids: list[str]) -> Any:
+        raise AssertionError("a dry run sends nothing")
+
+
+async def _chunks(ids: IdSource | None, files: Sequence[FileReader]) -> AsyncIterable[Chunk]:
+    if ids is not None:
+        async for chunk in iterable_chunks(ids):
+            yield chunk
+    if files:
+        async for chunk in files_chunks(list(files)):
+            yield chunk
+
+
+async def delete_files(
+    ids: IdSource,
+    *,
+    private_key: str,
+    base_url: str = DEFAULT_BASE_URL,
+    rate: float | None = None,
+    concurrency: int = 8,
+    batch_size: int = 100,
+    max_attempts: int = 6,
+    timeout: float = 30.0,  # noqa: ASYNC109 - per request, not for the whole call
+    report_dir: str | os.PathLike[str] | None = None,
+    session: aiohttp.ClientSession | None = None,
+    dry_run: bool = False,
+    max_delete: int | None = None,
+    sinks: Sequence[LedgerSink] = (),
+) -> Report:
+    """Delete every id in ``ids`` from ImageKit and return the accounted report.
+
+    Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
+    key, base URL or setting, before anything is sent.
+    """
+    settings = Settings(
+        base_url=base_url,
+        rate=rate,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        dry_run=dry_run,
+        max_delete=max_delete,
+    )
+    deleter = BulkDeleter(
+        private_key, settings=settings, session=session, report_dir=report_dir, sinks=sinks
+    )
+    return await deleter.run(ids)

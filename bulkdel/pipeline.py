@@ -1,0 +1,348 @@
+"""The only wiring of bulkdel: reader -> work pool -> workers -> ledger.
+
+One reader task validates, de-duplicates and batches the input; ``concurrency`` workers take
+batches, send them under the throttle with retries, and turn each outcome into ledger events.
+Every id read is "open" from the moment it is accepted until the ledger has its final bucket;
+whatever is still open when the run ends (stopped, aborted, cancelled) is not attempted, so
+the counts always add up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from .ledger import Ledger
+from .models import Kind, Outcome, Settings
+from .retry import RETRYABLE, Chain, build_retrying
+from .sources import Chunk
+from .throttle import Throttle
+from .validate import Deduper
+from .workpool import WorkPool
+
+
+class BatchSender(Protocol):
+    """Anything that sends one batch and classifies the answer (the client, or a test fake)."""
+
+    async def delete_batch(self, file_ids: list[str]) -> Outcome: ...
+
+
+class _Stopped(Exception):
+    """Internal: the run is stopping; the batch in hand is not sent."""
+
+
+async def _with_idle(chunks: AsyncIterable[Chunk], linger: float) -> AsyncIterator[Chunk | None]:
+    """The chunks, with None whenever the source has been silent for ``linger`` seconds."""
+    iterator = aiter(chunks)
+    pending: asyncio.Future[Chunk] | None = None
+    idle_told = False
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+                idle_told = False
+            done, _ = await asyncio.wait({pending}, timeout=None if idle_told else linger)
+            if not done:
+                idle_told = True
+                yield None
+                continue
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+class Pipeline:
+    """Runs one delete job over a stream of chunks.
+
+    Args:
+        sender: sends one batch (an ``ImageKitClient``).
+        settings: the job's knobs.
+        ledger: where every outcome goes.
+        sleep: how to wait (tests pass a fast one).
+        skip: ids that already have a final outcome (a resumed job), or None.
+    """
+
+    def __init__(
+        self,
+        sender: BatchSender,
+        settings: Settings,
+        ledger: Ledger,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        skip: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.sender = sender
+        self.settings = settings
+        self.ledger = ledger
+        self._sleep_impl = sleep
+        self._skip = skip
+        self._clock = asyncio.get_running_loop().time
+        self.throttle = Throttle(settings.rate, clock=self._clock, sleep=self._sleep)
+        self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, self._clock)
+        self.dedupe = Deduper()
+        #: open ids -> attempts used so far
+        self._open: dict[str, int] = {}
+        #: open ids that an attempt may have deleted without an answer saying so
+        self._ambiguous: set[str] = set()
+        self._stop_event = asyncio.Event()
+        self._pool_stopper: asyncio.Task[None] | None = None
+        #: why the run ended early, or None
+        self.aborted: str | None = None
+        #: the whole input was read
+        self.input_done = False
+        self.skipped = 0
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for; no new batch is sent."""
+        return self._stop_event.is_set()
+
+    def stop(self, reason: str) -> None:
+        """Stop taking batches; in-flight requests settle. The first reason given wins."""
+        if self.aborted is None:
+            self.aborted = reason
+        self._stop_event.set()
+        if self._pool_stopper is None:
+            self._pool_stopper = asyncio.get_running_loop().create_task(self.pool.stop())
+
+    async def _sleep(self, seconds: float) -> None:
+        if self.stopping:
+            raise _Stopped
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        stop_wait = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait({stop_wait}, timeout=seconds)
+        finally:
+            stop_wait.cancel()
+        if self.stopping:
+            raise _Stopped
+
+    async def run(self, chunks: AsyncIterable[Chunk]) -> None:
+        """Read everything, send everything, settle everything; then account what is left."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._read(chunks))
+                if not self.settings.dry_run:
+                    for _ in range(self.settings.concurrency):
+                        group.create_task(self._work())
+        finally:
+            if self._pool_stopper is not None:
+                await self._pool_stopper
+            self.ledger.not_attempted(list(self._open))
+            self._open.clear()
+            self._ambiguous.clear()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read(self, chunks: AsyncIterable[Chunk]) -> None:
+        settings = self.settings
+        ledger = self.ledger
+        dedupe_add = self.dedupe.add
+        skip = self._skip
+        size = settings.batch_size
+        held: list[list[str]] | None = [] if settings.max_delete is not None else None
+        batch: list[str] = []
+        try:
+            async for chunk in _with_idle(chunks, settings.linger):
+                if chunk is None:
+                    if batch and held is None:
+                        if not await self._put(batch):
+                            return
+                        batch = []
+                    continue
+                for line, value, problem in chunk.items:
+                    if problem is not None:
+                        ledger.invalid(chunk.source, line, value, problem)
+                    elif not dedupe_add(value):
+                        ledger.duplicate(value)
+                    elif skip is not None and skip(value):
+                        ledger.counts.read += 1  # accounted by the resumed job's journal
+                        self.skipped += 1
+                    else:
+                        ledger.unique()
+                        self._open[value] = 0
+                        batch.append(value)
+                        if len(batch) >= size:
+                            if held is not None:
+                                held.append(batch)
+                            elif not await self._put(batch):
+                                return
+                            batch = []
+                if held is not None and self._over_limit():
+                    return
+                if self.stopping:
+                    return
+            if batch:
+                if held is not None:
+                    held.append(batch)
+                elif not await self._put(batch):
+                    return
+            if held is not None:
+                for full in held:
+                    if not await self._put(full):
+                        return
+            self.input_done = True
+        finally:
+            await self.pool.close_reader()
+
+    def _over_limit(self) -> bool:
+        limit = self.settings.max_delete
+        if limit is not None and len(self._open) > limit:
+            self.stop(
+                f"refused: the input holds more than {limit:,} unique ids (--max-delete); "
+                "nothing was sent"
+            )
+            return True
+        return False
+
+    async def _put(self, batch: list[str]) -> bool:
+        if self.settings.dry_run:
+            self._settle_not_attempted(batch)
+            return True
+        return await self.pool.put(batch)
+
+    def _settle_not_attempted(self, batch: list[str]) -> None:
+        for file_id in batch:
+            del self._open[file_id]
+        self.ledger.not_attempted(batch)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        pool = self.pool
+        while (batch := await pool.get()) is not None:
+            try:
+                await self._process(batch)
+            except _Stopped:
+                pass  # its ids stay open and end up not attempted
+            finally:
+                await pool.done()
+
+    async def _send(self, file_ids: list[str], chain: Chain) -> Outcome:
+        await self.throttle.wait_turn()
+        if self.stopping:
+            raise _Stopped
+        requests = self.ledger.requests
+        requests.sent += 1
+        outcome = await self.sender.delete_batch(file_ids)
+        requests.by_status[str(outcome.status) if outcome.status else "error"] += 1
+        self.throttle.on_outcome(outcome)
+        chain.record(outcome)
+        if outcome.maybe_applied:
+            self._ambiguous.update(file_ids)
+        return outcome
+
+    def _count_retry(self) -> None:
+        self.ledger.requests.retried += 1
+
+    async def _send_with_retries(self, file_ids: list[str]) -> tuple[Outcome, Chain]:
+        opened = self._open
+        used = max(opened.get(i, 0) for i in file_ids)
+        chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._clock())
+        retrying = build_retrying(
+            self.settings,
+            chain,
+            clock=self._clock,
+            sleep=self._sleep,
+            stopping=lambda: self.stopping,
+            on_retry=self._count_retry,
+        )
+        outcome: Outcome = await retrying(self._send, file_ids, chain)
+        return outcome, chain
+
+    async def _process(self, batch: list[str]) -> None:
+        """Send one batch until every id in it is settled or handed back for later."""
+        work = [batch]
+        while work:
+            file_ids = work.pop()
+            outcome, chain = await self._send_with_retries(file_ids)
+            self._charge(file_ids, chain)
+            kind = outcome.kind
+            if kind is Kind.SUCCESS:
+                await self._success(outcome)
+            elif kind is Kind.MISSING:
+                # Nothing in the batch was deleted: the rest goes out again at once, and
+                # this request does not count against them.
+                self._uncharge(file_ids, outcome)
+                self._missing(outcome.missing)
+                gone = set(outcome.missing)
+                rest = [i for i in file_ids if i not in gone]
+                if rest:
+                    work.append(rest)
+            elif kind is Kind.BAD_REQUEST:
+                if len(file_ids) == 1:
+                    self._fail(file_ids, outcome)
+                else:
+                    middle = len(file_ids) // 2
+                    work.extend((file_ids[middle:], file_ids[:middle]))
+            elif kind is Kind.FATAL:
+                self.stop(f"fatal: HTTP {outcome.status}: {outcome.message}")
+                return
+            elif kind in RETRYABLE:
+                if self.stopping:
+                    return  # interrupted mid-retry: the ids stay open, so not attempted
+                self._fail(file_ids, outcome)
+
+    def _charge(self, file_ids: list[str], chain: Chain) -> None:
+        opened = self._open
+        for file_id in file_ids:
+            opened[file_id] += chain.failures
+
+    def _uncharge(self, file_ids: list[str], outcome: Outcome) -> None:
+        opened = self._open
+        for file_id in file_ids:
+            opened[file_id] -= 1
+
+    async def _success(self, outcome: Outcome) -> None:
+        opened = self._open
+        ambiguous = self._ambiguous
+        for file_id in outcome.deleted:
+            del opened[file_id]
+            ambiguous.discard(file_id)
+        self.ledger.deleted(outcome.deleted)
+        later: list[str] = []
+        for error in outcome.errors:
+            if opened[error.file_id] >= self.settings.max_attempts:
+                self._fail_one(error.file_id, error.error, outcome.status)
+            else:
+                later.append(error.file_id)
+        if later:
+            attempts = max(opened[i] for i in later)
+            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2**attempts)
+            await self.pool.retry_later(later, self._clock() + delay)
+
+    def _missing(self, file_ids: tuple[str, ...]) -> None:
+        opened = self._open
+        ambiguous = self._ambiguous
+        after_retry = [i for i in file_ids if i in ambiguous]
+        for file_id in file_ids:
+            del opened[file_id]
+            ambiguous.discard(file_id)
+        self.ledger.missing(file_ids, after_retry)
+
+    def _fail(self, file_ids: list[str], outcome: Outcome) -> None:
+        message = outcome.message or outcome.kind.value
+        if outcome.kind in RETRYABLE and any(i in self._ambiguous for i in file_ids):
+            message = f"outcome unknown, the server may have deleted it: {message}"
+        for file_id in file_ids:
+            self._fail_one(file_id, message, outcome.status)
+
+    def _fail_one(self, file_id: str, message: str, status: int | None) -> None:
+        attempts = self._open.pop(file_id)
+        self._ambiguous.discard(file_id)
+        self.ledger.failed(file_id, message, status, attempts)

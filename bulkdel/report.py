@@ -1,0 +1,199 @@
+"""Write the reconciliation report: id lists as they happen, ``summary.json`` at the end.
+
+Lists are appended whole lines at a time through our own buffer (a write never ends inside a
+line, so a killed run leaves only complete lines); ``summary.json`` is written to a temporary
+file and renamed, so it is either absent, the old one, or complete. Files are private to the
+user (0600 in a 0700 directory): they name what was in the library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .ledger import Counts, RequestStats
+
+LIST_FILES: Final = (
+    "deleted.txt",
+    "missing.txt",
+    "missing_after_retry.txt",
+    "not_attempted.txt",
+    "duplicates.txt",
+    "failed.jsonl",
+    "invalid.jsonl",
+)
+_FLUSH_BYTES: Final = 64 * 1024
+
+
+class _LineFile:
+    """An append-only file written in whole lines."""
+
+    __slots__ = ("_buffer", "_fd", "_size")
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._buffer: list[str] = []
+        self._size = 0
+
+    def add(self, line: str) -> None:
+        self._buffer.append(line)
+        self._size += len(line)
+        if self._size >= _FLUSH_BYTES:
+            self.flush()
+
+    def add_many(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.add(line)
+
+    def flush(self) -> None:
+        if self._buffer:
+            data = "".join(self._buffer).encode("utf-8", errors="surrogateescape")
+            self._buffer.clear()
+            self._size = 0
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def close(self) -> None:
+        self.flush()
+        os.close(self._fd)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=True) + "\n"
+
+
+class ReportWriter:
+    """A ledger sink that writes the report files into ``directory``."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._files = {name: _LineFile(self.directory / name) for name in LIST_FILES}
+
+    def invalid(self, source: str, line: int, value: str, reason: str) -> None:
+        self._files["invalid.jsonl"].add(
+            _json_line({"source": source, "line": line, "value": value, "reason": reason})
+        )
+
+    def duplicate(self, file_id: str) -> None:
+        self._files["duplicates.txt"].add(file_id + "\n")
+
+    def deleted(self, file_ids: Sequence[str]) -> None:
+        self._files["deleted.txt"].add_many(i + "\n" for i in file_ids)
+
+    def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
+        self._files["missing.txt"].add_many(i + "\n" for i in file_ids)
+        self._files["missing_after_retry.txt"].add_many(i + "\n" for i in after_retry)
+
+    def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
+        self._files["failed.jsonl"].add(
+            _json_line({"fileId": file_id, "error": error, "status": status, "attempts": attempts})
+        )
+
+    def not_attempted(self, file_ids: Iterable[str]) -> None:
+        self._files["not_attempted.txt"].add_many(i + "\n" for i in file_ids)
+
+    def flush(self) -> None:
+        """Push buffered lines to disk (called periodically and before exit)."""
+        for handle in self._files.values():
+            handle.flush()
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        """Flush and close the lists, then write ``summary.json`` atomically."""
+        for handle in self._files.values():
+            handle.close()
+        if summary is not None:
+            write_json_atomic(self.directory / "summary.json", summary)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to ``path`` via a private temporary file, fsync and rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of a run, as returned by the library and written as ``summary.json``."""
+
+    counts: Counts
+    requests: RequestStats
+    complete: bool
+    aborted: str | None
+    elapsed_s: float
+    report_dir: Path | None = None
+
+    @property
+    def ids_per_s(self) -> float:
+        """Ids settled (deleted, missing or failed) per second of the run."""
+        c = self.counts
+        return (c.deleted + c.missing + c.failed) / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``'s content (SPEC's shape)."""
+        return {
+            "version": 1,
+            "complete": self.complete,
+            "aborted": self.aborted,
+            "counts": self.counts.as_dict(),
+            "requests": self.requests.as_dict(),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "ids_per_s": round(self.ids_per_s, 1),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC's exit code for this outcome (130 for interruption is the CLI's call)."""
+        if self.aborted is not None and self.aborted.startswith("fatal"):
+            return 3
+        c = self.counts
+        return 1 if c.failed or c.not_attempted else 0
+
+
+def format_text(report: Report) -> str:
+    """The short human summary printed on stderr."""
+    c = report.counts
+    rows = [
+        ("read", c.read),
+        ("invalid", c.invalid),
+        ("duplicate", c.duplicate),
+        ("unique", c.unique),
+        ("deleted", c.deleted),
+        ("missing", c.missing),
+        ("  after retry", c.missing_after_retry),
+        ("failed", c.failed),
+        ("not attempted", c.not_attempted),
+    ]
+    width = max(len(f"{n:,}") for _, n in rows)
+    lines = [f"  {name:<14}{n:>{width},}" for name, n in rows]
+    head = "bulkdel: " + ("complete" if report.complete else "INCOMPLETE")
+    if report.aborted:
+        head += f" — aborted: {report.aborted}"
+    lines.insert(0, head)
+    r = report.requests
+    lines.append(
+        f"  {r.sent:,} requests ({r.retried:,} retried) in {report.elapsed_s:.1f}s, "
+        f"{report.ids_per_s:,.0f} ids/s"
+    )
+    if report.report_dir is not None:
+        where = report.report_dir
+        lines.append(f"  report: {where}")
+        if c.failed:
+            lines.append(f"  failures: {where / 'failed.jsonl'}")
+        if c.invalid:
+            lines.append(f"  invalid input: {where / 'invalid.jsonl'}")
+        if c.not_attempted:
+            lines.append(f"  not attempted: {where / 'not_attempted.txt'}")
+    return "\n".join(lines)

@@ -1,0 +1,273 @@
+"""Turn files, stdin and Python iterables into a stream of chunks of ``Item`` tuples.
+
+An item is ``(line, value, problem)``: the 1-based line (or position) it came from, the id as
+read, and why it is not usable (None when the id passed the id rule). Sources never raise for
+a bad line, only for a source that cannot be read at all (``InputError``, raised before any
+request is sent where it can be known up front).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import stat
+import sys
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from .errors import InputError
+from .validate import id_problem
+
+Item = tuple[int, str, str | None]
+Format = Literal["auto", "lines", "csv", "jsonl"]
+
+#: bytes per read; os.read returns early on pipes, so a slow stdin is never held back
+READ_SIZE: Final = 256 * 1024
+#: a line longer than this is reported invalid and skipped without being held in memory
+MAX_LINE: Final = 1024 * 1024
+#: items per chunk from a Python iterable
+ITERABLE_CHUNK: Final = 1000
+_SHOWN: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Items read from one source in one go."""
+
+    source: str
+    items: list[Item]
+
+
+def detect_format(name: str, fmt: Format) -> Literal["lines", "csv", "jsonl"]:
+    """The format of a source: as given, or by extension for ``auto``."""
+    if fmt != "auto":
+        return fmt
+    lower = name.lower()
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return "lines"
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
+
+
+class _LineParser:
+    """Parses raw lines of one format into items; keeps the CSV header state."""
+
+    def __init__(self, name: str, fmt: Literal["lines", "csv", "jsonl"], column: str) -> None:
+        self.name = name
+        self.fmt = fmt
+        self.column = column
+        self._csv_index: int | None = None
+
+    def parse(self, line_no: int, raw: bytes, overlong: bool, out: list[Item]) -> None:
+        if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("utf-8", errors="replace").strip()
+            out.append((line_no, _shown(value), "not valid UTF-8"))
+            return
+        text = text.strip()
+        if overlong:
+            if not (self.fmt == "lines" and text.startswith("#")):
+                out.append((line_no, _shown(text), f"line longer than {MAX_LINE} bytes"))
+            return
+        if self.fmt == "lines":
+            if text and not text.startswith("#"):
+                out.append((line_no, text, id_problem(text)))
+        elif self.fmt == "jsonl":
+            if text:
+                out.append(self._jsonl(line_no, text))
+        elif text:
+            self._csv(line_no, text, out)
+
+    def _jsonl(self, line_no: int, text: str) -> Item:
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            return (line_no, _shown(text), "not valid JSON")
+        if not isinstance(data, dict):
+            return (line_no, _shown(text), "not a JSON object")
+        value = data.get(self.column)
+        if not isinstance(value, str):
+            return (line_no, _shown(text), f"no string field {self.column!r}")
+        value = value.strip()
+        return (line_no, value, id_problem(value))
+
+    def _csv(self, line_no: int, text: str, out: list[Item]) -> None:
+        try:
+            row = next(csv.reader([text]))
+        except csv.Error as exc:
+            out.append((line_no, _shown(text), f"bad CSV: {exc}"))
+            return
+        if self._csv_index is None:
+            names = [name.strip() for name in row]
+            if self.column not in names:
+                raise InputError(
+                    f"{self.name}: CSV header has no column {self.column!r} "
+                    f"(columns: {', '.join(names)[:200]}); pass --column NAME"
+                )
+            self._csv_index = names.index(self.column)
+            return
+        if self._csv_index >= len(row):
+            out.append((line_no, _shown(text), f"row has no {self.column!r} column"))
+            return
+        value = row[self._csv_index].strip()
+        out.append((line_no, value, id_problem(value)))
+
+
+class FileReader:
+    """Reads one file or stdin in the background, in chunks, with bounded memory.
+
+    Lines are split by hand over ``os.read`` so that a pipe delivers what it has at once and
+    a line of any length costs at most ``MAX_LINE`` bytes of memory.
+    """
+
+    def __init__(self, path: str, fmt: Format = "auto", column: str = "fileId") -> None:
+        self.name = "<stdin>" if path == "-" else path
+        self._path = path
+        self._fd: int | None = None
+        self._parser = _LineParser(self.name, detect_format(self.name, fmt), column)
+        self._buffer = b""
+        self._overlong = False
+        self._line = 0
+        self._eof = False
+        self._pending: list[Item] = []
+
+    def open(self) -> None:
+        """Open the source now so that an unreadable one fails before any request.
+
+        Raises:
+            InputError: missing, a directory, unreadable, or a CSV without the column.
+        """
+        if self._path == "-":
+            self._fd = sys.stdin.fileno() if sys.stdin is not None else None
+            if self._fd is None:
+                raise InputError("stdin is not available; pass a file")
+        else:
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise InputError(f"{self._path}: no such file") from None
+            except OSError as exc:
+                raise InputError(f"{self._path}: cannot open ({exc.strerror})") from None
+            if stat.S_ISDIR(os.fstat(self._fd).st_mode):
+                self.close()
+                raise InputError(f"{self._path}: is a directory, not a file of ids")
+        if self._parser.fmt == "csv":
+            # Read up to the header now: a missing column is a usage error, found up front.
+            head: list[Item] = []
+            while self._parser._csv_index is None and not self._eof:
+                head.extend(self._read_items())
+            self._pending = head
+
+    def close(self) -> None:
+        """Close the file (never stdin)."""
+        if self._fd is not None and self._path != "-":
+            os.close(self._fd)
+        self._fd = None
+
+    def _read_items(self) -> list[Item]:
+        assert self._fd is not None
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except OSError as exc:
+            raise InputError(f"{self.name}: read failed ({exc.strerror})") from None
+        items: list[Item] = []
+        parse = self._parser.parse
+        if not data:
+            self._eof = True
+            if self._buffer or self._overlong:
+                self._line += 1
+                parse(self._line, self._buffer, self._overlong, items)
+                self._buffer, self._overlong = b"", False
+            return items
+        lines = (self._buffer + data).split(b"\n")
+        self._buffer = lines.pop()
+        for raw in lines:
+            self._line += 1
+            parse(self._line, raw, self._overlong, items)
+            self._overlong = False
+        if len(self._buffer) > MAX_LINE:
+            self._buffer = self._buffer[: _SHOWN * 4]
+            self._overlong = True
+        return items
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """Yield the source's items chunk by chunk; closes the file at the end."""
+        try:
+            if self._pending:
+                yield Chunk(self.name, self._pending)
+                self._pending = []
+            while not self._eof:
+                items = await asyncio.to_thread(self._read_items)
+                if items:
+                    yield Chunk(self.name, items)
+        finally:
+            self.close()
+
+
+async def iterable_chunks(
+    ids: Iterable[Any] | AsyncIterable[Any], name: str = "<iterable>"
+) -> AsyncIterator[Chunk]:
+    """Chunks from a sync or async iterable of ids; the position is the 1-based index."""
+    items: list[Item] = []
+    position = 0
+
+    def take(value: Any) -> None:
+        nonlocal position
+        position += 1
+        if isinstance(value, str):
+            text = value.strip()
+            items.append((position, text, id_problem(text)))
+        else:
+            items.append((position, _shown(repr(value)), "not a string"))
+
+    if isinstance(ids, AsyncIterable):
+        # One item a chunk: the next item may be long in coming, and the pipeline's idle
+        # detection can only flush what it has been given.
+        async for value in ids:
+            take(value)
+            yield Chunk(name, items)
+            items = []
+        return
+    for value in ids:
+        take(value)
+        if len(items) >= ITERABLE_CHUNK:
+            yield Chunk(name, items)
+            items = []
+            await asyncio.sleep(0)  # a long sync iterable must not starve the workers
+    if items:
+        yield Chunk(name, items)
+
+
+def open_files(
+    paths: Iterable[str], fmt: Format = "auto", column: str = "fileId"
+) -> list[FileReader]:
+    """Open every path (``-`` is stdin) up front; raises InputError for the first bad one."""
+    readers: list[FileReader] = []
+    try:
+        for path in paths:
+            reader = FileReader(path, fmt, column)
+            reader.open()
+            readers.append(reader)
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
+    return readers
+
+
+async def files_chunks(readers: list[FileReader]) -> AsyncIterator[Chunk]:
+    """The chunks of several opened files, one file after the other."""
+    for reader in readers:
+        async for chunk in reader.chunks():
+            yield chunk

@@ -1,0 +1,166 @@
+"""How fast to send: one aiolimiter bucket, a shared gate, and an adaptive rate.
+
+* The **gate** is shut for everybody when the server says "wait" (a 429 with
+  ``X-RateLimit-Reset``): the next sender would only be refused too.
+* With a fixed ``rate``, the bucket paces requests evenly (a burst of one), so a server
+  enforcing that same rate never has to refuse one.
+* Without a rate, the controller adapts like AWS's adaptive retry mode: unpaced until the first
+  429, then a multiplicative decrease and a CUBIC climb back. A 429 that states its window
+  (``X-RateLimit-Limit`` per ``X-RateLimit-Interval``) gives a hard ceiling, which the climb
+  never passes: probing above a limit the server told us is a retry storm in slow motion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from aiolimiter import AsyncLimiter
+
+from .models import Kind, Outcome
+
+#: CUBIC constants from AWS's adaptive retry mode
+_BETA = 0.7
+_SCALE = 0.4
+#: share of a long fixed window we use: pacing at exactly limit/interval crosses a window
+#: boundary with one request too many now and then
+_LONG_WINDOW_SHARE = 0.97
+_MIN_RATE = 0.5
+_MEASURE_SPAN = 1.0
+
+
+class Throttle:
+    """Paces requests for one run; shared by every worker.
+
+    Args:
+        rate: fixed requests per second, or None to adapt to the server.
+        clock: monotonic clock; the loop's by default.
+        sleep: how to wait; ``asyncio.sleep`` by default.
+    """
+
+    __slots__ = (
+        "_adaptive",
+        "_ceilings",
+        "_clock",
+        "_last_throttle",
+        "_limiter",
+        "_open_at",
+        "_rate",
+        "_sends",
+        "_sleep",
+        "_w_max",
+        "throttled",
+    )
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock or asyncio.get_running_loop().time
+        self._sleep = sleep
+        self._adaptive = rate is None
+        self._rate: float | None = rate
+        self._limiter: AsyncLimiter | None = None if rate is None else _pacer(rate)
+        self._open_at = 0.0
+        self._ceilings: dict[float, float] = {}
+        self._w_max = 0.0
+        self._last_throttle = 0.0
+        self._sends: deque[float] = deque()
+        #: number of 429 answers seen
+        self.throttled = 0
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second now allowed; None while unpaced."""
+        return self._rate
+
+    def gate_wait(self) -> float:
+        """Seconds until the shared gate opens (0 when open)."""
+        return max(0.0, self._open_at - self._clock())
+
+    async def wait_turn(self) -> None:
+        """Wait for the gate and for the bucket; call right before each request."""
+        while True:
+            delay = self.gate_wait()
+            if delay > 0:
+                await self._sleep(delay)
+                continue
+            limiter = self._limiter
+            if limiter is not None:
+                await limiter.acquire()
+            if self.gate_wait() <= 0:
+                break
+        if self._adaptive:
+            now = self._clock()
+            self._sends.append(now)
+            while self._sends and self._sends[0] < now - _MEASURE_SPAN:
+                self._sends.popleft()
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        """Learn from an answer: shut the gate and slow down on 429, speed up on success."""
+        now = self._clock()
+        if outcome.kind is Kind.THROTTLED:
+            self.throttled += 1
+            if outcome.retry_after:
+                self._open_at = max(self._open_at, now + outcome.retry_after)
+            if self._adaptive:
+                self._throttled(outcome, now)
+        elif self._adaptive and self._rate is not None and outcome.status is not None:
+            self._climb(now)
+
+    def _ceiling(self) -> float | None:
+        return min(self._ceilings.values()) if self._ceilings else None
+
+    def _measured(self) -> float:
+        return len(self._sends) / _MEASURE_SPAN
+
+    def _throttled(self, outcome: Outcome, now: float) -> None:
+        learned = False
+        if outcome.limit and outcome.interval and outcome.interval > 0:
+            share = 1.0 if outcome.interval <= 1.0 else _LONG_WINDOW_SHARE
+            stated = outcome.limit / outcome.interval * share
+            known = self._ceilings.get(outcome.interval)
+            learned = known is None or stated < known
+            if learned:
+                self._ceilings[outcome.interval] = stated
+        ceiling = self._ceiling()
+        current = self._rate if self._rate is not None else self._measured()
+        if learned and ceiling is not None and ceiling < current:
+            # The server told us its limit: go straight to it, no guessing.
+            self._w_max = ceiling
+            new_rate = ceiling
+        else:
+            if now - self._last_throttle < 0.2:
+                return  # one burst of 429s is one signal, not several
+            self._w_max = current
+            new_rate = current * _BETA
+        self._last_throttle = now
+        self._set_rate(new_rate)
+
+    def _climb(self, now: float) -> None:
+        # CUBIC: W(t) = W_max + C (t - K)^3, K = cbrt(W_max (1 - beta) / C)
+        elapsed = now - self._last_throttle
+        k = (self._w_max * (1 - _BETA) / _SCALE) ** (1 / 3)
+        target = self._w_max + _SCALE * (elapsed - k) ** 3
+        ceiling = self._ceiling()
+        if ceiling is not None:
+            target = min(target, ceiling)
+        assert self._rate is not None
+        if abs(target - self._rate) >= max(0.05 * self._rate, 0.5):
+            self._set_rate(target)
+
+    def _set_rate(self, rate: float) -> None:
+        rate = max(rate, _MIN_RATE)
+        self._rate = rate
+        # aiolimiter cannot change its rate in place; a new bucket takes over, and the few
+        # waiters on the old one leave at the old pace.
+        self._limiter = _pacer(rate)
+
+
+def _pacer(rate: float) -> AsyncLimiter:
+    """A bucket of one: requests evenly spaced at ``rate`` per second, no bursts."""
+    return AsyncLimiter(1, 1.0 / rate)
