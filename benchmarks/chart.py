@@ -5,6 +5,7 @@ matplotlib is optional: without it no chart is drawn and the runner carries on.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from typing import Any
 def _rates(samples: list[dict[str, Any]]) -> tuple[list[float], list[float], list[int]]:
     """Times, ids deleted per second between readings, cumulative 429s."""
     times, rates, throttled = [], [], []
-    for before, after in zip(samples, samples[1:], strict=False):
+    for before, after in itertools.pairwise(samples):
         dt = after["t"] - before["t"]
         if dt <= 0:
             continue

@@ -157,7 +157,7 @@ async def bulkdel_lib(args: argparse.Namespace) -> dict[str, Any]:
 
 def _counts_of(report: Any) -> dict[str, int]:
     """The counts of a bulkdel report, whatever shape it takes (dict, dataclass, summary)."""
-    for attr in ("counts", "summary"):
+    for attr in ("summary", "counts"):
         value = getattr(report, attr, None)
         if callable(value):
             value = value()
@@ -197,10 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N ids")
     args = parser.parse_args(argv)
     func = CONTENDERS[args.name]
-    if inspect.iscoroutinefunction(func):
-        result = asyncio.run(func(args))
-    else:
-        result = func(args)
+    result = asyncio.run(func(args)) if inspect.iscoroutinefunction(func) else func(args)
     print(json.dumps(result), flush=True)
     return 0
 

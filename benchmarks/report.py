@@ -84,7 +84,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     out.append(
         _target(
-            "bulkdel-cli / bare ids/s", _ratio(bulk, _median(tp.get("bare"), "ids_per_s")), ">=", 0.7
+            "bulkdel-cli / bare ids/s",
+            _ratio(bulk, _median(tp.get("bare"), "ids_per_s")),
+            ">=",
+            0.7,
         )
     )
     out.append(
@@ -115,7 +118,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _fmt(value: Any, digits: int = 0) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
@@ -131,13 +134,13 @@ def _throughput_table(tp: dict[str, Any]) -> list[str]:
     ]
     for name, block in tp.items():
         if "skipped" in block:
-            lines.append(f"| {name} | – | skipped: {block['skipped']} | | | | | |")
+            lines.append(f"| {name} | - | skipped: {block['skipped']} | | | | | |")
             continue
         med = block["median"]
         ids_s = med.get("ids_per_s")
         statuses = block["runs"][0].get("by_status", {})
-        vs_ref = f"{ids_s / ref:.2f}×" if ref and ids_s else "–"
-        vs_bare = f"{ids_s / bare:.2f}×" if bare and ids_s else "–"
+        vs_ref = f"{ids_s / ref:.2f}x" if ref and ids_s else "-"
+        vs_bare = f"{ids_s / bare:.2f}x" if bare and ids_s else "-"
         lines.append(
             f"| {name} | {_fmt(block.get('ids'))} | {_fmt(ids_s)} | "
             f"{_fmt(med.get('ids_per_s_wall'))} | {vs_ref} | {vs_bare} | "
@@ -231,8 +234,9 @@ def markdown(results: dict[str, Any]) -> str:
             "*of limit*: ids/s over the limit's ids/s. *efficiency vs ideal*: the least time "
             "the fake server's limiter allows for the job (its bucket starts full; a fixed "
             "window's quota is spent at once, counted from when the contender started) over "
-            "the time taken. The windowed job is whole windows plus one batch, so it must wait "
-            "out the last reset. The SDK retries a 429 twice with its own backoff (it ignores "
+            "the time taken, times the share of the job's ids actually deleted. The windowed "
+            "job is whole windows plus one batch, so it must wait out the last reset. "
+            "The SDK retries a 429 twice with its own backoff (it ignores "
             "`X-RateLimit-Reset`) and then raises; those batches are not deleted.",
             *_throttled_tables(results["throttled"]),
             "",
@@ -249,5 +253,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["## Targets", "", "| target | value | wanted | met |", "|---|---:|---|---|"]
     for t in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
-        lines.append(f"| {t['target']} | {_fmt(t['value'], 3)} | {t['op']} {t['threshold']} | {met} |")
+        lines.append(
+            f"| {t['target']} | {_fmt(t['value'], 3)} | {t['op']} {t['threshold']} | {met} |"
+        )
     return "\n".join(lines) + "\n"

@@ -110,7 +110,11 @@ def run_throttled(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, A
     for scenario, setup in setups.items():
         ids_file = write_ids(work / f"throttled_{scenario}.txt", setup["requests"] * cfg.batch_size)
         contenders = [
-            ("bulkdel-cli --rate", launcher("bulkdel-cli", rate=setup["bulkdel_rate"]), have["cli"]),
+            (
+                "bulkdel-cli --rate",
+                launcher("bulkdel-cli", rate=setup["bulkdel_rate"]),
+                have["cli"],
+            ),
             ("bulkdel-cli adaptive", launcher("bulkdel-cli"), have["cli"]),
             ("sdk-async", launcher("sdk-async"), True),
         ]
@@ -135,7 +139,10 @@ def run_throttled(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, A
                         setup["requests"], limit, interval, fig.get("work_offset_s", 0.0)
                     )
                 fig["ideal_s"] = round(ideal, 3)
-                fig["efficiency"] = round(ideal / fig["work_s"], 4) if fig["work_s"] else 0.0
+                # scaled by the share of the job done: a run that gave up on batches is not
+                # efficient however quickly it gave up
+                done = fig.get("ids_deleted", 0) / block["ids"]
+                fig["efficiency"] = round(done * ideal / fig["work_s"], 4) if fig["work_s"] else 0.0
                 fig["of_limit"] = round(fig.get("ids_per_s", 0.0) / block["limit_ids_per_s"], 4)
                 runs.append(fig)
                 _log(
@@ -214,5 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["chart"] = chart_path.name if chart_path else None
     json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (args.out / "RESULTS.md").write_text(report.markdown(results), encoding="utf-8")
-    _log(f"wrote {json_path}, {args.out / 'RESULTS.md'}" + (f", {chart_path}" if chart_path else ""))
+    _log(
+        f"wrote {json_path}, {args.out / 'RESULTS.md'}" + (f", {chart_path}" if chart_path else "")
+    )
     return 0
