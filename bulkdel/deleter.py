@@ -60,6 +60,8 @@ class BulkDeleter:
         self._extra_sinks = list(sinks)
         self.ledger = Ledger()
         self.pipeline: Pipeline | None = None
+        #: the report of the last run, also set when ``run`` was cancelled
+        self.last_report: Report | None = None
         self._stop_reason: str | None = None
 
     def __repr__(self) -> str:
@@ -107,6 +109,7 @@ class BulkDeleter:
             )
             if writer is not None:
                 writer.close(report.summary())
+            self.last_report = report
         return report
 
 

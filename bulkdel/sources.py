@@ -141,6 +141,9 @@ class FileReader:
         self._line = 0
         self._eof = False
         self._pending: list[Item] = []
+        #: bytes read so far, and the file's size when it is a regular file (for progress)
+        self.bytes_read = 0
+        self.size: int | None = None
 
     def open(self) -> None:
         """Open the source now so that an unreadable one fails before any request.
@@ -159,9 +162,12 @@ class FileReader:
                 raise InputError(f"{self._path}: no such file") from None
             except OSError as exc:
                 raise InputError(f"{self._path}: cannot open ({exc.strerror})") from None
-            if stat.S_ISDIR(os.fstat(self._fd).st_mode):
+            mode = os.fstat(self._fd).st_mode
+            if stat.S_ISDIR(mode):
                 self.close()
                 raise InputError(f"{self._path}: is a directory, not a file of ids")
+            if stat.S_ISREG(mode):
+                self.size = os.fstat(self._fd).st_size
         if self._parser.fmt == "csv":
             # Read up to the header now: a missing column is a usage error, found up front.
             head: list[Item] = []
@@ -181,6 +187,7 @@ class FileReader:
             data = os.read(self._fd, READ_SIZE)
         except OSError as exc:
             raise InputError(f"{self.name}: read failed ({exc.strerror})") from None
+        self.bytes_read += len(data)
         items: list[Item] = []
         parse = self._parser.parse
         if not data:

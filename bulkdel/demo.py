@@ -1,0 +1,54 @@
+"""``bulkdel demo``: the whole job against an in-process fake server with a realistic mix."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+from .deleter import BulkDeleter
+from .models import Settings
+from .report import Report
+from .sources import open_files
+from .testing import FakeImageKit, Faults
+
+DEMO_KEY = "demo_private_key"
+
+
+def write_demo_input(path: Path, count: int, seed: int = 7) -> list[str]:
+    """A list of ``count`` ids with some repeats, bad lines and comments; returns the ids."""
+    rng = random.Random(seed)
+    ids = [f"{rng.getrandbits(96):024x}" for _ in range(count)]
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("# ids to purge, exported from the CMS\n")
+        for n, file_id in enumerate(ids):
+            handle.write(file_id + "\n")
+            if n % 500 == 0:
+                handle.write(ids[rng.randrange(n + 1)] + "\n")  # a repeat
+            if n % 2000 == 1:
+                handle.write("not an id!\n")
+    return ids
+
+
+async def demo(count: int, report_dir: Path) -> Report:
+    """Run a demo job of ``count`` ids and return its report."""
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "ids.txt"
+        ids = write_demo_input(source, count)
+        existing = [i for i in ids if rng.random() > 0.05]  # 5% already gone
+        locked = frozenset(rng.sample(existing, min(5, len(existing))))
+        faults = Faults(
+            seed=5,
+            error_5xx=0.02,
+            html_error=0.005,
+            transient_207=0.002,
+            permanent_errors=locked,
+            throttle_burst=0.01,
+            latency=0.005,
+            latency_jitter=0.01,
+        )
+        async with FakeImageKit(DEMO_KEY, existing=existing, rate=200, faults=faults) as server:
+            settings = Settings(base_url=server.url, backoff_base=0.05, backoff_max=1.0)
+            deleter = BulkDeleter(DEMO_KEY, settings=settings, report_dir=report_dir)
+            return await deleter.run(files=open_files([str(source)]))
