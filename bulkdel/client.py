@@ -20,6 +20,8 @@ from .models import FileError, Kind, Outcome
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 DEFAULT_BASE_URL: Final = "https://api.imagekit.io"
 _MESSAGE_MAX: Final = 300
+#: shorter keys are not scrubbed from answers: they are not real keys and would garble text
+_SCRUB_MIN: Final = 8
 
 
 def is_loopback_host(host: str) -> bool:
@@ -80,6 +82,19 @@ def parse_wait(headers: Any, now: float | None = None) -> float | None:
     return value if value >= 0 else None
 
 
+def _header_int(headers: Any, name: str) -> int | None:
+    """A positive integer from a header, or None when absent or malformed."""
+    try:
+        value = int(headers.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _ms_to_s(value: int | None) -> float | None:
+    return None if value is None else value / 1000.0
+
+
 def _message(data: Any, text: str) -> str:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])[:_MESSAGE_MAX]
@@ -115,7 +130,12 @@ def classify(status: int, body: bytes, headers: Any, batch: Sequence[str]) -> Ou
         )
     if status == 429:
         return Outcome(
-            Kind.THROTTLED, status, message=_message(data, text), retry_after=parse_wait(headers)
+            Kind.THROTTLED,
+            status,
+            message=_message(data, text),
+            retry_after=parse_wait(headers),
+            limit=_header_int(headers, "X-RateLimit-Limit"),
+            interval=_ms_to_s(_header_int(headers, "X-RateLimit-Interval")),
         )
     if status in (400, 413):
         return Outcome(Kind.BAD_REQUEST, status, message=_message(data, text))
@@ -159,7 +179,8 @@ class ImageKitClient:
     """Sends batches to ImageKit's bulk delete endpoint over one shared ``ClientSession``.
 
     Args:
-        private_key: the ImageKit private key; only its Basic-auth header is kept.
+        private_key: the ImageKit private key; kept only as its Basic-auth header (and to be
+            cut out of answers).
         base_url: API root, default ``https://api.imagekit.io``.
         session: a caller's session (left open on close), or None to make one.
         timeout: seconds for one whole request.
@@ -167,10 +188,19 @@ class ImageKitClient:
         allow_insecure_http: allow plain http to non-loopback hosts.
 
     Raises:
-        UsageError: empty key or unsafe/malformed base URL.
+        UsageError: empty key, ``connections`` < 1, or unsafe/malformed base URL.
     """
 
-    __slots__ = ("_auth", "_owns_session", "_session", "_timeout", "_url", "base_url")
+    __slots__ = (
+        "_auth",
+        "_connections",
+        "_owns_session",
+        "_secrets",
+        "_session",
+        "_timeout",
+        "_url",
+        "base_url",
+    )
 
     def __init__(
         self,
@@ -184,13 +214,21 @@ class ImageKitClient:
     ) -> None:
         if not private_key or not private_key.strip():
             raise UsageError("the private key is empty")
+        if connections < 1:
+            raise UsageError(f"connections must be >= 1, got {connections}")
         #: API root, without a trailing slash
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._url = self.base_url + DELETE_PATH
-        #: the only form in which the key is kept: built once, never logged
-        # Built by hand: aiohttp 3.14 deprecates BasicAuth (a warning, an error in our tests).
-        self._auth = "Basic " + base64.b64encode(f"{private_key.strip()}:".encode()).decode()
+        key = private_key.strip()
+        token = base64.b64encode(f"{key}:".encode()).decode()
+        #: the header the key travels in: built once, never logged. Built by hand because
+        #: aiohttp 3.14 deprecates BasicAuth (a warning, an error in our tests).
+        self._auth = "Basic " + token
+        #: what is cut out of every answer body before it can become a message: a proxy's
+        #: error page may echo the request headers back
+        self._secrets = tuple(s.encode() for s in (key, token) if len(s) >= _SCRUB_MIN)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connections = connections
         self._owns_session = session is None
         self._session = session
 
@@ -202,7 +240,10 @@ class ImageKitClient:
         """The session in use, made on first use when the caller gave none."""
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=300
+                limit=self._connections,
+                limit_per_host=self._connections,
+                keepalive_timeout=30,
+                ttl_dns_cache=300,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, raise_for_status=False
@@ -239,6 +280,8 @@ class ImageKitClient:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
+                for secret in self._secrets:
+                    body = body.replace(secret, b"***")
                 return classify(response.status, body, response.headers, file_ids)
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made, so the request cannot have been applied.
