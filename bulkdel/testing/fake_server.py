@@ -30,6 +30,9 @@ STATS_PATH: Final = "/_fake/stats"
 HELP: Final = "For support kindly contact us at support@imagekit.io."
 #: status of the response object returned for a dropped connection; never sent
 _DROPPED: Final = 599
+#: seconds ``stop()`` lets answers in flight finish before cancelling them: a ``slow_after``
+#: answer must not hold a test's teardown for ``slow_seconds``
+_SHUTDOWN_GRACE: Final = 0.5
 _HTML_PAGE: Final = (
     "<html><head><title>502 Bad Gateway</title></head>"
     "<body><center><h1>502 Bad Gateway</h1></center></body></html>"
@@ -201,7 +204,9 @@ class FakeImageKit:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 picks a free port); returns the base URL."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_GRACE
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, backlog=1024)
         await site.start()
