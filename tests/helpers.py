@@ -1,0 +1,63 @@
+"""Checks shared by the end-to-end tests: the report's equalities and the server's truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bulkdel.testing import FakeImageKit
+
+KEY = "private_test_key_0123456789"
+
+
+def hex_ids(count: int, start: int = 0) -> list[str]:
+    """``count`` distinct 24-hex ids."""
+    return [f"{i:024x}" for i in range(start, start + count)]
+
+
+def read_lines(path: Path) -> list[str]:
+    """The non-empty lines of a report list."""
+    if not path.exists():
+        return []
+    return [line for line in path.read_text().splitlines() if line]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a report JSONL file."""
+    return [json.loads(line) for line in read_lines(path)]
+
+
+def check_report_dir(report_dir: Path) -> dict[str, Any]:
+    """Assert the report files agree with summary.json and its equalities; return the summary."""
+    summary = json.loads((report_dir / "summary.json").read_text())
+    counts = summary["counts"]
+    assert counts["read"] == counts["invalid"] + counts["duplicate"] + counts["unique"], counts
+    assert counts["unique"] == (
+        counts["deleted"] + counts["missing"] + counts["failed"] + counts["not_attempted"]
+    ), counts
+    deleted = read_lines(report_dir / "deleted.txt")
+    missing = read_lines(report_dir / "missing.txt")
+    failed = [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")]
+    not_attempted = read_lines(report_dir / "not_attempted.txt")
+    after_retry = read_lines(report_dir / "missing_after_retry.txt")
+    assert len(deleted) == counts["deleted"]
+    assert len(missing) == counts["missing"]
+    assert len(failed) == counts["failed"]
+    assert len(not_attempted) == counts["not_attempted"]
+    assert len(after_retry) == counts["missing_after_retry"]
+    assert set(after_retry) <= set(missing)
+    every = deleted + missing + failed + not_attempted
+    assert len(every) == len(set(every)), "an id is in two buckets"
+    assert len(read_jsonl(report_dir / "invalid.jsonl")) == counts["invalid"]
+    assert len(read_lines(report_dir / "duplicates.txt")) == counts["duplicate"]
+    return summary
+
+
+def check_ground_truth(report_dir: Path, server: FakeImageKit) -> None:
+    """Nothing deleted that is not reported deleted or missing; nothing reported deleted
+    that the server did not delete."""
+    deleted = set(read_lines(report_dir / "deleted.txt"))
+    missing = set(read_lines(report_dir / "missing.txt"))
+    assert deleted <= server.deleted, "reported deleted but not deleted on the server"
+    assert server.deleted <= deleted | missing, "deleted on the server but not reported"
