@@ -217,7 +217,7 @@ async def test_stop_settles_in_flight_and_accounts_everything(tmp_path: Path) ->
     check_ground_truth(tmp_path / "report", server)
     assert summary["complete"] is False
     assert summary["aborted"] == "interrupted by test"
-    assert 0 < report.counts.not_attempted
+    assert report.counts.not_attempted > 0
     assert report.counts.deleted == len(server.deleted)
 
 
