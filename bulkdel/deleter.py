@@ -106,6 +106,7 @@ class BulkDeleter:
                 aborted=aborted,
                 elapsed_s=time.monotonic() - started,
                 report_dir=writer.directory if writer else None,
+                dry_run=self.settings.dry_run,
             )
             if writer is not None:
                 writer.close(report.summary())

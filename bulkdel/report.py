@@ -134,6 +134,8 @@ class Report:
     aborted: str | None
     elapsed_s: float
     report_dir: Path | None = None
+    #: nothing was sent on purpose: every unique id is "not attempted"
+    dry_run: bool = False
 
     @property
     def ids_per_s(self) -> float:
@@ -146,6 +148,7 @@ class Report:
         return {
             "version": 1,
             "complete": self.complete,
+            "dry_run": self.dry_run,
             "aborted": self.aborted,
             "counts": self.counts.as_dict(),
             "requests": self.requests.as_dict(),
@@ -159,6 +162,8 @@ class Report:
         if self.aborted is not None and self.aborted.startswith("fatal"):
             return 3
         c = self.counts
+        if self.dry_run and self.aborted is None:
+            return 0
         return 1 if c.failed or c.not_attempted else 0
 
 

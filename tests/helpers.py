@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +66,50 @@ def check_ground_truth(report_dir: Path, server: FakeImageKit) -> None:
     missing = set(read_lines(report_dir / "missing.txt"))
     assert deleted <= server.deleted, "reported deleted but not deleted on the server"
     assert server.deleted <= deleted | missing, "deleted on the server but not reported"
+
+
+class ThreadedServer:
+    """Serves a FakeImageKit from its own event loop thread, for tests that run the CLI as a
+    subprocess and still want the server's ground truth in-process."""
+
+    def __init__(self, server: FakeImageKit) -> None:
+        self.server = server
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> FakeImageKit:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self.server.start(), self._loop)
+        self.url = future.result(timeout=10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+def run_cli(
+    args: list[str],
+    *,
+    key: str | None = KEY,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m bulkdel ARGS`` with the key in the environment; capture everything."""
+    env = {k: v for k, v in os.environ.items() if k != "IMAGEKIT_PRIVATE_KEY"}
+    if key is not None:
+        env["IMAGEKIT_PRIVATE_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "bulkdel", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
