@@ -178,6 +178,9 @@ class FakeImageKit:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        #: the key accepted, as ImageKit reads it: the Basic-auth user name
+        self._private_key = private_key
+        #: the header bulkdel sends, recognised without decoding
         self._expected_auth = "Basic " + base64.b64encode(f"{private_key}:".encode()).decode()
         self.existing: set[str] | None = set(existing) if existing is not None else None
         #: every id this server deleted: the ground truth for tests
@@ -254,7 +257,7 @@ class FakeImageKit:
         auth = request.headers.get("Authorization")
         if not auth:
             return _error(401, "Your request does not contain private API key.")
-        if auth != self._expected_auth:
+        if auth != self._expected_auth and _basic_user(auth) != self._private_key:
             return _error(403, "Your account cannot be authenticated.")
         if self._throttled:
             headers = self._throttle.admit()
@@ -338,6 +341,22 @@ class FakeImageKit:
         self.deleted.update(deleted)
         self.stats.ids_deleted += len(deleted)
         return deleted, errors
+
+
+def _basic_user(auth: str) -> str | None:
+    """The user name of a Basic ``Authorization`` header, None when it is not one.
+
+    ImageKit ignores the password: the official SDK sends ``key:do_not_set``.
+    """
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        return None
+    user, colon, _ = decoded.partition(":")
+    return user if colon else None
 
 
 def _parse_body(body: bytes) -> tuple[list[str] | None, str | None]:
