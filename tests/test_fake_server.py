@@ -161,6 +161,33 @@ async def test_403_with_wrong_key(fake_server: FakeImageKit) -> None:
     assert fake_server.deleted == set()
 
 
+async def test_password_part_is_ignored_like_imagekit(fake_server: FakeImageKit) -> None:
+    """Basic auth with the key as user and any password is accepted (the SDK sends
+    ``key:do_not_set``)."""
+    auth = "Basic " + base64.b64encode(f"{KEY}:do_not_set".encode()).decode()
+    status, _, _ = await post(fake_server, file_ids=ids(1), auth=auth)
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "Bearer " + base64.b64encode(f"{KEY}:".encode()).decode(),
+        "Basic " + base64.b64encode(KEY.encode()).decode(),
+        "Basic " + base64.b64encode(f"{KEY}x:".encode()).decode(),
+        "Basic not-base64!",
+        "Basic " + base64.b64encode(b"\xff\xfe:").decode(),
+        KEY,
+    ],
+    ids=["bearer", "no-colon", "other-key", "bad-base64", "not-utf8", "bare-key"],
+)
+async def test_malformed_or_wrong_auth_is_403(fake_server: FakeImageKit, auth: str) -> None:
+    """An Authorization header that does not carry the key as Basic user -> 403."""
+    status, _, _ = await post(fake_server, file_ids=ids(1), auth=auth)
+    assert status == 403
+    assert fake_server.deleted == set()
+
+
 async def test_key_is_checked_before_the_body(fake_server: FakeImageKit) -> None:
     """A bad body with a wrong key is a 403, not a 400: the key is checked first."""
     status, _, _ = await post(fake_server, b"not json", auth="Basic eDo=")
