@@ -49,7 +49,7 @@ def draw(throttled: dict[str, Any] | None, path: Path) -> Path | None:
             top.plot(times, rates, label=name, linewidth=1.2)
             bottom.plot(times, thr, label=name, linewidth=1.2)
         top.axhline(block["limit_ids_per_s"], color="grey", linestyle="--", label="limit")
-        top.set_title(f"{scenario}: server {block['server']}")
+        top.set_title(f"{scenario}: fake server {block.get('server_label', block['server'])}")
         top.set_ylabel("ids deleted / s")
         bottom.set_ylabel("429 answers (cumulative)")
         bottom.set_xlabel("seconds since the server started")

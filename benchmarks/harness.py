@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 KEY = "bench_private_key_0123456789"
+#: where child processes run; ``python -m`` puts it first on their sys.path, so a snapshot of
+#: the code placed here (see ``snapshot``) is what they import
+CHILD_CWD: Path | None = None
 STATS_PATH = "/_fake/stats"
 #: odd, so multiplying by it is a bijection modulo 2**96: distinct, random-looking 24-hex ids
 _MIX = 0x9E3779B97F4A7C15F39CC060
@@ -80,7 +84,9 @@ def run_timed(
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started_at = time.time()
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=CHILD_CWD
+        )
         deadline = start + timeout
         timed_out = False
         signalled = 0
@@ -151,14 +157,18 @@ class FakeServer:
             argv += ["--rate", str(self.rate)]
         for limit, seconds in self.windows:
             argv += ["--window", f"{limit}/{seconds:g}"]
-        self._proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if "listening on " not in line:
-            self._proc.kill()
-            raise RuntimeError(f"fake server did not start: {line!r}")
+        with tempfile.TemporaryFile() as err:
+            self._proc = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=err, text=True, cwd=CHILD_CWD
+            )
+            assert self._proc.stdout is not None
+            line = self._proc.stdout.readline()
+            if "listening on " not in line:
+                self._proc.kill()
+                self._proc.wait()
+                err.seek(0)
+                tail = err.read().decode("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"fake server did not start: {line!r}\n{tail}")
         self.origin = time.time()
         self.url = line.rsplit("listening on ", 1)[1].strip()
         if self.sample_every > 0:
@@ -199,6 +209,24 @@ class FakeServer:
                     )
                 )
             self._stop.wait(self.sample_every)
+
+
+def snapshot(ref: str, into: Path) -> Path:
+    """Put ``bulkdel/`` as committed at ``ref``, and this ``benchmarks/``, in ``into``.
+
+    The benchmarks then measure committed code even while the working tree is being edited.
+    """
+    root = Path(__file__).resolve().parent.parent
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "bulkdel"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    shutil.copytree(Path(__file__).parent, into / "benchmarks", dirs_exist_ok=True)
+    return into
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -15,14 +15,17 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import chart, report
+from . import chart, harness, report
 from .harness import write_ids
 from .scenarios import (
     Config,
+    Launcher,
     bulkdel_available,
     ideal_rate_seconds,
     ideal_window_seconds,
@@ -36,14 +39,15 @@ QUICK = Config(
     ids=2_000,
     runs=1,
     sdk_sync_ids=1_000,
-    rate=20.0,
-    rate_seconds=1.5,
-    window=(10, 1.0),
+    rate=10.0,
+    rate_seconds=2.0,
+    window=(10, 0.5),
     window_count=2,
-    scale_sizes=(2_000, 6_000),
+    scale_sizes=(3_000,),
     scale_runs=1,
     time_limit=60.0,
     sample_every=0.1,
+    jobs=4,
 )
 
 
@@ -55,11 +59,43 @@ def _skipped(reason: str) -> dict[str, Any]:
     return {"skipped": reason}
 
 
+Job = tuple[str, Callable[[], dict[str, Any]]]
+
+
+def _execute(cfg: Config, jobs: list[Job]) -> dict[str, list[dict[str, Any]]]:
+    """Run the (key, thunk) jobs, ``cfg.jobs`` at a time; returns each key's figures in order.
+
+    Timed runs go one at a time (``jobs=1``) so that contenders never share the 2 cores;
+    ``--quick`` runs several at once, because its figures are not measurements.
+    """
+    out: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in jobs}
+
+    def one(job: Job) -> tuple[str, dict[str, Any]]:
+        key, thunk = job
+        figures = thunk()
+        _log(f"{key}: {_brief(figures)}")
+        return key, figures
+
+    with ThreadPoolExecutor(max_workers=max(1, cfg.jobs)) as pool:
+        for key, figures in pool.map(one, jobs):
+            out[key].append(figures)
+    return out
+
+
+def _brief(fig: dict[str, Any]) -> str:
+    parts = [f"{fig.get('ids_per_s')} ids/s", f"{fig['wall_s']} s", f"{fig['peak_rss_mib']} MiB"]
+    if "efficiency" in fig:
+        parts.append(f"efficiency {fig['efficiency']}, 429 share {fig.get('throttled_share')}")
+    if fig["returncode"] != 0:
+        parts.append(f"exit {fig['returncode']}")
+    return ", ".join(parts)
+
+
 def run_throughput(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
     """Unthrottled ids/s of every contender, medians of ``cfg.runs`` runs."""
     ids_file = write_ids(work / "throughput.txt", cfg.ids)
     sync_file = write_ids(work / "throughput_sync.txt", min(cfg.ids, cfg.sdk_sync_ids))
-    contenders: list[tuple[str, Any, Path, str | None]] = [
+    contenders: list[tuple[str, Launcher, Path, str | None]] = [
         ("bare", launcher("bare"), ids_file, None),
         ("sdk-async", launcher("sdk-async"), ids_file, None),
         ("sdk-sync", launcher("sdk-sync"), sync_file, None),
@@ -73,105 +109,119 @@ def run_throughput(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, 
         ("bulkdel-lib", launcher("bulkdel-lib"), ids_file, None if have["lib"] else "no library"),
     ]
     results: dict[str, Any] = {}
+    jobs: list[Job] = []
     for name, launch, path, missing in contenders:
         if missing:
             results[name] = _skipped(f"bulkdel is not ready: {missing}")
             continue
-        runs = []
-        for i in range(cfg.runs):
-            runs.append(measure(launch, path, cfg))
-            _log(f"throughput {name} run {i + 1}: {runs[-1].get('ids_per_s')} ids/s")
-        results[name] = summarize(runs)
-        results[name]["ids"] = cfg.sdk_sync_ids if name == "sdk-sync" else cfg.ids
+        results[name] = None  # keeps the table's order
+        jobs += [(f"throughput {name}", partial(measure, launch, path, cfg))] * cfg.runs
+    done = _execute(cfg, jobs)
+    for name in results:
+        if results[name] is None:
+            results[name] = summarize(done[f"throughput {name}"])
+            results[name]["ids"] = min(cfg.ids, cfg.sdk_sync_ids) if name == "sdk-sync" else cfg.ids
     return results
 
 
 def run_throttled(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
     """Efficiency against a throttling server: a per-second rate, then a long fixed window."""
     limit, interval = cfg.window
-    rate_requests = math.ceil(cfg.rate * cfg.rate_seconds)
-    window_requests = limit * cfg.window_count + 1
-    window_rate = limit / interval
+    window_rate = round(limit / interval, 3)
     setups = {
         "rate": {
             "server": {"rate": cfg.rate, "windows": ()},
+            "label": f"--rate {cfg.rate:g}",
             "limit_req_per_s": cfg.rate,
-            "requests": rate_requests,
-            "bulkdel_rate": cfg.rate,
+            "requests": math.ceil(cfg.rate * cfg.rate_seconds),
         },
         "window": {
             "server": {"rate": None, "windows": (cfg.window,)},
-            "limit_req_per_s": round(window_rate, 3),
-            "requests": window_requests,
-            "bulkdel_rate": round(window_rate, 3),
+            "label": f"--window {limit}/{interval:g}",
+            "limit_req_per_s": window_rate,
+            # whole windows plus one batch: the job must wait out the last reset
+            "requests": limit * cfg.window_count + 1,
         },
     }
     results: dict[str, Any] = {}
+    jobs: list[Job] = []
     for scenario, setup in setups.items():
         ids_file = write_ids(work / f"throttled_{scenario}.txt", setup["requests"] * cfg.batch_size)
         contenders = [
-            (
-                "bulkdel-cli --rate",
-                launcher("bulkdel-cli", rate=setup["bulkdel_rate"]),
-                have["cli"],
-            ),
-            ("bulkdel-cli adaptive", launcher("bulkdel-cli"), have["cli"]),
-            ("sdk-async", launcher("sdk-async"), True),
+            ("bulkdel-cli --rate", launcher("bulkdel-cli", rate=setup["limit_req_per_s"])),
+            ("bulkdel-cli adaptive", launcher("bulkdel-cli")),
+            ("sdk-async", launcher("sdk-async")),
         ]
         block: dict[str, Any] = {
             "server": {k: v for k, v in setup["server"].items() if v},
+            "server_label": setup["label"],
             "limit_req_per_s": setup["limit_req_per_s"],
             "limit_ids_per_s": round(setup["limit_req_per_s"] * cfg.batch_size, 1),
             "ids": setup["requests"] * cfg.batch_size,
             "contenders": {},
         }
-        for name, launch, ok in contenders:
-            if not ok:
+        results[scenario] = block
+        for name, launch in contenders:
+            if name.startswith("bulkdel") and not have["cli"]:
                 block["contenders"][name] = _skipped("bulkdel is not ready: no CLI")
                 continue
-            runs = []
+            block["contenders"][name] = None
             for i in range(cfg.runs):
-                fig = measure(launch, ids_file, cfg, sample=i == 0, **setup["server"])
-                if scenario == "rate":
-                    ideal = ideal_rate_seconds(setup["requests"], cfg.rate)
-                else:
-                    ideal = ideal_window_seconds(
-                        setup["requests"], limit, interval, fig.get("work_offset_s", 0.0)
-                    )
-                fig["ideal_s"] = round(ideal, 3)
-                # scaled by the share of the job done: a run that gave up on batches is not
-                # efficient however quickly it gave up
-                done = fig.get("ids_deleted", 0) / block["ids"]
-                fig["efficiency"] = round(done * ideal / fig["work_s"], 4) if fig["work_s"] else 0.0
-                fig["of_limit"] = round(fig.get("ids_per_s", 0.0) / block["limit_ids_per_s"], 4)
-                runs.append(fig)
-                _log(
-                    f"throttled {scenario} {name} run {i + 1}: {fig.get('ids_per_s')} ids/s, "
-                    f"efficiency {fig['efficiency']}, 429 share {fig.get('throttled_share')}"
-                )
-            block["contenders"][name] = summarize(runs)
-        results[scenario] = block
+                thunk = partial(_throttled_run, launch, ids_file, cfg, setup, block, sample=i == 0)
+                jobs.append((f"throttled {scenario} {name}", thunk))
+    done = _execute(cfg, jobs)
+    for scenario, block in results.items():
+        for name, value in block["contenders"].items():
+            if value is None:
+                block["contenders"][name] = summarize(done[f"throttled {scenario} {name}"])
     return results
+
+
+def _throttled_run(
+    launch: Launcher,
+    ids_file: Path,
+    cfg: Config,
+    setup: dict[str, Any],
+    block: dict[str, Any],
+    *,
+    sample: bool,
+) -> dict[str, Any]:
+    fig = measure(launch, ids_file, cfg, sample=sample, **setup["server"])
+    if setup["server"]["rate"] is not None:
+        ideal = ideal_rate_seconds(setup["requests"], setup["limit_req_per_s"])
+    else:
+        limit, interval = setup["server"]["windows"][0]
+        ideal = ideal_window_seconds(
+            setup["requests"], limit, interval, fig.get("work_offset_s", 0.0)
+        )
+    fig["ideal_s"] = round(ideal, 3)
+    # scaled by the share of the job done: a run that gave up on batches is not efficient,
+    # however quickly it gave up
+    done = fig.get("ids_deleted", 0) / block["ids"]
+    fig["efficiency"] = round(done * ideal / fig["work_s"], 4) if fig["work_s"] else 0.0
+    fig["of_limit"] = round(fig.get("ids_per_s", 0.0) / block["limit_ids_per_s"], 4)
+    return fig
 
 
 def run_scale(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
     """bulkdel's CLI on 1M/3M/10M ids from a file: dry run and live, time and peak RSS."""
     if not have["cli"]:
         return _skipped("bulkdel is not ready: no CLI")
+    modes = (
+        ("dry-run", launcher("bulkdel-cli", dry_run=True), False),
+        ("live", launcher("bulkdel-cli"), True),
+    )
     results: dict[str, Any] = {}
     for size in cfg.scale_sizes:
         ids_file = write_ids(work / "scale.txt", size)
-        for mode, launch, server in (
-            ("dry-run", launcher("bulkdel-cli", dry_run=True), False),
-            ("live", launcher("bulkdel-cli"), True),
-        ):
-            runs = []
-            for i in range(cfg.scale_runs):
-                runs.append(measure(launch, ids_file, cfg, server=server))
-                _log(
-                    f"scale {size} {mode} run {i + 1}: {runs[-1]['wall_s']} s, "
-                    f"{runs[-1]['peak_rss_mib']} MiB"
-                )
+        jobs: list[Job] = [
+            (f"scale {size} {mode}", partial(measure, launch, ids_file, cfg, server=server))
+            for mode, launch, server in modes
+            for _ in range(cfg.scale_runs)
+        ]
+        done = _execute(cfg, jobs)
+        for mode, _, _ in modes:
+            runs = done[f"scale {size} {mode}"]
             results[f"{size}/{mode}"] = {"ids": size, "mode": mode, **summarize(runs)}
         ids_file.unlink()
     return results
@@ -188,6 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale-sizes", type=int, nargs="+", help="ids per scale point")
     parser.add_argument("--time-limit", type=float, help="seconds per contender run")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="results dir")
+    parser.add_argument(
+        "--from-git",
+        metavar="REF",
+        help="measure bulkdel as committed at REF (e.g. HEAD), not the working tree",
+    )
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else Config()
     overrides = {
@@ -198,18 +253,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scale_sizes": tuple(args.scale_sizes) if args.scale_sizes else None,
     }
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    have = bulkdel_available()
-    _log(f"bulkdel interfaces available: {have}")
-    results: dict[str, Any] = {
-        "config": dataclasses.asdict(cfg),
-        "quick": args.quick,
-        "bulkdel_available": have,
-        "machine": report.machine_info(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
     runners = {"throughput": run_throughput, "throttled": run_throttled, "scale": run_scale}
     with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as scratch:
+        if args.from_git:
+            harness.CHILD_CWD = harness.snapshot(args.from_git, Path(scratch) / "code")
+        have = bulkdel_available()
+        _log(f"bulkdel interfaces available: {have}")
+        results: dict[str, Any] = {
+            "config": dataclasses.asdict(cfg),
+            "quick": args.quick,
+            "bulkdel_available": have,
+            "bulkdel_source": f"git {args.from_git}" if args.from_git else "working tree",
+            "machine": report.machine_info(args.from_git),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         for name in SCENARIOS:
             if name in args.only:
                 _log(f"scenario {name}")
