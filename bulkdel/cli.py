@@ -20,6 +20,7 @@ from .deleter import BulkDeleter
 from .errors import BulkdelError, UsageError
 from .models import Settings
 from .progress import ProgressDisplay
+from .rebuild import report_from_journal
 from .report import Report, format_text
 from .sources import FileReader, open_files
 from .testing import cli as fake_cli
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_delete_arguments(delete)
     fake = commands.add_parser("fake-server", help="a local ImageKit-compatible server")
     fake_cli.add_arguments(fake)
+    rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
+    rebuild.add_argument("--journal", type=Path, required=True)
+    rebuild.add_argument("--report-dir", type=Path)
+    rebuild.add_argument("--json", action="store_true")
     demo = commands.add_parser("demo", help="the whole job against an in-process fake server")
     demo.add_argument("--ids", type=_positive_int, default=20_000)
     demo.add_argument("--report-dir", type=Path)
@@ -176,7 +181,7 @@ async def run_delete(args: argparse.Namespace) -> int:
         print("bulkdel: nothing deleted.", file=sys.stderr)
         return EXIT_USAGE
     report_dir = args.report_dir or default_report_dir()
-    deleter = BulkDeleter(key, settings=settings, report_dir=report_dir)
+    deleter = BulkDeleter(key, settings=settings, report_dir=report_dir, journal=args.journal)
     report = await _run_with_signals(deleter, readers, show_progress=not args.quiet)
     return _finish(report, args.json)
 
@@ -258,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "demo":
             return asyncio.run(run_demo(args))
+        if args.command == "report":
+            report = report_from_journal(args.journal, args.report_dir or default_report_dir())
+            return _finish(report, args.json)
         return asyncio.run(run_delete(args))
     except UsageError as exc:
         print(f"bulkdel: error: {exc}", file=sys.stderr)

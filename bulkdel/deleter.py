@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from .client import DEFAULT_BASE_URL, ImageKitClient
+from .journal import Journal, fingerprint
 from .ledger import Counts, Ledger, LedgerSink
 from .models import Settings
 from .pipeline import BatchSender, Pipeline
@@ -28,6 +31,8 @@ class BulkDeleter:
         session: a caller's ``aiohttp.ClientSession`` to send through (left open).
         report_dir: write the report files here; None writes none.
         sinks: extra receivers of every ledger event (progress, your own bookkeeping).
+        journal: a journal file: the job survives crashes, and running it again with the
+            same journal resumes it (ids already settled are not sent again).
         sender: send batches through this instead of an ``ImageKitClient`` (tests).
 
     Call ``await deleter.run(ids)`` once. ``deleter.stop()`` (from any task) stops taking
@@ -44,6 +49,7 @@ class BulkDeleter:
         report_dir: str | os.PathLike[str] | None = None,
         sinks: Sequence[LedgerSink] = (),
         sender: BatchSender | None = None,
+        journal: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._sender = sender
@@ -57,6 +63,7 @@ class BulkDeleter:
                 allow_insecure_http=self.settings.allow_insecure_http,
             )
         self.report_dir = report_dir
+        self.journal_path = None if journal is None or self.settings.dry_run else Path(journal)
         self._extra_sinks = list(sinks)
         self.ledger = Ledger()
         self.pipeline: Pipeline | None = None
@@ -80,14 +87,22 @@ class BulkDeleter:
 
     async def run(self, ids: IdSource | None = None, *, files: Sequence[FileReader] = ()) -> Report:
         """Delete ``ids`` (any iterable or async iterable of str) and/or opened ``files``."""
+        journal = None
+        if self.journal_path is not None:
+            names = [r.name for r in files] or ["<iterable>"]
+            journal = Journal.open(self.journal_path, fingerprint(names, self.settings.base_url))
         chunks = _chunks(ids, files)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
-        self.ledger.sinks = [*([writer] if writer else []), *self._extra_sinks]
+        self.ledger.sinks = [
+            *([writer] if writer else []),
+            *([journal] if journal else []),
+            *self._extra_sinks,
+        ]
         sender = self._sender
         if sender is None:
             sender = _NoSender()
         started = time.monotonic()
-        pipeline = self.pipeline = Pipeline(sender, self.settings, self.ledger)
+        pipeline = self.pipeline = Pipeline(sender, self.settings, self.ledger, journal=journal)
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
         try:
@@ -108,6 +123,20 @@ class BulkDeleter:
                 report_dir=writer.directory if writer else None,
                 dry_run=self.settings.dry_run,
             )
+            if journal is not None:
+                report = replace(
+                    report,
+                    resumed={
+                        "journal": str(journal.path),
+                        "resumed": journal.resumed,
+                        "settled_earlier": pipeline.resumed_final,
+                        "in_flight_earlier": pipeline.resumed_in_flight,
+                    },
+                )
+                journal.set_meta(
+                    input_done=str(pipeline.input_done), aborted=aborted or "", version="1"
+                )
+                await journal.close()
             if writer is not None:
                 writer.close(report.summary())
             self.last_report = report

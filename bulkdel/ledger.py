@@ -69,7 +69,7 @@ class LedgerSink(Protocol):
     """Receives every ledger event, in order."""
 
     def invalid(self, source: str, line: int, value: str, reason: str) -> None: ...
-    def duplicate(self, file_id: str) -> None: ...
+    def duplicate(self, file_id: str, source: str, line: int) -> None: ...
     def deleted(self, file_ids: Sequence[str]) -> None: ...
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None: ...
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None: ...
@@ -93,12 +93,12 @@ class Ledger:
         for sink in self.sinks:
             sink.invalid(source, line, value, reason)
 
-    def duplicate(self, file_id: str) -> None:
-        """A repeat of an id already read."""
+    def duplicate(self, file_id: str, source: str = "", line: int = 0) -> None:
+        """A repeat of an id already read, found at ``source``:``line``."""
         self.counts.read += 1
         self.counts.duplicate += 1
         for sink in self.sinks:
-            sink.duplicate(file_id)
+            sink.duplicate(file_id, source, line)
 
     def unique(self, count: int = 1) -> None:
         """New ids, pending until they get an outcome."""

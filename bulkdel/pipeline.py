@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
+from .journal import DELETED, MISSING, Journal, JournaledOutcome
 from .ledger import Ledger
 from .models import Kind, Outcome, Settings
 from .retry import RETRYABLE, Chain, build_retrying
@@ -72,7 +73,8 @@ class Pipeline:
         settings: the job's knobs.
         ledger: where every outcome goes.
         sleep: how to wait (tests pass a fast one).
-        skip: ids that already have a final outcome (a resumed job), or None.
+        journal: the job's journal: ids it has settled are not sent again, and ids go on
+            record as in flight before they are sent.
     """
 
     def __init__(
@@ -82,13 +84,13 @@ class Pipeline:
         ledger: Ledger,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        skip: Callable[[str], bool] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.sender = sender
         self.settings = settings
         self.ledger = ledger
         self._sleep_impl = sleep
-        self._skip = skip
+        self.journal = journal
         self._clock = asyncio.get_running_loop().time
         self.throttle = Throttle(settings.rate, clock=self._clock, sleep=self._sleep)
         self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, self._clock)
@@ -103,7 +105,9 @@ class Pipeline:
         self.aborted: str | None = None
         #: the whole input was read
         self.input_done = False
-        self.skipped = 0
+        #: ids a resumed run found settled in the journal, and found left in flight
+        self.resumed_final = 0
+        self.resumed_in_flight = 0
 
     @property
     def stopping(self) -> bool:
@@ -151,9 +155,6 @@ class Pipeline:
 
     async def _read(self, chunks: AsyncIterable[Chunk]) -> None:
         settings = self.settings
-        ledger = self.ledger
-        dedupe_add = self.dedupe.add
-        skip = self._skip
         size = settings.batch_size
         held: list[list[str]] | None = [] if settings.max_delete is not None else None
         batch: list[str] = []
@@ -165,24 +166,14 @@ class Pipeline:
                             return
                         batch = []
                     continue
-                for line, value, problem in chunk.items:
-                    if problem is not None:
-                        ledger.invalid(chunk.source, line, value, problem)
-                    elif not dedupe_add(value):
-                        ledger.duplicate(value)
-                    elif skip is not None and skip(value):
-                        ledger.counts.read += 1  # accounted by the resumed job's journal
-                        self.skipped += 1
-                    else:
-                        ledger.unique()
-                        self._open[value] = 0
-                        batch.append(value)
-                        if len(batch) >= size:
-                            if held is not None:
-                                held.append(batch)
-                            elif not await self._put(batch):
-                                return
-                            batch = []
+                for value in await self._accept(chunk):
+                    batch.append(value)
+                    if len(batch) >= size:
+                        if held is not None:
+                            held.append(batch)
+                        elif not await self._put(batch):
+                            return
+                        batch = []
                 if held is not None and self._over_limit():
                     return
                 if self.stopping:
@@ -199,6 +190,60 @@ class Pipeline:
             self.input_done = True
         finally:
             await self.pool.close_reader()
+
+    async def _accept(self, chunk: Chunk) -> list[str]:
+        """Validate and de-duplicate a chunk; returns the new ids that need sending."""
+        ledger = self.ledger
+        dedupe_add = self.dedupe.add
+        source = chunk.source
+        fresh: list[str] = []
+        for line, value, problem in chunk.items:
+            if problem is not None:
+                ledger.invalid(source, line, value, problem)
+            elif not dedupe_add(value):
+                ledger.duplicate(value, source, line)
+            else:
+                fresh.append(value)
+        if self.journal is not None and fresh:
+            fresh = await self._resume_known(fresh)
+        ledger.unique(len(fresh))
+        opened = self._open
+        for value in fresh:
+            opened[value] = 0
+        return fresh
+
+    async def _resume_known(self, fresh: list[str]) -> list[str]:
+        """Settle from the journal the ids an earlier run finished; flag those it left in
+        flight (a 404 for them means the earlier run deleted them)."""
+        journal = self.journal
+        assert journal is not None
+        known = await journal.lookup(fresh)
+        if not known:
+            journal.add_pending(fresh)
+            return fresh
+        ledger = self.ledger
+        send: list[str] = []
+        deleted: list[str] = []
+        for value in fresh:
+            state = known.get(value)
+            if state is None:
+                send.append(value)
+            elif isinstance(state, JournaledOutcome):
+                ledger.unique()
+                self.resumed_final += 1
+                if state.state == DELETED:
+                    deleted.append(value)
+                elif state.state == MISSING:
+                    ledger.missing((value,), (value,) if state.after_retry else ())
+                else:
+                    ledger.failed(value, state.error or "", state.status, state.attempts)
+            else:
+                self._ambiguous.add(value)
+                self.resumed_in_flight += 1
+                send.append(value)
+        ledger.deleted(deleted)
+        journal.add_pending(send)
+        return send
 
     def _over_limit(self) -> bool:
         limit = self.settings.max_delete
@@ -267,6 +312,8 @@ class Pipeline:
 
     async def _process(self, batch: list[str]) -> None:
         """Send one batch until every id in it is settled or handed back for later."""
+        if self.journal is not None:
+            await self.journal.mark_in_flight(batch)
         work = [batch]
         while work:
             file_ids = work.pop()

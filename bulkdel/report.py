@@ -81,7 +81,7 @@ class ReportWriter:
             _json_line({"source": source, "line": line, "value": value, "reason": reason})
         )
 
-    def duplicate(self, file_id: str) -> None:
+    def duplicate(self, file_id: str, source: str, line: int) -> None:
         self._files["duplicates.txt"].add(file_id + "\n")
 
     def deleted(self, file_ids: Sequence[str]) -> None:
@@ -136,6 +136,8 @@ class Report:
     report_dir: Path | None = None
     #: nothing was sent on purpose: every unique id is "not attempted"
     dry_run: bool = False
+    #: with a journal: which journal, and what earlier runs had settled or left in flight
+    resumed: dict[str, Any] | None = None
 
     @property
     def ids_per_s(self) -> float:
@@ -154,6 +156,7 @@ class Report:
             "requests": self.requests.as_dict(),
             "elapsed_s": round(self.elapsed_s, 3),
             "ids_per_s": round(self.ids_per_s, 1),
+            **({"journal": self.resumed} if self.resumed is not None else {}),
         }
 
     @property

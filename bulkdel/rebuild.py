@@ -1,0 +1,65 @@
+"""``bulkdel report --journal PATH``: the report of a whole job, from its journal alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, read_journal
+from .ledger import Ledger
+from .report import Report, ReportWriter
+
+
+def report_from_journal(
+    journal_path: str | os.PathLike[str], report_dir: str | os.PathLike[str]
+) -> Report:
+    """Rebuild every report file from the journal; ids never settled are not attempted.
+
+    Raises:
+        UsageError: no journal at that path, or not a bulkdel journal.
+    """
+    writer = ReportWriter(report_dir)
+    ledger = Ledger([writer])
+    meta: dict[str, str] = {}
+    in_flight = 0
+    try:
+        for kind, row in read_journal(journal_path):
+            if kind == "meta":
+                meta = row
+            elif kind == "invalid":
+                ledger.invalid(*row)
+            elif kind == "duplicate":
+                source, line, file_id = row
+                ledger.duplicate(file_id, source, line)
+            else:
+                file_id, state, error, status, attempts, after_retry = row
+                ledger.unique()
+                if state == DELETED:
+                    ledger.deleted((file_id,))
+                elif state == MISSING:
+                    ledger.missing((file_id,), (file_id,) if after_retry else ())
+                elif state == FAILED:
+                    ledger.failed(file_id, error or "", status, attempts)
+                else:
+                    in_flight += state == IN_FLIGHT
+                    ledger.not_attempted((file_id,))
+    except BaseException:
+        writer.close()
+        raise
+    counts = ledger.counts
+    input_done = meta.get("input_done") == "True"
+    report = Report(
+        counts=counts,
+        requests=ledger.requests,
+        complete=input_done and counts.not_attempted == 0,
+        aborted=meta.get("aborted") or None,
+        elapsed_s=0.0,
+        report_dir=Path(report_dir),
+        resumed={
+            "journal": str(journal_path),
+            "runs": int(meta.get("runs", "0")),
+            "in_flight_unknown": in_flight,
+        },
+    )
+    writer.close(report.summary())
+    return report
