@@ -162,8 +162,7 @@ async def test_403_with_wrong_key(fake_server: FakeImageKit) -> None:
 
 
 async def test_password_part_is_ignored_like_imagekit(fake_server: FakeImageKit) -> None:
-    """Basic auth with the key as user and any password is accepted (the SDK sends
-    ``key:do_not_set``)."""
+    """The Basic-auth password is ignored, as ImageKit does (the SDK sends key:do_not_set)."""
     auth = "Basic " + base64.b64encode(f"{KEY}:do_not_set".encode()).decode()
     status, _, _ = await post(fake_server, file_ids=ids(1), auth=auth)
     assert status == 200

@@ -104,16 +104,14 @@ async def collect_answers() -> dict[int, Any]:
 
 @pytest.mark.parametrize("status", [200, 207, 404, 400, 401, 403])
 async def test_answer_matches_its_schema(status: int) -> None:
-    """The fake's JSON answer for ``status`` validates against ImageKit's response schema,
-    with every property the schema declares present."""
+    """The fake's answer validates against ImageKit's schema, with every declared key present."""
     data = (await collect_answers())[status]
     validate(data, response_spec(status)["content"]["application/json"]["schema"])
     validate(data, strict_schema(status), cls=OAS31Validator)
 
 
 async def test_429_matches_schema_and_headers() -> None:
-    """A 429 validates against RateLimitExceeded, and carries each of its headers as an
-    integer."""
+    """A 429 validates against RateLimitExceeded and carries each of its headers as an integer."""
     async with FakeImageKit(KEY, rate=1.0) as fake:
         assert (await answer(fake, {"fileIds": ["a" * 24]}))[0] == 200
         status, data, headers = await answer(fake, {"fileIds": ["b" * 24]})

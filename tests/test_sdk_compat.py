@@ -112,8 +112,7 @@ async def test_400_raises_bad_request(server: FakeImageKit, delete: Deleter) -> 
 
 
 async def test_sdk_sends_the_auth_the_server_expects(server: FakeImageKit) -> None:
-    """The SDK's auth header (Basic base64("key:")) is the one the fake accepts: a control for
-    the 403 test above."""
+    """The SDK's own auth header (key:do_not_set) is accepted: the control for the 403 test."""
     result = await async_delete(server, ids(1))
     assert result.successfully_deleted_file_ids == ids(1)
     assert server.stats.by_status == {200: 1}
