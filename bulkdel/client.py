@@ -184,7 +184,10 @@ class ImageKitClient:
         base_url: API root, default ``https://api.imagekit.io``.
         session: a caller's session (left open on close), or None to make one.
         timeout: seconds for one whole request.
-        connections: connection pool size when the client makes its own session.
+        connections: connection pool size when the client makes its own session; None for
+            no limit (the caller's concurrency limit is then the only one). A pool smaller than
+            the requests in flight makes requests queue for a connection, and that wait counts
+            against ``timeout``.
         allow_insecure_http: allow plain http to non-loopback hosts.
 
     Raises:
@@ -209,12 +212,12 @@ class ImageKitClient:
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
-        connections: int = 64,
+        connections: int | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
         if not private_key or not private_key.strip():
             raise UsageError("the private key is empty")
-        if connections < 1:
+        if connections is not None and connections < 1:
             raise UsageError(f"connections must be >= 1, got {connections}")
         #: API root, without a trailing slash
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
@@ -240,8 +243,8 @@ class ImageKitClient:
         """The session in use, made on first use when the caller gave none."""
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._connections,
-                limit_per_host=self._connections,
+                limit=self._connections or 0,
+                limit_per_host=self._connections or 0,
                 keepalive_timeout=30,
                 ttl_dns_cache=300,
             )

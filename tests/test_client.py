@@ -449,6 +449,16 @@ def test_connections_must_be_positive() -> None:
         ImageKitClient(KEY, connections=0)
 
 
+async def test_own_session_has_no_pool_limit_by_default() -> None:
+    """Without ``connections`` the pool does not cap requests in flight (0 = no limit)."""
+    client = ImageKitClient(KEY)
+    try:
+        assert client.session.connector is not None
+        assert client.session.connector.limit == 0
+    finally:
+        await client.close()
+
+
 async def test_own_session_uses_connections_as_pool_size() -> None:
     """The session the client makes has a pool of ``connections`` connections."""
     client = ImageKitClient(KEY, connections=5)
