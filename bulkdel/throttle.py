@@ -28,6 +28,9 @@ _SCALE = 0.4
 _LONG_WINDOW_SHARE = 0.97
 _MIN_RATE = 0.5
 _MEASURE_SPAN = 1.0
+#: a limit the server stated is trusted this long without a 429; then the climb may probe
+#: past it, so a wrong or lifted limit cannot hold the run down for good
+_CEILING_TRUST = 60.0
 
 
 class Throttle:
@@ -68,7 +71,7 @@ class Throttle:
         self._open_at = 0.0
         self._ceilings: dict[float, float] = {}
         self._w_max = 0.0
-        self._last_throttle = 0.0
+        self._last_throttle = float("-inf")
         self._sends: deque[float] = deque()
         #: number of 429 answers seen
         self.throttled = 0
@@ -112,13 +115,16 @@ class Throttle:
         elif self._adaptive and self._rate is not None and outcome.status is not None:
             self._climb(now)
 
-    def _ceiling(self) -> float | None:
+    def _ceiling(self, now: float) -> float | None:
+        if self._ceilings and now - self._last_throttle > _CEILING_TRUST:
+            self._ceilings.clear()
         return min(self._ceilings.values()) if self._ceilings else None
 
     def _measured(self) -> float:
         return len(self._sends) / _MEASURE_SPAN
 
     def _throttled(self, outcome: Outcome, now: float) -> None:
+        self._ceiling(now)  # forget limits not confirmed for a long time
         learned = False
         if outcome.limit and outcome.interval and outcome.interval > 0:
             share = 1.0 if outcome.interval <= 1.0 else _LONG_WINDOW_SHARE
@@ -127,7 +133,7 @@ class Throttle:
             learned = known is None or stated < known
             if learned:
                 self._ceilings[outcome.interval] = stated
-        ceiling = self._ceiling()
+        ceiling = min(self._ceilings.values()) if self._ceilings else None
         current = self._rate if self._rate is not None else self._measured()
         if learned and ceiling is not None and ceiling < current:
             # The server told us its limit: go straight to it, no guessing.
@@ -146,7 +152,7 @@ class Throttle:
         elapsed = now - self._last_throttle
         k = (self._w_max * (1 - _BETA) / _SCALE) ** (1 / 3)
         target = self._w_max + _SCALE * (elapsed - k) ** 3
-        ceiling = self._ceiling()
+        ceiling = self._ceiling(now)
         if ceiling is not None:
             target = min(target, ceiling)
         assert self._rate is not None

@@ -108,7 +108,8 @@ class _Throttle:
     def __init__(
         self, rate: float | None, windows: Iterable[RateWindow], clock: Callable[[], float]
     ) -> None:
-        self._rate = rate
+        #: requests per second of the token bucket, None when unlimited
+        self.rate = rate
         self._capacity = max(1.0, rate or 0.0)
         self._tokens = self._capacity
         self._last = clock()
@@ -130,14 +131,14 @@ class _Throttle:
                 reset = self._window_start[i] + window.interval - now
                 if refused is None or reset > refused[1]:
                     refused = (window.limit, reset, window.interval)
-        if self._rate is not None:
-            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
+        if self.rate is not None:
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
             self._last = now
             if self._tokens < 1.0 and refused is None:
-                refused = (int(self._capacity), (1.0 - self._tokens) / self._rate, 1.0)
+                refused = (int(self._capacity), (1.0 - self._tokens) / self.rate, 1.0)
         if refused is not None:
             return rate_limit_headers(*refused)
-        if self._rate is not None:
+        if self.rate is not None:
             self._tokens -= 1.0
         for i in range(len(self._windows)):
             self._window_used[i] += 1
@@ -273,7 +274,10 @@ class FakeImageKit:
         roll = self._random.random
         if faults.throttle_burst and roll() < faults.throttle_burst:
             self.stats.faults["throttle_burst"] += 1
-            return _error(429, "Too many requests.", rate_limit_headers(1, 0.05, 1.0))
+            # A burst from elsewhere on the account: the headers state the account's real
+            # limit (the configured rate, else a generous one), only the reset is short.
+            limit = int(self._throttle.rate or 1000)
+            return _error(429, "Too many requests.", rate_limit_headers(limit, 0.05, 1.0))
         if faults.error_5xx and roll() < faults.error_5xx:
             self.stats.faults["error_5xx"] += 1
             return _error(503, "Service temporarily unavailable.")
