@@ -384,7 +384,7 @@ class Pipeline:
 
     def _fail(self, file_ids: list[str], outcome: Outcome) -> None:
         message = outcome.message or outcome.kind.value
-        if outcome.kind in RETRYABLE and any(i in self._ambiguous for i in file_ids):
+        if any(i in self._ambiguous for i in file_ids):
             message = f"outcome unknown, the server may have deleted it: {message}"
         for file_id in file_ids:
             self._fail_one(file_id, message, outcome.status)

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -289,9 +288,6 @@ class ListSender:
         return outcome
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pipeline bug: a 400 after an applied 5xx loses 'outcome unknown'"
-)
 def test_bad_request_after_ambiguous_attempt_keeps_outcome_unknown() -> None:
     """An id deleted by a 5xx'd attempt, then refused with 400, is not a plain failure."""
     file_id = "0" * 24
