@@ -8,6 +8,7 @@ user (0600 in a 0700 directory): they name what was in the library.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -35,7 +36,7 @@ class _LineFile:
     __slots__ = ("_buffer", "_fd", "_size")
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         self._buffer: list[str] = []
         self._size = 0
 
@@ -54,10 +55,7 @@ class _LineFile:
             data = "".join(self._buffer).encode("utf-8", errors="surrogateescape")
             self._buffer.clear()
             self._size = 0
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            _write_all(self._fd, data)
 
     def close(self) -> None:
         self.flush()
@@ -73,7 +71,14 @@ class ReportWriter:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A directory we create is private (0700, whatever the umask); one the user already
+        # has keeps its mode, and the files in it are 0600 either way.
+        with contextlib.suppress(FileExistsError):
+            self.directory.mkdir(parents=True, mode=0o700)
+            self.directory.chmod(0o700)
+        # A stale temporary summary from a crashed run must not stay behind.
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / ".summary.json.tmp").unlink()
         self._files = {name: _LineFile(self.directory / name) for name in LIST_FILES}
 
     def invalid(self, source: str, line: int, value: str, reason: str) -> None:
@@ -112,16 +117,49 @@ class ReportWriter:
             write_json_atomic(self.directory / "summary.json", summary)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to ``path`` via a private temporary file, fsync and rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _open_private(path: Path, flags: int) -> int:
+    """Open for writing with mode 0600, also when the file already existed with a looser mode
+    (``O_CREAT`` keeps an existing file's mode); never through a symlink."""
+    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, (json.dumps(data, indent=2) + "\n").encode())
-        os.fsync(fd)
-    finally:
+        os.fchmod(fd, 0o600)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until everything is written: it may write less than asked."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to ``path`` via a private temporary file, fsync and rename.
+
+    ``path`` is either its old content or the new one, never half of it, even when the process
+    dies or the disk fills midway; a stale temporary file from a crash is replaced.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        _write_all(fd, (json.dumps(data, indent=2) + "\n").encode())
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
+    # The rename itself is durable only once the directory is synced.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 @dataclass(frozen=True)
