@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bulkdel import BulkDeleter
+from bulkdel import BulkDeleter, delete_files
 from bulkdel.models import FileError, Kind, Outcome, Settings
 from bulkdel.validate import is_valid_id
 
@@ -347,3 +347,20 @@ class SlowSuccess:
     async def delete_batch(self, file_ids: list[str]) -> Outcome:
         await asyncio.sleep(0.001)
         return Outcome(Kind.SUCCESS, 200, deleted=tuple(file_ids))
+
+
+@pytest.mark.parametrize("key", ["private_test_key_0123456789", "wrong_key_000000"])
+async def test_the_real_client_closes_its_session(fake_server: Any, key: str) -> None:
+    """Through the real client, finished or aborted (403): no unclosed session or connector,
+    no task left behind."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    ids = [f"{n:024x}" for n in range(250)]
+    report = await delete_files(ids, private_key=key, base_url=fake_server.url, batch_size=50)
+    assert report.counts.balanced()
+    gc.collect()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert errors == [], [e.get("message") for e in errors]
