@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -369,9 +370,10 @@ class Pipeline:
             else:
                 later.append(error.file_id)
         if later:
+            # The same capped exponential backoff with full jitter as a failed request.
             attempts = max(opened[i] for i in later)
-            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2**attempts)
-            await self.pool.retry_later(later, self._clock() + delay)
+            cap = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempts - 1))
+            await self.pool.retry_later(later, self._clock() + random.uniform(0, cap))
 
     def _missing(self, file_ids: tuple[str, ...]) -> None:
         opened = self._open

@@ -211,6 +211,8 @@ def test_the_key_never_appears_in_any_output(tmp_path: Path) -> None:
                 "--report-dir",
                 str(tmp_path / "r"),
                 "--json",
+                "--max-attempts",
+                "3",
             ]
         )
     forms = [KEY, base64.b64encode(f"{KEY}:".encode()).decode()]
