@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -243,7 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="REF",
         help="measure bulkdel as committed at REF (e.g. HEAD), not the working tree",
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only rewrite RESULTS.md and the chart from --out's results.json",
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        _render(json.loads((args.out / "results.json").read_text(encoding="utf-8")), args.out)
+        return 0
     cfg = QUICK if args.quick else Config()
     overrides = {
         "ids": args.ids,
@@ -273,14 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name in args.only:
                 _log(f"scenario {name}")
                 results[name] = runners[name](cfg, Path(scratch), have)
-    results["targets"] = report.targets(results)
-    json_path = args.out / "results.json"
-    json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    chart_path = chart.draw(results.get("throttled"), args.out / "throttled.png")
-    results["chart"] = chart_path.name if chart_path else None
-    json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (args.out / "RESULTS.md").write_text(report.markdown(results), encoding="utf-8")
-    _log(
-        f"wrote {json_path}, {args.out / 'RESULTS.md'}" + (f", {chart_path}" if chart_path else "")
-    )
+    results["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    _render(results, args.out)
     return 0
+
+
+def _render(results: dict[str, Any], out: Path) -> None:
+    """Write results.json, the chart (if matplotlib is there) and RESULTS.md into ``out``."""
+    results["targets"] = report.targets(results)
+    chart_path = chart.draw(results.get("throttled"), out / "throttled.png")
+    results["chart"] = chart_path.name if chart_path else None
+    json_path = out / "results.json"
+    json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(report.markdown(results), encoding="utf-8")
+    _log(f"wrote {json_path}, {out / 'RESULTS.md'}" + (f", {chart_path}" if chart_path else ""))
