@@ -157,6 +157,8 @@ def _classify_success(status: int, data: Any, text: str, batch: Sequence[str]) -
             message=f"unreadable {status} answer: {_message(None, text)}",
             maybe_applied=True,
         )
+    if not raw_errors and listed == list(batch):
+        return Outcome(Kind.SUCCESS, status, deleted=tuple(listed))  # the usual answer, fast
     wanted = set(batch)
     deleted = tuple(dict.fromkeys(i for i in listed if i in wanted))
     done = set(deleted)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from .journal import DELETED, MISSING, Journal, JournaledOutcome
@@ -96,12 +96,13 @@ class Pipeline:
         self.throttle = Throttle(settings.rate, clock=self._clock, sleep=self._sleep)
         self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, self._clock)
         self.dedupe = Deduper()
-        #: open ids -> attempts used so far
-        self._open: dict[str, int] = {}
+        #: ids read and not yet in a final bucket
+        self._open: set[str] = set()
+        #: attempts used so far by open ids that have been tried (absent: none)
+        self._attempts: dict[str, int] = {}
         #: open ids that an attempt may have deleted without an answer saying so
         self._ambiguous: set[str] = set()
         self._stop_event = asyncio.Event()
-        self._pool_stopper: asyncio.Task[None] | None = None
         #: why the run ended early, or None
         self.aborted: str | None = None
         #: the whole input was read
@@ -120,8 +121,7 @@ class Pipeline:
         if self.aborted is None:
             self.aborted = reason
         self._stop_event.set()
-        if self._pool_stopper is None:
-            self._pool_stopper = asyncio.get_running_loop().create_task(self.pool.stop())
+        self.pool.stop()
 
     async def _sleep(self, seconds: float) -> None:
         if self.stopping:
@@ -146,10 +146,9 @@ class Pipeline:
                     for _ in range(self.settings.concurrency):
                         group.create_task(self._work())
         finally:
-            if self._pool_stopper is not None:
-                await self._pool_stopper
             self.ledger.not_attempted(list(self._open))
             self._open.clear()
+            self._attempts.clear()
             self._ambiguous.clear()
 
     # -- reading ---------------------------------------------------------------------------
@@ -208,9 +207,7 @@ class Pipeline:
         if self.journal is not None and fresh:
             fresh = await self._resume_known(fresh)
         ledger.unique(len(fresh))
-        opened = self._open
-        for value in fresh:
-            opened[value] = 0
+        self._open.update(fresh)
         return fresh
 
     async def _resume_known(self, fresh: list[str]) -> list[str]:
@@ -263,8 +260,7 @@ class Pipeline:
         return await self.pool.put(batch)
 
     def _settle_not_attempted(self, batch: list[str]) -> None:
-        for file_id in batch:
-            del self._open[file_id]
+        self._close(batch)
         self.ledger.not_attempted(batch)
 
     # -- sending ---------------------------------------------------------------------------
@@ -297,9 +293,21 @@ class Pipeline:
         self.ledger.requests.retried += 1
 
     async def _send_with_retries(self, file_ids: list[str]) -> tuple[Outcome, Chain]:
-        opened = self._open
-        used = max(opened.get(i, 0) for i in file_ids)
+        attempts = self._attempts
+        used = max((attempts.get(i, 0) for i in file_ids), default=0) if attempts else 0
         chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._clock())
+        first = await self._send(file_ids, chain)
+        if first.kind not in RETRYABLE or self.stopping:
+            return first, chain
+        # Only a batch that failed pays for tenacity (it measured ~1 us an id on every batch);
+        # tenacity is handed the first answer as its attempt 1, so its policy sees every try.
+        handed: list[Outcome] = [first]
+
+        async def attempt() -> Outcome:
+            if handed:
+                return handed.pop()
+            return await self._send(file_ids, chain)
+
         retrying = build_retrying(
             self.settings,
             chain,
@@ -308,7 +316,7 @@ class Pipeline:
             stopping=lambda: self.stopping,
             on_retry=self._count_retry,
         )
-        outcome: Outcome = await retrying(self._send, file_ids, chain)
+        outcome: Outcome = await retrying(attempt)
         return outcome, chain
 
     async def _process(self, batch: list[str]) -> None:
@@ -319,20 +327,20 @@ class Pipeline:
         while work:
             file_ids = work.pop()
             outcome, chain = await self._send_with_retries(file_ids)
-            self._charge(file_ids, chain)
             kind = outcome.kind
             if kind is Kind.SUCCESS:
-                await self._success(outcome)
+                await self._success(outcome, chain.failures)
             elif kind is Kind.MISSING:
                 # Nothing in the batch was deleted: the rest goes out again at once, and
                 # this request does not count against them.
-                self._uncharge(file_ids, outcome)
                 self._missing(outcome.missing)
                 gone = set(outcome.missing)
                 rest = [i for i in file_ids if i not in gone]
                 if rest:
+                    self._charge(rest, chain.failures - 1)
                     work.append(rest)
             elif kind is Kind.BAD_REQUEST:
+                self._charge(file_ids, chain.failures)
                 if len(file_ids) == 1:
                     self._fail(file_ids, outcome)
                 else:
@@ -344,44 +352,50 @@ class Pipeline:
             elif kind in RETRYABLE:
                 if self.stopping:
                     return  # interrupted mid-retry: the ids stay open, so not attempted
+                self._charge(file_ids, chain.failures)
                 self._fail(file_ids, outcome)
 
-    def _charge(self, file_ids: list[str], chain: Chain) -> None:
-        opened = self._open
-        for file_id in file_ids:
-            opened[file_id] += chain.failures
+    def _charge(self, file_ids: list[str], count: int) -> None:
+        """Count ``count`` attempts against ids that stay open."""
+        if count > 0:
+            attempts = self._attempts
+            for file_id in file_ids:
+                attempts[file_id] = attempts.get(file_id, 0) + count
 
-    def _uncharge(self, file_ids: list[str], outcome: Outcome) -> None:
-        opened = self._open
-        for file_id in file_ids:
-            opened[file_id] -= 1
+    def _close(self, file_ids: Sequence[str]) -> None:
+        """Ids that have their final bucket leave the open set."""
+        self._open.difference_update(file_ids)
+        if self._ambiguous:
+            self._ambiguous.difference_update(file_ids)
+        if self._attempts:
+            for file_id in file_ids:
+                self._attempts.pop(file_id, None)
 
-    async def _success(self, outcome: Outcome) -> None:
-        opened = self._open
-        ambiguous = self._ambiguous
-        for file_id in outcome.deleted:
-            del opened[file_id]
-            ambiguous.discard(file_id)
+    async def _success(self, outcome: Outcome, failures: int) -> None:
+        self._close(outcome.deleted)
         self.ledger.deleted(outcome.deleted)
+        if not outcome.errors:
+            return
+        attempts = self._attempts
         later: list[str] = []
         for error in outcome.errors:
-            if opened[error.file_id] >= self.settings.max_attempts:
+            used = attempts.get(error.file_id, 0) + failures
+            if used >= self.settings.max_attempts:
+                attempts[error.file_id] = used
                 self._fail_one(error.file_id, error.error, outcome.status)
             else:
+                attempts[error.file_id] = used
                 later.append(error.file_id)
         if later:
             # The same capped exponential backoff with full jitter as a failed request.
-            attempts = max(opened[i] for i in later)
-            cap = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempts - 1))
+            tries = max(attempts[i] for i in later)
+            cap = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (tries - 1))
             await self.pool.retry_later(later, self._clock() + random.uniform(0, cap))
 
     def _missing(self, file_ids: tuple[str, ...]) -> None:
-        opened = self._open
         ambiguous = self._ambiguous
-        after_retry = [i for i in file_ids if i in ambiguous]
-        for file_id in file_ids:
-            del opened[file_id]
-            ambiguous.discard(file_id)
+        after_retry = [i for i in file_ids if i in ambiguous] if ambiguous else []
+        self._close(file_ids)
         self.ledger.missing(file_ids, after_retry)
 
     def _fail(self, file_ids: list[str], outcome: Outcome) -> None:
@@ -392,6 +406,6 @@ class Pipeline:
             self._fail_one(file_id, message, outcome.status)
 
     def _fail_one(self, file_id: str, message: str, status: int | None) -> None:
-        attempts = self._open.pop(file_id)
-        self._ambiguous.discard(file_id)
+        attempts = self._attempts.get(file_id, 0)
+        self._close((file_id,))
         self.ledger.failed(file_id, message, status, attempts)

@@ -46,9 +46,10 @@ class _LineFile:
         if self._size >= _FLUSH_BYTES:
             self.flush()
 
-    def add_many(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.add(line)
+    def add_ids(self, ids: Iterable[str]) -> None:
+        text = "\n".join(ids)
+        if text:
+            self.add(text + "\n")
 
     def flush(self) -> None:
         if self._buffer:
@@ -90,11 +91,11 @@ class ReportWriter:
         self._files["duplicates.txt"].add(file_id + "\n")
 
     def deleted(self, file_ids: Sequence[str]) -> None:
-        self._files["deleted.txt"].add_many(i + "\n" for i in file_ids)
+        self._files["deleted.txt"].add_ids(file_ids)
 
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
-        self._files["missing.txt"].add_many(i + "\n" for i in file_ids)
-        self._files["missing_after_retry.txt"].add_many(i + "\n" for i in after_retry)
+        self._files["missing.txt"].add_ids(file_ids)
+        self._files["missing_after_retry.txt"].add_ids(after_retry)
 
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
         self._files["failed.jsonl"].add(
@@ -102,7 +103,7 @@ class ReportWriter:
         )
 
     def not_attempted(self, file_ids: Iterable[str]) -> None:
-        self._files["not_attempted.txt"].add_many(i + "\n" for i in file_ids)
+        self._files["not_attempted.txt"].add_ids(file_ids)
 
     def flush(self) -> None:
         """Push buffered lines to disk (called periodically and before exit)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .errors import InputError
-from .validate import id_problem
+from .validate import ID_PATTERN, id_problem
 
 Item = tuple[int, str, str | None]
 Format = Literal["auto", "lines", "csv", "jsonl"]
@@ -226,34 +226,35 @@ async def iterable_chunks(
     ids: Iterable[Any] | AsyncIterable[Any], name: str = "<iterable>"
 ) -> AsyncIterator[Chunk]:
     """Chunks from a sync or async iterable of ids; the position is the 1-based index."""
-    items: list[Item] = []
-    position = 0
-
-    def take(value: Any) -> None:
-        nonlocal position
-        position += 1
-        if isinstance(value, str):
-            text = value.strip()
-            items.append((position, text, id_problem(text)))
-        else:
-            items.append((position, _shown(repr(value)), "not a string"))
-
     if isinstance(ids, AsyncIterable):
         # One item a chunk: the next item may be long in coming, and the pipeline's idle
         # detection can only flush what it has been given.
+        position = 0
         async for value in ids:
-            take(value)
-            yield Chunk(name, items)
-            items = []
+            position += 1
+            yield Chunk(name, [_iterable_item(position, value)])
         return
-    for value in ids:
-        take(value)
+    # The hot loop of the library API: an id that is already clean costs one regex match.
+    clean = ID_PATTERN.fullmatch
+    items: list[Item] = []
+    for position, value in enumerate(ids, 1):
+        if type(value) is str and clean(value):
+            items.append((position, value, None))
+        else:
+            items.append(_iterable_item(position, value))
         if len(items) >= ITERABLE_CHUNK:
             yield Chunk(name, items)
             items = []
             await asyncio.sleep(0)  # a long sync iterable must not starve the workers
     if items:
         yield Chunk(name, items)
+
+
+def _iterable_item(position: int, value: Any) -> Item:
+    if isinstance(value, str):
+        text = value.strip()
+        return (position, text, id_problem(text))
+    return (position, _shown(repr(value)), "not a string")
 
 
 def open_files(

@@ -27,7 +27,7 @@ def is_valid_id(value: str) -> bool:
     return ID_PATTERN.fullmatch(value) is not None
 
 
-_LOWER_HEX = frozenset("0123456789abcdef")
+_LOWER_HEX = re.compile(r"[0-9a-f]{1,64}").fullmatch
 
 
 class Deduper:
@@ -45,7 +45,7 @@ class Deduper:
 
     @staticmethod
     def _key(file_id: str) -> int | str:
-        if 0 < len(file_id) <= 64 and _LOWER_HEX.issuperset(file_id):
+        if _LOWER_HEX(file_id):
             return (int(file_id, 16) << 7) | len(file_id)
         return file_id
 
