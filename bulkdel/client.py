@@ -147,6 +147,12 @@ def classify(status: int, body: bytes, headers: Any, batch: Sequence[str]) -> Ou
 
 
 def _classify_success(status: int, data: Any, text: str, batch: Sequence[str]) -> Outcome:
+    if (
+        isinstance(data, dict)
+        and not data.get("errors")
+        and data.get("successfullyDeletedFileIds") == list(batch)
+    ):
+        return Outcome(Kind.SUCCESS, status, deleted=tuple(batch))  # the usual answer, fast
     listed = _str_list(data.get("successfullyDeletedFileIds")) if isinstance(data, dict) else None
     raw_errors = data.get("errors", []) if isinstance(data, dict) else None
     if listed is None or not isinstance(raw_errors, list):
@@ -157,8 +163,6 @@ def _classify_success(status: int, data: Any, text: str, batch: Sequence[str]) -
             message=f"unreadable {status} answer: {_message(None, text)}",
             maybe_applied=True,
         )
-    if not raw_errors and listed == list(batch):
-        return Outcome(Kind.SUCCESS, status, deleted=tuple(listed))  # the usual answer, fast
     wanted = set(batch)
     deleted = tuple(dict.fromkeys(i for i in listed if i in wanted))
     done = set(deleted)

@@ -194,15 +194,19 @@ class Pipeline:
     async def _accept(self, chunk: Chunk) -> list[str]:
         """Validate and de-duplicate a chunk; returns the new ids that need sending."""
         ledger = self.ledger
-        dedupe_add = self.dedupe.add
+        key = self.dedupe.key
+        seen = self.dedupe.seen
         source = chunk.source
         fresh: list[str] = []
         for line, value, problem in chunk.items:
             if problem is not None:
                 ledger.invalid(source, line, value, problem)
-            elif not dedupe_add(value):
+                continue
+            remembered = key(value)
+            if remembered in seen:
                 ledger.duplicate(value, source, line)
             else:
+                seen.add(remembered)
                 fresh.append(value)
         if self.journal is not None and fresh:
             fresh = await self._resume_known(fresh)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import stat
@@ -236,18 +237,16 @@ async def iterable_chunks(
         return
     # The hot loop of the library API: an id that is already clean costs one regex match.
     clean = ID_PATTERN.fullmatch
-    items: list[Item] = []
-    for position, value in enumerate(ids, 1):
-        if type(value) is str and clean(value):
-            items.append((position, value, None))
-        else:
-            items.append(_iterable_item(position, value))
-        if len(items) >= ITERABLE_CHUNK:
-            yield Chunk(name, items)
-            items = []
-            await asyncio.sleep(0)  # a long sync iterable must not starve the workers
-    if items:
+    iterator = iter(ids)
+    position = 0
+    while values := list(itertools.islice(iterator, ITERABLE_CHUNK)):
+        items = [
+            (n, value, None) if type(value) is str and clean(value) else _iterable_item(n, value)
+            for n, value in enumerate(values, position + 1)
+        ]
+        position += len(values)
         yield Chunk(name, items)
+        await asyncio.sleep(0)  # a long sync iterable must not starve the workers
 
 
 def _iterable_item(position: int, value: Any) -> Item:

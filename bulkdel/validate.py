@@ -27,9 +27,6 @@ def is_valid_id(value: str) -> bool:
     return ID_PATTERN.fullmatch(value) is not None
 
 
-_LOWER_HEX = re.compile(r"[0-9a-f]{1,64}").fullmatch
-
-
 class Deduper:
     """Remembers every id seen, compactly; answers "seen before?" exactly.
 
@@ -44,14 +41,26 @@ class Deduper:
         self._seen: set[int | str] = set()
 
     @staticmethod
-    def _key(file_id: str) -> int | str:
-        if _LOWER_HEX(file_id):
-            return (int(file_id, 16) << 7) | len(file_id)
+    def key(file_id: str) -> int | str:
+        """The form ``file_id`` is remembered in: an int for lowercase hex, else the str.
+
+        ``int(x, 16)`` also takes underscores, signs and upper case, so those stay str.
+        """
+        if file_id.islower() and "_" not in file_id and "-" not in file_id:
+            try:
+                return (int(file_id, 16) << 7) | len(file_id)
+            except ValueError:
+                return file_id
         return file_id
+
+    @property
+    def seen(self) -> set[int | str]:
+        """The keys remembered (for a hot loop that inlines ``add``)."""
+        return self._seen
 
     def add(self, file_id: str) -> bool:
         """Record ``file_id``; True when it was new, False for a repeat."""
-        key = self._key(file_id)
+        key = self.key(file_id)
         seen = self._seen
         if key in seen:
             return False
@@ -59,7 +68,7 @@ class Deduper:
         return True
 
     def __contains__(self, file_id: str) -> bool:
-        return self._key(file_id) in self._seen
+        return self.key(file_id) in self._seen
 
     def __len__(self) -> int:
         return len(self._seen)
