@@ -18,6 +18,7 @@ from . import __version__
 from .client import DEFAULT_BASE_URL, check_base_url
 from .deleter import BulkDeleter
 from .errors import BulkdelError, UsageError
+from .listing import Listing, ListingClient, ListingError, Selection, StandaloneHost, summary_line
 from .models import Settings
 from .progress import ProgressDisplay
 from .rebuild import report_from_journal
@@ -82,6 +83,44 @@ def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--yes", action="store_true", help="no confirmation prompt")
     parser.add_argument("--allow-insecure-http", action="store_true")
+    add_selector_arguments(parser)
+
+
+def add_selector_arguments(parser: argparse.ArgumentParser) -> None:
+    """The listing selectors (SPEC's names), shared by ``delete`` and ``list``."""
+    group = parser.add_argument_group(
+        "select files through the listing API instead of reading ids (combined with AND)"
+    )
+    group.add_argument("--path", metavar="FOLDER", help="files in this folder, like /tmp/")
+    group.add_argument("--recursive", action="store_true", help="and in its sub-folders")
+    group.add_argument("--search-query", metavar="Q", help="ImageKit's search language")
+    group.add_argument("--older-than", metavar="DURATION", help="created longer ago: 90d, 12h")
+    group.add_argument("--created-before", metavar="DATE", help="ISO date or date-time (UTC)")
+    group.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="carrying TAG (repeatable)"
+    )
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection | None:
+    """The selection the options describe, or None when no selector is given."""
+    given = (
+        args.path is not None
+        or args.recursive
+        or args.search_query is not None
+        or args.older_than is not None
+        or args.created_before is not None
+        or bool(args.tag)
+    )
+    if not given:
+        return None
+    return Selection(
+        path=args.path,
+        recursive=args.recursive,
+        search_query=args.search_query,
+        older_than=args.older_than,
+        created_before=args.created_before,
+        tags=tuple(args.tag),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     delete = commands.add_parser("delete", help="delete the ids read from files or stdin")
     add_delete_arguments(delete)
+    listing = commands.add_parser("list", help="write the ids of the selected files, to review")
+    add_list_arguments(listing)
     fake = commands.add_parser("fake-server", help="a local ImageKit-compatible server")
     fake_cli.add_arguments(fake)
     rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
@@ -104,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--report-dir", type=Path)
     demo.add_argument("--json", action="store_true")
     return parser
+
+
+def add_list_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``bulkdel list``."""
+    add_selector_arguments(parser)
+    parser.add_argument("--jsonl", action="store_true", help="name, path, size, createdAt too")
+    parser.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    parser.add_argument(
+        "--base-url", default=None, help="default $IMAGE_KIT_BASE_URL, else " + DEFAULT_BASE_URL
+    )
+    parser.add_argument("--private-key-file", type=Path)
+    parser.add_argument("--rate", type=_positive_float, help="most requests per second")
+    parser.add_argument("--max-attempts", type=_positive_int, default=6)
+    parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds")
+    parser.add_argument("--allow-insecure-http", action="store_true")
 
 
 def read_private_key(key_file: Path | None) -> str:
@@ -134,6 +190,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     check_base_url(base_url, allow_insecure_http=args.allow_insecure_http)
     if args.max_delete is not None and args.max_delete < 0:
         raise UsageError(f"--max-delete must be >= 0, got {args.max_delete}")
+    if getattr(args, "sources", None) and selection_from_args(args) is not None:
+        raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     return Settings(
         base_url=base_url,
         batch_size=args.batch_size,
@@ -147,11 +205,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def _confirm(readers: Sequence[FileReader], settings: Settings) -> bool:
+def _confirm(readers: Sequence[FileReader], settings: Settings, what: str = "") -> bool:
     """Ask on the terminal before a large delete; True to go ahead."""
+    what = what or f"the files listed in {', '.join(r.name for r in readers)}"
     print(
-        f"bulkdel: about to delete the files listed in {', '.join(r.name for r in readers)} "
-        f"from {settings.base_url}. Type 'yes' to go on: ",
+        f"bulkdel: about to delete {what} from {settings.base_url}. Type 'yes' to go on: ",
         end="",
         file=sys.stderr,
         flush=True,
@@ -166,6 +224,9 @@ def _confirm(readers: Sequence[FileReader], settings: Settings) -> bool:
 async def run_delete(args: argparse.Namespace) -> int:
     """``bulkdel delete``: returns SPEC's exit code."""
     settings = settings_from_args(args)
+    selection = selection_from_args(args)
+    if selection is not None:
+        return await _delete_selected(args, settings, selection)
     key = None if settings.dry_run else read_private_key(args.private_key_file)
     readers = open_files(args.sources or ["-"], args.format, args.column)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
@@ -186,8 +247,107 @@ async def run_delete(args: argparse.Namespace) -> int:
     return _finish(report, args.json)
 
 
+def _listing(key: str, settings: Settings, selection: Selection) -> Listing:
+    client = ListingClient(
+        key,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
+    return Listing(client, selection)
+
+
+async def _delete_selected(
+    args: argparse.Namespace, settings: Settings, selection: Selection
+) -> int:
+    """``bulkdel delete`` with selectors: list and delete at once (the listing is the source;
+    a dry run lists and counts files and bytes)."""
+    key = read_private_key(args.private_key_file)
+    listing = _listing(key, settings, selection)
+    if (
+        sys.stdin.isatty()
+        and sys.stderr.isatty()
+        and not args.yes
+        and not settings.dry_run
+        and not _confirm((), settings, f"every file selected by {selection.describe()}")
+    ):
+        await listing.close()
+        print("bulkdel: nothing deleted.", file=sys.stderr)
+        return EXIT_USAGE
+    report_dir = args.report_dir or default_report_dir()
+    deleter = BulkDeleter(
+        None if settings.dry_run else key,
+        settings=settings,
+        report_dir=report_dir,
+        journal=args.journal,
+    )
+    report = await _run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
+    print(
+        f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "
+        f"{listing.pages:,} pages ({listing.requests:,} requests, {listing.retried:,} retried)"
+        + (" would be deleted (dry run)" if settings.dry_run else ""),
+        file=sys.stderr,
+    )
+    code = _finish(report, args.json)
+    if code == EXIT_OK and (report.aborted or "").startswith("listing failed"):
+        return EXIT_INCOMPLETE
+    return code
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    """``bulkdel list``: the selected files' ids (or JSONL) on stdout or ``--output``."""
+    base_url = args.base_url or os.environ.get("IMAGE_KIT_BASE_URL") or DEFAULT_BASE_URL
+    check_base_url(base_url, allow_insecure_http=args.allow_insecure_http)
+    selection = selection_from_args(args)
+    if selection is None:
+        raise UsageError(
+            "select files with --path, --search-query, --older-than, --created-before or --tag"
+        )
+    settings = Settings(
+        base_url=base_url,
+        rate=args.rate,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+        allow_insecure_http=args.allow_insecure_http,
+    )
+    listing = _listing(read_private_key(args.private_key_file), settings, selection)
+    host = StandaloneHost(settings)
+    out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
+    try:
+        async for entries in listing.entries(host):
+            lines = []
+            for entry in entries:
+                listing.files += 1
+                size = entry.get("size")
+                listing.bytes += size if isinstance(size, int) else 0
+                if args.jsonl:
+                    lines.append(json.dumps(summary_line(entry)) + "\n")
+                elif isinstance(entry.get("fileId"), str):
+                    lines.append(entry["fileId"] + "\n")
+            out.write("".join(lines))
+    except ListingError as exc:
+        print(f"bulkdel: error: listing: {exc}", file=sys.stderr)
+        return EXIT_FATAL if exc.fatal else EXIT_INCOMPLETE
+    finally:
+        await listing.close()
+        if out is not sys.stdout:
+            out.close()
+        else:
+            out.flush()
+    print(
+        f"bulkdel: {listing.files:,} files, {listing.bytes:,} bytes "
+        f"({listing.pages:,} pages, {listing.requests:,} requests)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 async def _run_with_signals(
-    deleter: BulkDeleter, readers: Sequence[FileReader], *, show_progress: bool
+    deleter: BulkDeleter,
+    readers: Sequence[FileReader],
+    *,
+    show_progress: bool,
+    listing: Listing | None = None,
 ) -> Report:
     """Run the job; the first SIGINT/SIGTERM stops gracefully, the second at once."""
     loop = asyncio.get_running_loop()
@@ -217,7 +377,7 @@ async def _run_with_signals(
         if progress is not None:
             progress.start()
         try:
-            return await deleter.run(files=readers)
+            return await deleter.run(files=readers, listing=listing)
         except asyncio.CancelledError:
             if signals_seen < 2:
                 raise
@@ -263,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "demo":
             return asyncio.run(run_demo(args))
+        if args.command == "list":
+            return asyncio.run(run_list(args))
         if args.command == "report":
             report = report_from_journal(args.journal, args.report_dir or default_report_dir())
             return _finish(report, args.json)

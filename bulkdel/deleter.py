@@ -14,6 +14,7 @@ import aiohttp
 from .client import DEFAULT_BASE_URL, ImageKitClient
 from .journal import Journal, fingerprint
 from .ledger import Counts, Ledger, LedgerSink
+from .listing import Listing
 from .models import Settings
 from .pipeline import BatchSender, Pipeline
 from .report import Report, ReportWriter
@@ -85,13 +86,20 @@ class BulkDeleter:
         if self.pipeline is not None:
             self.pipeline.stop(reason)
 
-    async def run(self, ids: IdSource | None = None, *, files: Sequence[FileReader] = ()) -> Report:
-        """Delete ``ids`` (any iterable or async iterable of str) and/or opened ``files``."""
+    async def run(
+        self,
+        ids: IdSource | None = None,
+        *,
+        files: Sequence[FileReader] = (),
+        listing: Listing | None = None,
+    ) -> Report:
+        """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
+        the files a ``listing`` selects (listed while deleting, under the same throttle;
+        the listing's client is closed at the end)."""
         journal = None
         if self.journal_path is not None:
-            names = [r.name for r in files] or ["<iterable>"]
+            names = [r.name for r in files] or ([listing.name] if listing else ["<iterable>"])
             journal = Journal.open(self.journal_path, fingerprint(names, self.settings.base_url))
-        chunks = _chunks(ids, files)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
         self.ledger.sinks = [
             *([writer] if writer else []),
@@ -105,11 +113,16 @@ class BulkDeleter:
         pipeline = self.pipeline = Pipeline(sender, self.settings, self.ledger, journal=journal)
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
+        # The listing pages under the pipeline's throttle: listing and deleting share the
+        # account's rate limit, and a 429 to either holds both.
+        chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
         try:
             await pipeline.run(chunks)
         finally:
             if isinstance(self._sender, ImageKitClient):
                 await self._sender.close()
+            if listing is not None:
+                await listing.close()
             aborted = pipeline.aborted
             if aborted is None and not pipeline.input_done:
                 aborted = "cancelled"
@@ -150,12 +163,19 @@ class _NoSender:
         raise AssertionError("a dry run sends nothing")
 
 
-async def _chunks(ids: IdSource | None, files: Sequence[FileReader]) -> AsyncIterable[Chunk]:
+async def _chunks(
+    ids: IdSource | None,
+    files: Sequence[FileReader],
+    listed: AsyncIterable[Chunk] | None = None,
+) -> AsyncIterable[Chunk]:
     if ids is not None:
         async for chunk in iterable_chunks(ids):
             yield chunk
     if files:
         async for chunk in files_chunks(list(files)):
+            yield chunk
+    if listed is not None:
+        async for chunk in listed:
             yield chunk
 
 

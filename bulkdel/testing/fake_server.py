@@ -4,6 +4,8 @@ It holds the set of existing ids (seeded, or "every well-formed id exists once")
 key, throttles like ImageKit (429 with ``X-RateLimit-*`` headers), answers 404 with
 ``missingFileIds`` and deletes nothing when any id is unknown, and injects faults from a seeded
 random generator so runs repeat. It records ground truth (which ids it deleted) and counters.
+Seeded with files (``files=``), it also serves ``GET /v1/files``: offset paging over the live
+set and a subset of the search language (see ``fake_listing``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..validate import ID_PATTERN, is_valid_id
+from .fake_listing import FakeFile, FileStore, QueryError
 
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
+LIST_PATH: Final = "/v1/files"
 STATS_PATH: Final = "/_fake/stats"
 HELP: Final = "For support kindly contact us at support@imagekit.io."
 #: status of the response object returned for a dropped connection; never sent
@@ -84,6 +88,8 @@ class ServerStats:
     in_flight: int = 0
     max_in_flight: int = 0
     ids_deleted: int = 0
+    #: listing requests (``GET /v1/files``), of any status; also counted in ``requests``
+    list_requests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready counters."""
@@ -164,6 +170,8 @@ class FakeImageKit:
         windows: extra fixed windows, e.g. ``[RateWindow(1000, 15.0)]``.
         faults: what to inject.
         clock: monotonic clock, injectable for tests.
+        files: files of the media library, served by ``GET /v1/files``; their ids exist
+            (added to ``existing``, which then holds only them unless given too).
 
     Use ``async with FakeImageKit(...) as server:`` to serve on a free loopback port; read
     ``server.url``, ``server.stats`` and ``server.deleted`` (ground truth).
@@ -178,12 +186,18 @@ class FakeImageKit:
         windows: Iterable[RateWindow] = (),
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
+        files: Iterable[FakeFile] = (),
     ) -> None:
         #: the key accepted, as ImageKit reads it: the Basic-auth user name
         self._private_key = private_key
         #: the header bulkdel sends, recognised without decoding
         self._expected_auth = "Basic " + base64.b64encode(f"{private_key}:".encode()).decode()
         self.existing: set[str] | None = set(existing) if existing is not None else None
+        #: the listable files; deleting one through the delete endpoint removes it
+        self.store = FileStore()
+        self.store.add(files)
+        if self.store.files:
+            self.existing = (self.existing or set()) | self.store.files.keys()
         #: every id this server deleted: the ground truth for tests
         self.deleted: set[str] = set()
         self.stats = ServerStats()
@@ -194,6 +208,7 @@ class FakeImageKit:
         self.app = web.Application()
         self.app.router.add_post(DELETE_PATH, self._handle_delete)
         self.app.router.add_get(STATS_PATH, self._handle_stats)
+        self.app.router.add_get(LIST_PATH, self._handle_list)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -311,6 +326,65 @@ class FakeImageKit:
             )
         return web.json_response({"successfullyDeletedFileIds": deleted})
 
+    async def _handle_list(self, request: web.Request) -> web.StreamResponse:
+        stats = self.stats
+        stats.requests += 1
+        stats.list_requests += 1
+        response = await self._answer_list(request)
+        stats.by_status[response.status] += 1
+        return response
+
+    async def _answer_list(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/files``: offset paging over the live set, as ImageKit does."""
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
+        faults = self.faults
+        if faults.latency or faults.latency_jitter:
+            await asyncio.sleep(faults.latency + self._random.random() * faults.latency_jitter)
+        roll = self._random.random
+        if faults.error_5xx and roll() < faults.error_5xx:
+            self.stats.faults["error_5xx"] += 1
+            return _error(503, "Service temporarily unavailable.")
+        query = request.query
+        if query.get("type", "file") not in ("file", "all"):
+            return web.json_response([])  # the store holds no folders or versions
+        try:
+            limit = int(query.get("limit", "1000"))
+            skip = int(query.get("skip", "0"))
+        except ValueError:
+            return _error(400, "limit and skip must be integers.")
+        if not 1 <= limit <= 1000 or skip < 0:
+            return _error(400, "limit must be 1..1000 and skip >= 0.")
+        try:
+            page = self.store.query(
+                path=query.get("path"),
+                search_query=query.get("searchQuery"),
+                sort=query.get("sort", "ASC_CREATED"),
+                skip=skip,
+                limit=limit,
+            )
+        except QueryError as exc:
+            return _error(400, str(exc))
+        return web.json_response([item.as_json() for item in page])
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        """The 401/403/429 answer to a request, or None when it may go on."""
+        auth = request.headers.get("Authorization")
+        if not auth:
+            return _error(401, "Your request does not contain private API key.")
+        if auth != self._expected_auth and _basic_user(auth) != self._private_key:
+            return _error(403, "Your account cannot be authenticated.")
+        if self._throttled:
+            headers = self._throttle.admit()
+            if headers is not None:
+                return _error(429, "Too many requests.", headers)
+        if self.faults.throttle_burst and self._random.random() < self.faults.throttle_burst:
+            self.stats.faults["throttle_burst"] += 1
+            limit = int(self._throttle.rate or 1000)
+            return _error(429, "Too many requests.", rate_limit_headers(limit, 0.05, 1.0))
+        return None
+
     def _missing(self, ids: list[str]) -> list[str]:
         """The ids of ``ids`` that do not exist, in order.
 
@@ -342,6 +416,8 @@ class FakeImageKit:
                     deleted.append(file_id)
         if self.existing is not None:
             self.existing.difference_update(deleted)
+        if self.store.files:
+            self.store.discard(deleted)
         self.deleted.update(deleted)
         self.stats.ids_deleted += len(deleted)
         return deleted, errors

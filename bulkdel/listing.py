@@ -1,0 +1,640 @@
+"""Select files through ImageKit's listing API (``GET /v1/files``) and stream their ids.
+
+``Selection`` turns the CLI's selectors into a ``path`` parameter and a ``searchQuery``;
+``ListingClient`` sends one page request and classifies the answer with the delete client's
+conventions; ``Listing`` pages through the selection, under the run's shared ``Throttle`` and
+the same tenacity policy as deletes (the account's rate limit covers both), and yields the
+files as ``Chunk``s for the pipeline.
+
+Paging while deleting: ImageKit's ``skip`` is an offset into the result set as it is at the
+time of each request, and the run deletes the files it has listed, so ``skip += limit`` jumps
+over as many unseen files as were deleted in between. We page by **keyset on createdAt**
+instead (see ``Listing.files``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+import aiohttp
+
+from .client import DEFAULT_BASE_URL, check_base_url, classify
+from .errors import BulkdelError, UsageError
+from .models import Kind, Outcome, Settings
+from .retry import Chain, build_retrying
+from .sources import Chunk, Item
+from .throttle import Throttle
+from .validate import id_problem
+
+LIST_PATH: Final = "/v1/files"
+#: ImageKit's largest page
+MAX_PAGE: Final = 1000
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION: Final = re.compile(r"(\d+)\s*([smhdw])")
+_MESSAGE_MAX: Final = 300
+#: longest single sleep while waiting to retry, so that a stop is noticed soon
+_SLEEP_SLICE: Final = 0.1
+
+
+class ListingError(BulkdelError):
+    """Listing cannot go on: a fatal answer (``fatal``), or a page that kept failing."""
+
+    def __init__(self, message: str, *, fatal: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.status = status
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90d``, ``12h``, ``2w``, ``30m``, ``45s`` as a timedelta.
+
+    Raises:
+        UsageError: anything else.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or int(match[1]) <= 0:
+        raise UsageError(
+            f"--older-than takes a positive number and a unit s, m, h, d or w (like 90d), "
+            f"got {text!r}"
+        )
+    return dt.timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def parse_date(text: str) -> dt.datetime:
+    """An ISO date or date-time; no zone means UTC.
+
+    Raises:
+        UsageError: not ISO 8601.
+    """
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--created-before takes an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z, "
+            f"got {text!r}"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def iso_ms(when: dt.datetime) -> str:
+    """ImageKit's form of a time: ``2024-01-02T03:04:05.678Z`` (UTC, milliseconds)."""
+    utc = when.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def quote(value: str) -> str:
+    """A string literal of the search language."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _folder(path: str) -> str:
+    inner = path.strip().strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which files to select; every given selector must hold (AND).
+
+    Args:
+        path: a folder; alone it means that folder only.
+        recursive: ``path`` and every folder under it.
+        search_query: ImageKit's search language, passed through (in parentheses).
+        older_than: a duration like ``90d``: created before now minus that.
+        created_before: an ISO date or date-time.
+        tags: files carrying each of these tags.
+
+    Raises:
+        UsageError: nothing selected, ``recursive`` without ``path``, or a bad duration/date.
+    """
+
+    path: str | None = None
+    recursive: bool = False
+    search_query: str | None = None
+    older_than: str | None = None
+    created_before: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.recursive and self.path is None:
+            raise UsageError("--recursive needs --path FOLDER (use --path / for everything)")
+        if self.path is not None and not self.path.strip().startswith("/"):
+            raise UsageError(f"--path takes a folder like /uploads/, got {self.path!r}")
+        if self.older_than is not None:
+            parse_duration(self.older_than)
+        if self.created_before is not None:
+            parse_date(self.created_before)
+        if self.search_query is not None and not self.search_query.strip():
+            raise UsageError("--search-query is empty")
+        if any(not tag.strip() for tag in self.tags):
+            raise UsageError("--tag is empty")
+        if not self.selects:
+            raise UsageError(
+                "select files with --path, --search-query, --older-than, --created-before or "
+                "--tag (--path / --recursive selects everything)"
+            )
+
+    @property
+    def selects(self) -> bool:
+        """True when some selector is given."""
+        return bool(
+            self.path is not None
+            or self.search_query
+            or self.older_than
+            or self.created_before
+            or self.tags
+        )
+
+    def describe(self) -> str:
+        """The selectors as command-line options (stable: used to recognise a journal)."""
+        parts: list[str] = []
+        if self.path is not None:
+            parts.append(f"--path {self.path}")
+        if self.recursive:
+            parts.append("--recursive")
+        if self.search_query:
+            parts.append(f"--search-query {self.search_query!r}")
+        if self.older_than:
+            parts.append(f"--older-than {self.older_than}")
+        if self.created_before:
+            parts.append(f"--created-before {self.created_before}")
+        parts.extend(f"--tag {tag}" for tag in self.tags)
+        return " ".join(parts)
+
+    def resolve(self, now: dt.datetime) -> tuple[str | None, list[str]]:
+        """The ``path`` parameter and the searchQuery conditions, relative ages fixed at
+        ``now`` (so that every page asks the same question)."""
+        path_param = None
+        conditions: list[str] = []
+        if self.path is not None:
+            folder = _folder(self.path)
+            if self.recursive:
+                if folder != "/":
+                    conditions.append(f"path : {quote(folder)}")
+            else:
+                path_param = folder
+        if self.search_query:
+            conditions.append(f"({self.search_query.strip()})")
+        if self.older_than:
+            cutoff = now - parse_duration(self.older_than)
+            conditions.append(f"createdAt < {quote(iso_ms(cutoff))}")
+        if self.created_before:
+            conditions.append(f"createdAt < {quote(iso_ms(parse_date(self.created_before)))}")
+        conditions.extend(f"tags IN [{quote(tag.strip())}]" for tag in self.tags)
+        return path_param, conditions
+
+
+def classify_listing(
+    status: int, body: bytes, headers: Any
+) -> tuple[Outcome, list[dict[str, Any]] | None]:
+    """One answer of ``GET /v1/files``: the outcome, and the page when it is one. Pure.
+
+    Only a 200 whose body is a JSON array of objects is a page; anything else in a 200 is a
+    protocol error (retried), never an empty page, so it can never end a listing early.
+    Other statuses follow the delete client's ``classify``; a 400 (a query the server
+    refuses) and a 404 are fatal.
+    """
+    if status == 200:
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, list) and all(isinstance(entry, dict) for entry in data):
+            return Outcome(Kind.SUCCESS, status), data
+        text = " ".join(body.decode("utf-8", errors="replace").split())[:_MESSAGE_MAX]
+        return Outcome(
+            Kind.TRANSIENT, status, message=f"200 listing answer is not a JSON array: {text}"
+        ), None
+    outcome = classify(status, body, headers, ())
+    if status == 404:
+        return Outcome(
+            Kind.FATAL, status, message="404 from the listing endpoint; is the base URL right?"
+        ), None
+    if outcome.kind is Kind.BAD_REQUEST:
+        return Outcome(
+            Kind.FATAL, status, message=f"the listing request was refused: {outcome.message}"
+        ), None
+    return outcome, None
+
+
+class ListingClient:
+    """Sends ``GET /v1/files`` requests to ImageKit.
+
+    Args:
+        private_key: the ImageKit private key (kept only as its Basic-auth header).
+        base_url: API root.
+        session: a caller's session (left open on close), or None to make one.
+        timeout: seconds for one request.
+        allow_insecure_http: allow plain http to non-loopback hosts.
+
+    Raises:
+        UsageError: empty key, or unsafe/malformed base URL.
+    """
+
+    __slots__ = ("_auth", "_owns_session", "_secrets", "_session", "_timeout", "_url", "base_url")
+
+    def __init__(
+        self,
+        private_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        if not private_key or not private_key.strip():
+            raise UsageError("the private key is empty")
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._url = self.base_url + LIST_PATH
+        key = private_key.strip()
+        token = base64.b64encode(f"{key}:".encode()).decode()
+        self._auth = "Basic " + token
+        self._secrets = tuple(s.encode() for s in (key, token) if len(s) >= 8)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._owns_session = session is None
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"ListingClient(base_url={self.base_url!r}, private_key=***)"
+
+    async def close(self) -> None:
+        """Close the session if this client made it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> ListingClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def get_page(self, params: dict[str, str]) -> tuple[Outcome, list[dict[str, Any]] | None]:
+        """One listing request; never raises for network or HTTP trouble."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(
+                self._url,
+                params=params,
+                headers={"Authorization": self._auth},
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                for secret in self._secrets:
+                    body = body.replace(secret, b"***")
+                return classify_listing(response.status, body, response.headers)
+        except TimeoutError:
+            return Outcome(Kind.TRANSIENT, None, message="listing timed out"), None
+        except aiohttp.ClientError as exc:
+            text = f"{type(exc).__name__}: {exc}"[:_MESSAGE_MAX]
+            return Outcome(Kind.TRANSIENT, None, message=f"listing connection: {text}"), None
+
+
+class ListingHost(Protocol):
+    """What a listing runs under: the run's settings, its shared throttle, and its stop."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def throttle(self) -> Throttle: ...
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def stop(self, reason: str) -> None: ...
+
+
+class StandaloneHost:
+    """A host for a listing that feeds no pipeline (``bulkdel list``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.throttle = Throttle(settings.rate)
+        #: why the listing stopped early, or None
+        self.aborted: str | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for."""
+        return self.aborted is not None
+
+    def stop(self, reason: str) -> None:
+        """Stop listing; the first reason wins."""
+        if self.aborted is None:
+            self.aborted = reason
+
+
+class _Ended(Exception):
+    """Internal: the host is stopping; the listing ends quietly."""
+
+
+def _key(entry: dict[str, Any]) -> str:
+    for name in ("fileId", "folderId", "filePath", "folderPath"):
+        value = entry.get(name)
+        if isinstance(value, str):
+            return value
+    return json.dumps(entry, sort_keys=True)[:_MESSAGE_MAX]
+
+
+def _created(entry: dict[str, Any]) -> dt.datetime:
+    value = entry.get("createdAt")
+    try:
+        when = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise ListingError(
+            f"listing entry {_key(entry)!r} has no readable createdAt ({value!r}); "
+            "cannot page safely",
+            fatal=True,
+        )
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _is_file(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("type", "file") == "file")
+
+
+def _and(conditions: Iterable[str]) -> str:
+    return " AND ".join(conditions)
+
+
+class Listing:
+    """The files a ``Selection`` selects, paged safely while they are being deleted.
+
+    Args:
+        client: sends the page requests (closed by ``close``).
+        selection: the selectors.
+        page_size: files a page, 1..1000.
+        now: the time relative ages count back from (default: when ``files`` starts).
+
+    Counters (``pages``, ``requests``, ``retried``, ``files``, ``bytes``) are live.
+    """
+
+    def __init__(
+        self,
+        client: ListingClient,
+        selection: Selection,
+        *,
+        page_size: int = MAX_PAGE,
+        now: dt.datetime | None = None,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise UsageError(f"page_size must be 1..{MAX_PAGE}, got {page_size}")
+        self.client = client
+        self.selection = selection
+        self.page_size = page_size
+        self._now = now
+        self.name = f"<listing {selection.describe()}>"
+        #: page answers received, requests sent (with retries), retries, files and bytes listed
+        self.pages = 0
+        self.requests = 0
+        self.retried = 0
+        self.files = 0
+        self.bytes = 0
+        #: tie groups of one createdAt too big for a page (paged by offset, see _tie_group)
+        self.tie_groups = 0
+
+    async def close(self) -> None:
+        """Close the client."""
+        await self.client.close()
+
+    async def entries(self, host: ListingHost) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every selected file exactly once, a page's new files at a time.
+
+        Keyset paging on createdAt: pages are sorted ASC_CREATED, always ``skip=0``, and ask
+        ``(selection) AND createdAt >= "<cursor>"`` where the cursor is the newest createdAt
+        seen; the ids already seen *at* the cursor (the boundary set) are dropped. Why every
+        matching file is visited exactly once, even while this run deletes:
+
+        * Invariant: every matching file created before the cursor has been yielded, and so
+          has every file in the boundary set (those created at the cursor).
+        * A sorted page starting at the cursor is a prefix of "matching, created >= cursor":
+          every file older than the page's newest createdAt is in it. So moving the cursor to
+          that createdAt keeps the invariant, and the boundary set is the page's files at it.
+        * Deletes (ours, or anyone's) only remove files; a removal never changes which files
+          are created >= cursor apart from itself, because no offset is involved (skip=0).
+        * Files added by other writers get a createdAt of their upload, later than anything
+          listed, so they are visited when they match. Files are yielded once: an id is only
+          yielded when it is newer than the cursor or at the cursor and not in the boundary.
+        * A page that is short ends the listing: fewer files than asked match at or after
+          the cursor. A page that is not a JSON array is never taken as an end.
+
+        Memory: the boundary set only (files sharing one millisecond), not every id seen.
+
+        Not seen: a file whose attributes another writer changes, during the run, so that it
+        newly matches while its createdAt is already behind the cursor (e.g. tagged
+        ``expired`` after we passed its upload time). Run again to catch those.
+
+        When a full page holds nothing new (``page_size`` or more matching files created in
+        the same millisecond, e.g. a bulk import), the keyset cannot move past them; that
+        one millisecond is then paged by offset, see ``_tie_group``.
+
+        Raises:
+            ListingError: a fatal answer, a page that kept failing, or an answer that cannot
+                be paged safely (no createdAt, not sorted).
+        """
+        now = self._now or dt.datetime.now(dt.UTC)
+        path, conditions = self.selection.resolve(now)
+        cursor: dt.datetime | None = None
+        strict = False  # after a tie group: every file at the cursor has been seen
+        boundary: set[str] = set()
+        try:
+            while True:
+                query = list(conditions)
+                if cursor is not None:
+                    op = ">" if strict else ">="
+                    query.append(f"createdAt {op} {quote(iso_ms(cursor))}")
+                page = await self._page(host, path, _and(query), 0, "ASC_CREATED")
+                fresh: list[dict[str, Any]] = []
+                previous: dt.datetime | None = None
+                for entry in page:
+                    created = _created(entry)
+                    if previous is not None and created < previous:
+                        raise ListingError(
+                            "the listing is not sorted by createdAt; cannot page safely",
+                            fatal=True,
+                        )
+                    previous = created
+                    key = _key(entry)
+                    if cursor is not None and (
+                        created < cursor or (created == cursor and (strict or key in boundary))
+                    ):
+                        continue  # seen (a server comparing coarser than ms sends these)
+                    if cursor is None or created > cursor:
+                        cursor, strict, boundary = created, False, set()
+                    boundary.add(key)
+                    fresh.append(entry)
+                yield [entry for entry in fresh if _is_file(entry)]
+                if len(page) < self.page_size:
+                    return
+                if not fresh:
+                    assert cursor is not None
+                    if strict:
+                        raise ListingError(
+                            "the server answered files created at or before the cursor to "
+                            f"'createdAt > {iso_ms(cursor)}'; cannot page safely",
+                            fatal=True,
+                        )
+                    async for files in self._tie_group(host, path, conditions, cursor, boundary):
+                        yield files
+                    strict, boundary = True, set()
+        except _Ended:
+            return
+
+    async def _tie_group(
+        self,
+        host: ListingHost,
+        path: str | None,
+        conditions: list[str],
+        at: dt.datetime,
+        seen: set[str],
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The files created exactly at ``at`` that ``seen`` does not hold.
+
+        ``page_size`` or more files share this millisecond, so no keyset on createdAt can
+        split them; we page ``createdAt = at`` by offset (sorted by name) and repeat the
+        whole pass until a pass finds nothing new. Offsets shift when files of the group are
+        deleted between two pages of a pass, which can make that pass skip unseen files;
+        the next pass finds them. The residual risk: an unseen file skipped during the very
+        pass that finds nothing new, which needs deletes of this same group between that
+        pass's pages. Without deletes (``list``, ``--dry-run``) the first pass is exact.
+        """
+        self.tie_groups += 1
+        query = _and([*conditions, f"createdAt = {quote(iso_ms(at))}"])
+        while True:
+            found = 0
+            skip = 0
+            while True:
+                page = await self._page(host, path, query, skip, "ASC_NAME")
+                fresh = [e for e in page if _key(e) not in seen and _created(e) == at]
+                seen.update(_key(e) for e in fresh)
+                found += len(fresh)
+                yield [entry for entry in fresh if _is_file(entry)]
+                if len(page) < self.page_size:
+                    break
+                skip += len(page)
+            if not found:
+                return
+
+    async def _page(
+        self, host: ListingHost, path: str | None, query: str, skip: int, sort: str
+    ) -> list[dict[str, Any]]:
+        params = {"type": "file", "sort": sort, "limit": str(self.page_size), "skip": str(skip)}
+        if path is not None:
+            params["path"] = path
+        if query:
+            params["searchQuery"] = query
+        loop = asyncio.get_running_loop()
+        settings = host.settings
+        chain = Chain(budget=settings.max_attempts, started=loop.time())
+        page: list[list[dict[str, Any]]] = []
+
+        async def attempt() -> Outcome:
+            try:
+                await host.throttle.wait_turn()
+            except Exception:
+                if host.stopping:  # the pipeline's sleep raises its own stop signal
+                    return Outcome(Kind.TRANSIENT, None, message="stopped")
+                raise
+            if host.stopping:
+                return Outcome(Kind.TRANSIENT, None, message="stopped")
+            self.requests += 1
+            outcome, entries = await self.client.get_page(params)
+            host.throttle.on_outcome(outcome)
+            chain.record(outcome)
+            if entries is not None:
+                page.append(entries)
+            return outcome
+
+        async def sleep(seconds: float) -> None:
+            end = loop.time() + seconds
+            # The host's stop is a flag, not an event: look at it every slice.
+            while not host.stopping and (left := end - loop.time()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(min(left, _SLEEP_SLICE))
+
+        def count_retry() -> None:
+            self.retried += 1
+
+        retrying = build_retrying(
+            settings,
+            chain,
+            clock=loop.time,
+            sleep=sleep,
+            stopping=lambda: host.stopping,
+            on_retry=count_retry,
+        )
+        outcome: Outcome = await retrying(attempt)
+        if outcome.kind is Kind.SUCCESS and page:
+            self.pages += 1
+            return page[-1]
+        if host.stopping:
+            raise _Ended
+        if outcome.kind is Kind.FATAL:
+            raise ListingError(
+                f"HTTP {outcome.status}: {outcome.message}", fatal=True, status=outcome.status
+            )
+        raise ListingError(
+            f"a page failed {chain.failures} times ({chain.throttled} throttled); "
+            f"last: {outcome.status or 'no answer'} {outcome.message}",
+            fatal=False,
+            status=outcome.status,
+        )
+
+    async def chunks(self, host: ListingHost) -> AsyncIterator[Chunk]:
+        """The selected files' ids as chunks for the pipeline, a page at a time.
+
+        A listing that cannot go on stops the host: ``fatal: listing: ...`` for a fatal
+        answer, ``listing failed: ...`` otherwise. The client is closed at the end.
+        """
+        position = 0
+        try:
+            async for entries in self.entries(host):
+                items: list[Item] = []
+                for entry in entries:
+                    position += 1
+                    items.append(self._item(position, entry))
+                if items:
+                    yield Chunk(self.name, items)
+        except ListingError as exc:
+            host.stop(("fatal: listing: " if exc.fatal else "listing failed: ") + str(exc))
+        finally:
+            await self.close()
+
+    def _item(self, position: int, entry: dict[str, Any]) -> Item:
+        file_id = entry.get("fileId")
+        if not isinstance(file_id, str):
+            shown = json.dumps(entry)[:100]
+            return (position, shown, "listing entry without a string fileId")
+        size = entry.get("size")
+        self.files += 1
+        if isinstance(size, int | float) and not isinstance(size, bool):
+            self.bytes += int(size)
+        return (position, file_id, id_problem(file_id))
+
+
+def summary_line(entry: dict[str, Any]) -> dict[str, Any]:
+    """The JSONL record ``bulkdel list --jsonl`` writes for one file."""
+    return {
+        "fileId": entry.get("fileId"),
+        "name": entry.get("name"),
+        "path": entry.get("filePath"),
+        "size": entry.get("size"),
+        "createdAt": entry.get("createdAt"),
+    }
