@@ -23,7 +23,9 @@ def test_soak_short(seed: int, tmp_path: Path) -> None:
 def test_soak_long(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """100,000 ids over two seeds with the default attempt budget: nothing lost."""
     # Opt-in: `python -m pytest -m slow` (or BULKDEL_SLOW=1); the plain suite stays short.
-    if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get("BULKDEL_SLOW"):
+    if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get(
+        "BULKDEL_SLOW"
+    ):
         pytest.skip("long soak: run with -m slow, or `python -m tests.soak --minutes 30`")
     for seed in (101, 102):
         result = run_once(seed, 100_000, tmp_path)
