@@ -200,14 +200,47 @@ class FileReader:
             return items
         lines = (self._buffer + data).split(b"\n")
         self._buffer = lines.pop()
+        if (
+            self._parser.fmt == "lines"
+            and not self._overlong
+            and self._line > 0
+            and self._fast_lines(lines, items)
+        ):
+            return self._check_overlong(items)
         for raw in lines:
             self._line += 1
             parse(self._line, raw, self._overlong, items)
             self._overlong = False
+        return self._check_overlong(items)
+
+    def _check_overlong(self, items: list[Item]) -> list[Item]:
         if len(self._buffer) > MAX_LINE:
             self._buffer = self._buffer[: _SHOWN * 4]
             self._overlong = True
         return items
+
+    def _fast_lines(self, lines: list[bytes], items: list[Item]) -> bool:
+        """The common case of a plain list of ids, decoded in one go: False (nothing done)
+        when the chunk is not valid UTF-8, so that the line-by-line path says where."""
+        if not lines:
+            return True
+        try:
+            text = b"\n".join(lines).decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        clean = ID_PATTERN.fullmatch
+        append = items.append
+        line = self._line
+        for raw in text.split("\n"):
+            line += 1
+            if clean(raw):
+                append((line, raw, None))
+                continue
+            value = raw.strip()
+            if value and value[0] != "#":
+                append((line, value, id_problem(value)))
+        self._line = line
+        return True
 
     async def chunks(self) -> AsyncIterator[Chunk]:
         """Yield the source's items chunk by chunk; closes the file at the end."""
