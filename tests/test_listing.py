@@ -24,7 +24,7 @@ from bulkdel.listing import (
 )
 from bulkdel.models import Kind, Settings
 from bulkdel.testing import FakeFile, FakeImageKit, Faults, seed_files
-from bulkdel.testing.fake_listing import QueryError, parse_query
+from bulkdel.testing.fake_listing import QueryError, parse_query, query_floor
 from tests.helpers import KEY
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -167,6 +167,17 @@ def test_fake_query_subset() -> None:
     assert matches('createdAt >= "2024-12-01"') == {"new.png"}
     assert matches('path : "/a/" AND (size < 10 OR tags IN ["expired"])') == {"old.jpg", "new.png"}
     assert matches('name NOT = "old.jpg"') == {"new.png"}
+    x = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    floors = {
+        'name : "f" AND createdAt >= "2024-06-01"': x,
+        'createdAt > "2024-01-01" AND createdAt >= "2024-06-01"': x,
+        'name : "f" OR createdAt >= "2024-06-01"': None,
+        '(createdAt >= "2024-06-01" OR size > 1) AND name : "f"': None,
+        'createdAt NOT = "2024-06-01"': None,
+        'createdAt < "2024-06-01"': None,
+    }
+    for query, floor in floors.items():
+        assert query_floor(query, NOW)[1] == floor, query
     for bad in ('colour = "red"', 'name = "x" AND', "(name", 'createdAt : "x"', "size < 1 2"):
         with pytest.raises(QueryError):
             parse_query(bad, NOW)

@@ -140,9 +140,11 @@ class FileStore:
     def __len__(self) -> int:
         return len(self.files)
 
-    def _live(self) -> Iterator[FakeFile]:
-        files, entry = self.files, self._entry
-        for _, seq, file_id in self._order:
+    def _live(self, floor: dt.datetime | None = None) -> Iterator[FakeFile]:
+        files, entry, order = self.files, self._entry, self._order
+        start = 0 if floor is None else bisect.bisect_left(order, (floor, 0, ""))
+        for index in range(start, len(order)):
+            _, seq, file_id = order[index]
             if entry.get(file_id) == seq:
                 yield files[file_id]
 
@@ -167,9 +169,11 @@ class FileStore:
         if path is not None:
             folder = as_folder(path)
             tests.append(lambda f: f.folder == folder)
+        floor = None
         if search_query:
-            tests.append(parse_query(search_query, now or dt.datetime.now(dt.UTC)))
-        matches = [f for f in self._live() if all(test(f) for test in tests)]
+            test, floor = query_floor(search_query, now or dt.datetime.now(dt.UTC))
+            tests.append(test)
+        matches = [f for f in self._live(floor) if all(test(f) for test in tests)]
         key, reverse = sort.split("_", 1)[1], sort.startswith("DESC")
         if key == "NAME":
             matches.sort(key=lambda f: f.name, reverse=reverse)
@@ -227,6 +231,10 @@ class _Parser:
         self.tokens = _tokens(text)
         self.pos = 0
         self.now = now
+        self.depth = 0
+        #: the latest ``createdAt >=/>/= T`` that the whole query is AND-ed with: no file
+        #: created before it can match, so the store starts its scan there
+        self.floor: dt.datetime | None = None
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -249,10 +257,13 @@ class _Parser:
         return test
 
     def expr(self) -> Predicate:
+        floor = self.floor
         parts = [self.conjunction()]
         while self.is_word("OR"):
             self.pos += 1
             parts.append(self.conjunction())
+        if len(parts) > 1 and self.depth == 0:
+            self.floor = floor  # a top-level OR: the conditions seen are not required
         return parts[0] if len(parts) == 1 else lambda f: any(p(f) for p in parts)
 
     def conjunction(self) -> Predicate:
@@ -265,13 +276,18 @@ class _Parser:
     def atom(self) -> Predicate:
         if self.peek() == ("op", "("):
             self.pos += 1
+            self.depth += 1
+            floor = self.floor
             inner = self.expr()
+            self.floor = floor  # a bound inside parentheses may sit under an OR
+            self.depth -= 1
             self.take("op", ")")
             return inner
         name = self.take("word")
         negate = self.is_word("NOT")
         if negate:
             self.pos += 1
+            self.depth += 1  # a bound under NOT is no bound
         if self.is_word("IN"):
             self.pos += 1
             self.take("op", "[")
@@ -284,6 +300,8 @@ class _Parser:
         else:
             op = self.take("op")
             test = self.condition(name, op, [self.value()])
+        if negate:
+            self.depth -= 1
         return (lambda f: not test(f)) if negate else test
 
     def value(self) -> str:
@@ -299,6 +317,8 @@ class _Parser:
             if op not in _COMPARE:
                 raise QueryError(f"createdAt does not support {op!r}.")
             when = _time(values[0], self.now)
+            if self.depth == 0 and op in (">=", ">", "=") and (not self.floor or when > self.floor):
+                self.floor = when
             compare = _COMPARE[op]
             return lambda f: compare(f.created_at, when)
         if field_name == "size":
@@ -338,6 +358,13 @@ def parse_query(text: str, now: dt.datetime) -> Predicate:
         QueryError: the query is malformed or uses what the subset does not have.
     """
     return _Parser(text, now).parse()
+
+
+def query_floor(text: str, now: dt.datetime) -> tuple[Predicate, dt.datetime | None]:
+    """``parse_query``, and the earliest createdAt a match can have (None: any)."""
+    parser = _Parser(text, now)
+    test = parser.parse()
+    return test, parser.floor
 
 
 def seed_files(
