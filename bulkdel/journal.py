@@ -32,6 +32,12 @@ from typing import Any, Final
 
 from .errors import JournalMismatchError, UsageError
 
+#: kept in step with ``pipeline.INTERRUPTED_UNKNOWN`` (journal cannot import the pipeline,
+#: which imports it)
+INTERRUPTED_UNKNOWN: Final = (
+    "outcome unknown, the server may have deleted it: the run stopped before an answer said"
+)
+
 PENDING, DELETED, MISSING, FAILED, IN_FLIGHT = 0, 1, 2, 3, 4
 FINAL: Final = frozenset({DELETED, MISSING, FAILED})
 SCHEMA_VERSION: Final = "1"
@@ -301,6 +307,8 @@ class Journal:
         self._submit("missing", [(int(i in again), i) for i in file_ids])
 
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
+        if status is None and error == INTERRUPTED_UNKNOWN:
+            return  # stays in flight: a resumed run sends it again and learns its fate
         self._submit("failed", [(error, status, attempts, file_id)])
 
     def not_attempted(self, file_ids: Iterable[str]) -> None:

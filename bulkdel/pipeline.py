@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from .journal import DELETED, MISSING, Journal, JournaledOutcome
 from .ledger import Ledger
@@ -29,6 +29,13 @@ class BatchSender(Protocol):
     """Anything that sends one batch and classifies the answer (the client, or a test fake)."""
 
     async def delete_batch(self, file_ids: list[str]) -> Outcome: ...
+
+
+#: the reason of ids whose request may have been applied when the run stopped; the journal
+#: keeps these in flight, so that a resumed run sends them again and learns their fate
+INTERRUPTED_UNKNOWN: Final = (
+    "outcome unknown, the server may have deleted it: the run stopped before an answer said"
+)
 
 
 class _Stopped(Exception):
@@ -57,10 +64,11 @@ async def _with_idle(chunks: AsyncIterable[Chunk], linger: float) -> AsyncIterat
             pending = None
             yield chunk
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
+        if pending is not None:
+            if not pending.done():
+                pending.cancel()
             with contextlib.suppress(BaseException):
-                await pending
+                await pending  # also retrieves a StopAsyncIteration nobody else will
         closer = getattr(iterator, "aclose", None)
         if closer is not None:
             await closer()
@@ -102,6 +110,8 @@ class Pipeline:
         self._attempts: dict[str, int] = {}
         #: open ids that an attempt may have deleted without an answer saying so
         self._ambiguous: set[str] = set()
+        #: ids of requests on the wire right now (an answer cut off may have been applied)
+        self._sending: set[str] = set()
         self._stop_event = asyncio.Event()
         #: why the run ended early, or None
         self.aborted: str | None = None
@@ -146,10 +156,22 @@ class Pipeline:
                     for _ in range(self.settings.concurrency):
                         group.create_task(self._work())
         finally:
-            self.ledger.not_attempted(list(self._open))
-            self._open.clear()
-            self._attempts.clear()
-            self._ambiguous.clear()
+            self._settle_leftovers()
+
+    def _settle_leftovers(self) -> None:
+        """Ids still open when the run ends: never sent, so not attempted, unless a request
+        for them may have been applied (cut off, or unanswered before a stop): those fail as
+        outcome unknown, because the server may have deleted them."""
+        unknown = self._open & (self._ambiguous | self._sending)
+        self._charge(sorted(unknown & self._sending), 1)  # the attempt that was cut off
+        for file_id in sorted(unknown):
+            self._fail_one(file_id, INTERRUPTED_UNKNOWN, None)
+        rest = list(self._open)
+        self._open.clear()
+        self.ledger.not_attempted(rest)
+        self._attempts.clear()
+        self._ambiguous.clear()
+        self._sending.clear()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -285,7 +307,9 @@ class Pipeline:
             raise _Stopped
         requests = self.ledger.requests
         requests.sent += 1
+        self._sending.update(file_ids)
         outcome = await self.sender.delete_batch(file_ids)
+        self._sending.difference_update(file_ids)
         requests.by_status[str(outcome.status) if outcome.status else "error"] += 1
         self.throttle.on_outcome(outcome)
         chain.record(outcome)

@@ -259,13 +259,6 @@ def test_pipeline_accounts_for_every_id_under_any_answers(
     # Nothing deleted that is not reported deleted or missing, or failed as "outcome unknown".
     unknown = {i for i, e in steps.failures.items() if e.startswith("outcome unknown")}
     stray = server.deleted - reported["deleted"] - reported["missing"] - unknown
-    if fatal:
-        # KNOWN PIPELINE BUG (test_applied_ids_are_not_not_attempted_after_a_fatal_answer):
-        # ids whose retries a fatal answer cut short are reported not_attempted although an
-        # earlier attempt was applied. Only exactly those are let through here; remove this
-        # when the pipeline is fixed.
-        not_attempted = {i for i, x in steps.bucket.items() if x == "not_attempted"}
-        stray -= not_attempted & server.applied_unanswered
     assert not stray, stray
     # Missing means missing: never an id that still exists.
     assert reported["missing"].isdisjoint(server.existing)
@@ -376,11 +369,6 @@ async def test_the_real_client_closes_its_session(fake_server: Any, key: str) ->
     assert errors == [], [e.get("message") for e in errors]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: ids of an applied-but-unanswered attempt are not_attempted after a "
-    "fatal answer",
-)
 def test_applied_ids_are_not_not_attempted_after_a_fatal_answer() -> None:
     """A 502 after the delete was applied, then a 403: the id may be gone, so it is failed
     ("outcome unknown") or missing, never "not attempted"."""
