@@ -308,10 +308,11 @@ class Pipeline:
         requests = self.ledger.requests
         requests.sent += 1
         self._sending.update(file_ids)
+        sent_at = self._clock()
         outcome = await self.sender.delete_batch(file_ids)
         self._sending.difference_update(file_ids)
         requests.by_status[str(outcome.status) if outcome.status else "error"] += 1
-        self.throttle.on_outcome(outcome)
+        self.throttle.on_outcome(outcome, sent_at)
         chain.record(outcome)
         if outcome.maybe_applied:
             self._ambiguous.update(file_ids)

@@ -55,21 +55,38 @@ class ProgressDisplay:
         done = c.deleted + c.missing + c.failed
         elapsed = max(time.monotonic() - self._started, 1e-9)
         rate = done / elapsed
-        parts = [f"{done:,} done ({c.deleted:,} deleted, {c.missing:,} missing)"]
-        fraction = self._fraction()
-        if fraction is not None and fraction > 0:
-            parts.append(f"{fraction:.0%} read")
-            remaining = elapsed * (1 - fraction) / fraction
-            parts.append(f"ETA {remaining:,.0f}s")
+        total = self._total(c.unique)
+        if total is None:
+            parts = [f"{done:,} done"]
+        else:
+            parts = [f"{done:,}/{'' if self._input_done() else '~'}{total:,} done"]
+        parts.append(f"{c.deleted:,} deleted, {c.missing:,} missing")
         parts.append(f"{rate:,.0f} ids/s")
+        if total is not None and rate > 0 and total > done:
+            parts.append(f"ETA {(total - done) / rate:,.0f}s")
         pipeline = self._deleter.pipeline
         if pipeline is not None:
             wait = pipeline.throttle.gate_wait()
             if wait > 0:
                 parts.append(f"throttled: waiting {wait:.1f}s")
+            elif pipeline.throttle.rate is not None:
+                parts.append(f"pace {pipeline.throttle.rate:,.1f} req/s")
         if c.failed:
             parts.append(f"{c.failed:,} failed")
         return " | ".join(parts)
+
+    def _input_done(self) -> bool:
+        pipeline = self._deleter.pipeline
+        return pipeline is not None and pipeline.input_done
+
+    def _total(self, unique: int) -> int | None:
+        """Ids to settle: exact once the input is read, else estimated from bytes read."""
+        if self._input_done():
+            return unique
+        fraction = self._fraction()
+        if fraction is None or fraction <= 0 or unique == 0:
+            return None
+        return round(unique / fraction)
 
     def _fraction(self) -> float | None:
         sizes = [r.size for r in self._readers]

@@ -23,8 +23,10 @@ from .models import Kind, Outcome
 #: CUBIC constants from AWS's adaptive retry mode
 _BETA = 0.7
 _SCALE = 0.4
-#: share of a long fixed window we use: pacing at exactly limit/interval crosses a window
-#: boundary with one request too many now and then
+#: share of a stated limit we pace at: at exactly the limit, the server's bucket stays empty
+#: and any jitter in arrival draws a 429; a long fixed window is crossed with one request too
+#: many now and then
+_SHORT_WINDOW_SHARE = 0.95
 _LONG_WINDOW_SHARE = 0.97
 _MIN_RATE = 0.5
 _MEASURE_SPAN = 1.0
@@ -103,14 +105,18 @@ class Throttle:
             while self._sends and self._sends[0] < now - _MEASURE_SPAN:
                 self._sends.popleft()
 
-    def on_outcome(self, outcome: Outcome) -> None:
-        """Learn from an answer: shut the gate and slow down on 429, speed up on success."""
+    def on_outcome(self, outcome: Outcome, sent_at: float | None = None) -> None:
+        """Learn from an answer: shut the gate and slow down on 429, speed up on success.
+
+        ``sent_at`` is when the request left (the clock's time): a 429 for a request sent
+        before the last slow-down says nothing new about the pace, so it only shuts the gate.
+        """
         now = self._clock()
         if outcome.kind is Kind.THROTTLED:
             self.throttled += 1
             if outcome.retry_after:
                 self._open_at = max(self._open_at, now + outcome.retry_after)
-            if self._adaptive:
+            if self._adaptive and (sent_at is None or sent_at > self._last_throttle):
                 self._throttled(outcome, now)
         elif self._adaptive and self._rate is not None and outcome.status is not None:
             self._climb(now)
@@ -127,7 +133,7 @@ class Throttle:
         self._ceiling(now)  # forget limits not confirmed for a long time
         learned = False
         if outcome.limit and outcome.interval and outcome.interval > 0:
-            share = 1.0 if outcome.interval <= 1.0 else _LONG_WINDOW_SHARE
+            share = _SHORT_WINDOW_SHARE if outcome.interval <= 1.0 else _LONG_WINDOW_SHARE
             stated = outcome.limit / outcome.interval * share
             known = self._ceilings.get(outcome.interval)
             learned = known is None or stated < known
@@ -141,7 +147,7 @@ class Throttle:
             new_rate = ceiling
         else:
             if now - self._last_throttle < 0.2:
-                return  # one burst of 429s is one signal, not several
+                return  # one burst of 429s is one signal, not several (without send times)
             self._w_max = current
             new_rate = current * _BETA
         self._last_throttle = now
@@ -156,7 +162,9 @@ class Throttle:
         if ceiling is not None:
             target = min(target, ceiling)
         assert self._rate is not None
-        if abs(target - self._rate) >= max(0.05 * self._rate, 0.5):
+        # Only ever up: after jumping to a stated limit the curve starts below it, and a climb
+        # that lowered the pace would be a slow-down nobody asked for.
+        if target - self._rate >= max(0.05 * self._rate, 0.5):
             self._set_rate(target)
 
     def _set_rate(self, rate: float) -> None:
