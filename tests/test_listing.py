@@ -4,7 +4,6 @@ and the fake server's listing endpoint."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiohttp
@@ -23,7 +22,7 @@ from bulkdel.listing import (
     classify_listing,
 )
 from bulkdel.models import Kind, Settings
-from bulkdel.testing import FakeFile, FakeImageKit, Faults, seed_files
+from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query, query_floor
 from tests.helpers import KEY
 
@@ -312,51 +311,53 @@ async def test_forbidden_listing_is_fatal() -> None:
 # -- the listing as the pipeline's source --------------------------------------------------------
 
 
-class _Order:
-    """A ledger sink recording how many listing pages had arrived at the first delete."""
+class _SpyClient(ListingClient):
+    """A listing client noting how many ids the run had deleted at each page request."""
 
-    def __init__(self, listing: Listing) -> None:
-        self.listing = listing
-        self.pages_at_first_delete: int | None = None
+    __slots__ = ("deleted_at_request", "deleter")
 
-    def deleted(self, file_ids: Sequence[str]) -> None:
-        if self.pages_at_first_delete is None and file_ids:
-            self.pages_at_first_delete = self.listing.pages
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deleter: BulkDeleter | None = None
+        self.deleted_at_request: list[int] = []
 
-    def invalid(self, source: str, line: int, value: str, reason: str) -> None:
-        pass
-
-    def duplicate(self, file_id: str, source: str, line: int) -> None:
-        pass
-
-    def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
-        pass
-
-    def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
-        pass
-
-    def not_attempted(self, file_ids: Iterable[str]) -> None:
-        pass
+    async def get_page(self, params: dict[str, str]) -> Any:
+        assert self.deleter is not None
+        self.deleted_at_request.append(self.deleter.counts.deleted)
+        return await super().get_page(params)
 
 
 async def test_delete_listed_files_streams_and_shares_the_throttle() -> None:
-    """Deletes start before the listing ends; listing and delete 429s go through one throttle."""
+    """Deletes start before the listing ends; a listing 429 goes through the run's throttle."""
     files = seed_files({"/a/": 5000, "/a/b/": 1000, "/c/": 1000})
-    faults = Faults(throttle_burst=0.2, seed=3)
-    async with FakeImageKit(KEY, files=files, faults=faults) as server:
-        listing = listing_for(server, Selection(path="/a/", recursive=True))
-        settings = Settings(base_url=server.url, linger=0.01)
-        order = _Order(listing)
-        deleter = BulkDeleter(KEY, settings=settings, sinks=[order])
+    async with FakeImageKit(KEY, files=files) as server:
+        original = server._answer_list
+        throttled_once: list[bool] = []
+
+        async def throttle_first(request: web.Request) -> web.StreamResponse:
+            if not throttled_once:
+                throttled_once.append(True)
+                return web.json_response(
+                    {"message": "Too many requests."},
+                    status=429,
+                    headers={"X-RateLimit-Reset": "50", "X-RateLimit-Limit": "1000"},
+                )
+            return await original(request)
+
+        server._answer_list = throttle_first  # type: ignore[method-assign]
+        client = _SpyClient(KEY, base_url=server.url)
+        listing = Listing(client, Selection(path="/a/", recursive=True))
+        deleter = client.deleter = BulkDeleter(KEY, settings=Settings(base_url=server.url))
         report = await deleter.run(listing=listing)
         assert report.complete, report.aborted
         assert report.counts.deleted == 6000
         assert server.deleted == {f.file_id for f in files if f.folder.startswith("/a/")}
-        assert order.pages_at_first_delete is not None
-        assert order.pages_at_first_delete < listing.pages
+        # The pool holds far fewer than 6,000 ids, so the last page cannot be asked for
+        # before deletes have freed room: listing and deleting overlap.
+        assert client.deleted_at_request[-1] > 0
         assert deleter.pipeline is not None
-        assert deleter.pipeline.throttle.throttled == server.stats.by_status[429] > 0
-        assert server.stats.list_requests == listing.requests > listing.pages
+        assert deleter.pipeline.throttle.throttled == 1
+        assert listing.requests == listing.pages + 1 == 8
 
 
 async def test_fatal_listing_stops_the_run() -> None:
