@@ -205,9 +205,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def _names(readers: Sequence[FileReader]) -> str:
+    return ", ".join(r.name for r in readers)
+
+
+def _count_lines(readers: Sequence[FileReader]) -> int | None:
+    """Lines in the sources: an upper bound of the ids, cheap next to deleting them. None
+    when a source is not a regular file (stdin): there is no asking before it is read."""
+    total = 0
+    for reader in readers:
+        if reader.size is None:
+            return None
+        with open(reader.name, "rb") as handle:
+            while block := handle.read(1 << 20):
+                total += block.count(b"\n")
+    return total
+
+
 def _confirm(readers: Sequence[FileReader], settings: Settings, what: str = "") -> bool:
     """Ask on the terminal before a large delete; True to go ahead."""
-    what = what or f"the files listed in {', '.join(r.name for r in readers)}"
+    what = what or f"the files listed in {_names(readers)}"
     print(
         f"bulkdel: about to delete {what} from {settings.base_url}. Type 'yes' to go on: ",
         end="",
@@ -230,12 +247,12 @@ async def run_delete(args: argparse.Namespace) -> int:
     key = None if settings.dry_run else read_private_key(args.private_key_file)
     readers = open_files(args.sources or ["-"], args.format, args.column)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    lines = _count_lines(readers) if interactive and not args.yes else None
     if (
-        interactive
-        and not args.yes
+        lines is not None
+        and lines > CONFIRM_ABOVE
         and not settings.dry_run
-        and all(r.name != "<stdin>" for r in readers)
-        and not _confirm(readers, settings)
+        and not _confirm(readers, settings, f"up to {lines:,} files listed in {_names(readers)}")
     ):
         for reader in readers:
             reader.close()
