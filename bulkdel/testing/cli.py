@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .fake_listing import seed_files
 from .fake_server import FakeImageKit, Faults, RateWindow
 
 
@@ -24,6 +25,19 @@ def _window(text: str) -> RateWindow:
         ) from None
 
 
+def _folder_count(text: str) -> tuple[str, int]:
+    folder, _, count = text.rpartition("=")
+    try:
+        number = int(count)
+    except ValueError:
+        number = -1
+    if not folder.startswith("/") or number < 0:
+        raise argparse.ArgumentTypeError(
+            f"--seed-folder takes /FOLDER/=N like /tmp/=5000, got {text!r}"
+        )
+    return folder, number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The fake server's options, shared by ``bulkdel fake-server``."""
     parser.add_argument("--host", default="127.0.0.1")
@@ -35,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--existing", type=Path, help="file of existing ids, one a line (default: all exist once)"
+    )
+    parser.add_argument(
+        "--seed-folder",
+        type=_folder_count,
+        action="append",
+        default=[],
+        metavar="/FOLDER/=N",
+        help="N files in FOLDER for GET /v1/files (repeatable), created 1 ms apart",
     )
     parser.add_argument("--rate", type=float, help="requests per second before 429")
     parser.add_argument(
@@ -76,7 +98,10 @@ def server_from_args(args: argparse.Namespace) -> FakeImageKit:
         permanent_errors=frozenset(args.permanent_error),
         throttle_burst=args.throttle_burst,
     )
-    return FakeImageKit(key, existing=existing, rate=args.rate, windows=args.window, faults=faults)
+    files = seed_files(dict(args.seed_folder)) if args.seed_folder else ()
+    return FakeImageKit(
+        key, existing=existing, rate=args.rate, windows=args.window, faults=faults, files=files
+    )
 
 
 async def serve(args: argparse.Namespace) -> None:
