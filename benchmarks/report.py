@@ -170,18 +170,19 @@ def _throttled_tables(th: dict[str, Any]) -> list[str]:
             f"= {_fmt(block['limit_ids_per_s'])} ids/s, job {_fmt(block['ids'])} ids",
             "",
             "| contender | ids/s | of limit | efficiency vs ideal | 429 share | requests | "
-            "ids deleted | work s | ideal s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "ids deleted | job done | work s | ideal s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, result in block["contenders"].items():
             if "skipped" in result:
-                lines.append(f"| {name} | skipped: {result['skipped']} | | | | | | | |")
+                lines.append(f"| {name} | skipped: {result['skipped']} | | | | | | | | |")
                 continue
             m = result["median"]
             lines.append(
                 f"| {name} | {_fmt(m.get('ids_per_s'))} | {_fmt(m.get('of_limit'), 3)} | "
                 f"{_fmt(m.get('efficiency'), 3)} | {_fmt(m.get('throttled_share'), 4)} | "
                 f"{_fmt(m.get('requests'))} | {_fmt(m.get('ids_deleted'))} | "
+                f"{_fmt(m.get('done'), 3)} | "
                 f"{_fmt(m.get('work_s'), 2)} | {_fmt(m.get('ideal_s'), 2)} |"
             )
     return lines
@@ -263,9 +264,10 @@ def markdown(results: dict[str, Any]) -> str:
             "for the job (per-second limit: the job at exactly R requests/s, no credit for the "
             "bucket's initial burst, so a client that bursts can score a little over 1; fixed "
             "window: each window's quota spent at once, counted from when the contender's "
-            "timed section started, so a late start within the first window costs) over "
-            "the time taken, times the share of the job's ids actually deleted. The windowed "
-            "job is whole windows plus one batch, so it must wait out the last reset. "
+            "timed section started, so a late start within the first window costs), for the "
+            "ids the run actually deleted, over the time taken; *job done* is the share of the "
+            "job's ids deleted (a client that gives up on batches gains nothing by it). "
+            "The windowed job is whole windows plus one batch, so it must wait out the last reset. "
             "The SDK retries a 429 twice with its own backoff (it ignores "
             "`X-RateLimit-Reset`) and then raises; those batches are not deleted.",
             *_throttled_tables(results["throttled"]),
