@@ -1,18 +1,23 @@
 """The durable record of a job: SQLite on local disk, written from one background thread.
 
-One row per unique id (its state and final outcome), plus the invalid lines and repeats seen,
-keyed by where they were read, so that running the same input again adds nothing twice.
+What is kept, and why it is enough:
+* one row per id that reached a final bucket (deleted, missing, failed), written when it
+  does; ids a run read but never sent are added as pending when that run ends;
+* one row per batch **in flight**, committed before its request is sent and removed once
+  every id of the batch is settled or handed back for a later batch; after a crash, any id
+  still in flight may have been deleted without us hearing of it, so resume sends it again
+  and a 404 then means "deleted by the earlier run";
+* the invalid lines and repeats seen, keyed by where they were read.
 
-Writes are grouped: a dedicated thread drains a queue of operations and commits all that
-queued up while it was busy in one transaction (WAL, ``synchronous=NORMAL``: a commit is a
-write(2), safe against a killed process; only an OS crash can lose the last few), so the event
-loop never waits on the disk, except for one thing: ids are marked *in flight* and that mark
-is committed **before** their request is sent. After a crash, any id still in flight may have
-been deleted without us hearing of it; resume sends it again, and a 404 then means "deleted by
-the earlier run". ``kill -9`` loses at most the outcomes not yet committed, all of them of ids
-marked in flight, which resume recovers.
+Writes are grouped: the thread commits whatever queued up while it was busy in one
+transaction (WAL, ``synchronous=NORMAL``: a commit is a write(2), safe against a killed
+process; only an OS crash can lose the last few), so the event loop only waits for the
+in-flight mark. A fresh job asks the journal nothing while it runs; only a resumed one looks
+up, chunk by chunk, which ids are already settled. ``kill -9`` loses at most outcomes not yet
+committed, all of them of batches still marked in flight, which resume recovers.
 
-States: 0 pending, 1 deleted, 2 missing, 3 failed, 4 in flight.
+States: 0 pending (read, never sent), 1 deleted, 2 missing, 3 failed; 4 (in flight) is what
+``read_journal`` reports for the ids of batches still marked in flight.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ CREATE TABLE IF NOT EXISTS ids (
     attempts INTEGER NOT NULL DEFAULT 0,
     after_retry INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ids_state ON ids (state);
+CREATE TABLE IF NOT EXISTS in_flight (batch INTEGER PRIMARY KEY, ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS invalid (
     source TEXT NOT NULL, line INTEGER NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (source, line)
@@ -110,6 +115,9 @@ class Journal:
         self._conn = conn
         #: True when the journal already held a job
         self.resumed = resumed
+        self._next_batch = int(
+            conn.execute("SELECT coalesce(max(batch), 0) FROM in_flight").fetchone()[0]
+        )
         self._queue: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="bulkdel-journal", daemon=True)
         self._thread.start()
@@ -190,25 +198,33 @@ class Journal:
 
     def _apply(self, kind: str, payload: Any) -> Any:
         conn = self._conn
+        # A final outcome is never overwritten: only a pending row (or none) takes one.
         if kind == "pending":
             conn.executemany("INSERT OR IGNORE INTO ids (id, state) VALUES (?, 0)", payload)
-        elif kind == "state":
-            state, ids = payload
+        elif kind == "deleted":
             conn.executemany(
-                f"UPDATE ids SET state = {int(state)} WHERE id = ? AND state NOT IN (1, 2, 3)",
-                ((i,) for i in ids),
+                "INSERT INTO ids (id, state) VALUES (?, 1) "
+                "ON CONFLICT (id) DO UPDATE SET state = 1 WHERE state = 0",
+                payload,
             )
         elif kind == "missing":
             conn.executemany(
-                "UPDATE ids SET state = 2, after_retry = ? WHERE id = ? AND state NOT IN (1,2,3)",
+                "INSERT INTO ids (id, state, after_retry) VALUES (?, 2, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = 2, after_retry = excluded.after_retry "
+                "WHERE state = 0",
                 payload,
             )
         elif kind == "failed":
             conn.executemany(
-                "UPDATE ids SET state = 3, error = ?, status = ?, attempts = ? "
-                "WHERE id = ? AND state NOT IN (1, 2, 3)",
+                "INSERT INTO ids (id, state, error, status, attempts) VALUES (?, 3, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = 3, error = excluded.error, "
+                "status = excluded.status, attempts = excluded.attempts WHERE state = 0",
                 payload,
             )
+        elif kind == "in_flight":
+            conn.execute("INSERT INTO in_flight VALUES (?, ?)", payload)
+        elif kind == "landed":
+            conn.execute("DELETE FROM in_flight WHERE batch = ?", (payload,))
         elif kind == "invalid":
             conn.executemany("INSERT OR IGNORE INTO invalid VALUES (?, ?, ?, ?)", payload)
         elif kind == "duplicate":
@@ -223,8 +239,8 @@ class Journal:
             raise ValueError(f"unknown journal operation {kind!r}")
         return None
 
-    def _lookup(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
-        found: dict[str, tuple[Any, ...]] = {}
+    def _lookup(self, ids: list[str]) -> dict[str, tuple[Any, ...] | int]:
+        found: dict[str, tuple[Any, ...] | int] = {}
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             part = ids[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(part))
@@ -235,7 +251,17 @@ class Journal:
             )
             for row in rows:
                 found[row[0]] = row[1:]
+        in_flight = self._load_in_flight()
+        for file_id in ids:
+            if file_id in in_flight and file_id not in found:
+                found[file_id] = IN_FLIGHT
         return found
+
+    def _load_in_flight(self) -> set[str]:
+        ids: set[str] = set()
+        for (text,) in self._conn.execute("SELECT ids FROM in_flight"):
+            ids.update(text.split(","))
+        return ids
 
     def _submit(self, kind: str, payload: Any, wait: bool = False) -> Future[Any] | None:
         if self._closed:
@@ -247,29 +273,41 @@ class Journal:
     # -- the event loop's side -------------------------------------------------------------
 
     async def lookup(self, ids: list[str]) -> dict[str, JournaledOutcome | int]:
-        """States of ``ids`` already past pending: a ``JournaledOutcome`` or ``IN_FLIGHT``."""
+        """What the journal knows of ``ids``: a ``JournaledOutcome`` for settled ones,
+        ``IN_FLIGHT`` for ids of batches still marked in flight; absent ids are new or
+        pending. (A fresh job need not ask: see ``resumed``.)"""
         future = self._submit("lookup", ids, wait=True)
         assert future is not None
-        rows: dict[str, tuple[Any, ...]] = await asyncio.wrap_future(future)
+        rows: dict[str, tuple[Any, ...] | int] = await asyncio.wrap_future(future)
         result: dict[str, JournaledOutcome | int] = {}
-        for file_id, (state, error, status, attempts, after_retry) in rows.items():
-            if state in FINAL:
+        for file_id, row in rows.items():
+            if isinstance(row, int):
+                result[file_id] = row
+            else:
+                state, error, status, attempts, after_retry = row
                 result[file_id] = JournaledOutcome(
                     state, error, status, attempts, bool(after_retry)
                 )
-            else:
-                result[file_id] = state
         return result
 
     def add_pending(self, ids: Sequence[str]) -> None:
-        """Record newly read unique ids (grouped, not awaited)."""
+        """Record ids as read and not yet settled (grouped, not awaited)."""
         self._submit("pending", [(i,) for i in ids])
 
-    async def mark_in_flight(self, ids: Sequence[str]) -> None:
-        """Durably mark ``ids`` in flight; returns once committed."""
-        future = self._submit("state", (IN_FLIGHT, list(ids)), wait=True)
+    async def mark_in_flight(self, ids: Sequence[str]) -> int:
+        """Durably mark ``ids`` in flight; returns, once committed, the batch's token for
+        ``landed``."""
+        self._next_batch += 1
+        token = self._next_batch
+        future = self._submit("in_flight", (token, ",".join(ids)), wait=True)
         assert future is not None
         await asyncio.wrap_future(future)
+        return token
+
+    def landed(self, token: int) -> None:
+        """Every id of the batch is settled or handed back for later (grouped, not awaited;
+        queued after those outcomes, so never committed before them)."""
+        self._submit("landed", token)
 
     def set_meta(self, **values: str) -> None:
         """Record facts about the job (grouped, not awaited)."""
@@ -300,19 +338,21 @@ class Journal:
         self._submit("duplicate", [(source, line, file_id)])
 
     def deleted(self, file_ids: Sequence[str]) -> None:
-        self._submit("state", (DELETED, list(file_ids)))
+        self._submit("deleted", [(i,) for i in file_ids])
 
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
         again = set(after_retry)
-        self._submit("missing", [(int(i in again), i) for i in file_ids])
+        self._submit("missing", [(i, int(i in again)) for i in file_ids])
 
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
         if status is None and error == INTERRUPTED_UNKNOWN:
             return  # stays in flight: a resumed run sends it again and learns its fate
-        self._submit("failed", [(error, status, attempts, file_id)])
+        self._submit("failed", [(file_id, error, status, attempts)])
 
     def not_attempted(self, file_ids: Iterable[str]) -> None:
-        """Not attempted ids stay pending (or in flight) in the journal: resume sends them."""
+        """Recorded as pending, so that the report rebuilt from the journal names them; a
+        resumed run sends them."""
+        self.add_pending(list(file_ids))
 
 
 def _describe(job_fingerprint: str) -> str:
@@ -341,11 +381,15 @@ def read_journal(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
             yield "invalid", row
         for row in conn.execute("SELECT source, line, id FROM duplicates ORDER BY 1, 2"):
             yield "duplicate", row
-        yield from (
-            ("id", row)
-            for row in conn.execute(
-                "SELECT id, state, error, status, attempts, after_retry FROM ids"
-            )
-        )
+        in_flight: set[str] = set()
+        for (text,) in conn.execute("SELECT ids FROM in_flight"):
+            in_flight.update(text.split(","))
+        for row in conn.execute("SELECT id, state, error, status, attempts, after_retry FROM ids"):
+            if row[1] == PENDING and row[0] in in_flight:
+                continue  # reported once, below, as in flight
+            in_flight.discard(row[0])
+            yield "id", row
+        for file_id in sorted(in_flight):
+            yield "id", (file_id, IN_FLIGHT, None, None, 0, 0)
     finally:
         conn.close()

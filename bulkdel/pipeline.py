@@ -230,7 +230,7 @@ class Pipeline:
             else:
                 seen.add(remembered)
                 fresh.append(value)
-        if self.journal is not None and fresh:
+        if self.journal is not None and self.journal.resumed and fresh:
             fresh = await self._resume_known(fresh)
         ledger.unique(len(fresh))
         self._open.update(fresh)
@@ -243,7 +243,6 @@ class Pipeline:
         assert journal is not None
         known = await journal.lookup(fresh)
         if not known:
-            journal.add_pending(fresh)
             return fresh
         ledger = self.ledger
         send: list[str] = []
@@ -266,7 +265,6 @@ class Pipeline:
                 self.resumed_in_flight += 1
                 send.append(value)
         ledger.deleted(deleted)
-        journal.add_pending(send)
         return send
 
     def _over_limit(self) -> bool:
@@ -350,8 +348,7 @@ class Pipeline:
 
     async def _process(self, batch: list[str]) -> None:
         """Send one batch until every id in it is settled or handed back for later."""
-        if self.journal is not None:
-            await self.journal.mark_in_flight(batch)
+        token = None if self.journal is None else await self.journal.mark_in_flight(batch)
         work = [batch]
         while work:
             file_ids = work.pop()
@@ -383,6 +380,8 @@ class Pipeline:
                     return  # interrupted mid-retry: the ids stay open, so not attempted
                 self._charge(file_ids, chain.failures)
                 self._fail(file_ids, outcome)
+        if token is not None and self.journal is not None:
+            self.journal.landed(token)
 
     def _charge(self, file_ids: list[str], count: int) -> None:
         """Count ``count`` attempts against ids that stay open."""

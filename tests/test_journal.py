@@ -145,7 +145,7 @@ async def test_ids_left_in_flight_and_then_missing_were_deleted_by_the_earlier_r
     ids = hex_ids(50)
     path = tmp_path / "job.journal"
     journal = Journal.open(path, fingerprint(["<iterable>"], "http://127.0.0.1:1"))
-    journal.add_pending(ids)
+    journal.not_attempted(ids)
     await journal.mark_in_flight(ids[:10])
     await journal.close()
     async with FakeImageKit(KEY, existing=ids[10:]) as server:
