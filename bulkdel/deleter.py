@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterable, Iterable, Sequence
@@ -116,15 +117,23 @@ class BulkDeleter:
         # The listing pages under the pipeline's throttle: listing and deleting share the
         # account's rate limit, and a 429 to either holds both.
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
+        failure: BaseException | None = None
         try:
             await pipeline.run(chunks)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if isinstance(self._sender, ImageKitClient):
                 await self._sender.close()
             if listing is not None:
                 await listing.close()
             aborted = pipeline.aborted
-            if aborted is None and not pipeline.input_done:
+            if aborted is None and isinstance(failure, asyncio.CancelledError):
+                aborted = "cancelled"
+            elif aborted is None and failure is not None:
+                aborted = f"error: {type(failure).__name__}: {failure}"[:300]
+            elif aborted is None and not pipeline.input_done:
                 aborted = "cancelled"
             counts = self.ledger.counts
             report = Report(

@@ -161,7 +161,6 @@ class Journal:
     # -- the writer thread -----------------------------------------------------------------
 
     def _run(self) -> None:
-        conn = self._conn
         while True:
             ops = [self._queue.get()]
             while True:
@@ -169,32 +168,40 @@ class Journal:
                     ops.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = False
-            waiters: list[tuple[Future[Any], Any]] = []
-            error: BaseException | None = None
+            stop = any(kind == "stop" for kind, _, _ in ops)
+            work = [op for op in ops if op[0] != "stop"]
             try:
-                conn.execute("BEGIN")
-                for kind, payload, future in ops:
-                    if kind == "stop":
-                        stop = True
-                        result = None
+                results = self._transaction(work)
+            except Exception:
+                # One bad operation must not cost the others their write: apply each alone,
+                # and hand the error to the caller of the one that fails.
+                for op in work:
+                    try:
+                        (result,) = self._transaction([op])
+                    except Exception as exc:
+                        _settle(op[2], error=exc)
                     else:
-                        result = self._apply(kind, payload)
-                    if future is not None:
-                        waiters.append((future, result))
-                conn.execute("COMMIT")
-            except BaseException as exc:  # handed to every waiter; the loop must not die
-                error = exc
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            for future, result in waiters:
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
+                        _settle(op[2], result=result)
+            else:
+                for (_, _, future), result in zip(work, results, strict=True):
+                    _settle(future, result=result)
             if stop:
-                conn.close()
+                self._conn.close()
+                for kind, _, future in ops:
+                    if kind == "stop":
+                        _settle(future, result=None)
                 return
+
+    def _transaction(self, ops: list[tuple[str, Any, Future[Any] | None]]) -> list[Any]:
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            results = [self._apply(kind, payload) for kind, payload, _ in ops]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return results
 
     def _apply(self, kind: str, payload: Any) -> Any:
         conn = self._conn
@@ -353,6 +360,17 @@ class Journal:
         """Recorded as pending, so that the report rebuilt from the journal names them; a
         resumed run sends them."""
         self.add_pending(list(file_ids))
+
+
+def _settle(
+    future: Future[Any] | None, *, result: Any = None, error: BaseException | None = None
+) -> None:
+    if future is None:
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _describe(job_fingerprint: str) -> str:
