@@ -1,8 +1,8 @@
 """The durable record of a job: SQLite on local disk, written from one background thread.
 
 What is kept, and why it is enough:
-* one row per id that reached a final bucket (deleted, missing, failed), written when it
-  does; ids a run read but never sent are added as pending when that run ends;
+* one row per batch of deleted ids, and one row per id that ended missing or failed,
+  written when they do; ids a run read but never sent are added as pending when it ends;
 * one row per batch **in flight**, committed before its request is sent and removed once
   every id of the batch is settled or handed back for a later batch; after a crash, any id
   still in flight may have been deleted without us hearing of it, so resume sends it again
@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS ids (
     after_retry INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS in_flight (batch INTEGER PRIMARY KEY, ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deleted (batch INTEGER PRIMARY KEY, ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS invalid (
     source TEXT NOT NULL, line INTEGER NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (source, line)
@@ -118,6 +119,8 @@ class Journal:
         self._next_batch = int(
             conn.execute("SELECT coalesce(max(batch), 0) FROM in_flight").fetchone()[0]
         )
+        #: the last batch of ``deleted`` in the lookup index; -1 before there is an index
+        self._indexed_batch = -1
         self._queue: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="bulkdel-journal", daemon=True)
         self._thread.start()
@@ -199,6 +202,9 @@ class Journal:
             results = [self._apply(kind, payload) for kind, payload, _ in ops]
         except BaseException:
             conn.execute("ROLLBACK")
+            # The lookup index may have lost rows with the transaction: rebuild it next time.
+            conn.execute("DROP TABLE IF EXISTS temp.deleted_ids")
+            self._indexed_batch = -1
             raise
         conn.execute("COMMIT")
         return results
@@ -209,11 +215,9 @@ class Journal:
         if kind == "pending":
             conn.executemany("INSERT OR IGNORE INTO ids (id, state) VALUES (?, 0)", payload)
         elif kind == "deleted":
-            conn.executemany(
-                "INSERT INTO ids (id, state) VALUES (?, 1) "
-                "ON CONFLICT (id) DO UPDATE SET state = 1 WHERE state = 0",
-                payload,
-            )
+            # Deleted ids, the bulk of a job, go one row a batch: a row an id cost more than
+            # the request itself. Lookups index them on demand (``_index_deleted``).
+            conn.execute("INSERT INTO deleted (ids) VALUES (?)", (payload,))
         elif kind == "missing":
             conn.executemany(
                 "INSERT INTO ids (id, state, after_retry) VALUES (?, 2, ?) "
@@ -247,22 +251,43 @@ class Journal:
         return None
 
     def _lookup(self, ids: list[str]) -> dict[str, tuple[Any, ...] | int]:
+        self._index_deleted()
         found: dict[str, tuple[Any, ...] | int] = {}
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             part = ids[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(part))
+            for (file_id,) in self._conn.execute(
+                f"SELECT id FROM temp.deleted_ids WHERE id IN ({marks})", part
+            ):
+                found[file_id] = (DELETED, None, None, 0, 0)
             rows = self._conn.execute(
                 "SELECT id, state, error, status, attempts, after_retry FROM ids "
                 f"WHERE id IN ({marks}) AND state != 0",
                 part,
             )
             for row in rows:
-                found[row[0]] = row[1:]
+                found.setdefault(row[0], row[1:])  # deleted wins: a final outcome stays
         in_flight = self._load_in_flight()
         for file_id in ids:
             if file_id in in_flight and file_id not in found:
                 found[file_id] = IN_FLIGHT
         return found
+
+    def _index_deleted(self) -> None:
+        """Bring the per-id index of deleted batches up to date (only lookups need it, and
+        only a resumed job looks up)."""
+        conn = self._conn
+        if self._indexed_batch < 0:
+            conn.execute("CREATE TEMP TABLE deleted_ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
+            self._indexed_batch = 0
+        rows = conn.execute(
+            "SELECT batch, ids FROM deleted WHERE batch > ? ORDER BY batch", (self._indexed_batch,)
+        ).fetchall()
+        for batch, text in rows:
+            conn.executemany(
+                "INSERT OR IGNORE INTO temp.deleted_ids VALUES (?)", ((i,) for i in text.split(","))
+            )
+            self._indexed_batch = batch
 
     def _load_in_flight(self) -> set[str]:
         ids: set[str] = set()
@@ -345,7 +370,8 @@ class Journal:
         self._submit("duplicate", [(source, line, file_id)])
 
     def deleted(self, file_ids: Sequence[str]) -> None:
-        self._submit("deleted", [(i,) for i in file_ids])
+        if file_ids:
+            self._submit("deleted", ",".join(file_ids))
 
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
         again = set(after_retry)
@@ -399,14 +425,27 @@ def read_journal(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
             yield "invalid", row
         for row in conn.execute("SELECT source, line, id FROM duplicates ORDER BY 1, 2"):
             yield "duplicate", row
+        conn.execute("CREATE TEMP TABLE deleted_ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        for (text,) in conn.execute("SELECT ids FROM deleted ORDER BY batch"):
+            conn.executemany(
+                "INSERT OR IGNORE INTO temp.deleted_ids VALUES (?)", ((i,) for i in text.split(","))
+            )
+        for (file_id,) in conn.execute("SELECT id FROM temp.deleted_ids"):
+            yield "id", (file_id, DELETED, None, None, 0, 0)
         in_flight: set[str] = set()
         for (text,) in conn.execute("SELECT ids FROM in_flight"):
             in_flight.update(text.split(","))
-        for row in conn.execute("SELECT id, state, error, status, attempts, after_retry FROM ids"):
+        for row in conn.execute(
+            "SELECT id, state, error, status, attempts, after_retry FROM ids "
+            "WHERE id NOT IN (SELECT id FROM temp.deleted_ids)"
+        ):
             if row[1] == PENDING and row[0] in in_flight:
                 continue  # reported once, below, as in flight
             in_flight.discard(row[0])
             yield "id", row
+        in_flight.difference_update(
+            file_id for (file_id,) in conn.execute("SELECT id FROM temp.deleted_ids")
+        )
         for file_id in sorted(in_flight):
             yield "id", (file_id, IN_FLIGHT, None, None, 0, 0)
     finally:
