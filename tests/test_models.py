@@ -1,0 +1,60 @@
+"""Settings validation and the exception tree: messages name the parameter and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+import bulkdel
+from bulkdel import (
+    BulkdelError,
+    FatalAPIError,
+    InputError,
+    JournalMismatchError,
+    Settings,
+    UsageError,
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batch_size", 0, "batch_size must be 1..100, got 0"),
+        ("batch_size", 101, "batch_size must be 1..100, got 101"),
+        ("concurrency", 0, "concurrency must be >= 1, got 0"),
+        ("rate", 0.0, "rate must be > 0, got 0.0"),
+        ("rate", float("nan"), "rate must be > 0, got nan"),
+        ("max_attempts", 0, "max_attempts must be >= 1, got 0"),
+        ("timeout", 0.0, "timeout must be > 0, got 0.0"),
+        ("max_delete", -1, "max_delete must be >= 0, got -1"),
+    ],
+)
+def test_bad_settings_name_the_parameter_and_value(field: str, value: object, message: str) -> None:
+    """Each invalid setting raises ValueError whose message names the field and the value."""
+    with pytest.raises(ValueError) as raised:
+        Settings(**{field: value})  # type: ignore[arg-type]
+    assert str(raised.value) == message
+
+
+def test_boundary_settings_are_accepted() -> None:
+    """The edges of every range are valid settings."""
+    settings = Settings(batch_size=1, concurrency=1, rate=0.001, max_attempts=1, max_delete=0)
+    assert (settings.batch_size, settings.max_delete) == (1, 0)
+    assert Settings(batch_size=100).batch_size == 100
+
+
+def test_fatal_api_error_carries_status_and_message() -> None:
+    """FatalAPIError says the HTTP status in its message and keeps it as an attribute."""
+    error = FatalAPIError(401, "Your request does not contain private API key.")
+    assert error.status == 401
+    assert str(error) == "HTTP 401: Your request does not contain private API key."
+    assert isinstance(error, BulkdelError)
+    assert not isinstance(error, UsageError)
+
+
+def test_the_exception_tree_is_as_documented() -> None:
+    """Every error is a BulkdelError; input and journal errors are usage errors (exit 2)."""
+    assert issubclass(UsageError, BulkdelError)
+    assert issubclass(InputError, UsageError)
+    assert issubclass(JournalMismatchError, InputError)
+    for name in ("BulkdelError", "UsageError", "InputError", "JournalMismatchError"):
+        assert name in bulkdel.__all__

@@ -1,0 +1,130 @@
+"""The progress line: what it says for a known job state, and how it is drawn and cleared."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from bulkdel import BulkDeleter, Settings
+from bulkdel import progress as progress_module
+from bulkdel.ledger import Ledger
+from bulkdel.models import Kind, Outcome
+from bulkdel.pipeline import Pipeline
+from bulkdel.progress import ProgressDisplay
+from bulkdel.sources import FileReader
+from tests.helpers import hex_ids
+
+
+def job(unique: int, deleted: int, missing: int, failed: int = 0) -> BulkDeleter:
+    """A dry-run deleter whose ledger holds these counts (nothing is sent)."""
+    deleter = BulkDeleter(settings=Settings(dry_run=True))
+    ledger = deleter.ledger
+    ids = hex_ids(deleted + missing + failed)
+    ledger.unique(unique)
+    ledger.deleted(ids[:deleted])
+    ledger.missing(ids[deleted : deleted + missing])
+    for file_id in ids[deleted + missing :]:
+        ledger.failed(file_id, "locked", 207, 6)
+    return deleter
+
+
+def started_ago(display: ProgressDisplay, seconds: float) -> ProgressDisplay:
+    display._started = time.monotonic() - seconds
+    return display
+
+
+def half_read_file(tmp_path: Path) -> FileReader:
+    """A reader of a 1,000-byte file that has read half of it."""
+    path = tmp_path / "ids.txt"
+    path.write_bytes(b"x" * 1000)
+    reader = FileReader(str(path))
+    reader.open()
+    reader.bytes_read = 500
+    return reader
+
+
+def test_line_without_a_known_total() -> None:
+    """With no sized input the line gives done, the buckets, the rate and the failures."""
+    display = started_ago(ProgressDisplay(job(100, 30, 10, 2), stream=io.StringIO()), 10)
+    assert display.line() == "42 done | 30 deleted, 10 missing | 4 ids/s | 2 failed"
+
+
+def test_line_estimates_the_total_from_bytes_read(tmp_path: Path) -> None:
+    """Half of the file read with 50 unique ids: about 100 in all, and an ETA at this rate."""
+    reader = half_read_file(tmp_path)
+    try:
+        display = started_ago(ProgressDisplay(job(50, 20, 0), [reader], io.StringIO()), 10)
+        assert display.line() == "20/~100 done | 20 deleted, 0 missing | 2 ids/s | ETA 40s"
+    finally:
+        reader.close()
+
+
+def test_no_estimate_from_an_unsized_or_empty_input(tmp_path: Path) -> None:
+    """stdin (no size) or an empty file give no total, so no ETA."""
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    reader = FileReader(str(empty))
+    reader.open()
+    stdin_like = FileReader(str(empty))  # never opened: size unknown, like a pipe
+    try:
+        for readers in ([reader], [reader, stdin_like]):
+            display = ProgressDisplay(job(5, 5, 0), readers, io.StringIO())
+            assert display.line().startswith("5 done | ")
+            assert "ETA" not in display.line()
+    finally:
+        reader.close()
+
+
+async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path: Path) -> None:
+    """Once the whole input is read the total is exact; a paced run shows its pace, and a
+    shut throttle gate shows the wait instead."""
+    deleter = job(50, 20, 5)
+    pipeline = Pipeline(_NeverSends(), Settings(rate=12.5), Ledger(), sleep=asyncio.sleep)
+    deleter.pipeline = pipeline
+    reader = half_read_file(tmp_path)
+    display = started_ago(ProgressDisplay(deleter, [reader], io.StringIO()), 5)
+    try:
+        assert display.line().startswith("25/~100 done | ")  # estimated while reading
+        pipeline.input_done = True
+        assert display.line() == (
+            "25/50 done | 20 deleted, 5 missing | 5 ids/s | ETA 5s | pace 12.5 req/s"
+        )
+        pipeline.throttle.on_outcome(Outcome(Kind.THROTTLED, 429, retry_after=30.0))
+        line = display.line()
+        assert "throttled: waiting 30.0s" in line or "throttled: waiting 29.9s" in line
+        assert "pace" not in line
+        # an adaptive run that has not been throttled yet is unpaced: no pace to show
+        deleter.pipeline = unpaced = Pipeline(_NeverSends(), Settings(), Ledger())
+        unpaced.input_done = True
+        assert display.line().endswith("| 5 ids/s | ETA 5s")
+    finally:
+        reader.close()
+
+
+async def test_start_redraws_and_stop_clears(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started, the display redraws its line in place; stopped, it clears the line."""
+    monkeypatch.setattr(progress_module, "_REFRESH", 0.001)
+    stream = io.StringIO()
+    display = ProgressDisplay(job(3, 3, 0), stream=stream)
+    display.start()
+    while "\r\033[K3 done" not in stream.getvalue():
+        await asyncio.sleep(0.001)
+    await display.stop()
+    assert stream.getvalue().endswith("\r\033[K")
+    assert display._task is not None and display._task.done()
+
+
+async def test_stop_without_start_only_clears() -> None:
+    """Stopping a display that never started just clears the line."""
+    stream = io.StringIO()
+    await ProgressDisplay(job(0, 0, 0), stream=stream).stop()
+    assert stream.getvalue() == "\r\033[K"
+
+
+class _NeverSends:
+    async def delete_batch(self, file_ids: list[str]) -> Outcome:
+        raise AssertionError("nothing is sent in these tests")
