@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -181,8 +181,9 @@ def _classify_success(status: int, data: Any, text: str, batch: Sequence[str]) -
     return Outcome(Kind.SUCCESS, status, deleted=deleted, errors=tuple(errors))
 
 
-class ImageKitClient:
-    """Sends batches to ImageKit's bulk delete endpoint over one shared ``ClientSession``.
+class ApiConnection:
+    """What every ImageKit client shares: the key (only as its auth header), the session,
+    and turning one HTTP exchange into an answer or a transient Outcome.
 
     Args:
         private_key: the ImageKit private key; kept only as its Basic-auth header (and to be
@@ -207,7 +208,6 @@ class ImageKitClient:
         "_secrets",
         "_session",
         "_timeout",
-        "_url",
         "base_url",
     )
 
@@ -227,7 +227,6 @@ class ImageKitClient:
             raise UsageError(f"connections must be >= 1, got {connections}")
         #: API root, without a trailing slash
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._url = self.base_url + DELETE_PATH
         key = private_key.strip()
         token = base64.b64encode(f"{key}:".encode()).decode()
         #: the header the key travels in: built once, never logged. Built by hand because
@@ -242,7 +241,7 @@ class ImageKitClient:
         self._session = session
 
     def __repr__(self) -> str:
-        return f"ImageKitClient(base_url={self.base_url!r}, private_key=***)"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, private_key=***)"
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -265,7 +264,7 @@ class ImageKitClient:
             await self._session.close()
             self._session = None
 
-    async def __aenter__(self) -> ImageKitClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -276,22 +275,28 @@ class ImageKitClient:
     ) -> None:
         await self.close()
 
-    async def delete_batch(self, file_ids: Sequence[str]) -> Outcome:
-        """Send one delete request for ``file_ids`` and classify the answer. Never raises
-        for network or HTTP trouble; cancellation propagates."""
-        payload = json.dumps({"fileIds": list(file_ids)}, separators=(",", ":"))
+    async def exchange(
+        self, method: str, url: str, *, content_type: str | None = None, **options: Any
+    ) -> tuple[int, bytes, Any] | Outcome:
+        """One request: ``(status, body with secrets cut out, headers)``, or a TRANSIENT
+        Outcome when no answer came. Never raises for network trouble; cancellation
+        propagates."""
+        headers = {"Authorization": self._auth}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
-            async with self.session.post(
-                self._url,
-                data=payload,
-                headers={"Authorization": self._auth, "Content-Type": "application/json"},
+            async with self.session.request(
+                method,
+                url,
+                headers=headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                **options,
             ) as response:
                 body = await response.read()
                 for secret in self._secrets:
                     body = body.replace(secret, b"***")
-                return classify(response.status, body, response.headers, file_ids)
+                return response.status, body, response.headers
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made, so the request cannot have been applied.
             return Outcome(Kind.TRANSIENT, None, message=f"cannot connect: {_describe(exc)}")
@@ -304,6 +309,27 @@ class ImageKitClient:
                 message=f"connection lost: {_describe(exc)}",
                 maybe_applied=True,
             )
+
+
+class ImageKitClient(ApiConnection):
+    """Sends batches to ImageKit's bulk delete endpoint (arguments: ``ApiConnection``)."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, private_key: str, **options: Any) -> None:
+        super().__init__(private_key, **options)
+        self._url = self.base_url + DELETE_PATH
+
+    async def delete_batch(self, file_ids: Sequence[str]) -> Outcome:
+        """Send one delete request for ``file_ids`` and classify the answer. Never raises
+        for network or HTTP trouble; cancellation propagates."""
+        payload = json.dumps({"fileIds": list(file_ids)}, separators=(",", ":"))
+        answer = await self.exchange(
+            "POST", self._url, data=payload, content_type="application/json"
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        return classify(*answer, file_ids)
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,18 +15,14 @@ instead (see ``Listing.files``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final, Protocol
 
-import aiohttp
-
-from .client import DEFAULT_BASE_URL, check_base_url, classify
+from .client import ApiConnection, classify
 from .errors import BulkdelError, UsageError
 from .models import Kind, Outcome, Settings
 from .retry import Chain, build_retrying
@@ -225,84 +221,21 @@ def classify_listing(
     return outcome, None
 
 
-class ListingClient:
-    """Sends ``GET /v1/files`` requests to ImageKit.
+class ListingClient(ApiConnection):
+    """Sends ``GET /v1/files`` requests to ImageKit (arguments: ``ApiConnection``)."""
 
-    Args:
-        private_key: the ImageKit private key (kept only as its Basic-auth header).
-        base_url: API root.
-        session: a caller's session (left open on close), or None to make one.
-        timeout: seconds for one request.
-        allow_insecure_http: allow plain http to non-loopback hosts.
+    __slots__ = ("_url",)
 
-    Raises:
-        UsageError: empty key, or unsafe/malformed base URL.
-    """
-
-    __slots__ = ("_auth", "_owns_session", "_secrets", "_session", "_timeout", "_url", "base_url")
-
-    def __init__(
-        self,
-        private_key: str,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        allow_insecure_http: bool = False,
-    ) -> None:
-        if not private_key or not private_key.strip():
-            raise UsageError("the private key is empty")
-        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+    def __init__(self, private_key: str, **options: Any) -> None:
+        super().__init__(private_key, **options)
         self._url = self.base_url + LIST_PATH
-        key = private_key.strip()
-        token = base64.b64encode(f"{key}:".encode()).decode()
-        self._auth = "Basic " + token
-        self._secrets = tuple(s.encode() for s in (key, token) if len(s) >= 8)
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._owns_session = session is None
-        self._session = session
-
-    def __repr__(self) -> str:
-        return f"ListingClient(base_url={self.base_url!r}, private_key=***)"
-
-    async def close(self) -> None:
-        """Close the session if this client made it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> ListingClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def get_page(self, params: dict[str, str]) -> tuple[Outcome, list[dict[str, Any]] | None]:
         """One listing request; never raises for network or HTTP trouble."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        try:
-            async with self._session.get(
-                self._url,
-                params=params,
-                headers={"Authorization": self._auth},
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
-                for secret in self._secrets:
-                    body = body.replace(secret, b"***")
-                return classify_listing(response.status, body, response.headers)
-        except TimeoutError:
-            return Outcome(Kind.TRANSIENT, None, message="listing timed out"), None
-        except aiohttp.ClientError as exc:
-            text = f"{type(exc).__name__}: {exc}"[:_MESSAGE_MAX]
-            return Outcome(Kind.TRANSIENT, None, message=f"listing connection: {text}"), None
+        answer = await self.exchange("GET", self._url, params=params)
+        if isinstance(answer, Outcome):
+            return answer, None
+        return classify_listing(*answer)
 
 
 class ListingHost(Protocol):
