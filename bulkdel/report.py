@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ LIST_FILES: Final = (
     "invalid.jsonl",
 )
 _FLUSH_BYTES: Final = 64 * 1024
+#: seconds between flushes of the lists, whatever their size
+_FLUSH_EVERY: Final = 1.0
 
 
 class _LineFile:
@@ -81,6 +84,15 @@ class ReportWriter:
         with contextlib.suppress(FileNotFoundError):
             (self.directory / ".summary.json.tmp").unlink()
         self._files = {name: _LineFile(self.directory / name) for name in LIST_FILES}
+        self._flushed_at = time.monotonic()
+
+    def _tick(self) -> None:
+        """Flush at least once a second, so that a killed run leaves what it had done on
+        disk (whole lines) rather than in a buffer."""
+        now = time.monotonic()
+        if now - self._flushed_at >= _FLUSH_EVERY:
+            self._flushed_at = now
+            self.flush()
 
     def invalid(self, source: str, line: int, value: str, reason: str) -> None:
         self._files["invalid.jsonl"].add(
@@ -92,21 +104,25 @@ class ReportWriter:
 
     def deleted(self, file_ids: Sequence[str]) -> None:
         self._files["deleted.txt"].add_ids(file_ids)
+        self._tick()
 
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
         self._files["missing.txt"].add_ids(file_ids)
         self._files["missing_after_retry.txt"].add_ids(after_retry)
+        self._tick()
 
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
         self._files["failed.jsonl"].add(
             _json_line({"fileId": file_id, "error": error, "status": status, "attempts": attempts})
         )
+        self._tick()
 
     def not_attempted(self, file_ids: Iterable[str]) -> None:
         self._files["not_attempted.txt"].add_ids(file_ids)
 
     def flush(self) -> None:
-        """Push buffered lines to disk (called periodically and before exit)."""
+        """Push buffered lines to disk (at least once a second while outcomes come in, and
+        at close)."""
         for handle in self._files.values():
             handle.flush()
 

@@ -158,3 +158,20 @@ def test_summary_and_lists_agree_after_a_run(tmp_path: Path) -> None:
     for name, key in (("deleted.txt", "deleted"), ("missing.txt", "missing")):
         assert len((tmp_path / name).read_text().splitlines()) == summary["counts"][key]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_lists_reach_the_disk_at_least_once_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outcomes are not held in a buffer for long: a killed run keeps what it had done."""
+    import bulkdel.report as report_module
+
+    now = [100.0]
+    monkeypatch.setattr(report_module.time, "monotonic", lambda: now[0])
+    writer = report_module.ReportWriter(tmp_path / "r")
+    writer.deleted(["a" * 24])
+    assert (tmp_path / "r" / "deleted.txt").read_text() == ""
+    now[0] += 1.5
+    writer.deleted(["b" * 24])
+    assert (tmp_path / "r" / "deleted.txt").read_text() == "a" * 24 + "\n" + "b" * 24 + "\n"
+    writer.close()
