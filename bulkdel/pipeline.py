@@ -3,8 +3,9 @@
 One reader task validates, de-duplicates and batches the input; ``concurrency`` workers take
 batches, send them under the throttle with retries, and turn each outcome into ledger events.
 Every id read is "open" from the moment it is accepted until the ledger has its final bucket;
-whatever is still open when the run ends (stopped, aborted, cancelled) is not attempted, so
-the counts always add up.
+whatever is still open when the run ends (stopped, aborted, cancelled) is not attempted, or
+failed as "outcome unknown" when a request for it may have been applied, so the counts always
+add up.
 """
 
 from __future__ import annotations
@@ -139,10 +140,13 @@ class Pipeline:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
+        # The injected sleep (tests pass a fast one) races a stop: a stop ends the wait.
+        napping = asyncio.ensure_future(self._sleep_impl(seconds))
         stop_wait = asyncio.ensure_future(self._stop_event.wait())
         try:
-            await asyncio.wait({stop_wait}, timeout=seconds)
+            await asyncio.wait({napping, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            napping.cancel()
             stop_wait.cancel()
         if self.stopping:
             raise _Stopped

@@ -108,3 +108,30 @@ async def test_a_resumed_job_reports_earlier_failures_without_sending_them(
     assert summary["journal"]["settled_earlier"] == 40
     failed = (tmp_path / "r" / "failed.jsonl").read_text()
     assert failed.count("File is locked.") == 4
+
+
+async def test_backoff_waits_through_the_injected_sleep() -> None:
+    """The pipeline's sleep is injectable: a 5xx's backoff goes through it, not the clock."""
+    from bulkdel.ledger import Ledger
+    from bulkdel.pipeline import Pipeline
+    from bulkdel.sources import iterable_chunks
+
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    answers = [Outcome(Kind.TRANSIENT, 503, message="busy", maybe_applied=False)]
+
+    class Sender:
+        async def delete_batch(self, file_ids: list[str]) -> Outcome:
+            if answers:
+                return answers.pop()
+            return Outcome(Kind.SUCCESS, 200, deleted=tuple(file_ids))
+
+    settings = Settings(backoff_base=60.0, backoff_max=600.0)
+    ledger = Ledger()
+    pipeline = Pipeline(Sender(), settings, ledger, sleep=fake_sleep)
+    await pipeline.run(iterable_chunks(["a" * 24]))
+    assert ledger.counts.deleted == 1
+    assert len(slept) == 1 and 0 <= slept[0] <= 60.0
