@@ -270,15 +270,9 @@ class FakeImageKit:
         return response
 
     async def _answer_delete(self, request: web.Request) -> web.StreamResponse:
-        auth = request.headers.get("Authorization")
-        if not auth:
-            return _error(401, "Your request does not contain private API key.")
-        if auth != self._expected_auth and _basic_user(auth) != self._private_key:
-            return _error(403, "Your account cannot be authenticated.")
-        if self._throttled:
-            headers = self._throttle.admit()
-            if headers is not None:
-                return _error(429, "Too many requests.", headers)
+        refused = self._check_access(request)
+        if refused is not None:
+            return refused
         body = await request.read()
         ids, problem = _parse_body(body)
         if problem is not None or ids is None:
@@ -368,8 +362,8 @@ class FakeImageKit:
             return _error(400, str(exc))
         return web.json_response([item.as_json() for item in page])
 
-    def _refuse(self, request: web.Request) -> web.Response | None:
-        """The 401/403/429 answer to a request, or None when it may go on."""
+    def _check_access(self, request: web.Request) -> web.Response | None:
+        """The 401/403/429 (rate limit) answer to a request, or None when it may go on."""
         auth = request.headers.get("Authorization")
         if not auth:
             return _error(401, "Your request does not contain private API key.")
@@ -379,6 +373,13 @@ class FakeImageKit:
             headers = self._throttle.admit()
             if headers is not None:
                 return _error(429, "Too many requests.", headers)
+        return None
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        """The 401/403/429 answer to a listing request (a burst included), or None."""
+        refused = self._check_access(request)
+        if refused is not None:
+            return refused
         if self.faults.throttle_burst and self._random.random() < self.faults.throttle_burst:
             self.stats.faults["throttle_burst"] += 1
             limit = int(self._throttle.rate or 1000)
