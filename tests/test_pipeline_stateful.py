@@ -286,13 +286,13 @@ class ListSender:
         return outcome
 
 
-def test_bad_request_after_ambiguous_attempt_keeps_outcome_unknown() -> None:
-    """An id deleted by a 5xx'd attempt, then refused with 400, is not a plain failure."""
+def after_an_applied_502(then: Outcome) -> tuple[str, ListSender, Steps]:
+    """Run one id whose first attempt was applied but answered 502, then answered ``then``."""
     file_id = "0" * 24
     sender = ListSender(
         [
             (Outcome(Kind.TRANSIENT, 502, message="bad gateway", maybe_applied=True), True),
-            (Outcome(Kind.BAD_REQUEST, 400, message="bad id"), False),
+            (then, False),
         ]
     )
     steps = Steps()
@@ -304,6 +304,12 @@ def test_bad_request_after_ambiguous_attempt_keeps_outcome_unknown() -> None:
         return await deleter.run([file_id])
 
     asyncio.run(run())
+    return file_id, sender, steps
+
+
+def test_bad_request_after_ambiguous_attempt_keeps_outcome_unknown() -> None:
+    """An id deleted by a 5xx'd attempt, then refused with 400, is not a plain failure."""
+    file_id, sender, steps = after_an_applied_502(Outcome(Kind.BAD_REQUEST, 400, message="bad id"))
     assert sender.deleted == {file_id}
     assert steps.bucket[file_id] in ("deleted", "missing") or steps.failures[file_id].startswith(
         "outcome unknown"
@@ -372,22 +378,7 @@ async def test_the_real_client_closes_its_session(fake_server: Any, key: str) ->
 def test_applied_ids_are_not_not_attempted_after_a_fatal_answer() -> None:
     """A 502 after the delete was applied, then a 403: the id may be gone, so it is failed
     ("outcome unknown") or missing, never "not attempted"."""
-    file_id = "0" * 24
-    sender = ListSender(
-        [
-            (Outcome(Kind.TRANSIENT, 502, message="bad gateway", maybe_applied=True), True),
-            (Outcome(Kind.FATAL, 403, message="forbidden"), False),
-        ]
-    )
-    steps = Steps()
-    config = Settings(max_attempts=3, backoff_base=0.0001, backoff_max=0.001, linger=0.001)
-
-    async def run() -> Any:
-        deleter = BulkDeleter(settings=config, sender=sender, sinks=[steps])
-        steps.deleter = deleter
-        return await deleter.run([file_id])
-
-    asyncio.run(run())
+    file_id, sender, steps = after_an_applied_502(Outcome(Kind.FATAL, 403, message="forbidden"))
     assert sender.deleted == {file_id}
     assert steps.bucket[file_id] != "not_attempted"
     assert steps.bucket[file_id] == "missing" or steps.failures[file_id].startswith(
