@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .client import ImageKitClient
 from .deleter import BulkDeleter, delete_files
 from .errors import BulkdelError, FatalAPIError, InputError, JournalMismatchError, UsageError
+from .imagekit import ImageKitClient
 from .ledger import Counts, LedgerSink
 from .models import FileError, Kind, Outcome, Settings
 from .report import Report

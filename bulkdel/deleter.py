@@ -12,14 +12,14 @@ from typing import Any
 
 import aiohttp
 
-from .client import DEFAULT_BASE_URL, ImageKitClient
-from .journal import Journal, fingerprint
+from ._engine.pager import Listing
+from ._engine.pipeline import BatchSender, Pipeline
+from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
+from ._journal.journal import Journal, fingerprint
+from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
-from .listing import Listing
 from .models import Settings
-from .pipeline import BatchSender, Pipeline
 from .report import Report, ReportWriter
-from .sources import Chunk, FileReader, files_chunks, iterable_chunks
 
 IdSource = Iterable[Any] | AsyncIterable[Any]
 

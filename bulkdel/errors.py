@@ -6,7 +6,10 @@
     ├── UsageError               bad option or settings; nothing was sent (CLI exit 2)
     │   └── InputError           a source cannot be read or parsed as a whole (CLI exit 2)
     │       └── JournalMismatchError  a journal belongs to another input
-    └── FatalAPIError            the API said stop: 401/403, or a 404 not about files (exit 3)
+    ├── FatalAPIError            the API said stop: 401/403, or a 404 not about files (exit 3)
+    ├── ListingError             the listing cannot go on (fatal: exit 3; else exit 1)
+    └── Stopped                  a wait ended because the run is stopping (control flow: the
+                                 run's own parts catch it; it carries the stop's reason)
 
 Retryable conditions (5xx, timeouts, resets, 429) are never raised: the client returns them as
 outcome values and the retry policy decides. No message ever contains the private key.
@@ -41,3 +44,24 @@ class FatalAPIError(BulkdelError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+
+
+class ListingError(BulkdelError):
+    """Listing cannot go on: a fatal answer (``fatal``), or a page that kept failing."""
+
+    def __init__(self, message: str, *, fatal: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+        self.status = status
+
+
+class Stopped(BulkdelError):
+    """The run is stopping: raised out of any wait on its ``StopSignal``.
+
+    Attributes:
+        reason: the stop's ``Abort`` (None when none was given).
+    """
+
+    def __init__(self, reason: object = None) -> None:
+        super().__init__(f"stopped: {reason}" if reason is not None else "stopped")
+        self.reason = reason

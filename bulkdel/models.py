@@ -17,6 +17,49 @@ class Kind(StrEnum):
     TRANSIENT = "transient"  #: 5xx, timeout, connection trouble, a body we cannot read
 
 
+class AbortReason(StrEnum):
+    """Why a run ended before accounting every id as sent: what other layers act on.
+
+    The value is the prefix of the text form in ``summary.json``; exit codes come from
+    ``EXIT_CODES`` (the one mapping), never from parsing the text.
+    """
+
+    INTERRUPTED = "interrupted"  #: a signal (the CLI's SIGINT/SIGTERM)
+    CANCELLED = "cancelled"  #: the task running the job was cancelled
+    STOPPED = "stopped"  #: the library's ``stop()``
+    REFUSED = "refused"  #: a safety limit refused the job before anything was sent
+    FATAL = "fatal"  #: the API said stop (401/403, a 404 not about files, a listing 400)
+    LISTING_FAILED = "listing failed"  #: a listing page kept failing
+    ERROR = "error"  #: an unexpected exception inside bulkdel
+
+
+#: the CLI's exit code for a run that ended for each reason (None: decided by the counts)
+EXIT_CODES: dict[AbortReason, int | None] = {
+    AbortReason.INTERRUPTED: 130,
+    AbortReason.CANCELLED: 130,
+    AbortReason.STOPPED: None,
+    AbortReason.REFUSED: 2,
+    AbortReason.FATAL: 3,
+    AbortReason.LISTING_FAILED: 1,
+    AbortReason.ERROR: 1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """A typed reason and a human detail; ``str()`` is the text ``summary.json`` shows."""
+
+    reason: AbortReason
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if not self.detail:
+            return self.reason.value
+        if self.reason is AbortReason.INTERRUPTED:
+            return f"interrupted by {self.detail}"
+        return f"{self.reason.value}: {self.detail}"
+
+
 @dataclass(frozen=True, slots=True)
 class FileError:
     """One entry of a 207 answer's ``errors`` list."""

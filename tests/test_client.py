@@ -18,8 +18,8 @@ from aioresponses import core as aioresponses_core
 from multidict import CIMultiDict
 from yarl import URL
 
-from bulkdel.client import DELETE_PATH, ImageKitClient, check_base_url, classify, parse_wait
 from bulkdel.errors import UsageError
+from bulkdel.imagekit import DELETE_PATH, ImageKitClient, check_base_url, classify, parse_wait
 from bulkdel.models import FileError, Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults
 

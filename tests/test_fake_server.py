@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bulkdel.client import DELETE_PATH, ImageKitClient
+from bulkdel.imagekit import DELETE_PATH, ImageKitClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from bulkdel.testing.cli import add_arguments, server_from_args

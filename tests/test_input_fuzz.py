@@ -12,11 +12,11 @@ from aiohttp.typedefs import Handler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulkdel._engine.sources import MAX_LINE, FileReader
+from bulkdel._engine.validate import is_valid_id
 from bulkdel.cli import main
 from bulkdel.errors import InputError
-from bulkdel.sources import MAX_LINE, FileReader
 from bulkdel.testing import FakeImageKit
-from bulkdel.validate import is_valid_id
 from tests.helpers import KEY, ThreadedServer
 
 GOOD = "0123456789abcdef01234567"

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel.client import ImageKitClient
+from bulkdel._journal.journal import Journal, fingerprint
 from bulkdel.errors import JournalMismatchError
-from bulkdel.journal import Journal, fingerprint
+from bulkdel.imagekit import ImageKitClient
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.errors import JournalMismatchError, UsageError
-from bulkdel.journal import (
+from bulkdel._journal.journal import (
     DELETED,
     FAILED,
     IN_FLIGHT,
@@ -20,6 +19,7 @@ from bulkdel.journal import (
     fingerprint,
     read_journal,
 )
+from bulkdel.errors import JournalMismatchError, UsageError
 from tests.helpers import hex_ids
 
 

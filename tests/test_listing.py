@@ -10,18 +10,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel.client import ImageKitClient
+from bulkdel._engine.pager import Listing, StandaloneHost
 from bulkdel.deleter import BulkDeleter
-from bulkdel.errors import UsageError
-from bulkdel.listing import (
-    Listing,
-    ListingClient,
-    ListingError,
-    Selection,
-    StandaloneHost,
-    classify_listing,
-)
+from bulkdel.errors import ListingError, UsageError
+from bulkdel.imagekit import ImageKitClient, ListingClient, classify_listing
 from bulkdel.models import Kind, Settings
+from bulkdel.selection import Selection
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query, query_floor
 from tests.helpers import KEY

@@ -16,7 +16,7 @@ import yaml
 from jsonschema import ValidationError
 from openapi_schema_validator import OAS31Validator, validate
 
-from bulkdel.client import DELETE_PATH
+from bulkdel.imagekit import DELETE_PATH
 from bulkdel.testing import FakeImageKit, Faults
 
 #: a copy of ../shared/reference/imagekit-openapi-v1.0.0.yaml, so the check never skips

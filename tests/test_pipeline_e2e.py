@@ -180,7 +180,7 @@ class _RecordingSender:
 
 async def test_429_reset_is_honoured_by_every_worker(tmp_path: Path) -> None:
     """After a 429 saying "wait r", no worker starts a request before r has passed."""
-    from bulkdel.client import ImageKitClient
+    from bulkdel.imagekit import ImageKitClient
 
     ids = hex_ids(4000)
     async with FakeImageKit(KEY, windows=[RateWindow(8, 0.3)]) as server:

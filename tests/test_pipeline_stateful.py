@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bulkdel import BulkDeleter, delete_files
+from bulkdel._engine.validate import is_valid_id
 from bulkdel.models import FileError, Kind, Outcome, Settings
-from bulkdel.validate import is_valid_id
 
 POOL = [f"{n:024x}" for n in range(40)] + ["Ab_-9", "x" * 64]
 ANSWERS = (

@@ -112,9 +112,9 @@ async def test_a_resumed_job_reports_earlier_failures_without_sending_them(
 
 async def test_backoff_waits_through_the_injected_sleep() -> None:
     """The pipeline's sleep is injectable: a 5xx's backoff goes through it, not the clock."""
+    from bulkdel._engine.pipeline import Pipeline
+    from bulkdel._engine.sources import iterable_chunks
     from bulkdel.ledger import Ledger
-    from bulkdel.pipeline import Pipeline
-    from bulkdel.sources import iterable_chunks
 
     slept: list[float] = []
 

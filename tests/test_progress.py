@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel import progress as progress_module
+from bulkdel._engine.pipeline import Pipeline
+from bulkdel._engine.sources import FileReader
+from bulkdel.cli import progress as progress_module
+from bulkdel.cli.progress import ProgressDisplay
 from bulkdel.ledger import Ledger
 from bulkdel.models import Kind, Outcome
-from bulkdel.pipeline import Pipeline
-from bulkdel.progress import ProgressDisplay
-from bulkdel.sources import FileReader
 from tests.helpers import hex_ids
 
 

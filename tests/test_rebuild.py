@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, Settings, UsageError
-from bulkdel.rebuild import report_from_journal
-from bulkdel.sources import open_files
+from bulkdel._engine.sources import open_files
+from bulkdel._journal.rebuild import report_from_journal
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, check_report_dir, hex_ids, read_jsonl, read_lines
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bulkdel._engine.sources import MAX_LINE, READ_SIZE, FileReader, Item, open_files
 from bulkdel.errors import InputError
-from bulkdel.sources import MAX_LINE, READ_SIZE, FileReader, Item, open_files
 from tests.helpers import hex_ids
 
 

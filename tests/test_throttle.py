@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bulkdel._engine.throttle import Throttle
 from bulkdel.models import Kind, Outcome
-from bulkdel.throttle import Throttle
 
 
 class Clock:

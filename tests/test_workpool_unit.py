@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bulkdel.workpool import WorkPool
+from bulkdel._engine.workpool import WorkPool
 
 
 class Clock:

@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..listing import iso_ms
-
 Predicate = Callable[["FakeFile"], bool]
 
 SORTS: Final = frozenset(
@@ -45,6 +43,12 @@ def _to_ms(when: dt.datetime) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(dt.UTC).replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _iso_ms(when: dt.datetime) -> str:
+    """ImageKit's form of a time in answers: ``2024-01-02T03:04:05.678Z``."""
+    utc = when.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def folder_of(path: str) -> str:
@@ -79,7 +83,7 @@ class FakeFile:
 
     def as_json(self) -> dict[str, Any]:
         """The File object of ImageKit's listing answer."""
-        stamp = iso_ms(self.created_at)
+        stamp = _iso_ms(self.created_at)
         return {
             "type": "file",
             "fileId": self.file_id,

@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,11 +26,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ..validate import ID_PATTERN, is_valid_id
 from .fake_listing import FakeFile, FileStore, QueryError
 
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 LIST_PATH: Final = "/v1/files"
+#: the ids the fake accepts (the server's rule, kept apart from the client's on purpose)
+ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 STATS_PATH: Final = "/_fake/stats"
 HELP: Final = "For support kindly contact us at support@imagekit.io."
 #: status of the response object returned for a dropped connection; never sent
@@ -219,7 +221,7 @@ class FakeImageKit:
         """Whether ``file_id`` currently exists on this server."""
         if self.existing is not None:
             return file_id in self.existing
-        return is_valid_id(file_id) and file_id not in self.deleted
+        return ID_PATTERN.fullmatch(file_id) is not None and file_id not in self.deleted
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 picks a free port); returns the base URL."""

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .errors import InputError
+from ..errors import InputError
 from .validate import ID_PATTERN, id_problem
 
 Item = tuple[int, str, str | None]

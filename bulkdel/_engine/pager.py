@@ -1,15 +1,13 @@
-"""Select files through ImageKit's listing API (``GET /v1/files``) and stream their ids.
+"""Page through the files a ``Selection`` selects and stream their ids as chunks.
 
-``Selection`` turns the CLI's selectors into a ``path`` parameter and a ``searchQuery``;
-``ListingClient`` sends one page request and classifies the answer with the delete client's
-conventions; ``Listing`` pages through the selection, under the run's shared ``Throttle`` and
-the same tenacity policy as deletes (the account's rate limit covers both), and yields the
-files as ``Chunk``s for the pipeline.
+``Listing`` pages through the selection with the listing client, under the run's shared
+throttle and the same retry policy as deletes (the account's rate limit covers both), and
+yields the files as ``Chunk``s for the pipeline.
 
 Paging while deleting: ImageKit's ``skip`` is an offset into the result set as it is at the
 time of each request, and the run deletes the files it has listed, so ``skip += limit`` jumps
 over as many unseen files as were deleted in between. We page by **keyset on createdAt**
-instead (see ``Listing.files``).
+instead (see ``Listing.entries``).
 """
 
 from __future__ import annotations
@@ -17,225 +15,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from .client import ApiConnection, classify
-from .errors import BulkdelError, UsageError
-from .models import Kind, Outcome, Settings
+from ..errors import ListingError, UsageError
+from ..imagekit.listing import MAX_PAGE, ListingClient
+from ..models import Kind, Outcome, Settings
+from ..selection import Selection, iso_ms, quote
 from .retry import Chain, build_retrying
 from .sources import Chunk, Item
 from .throttle import Throttle
 from .validate import id_problem
 
-LIST_PATH: Final = "/v1/files"
-#: ImageKit's largest page
-MAX_PAGE: Final = 1000
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION: Final = re.compile(r"(\d+)\s*([smhdw])")
 _MESSAGE_MAX: Final = 300
 #: longest single sleep while waiting to retry, so that a stop is noticed soon
 _SLEEP_SLICE: Final = 0.1
-
-
-class ListingError(BulkdelError):
-    """Listing cannot go on: a fatal answer (``fatal``), or a page that kept failing."""
-
-    def __init__(self, message: str, *, fatal: bool, status: int | None = None) -> None:
-        super().__init__(message)
-        self.fatal = fatal
-        self.status = status
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """``90d``, ``12h``, ``2w``, ``30m``, ``45s`` as a timedelta.
-
-    Raises:
-        UsageError: anything else.
-    """
-    match = _DURATION.fullmatch(text.strip())
-    if match is None or int(match[1]) <= 0:
-        raise UsageError(
-            f"--older-than takes a positive number and a unit s, m, h, d or w (like 90d), "
-            f"got {text!r}"
-        )
-    return dt.timedelta(seconds=int(match[1]) * _UNITS[match[2]])
-
-
-def parse_date(text: str) -> dt.datetime:
-    """An ISO date or date-time; no zone means UTC.
-
-    Raises:
-        UsageError: not ISO 8601.
-    """
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"--created-before takes an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z, "
-            f"got {text!r}"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-def iso_ms(when: dt.datetime) -> str:
-    """ImageKit's form of a time: ``2024-01-02T03:04:05.678Z`` (UTC, milliseconds)."""
-    utc = when.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def quote(value: str) -> str:
-    """A string literal of the search language."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _folder(path: str) -> str:
-    inner = path.strip().strip("/")
-    return f"/{inner}/" if inner else "/"
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which files to select; every given selector must hold (AND).
-
-    Args:
-        path: a folder; alone it means that folder only.
-        recursive: ``path`` and every folder under it.
-        search_query: ImageKit's search language, passed through (in parentheses).
-        older_than: a duration like ``90d``: created before now minus that.
-        created_before: an ISO date or date-time.
-        tags: files carrying each of these tags.
-
-    Raises:
-        UsageError: nothing selected, ``recursive`` without ``path``, or a bad duration/date.
-    """
-
-    path: str | None = None
-    recursive: bool = False
-    search_query: str | None = None
-    older_than: str | None = None
-    created_before: str | None = None
-    tags: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.recursive and self.path is None:
-            raise UsageError("--recursive needs --path FOLDER (use --path / for everything)")
-        if self.path is not None and not self.path.strip().startswith("/"):
-            raise UsageError(f"--path takes a folder like /uploads/, got {self.path!r}")
-        if self.older_than is not None:
-            parse_duration(self.older_than)
-        if self.created_before is not None:
-            parse_date(self.created_before)
-        if self.search_query is not None and not self.search_query.strip():
-            raise UsageError("--search-query is empty")
-        if any(not tag.strip() for tag in self.tags):
-            raise UsageError("--tag is empty")
-        if not self.selects:
-            raise UsageError(
-                "select files with --path, --search-query, --older-than, --created-before or "
-                "--tag (--path / --recursive selects everything)"
-            )
-
-    @property
-    def selects(self) -> bool:
-        """True when some selector is given."""
-        return bool(
-            self.path is not None
-            or self.search_query
-            or self.older_than
-            or self.created_before
-            or self.tags
-        )
-
-    def describe(self) -> str:
-        """The selectors as command-line options (stable: used to recognise a journal)."""
-        parts: list[str] = []
-        if self.path is not None:
-            parts.append(f"--path {self.path}")
-        if self.recursive:
-            parts.append("--recursive")
-        if self.search_query:
-            parts.append(f"--search-query {self.search_query!r}")
-        if self.older_than:
-            parts.append(f"--older-than {self.older_than}")
-        if self.created_before:
-            parts.append(f"--created-before {self.created_before}")
-        parts.extend(f"--tag {tag}" for tag in self.tags)
-        return " ".join(parts)
-
-    def resolve(self, now: dt.datetime) -> tuple[str | None, list[str]]:
-        """The ``path`` parameter and the searchQuery conditions, relative ages fixed at
-        ``now`` (so that every page asks the same question)."""
-        path_param = None
-        conditions: list[str] = []
-        if self.path is not None:
-            folder = _folder(self.path)
-            if self.recursive:
-                if folder != "/":
-                    conditions.append(f"path : {quote(folder)}")
-            else:
-                path_param = folder
-        if self.search_query:
-            conditions.append(f"({self.search_query.strip()})")
-        if self.older_than:
-            cutoff = now - parse_duration(self.older_than)
-            conditions.append(f"createdAt < {quote(iso_ms(cutoff))}")
-        if self.created_before:
-            conditions.append(f"createdAt < {quote(iso_ms(parse_date(self.created_before)))}")
-        conditions.extend(f"tags IN [{quote(tag.strip())}]" for tag in self.tags)
-        return path_param, conditions
-
-
-def classify_listing(
-    status: int, body: bytes, headers: Any
-) -> tuple[Outcome, list[dict[str, Any]] | None]:
-    """One answer of ``GET /v1/files``: the outcome, and the page when it is one. Pure.
-
-    Only a 200 whose body is a JSON array of objects is a page; anything else in a 200 is a
-    protocol error (retried), never an empty page, so it can never end a listing early.
-    Other statuses follow the delete client's ``classify``; a 400 (a query the server
-    refuses) and a 404 are fatal.
-    """
-    if status == 200:
-        try:
-            data: Any = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, list) and all(isinstance(entry, dict) for entry in data):
-            return Outcome(Kind.SUCCESS, status), data
-        text = " ".join(body.decode("utf-8", errors="replace").split())[:_MESSAGE_MAX]
-        return Outcome(
-            Kind.TRANSIENT, status, message=f"200 listing answer is not a JSON array: {text}"
-        ), None
-    outcome = classify(status, body, headers, ())
-    if status == 404:
-        return Outcome(
-            Kind.FATAL, status, message="404 from the listing endpoint; is the base URL right?"
-        ), None
-    if outcome.kind is Kind.BAD_REQUEST:
-        return Outcome(
-            Kind.FATAL, status, message=f"the listing request was refused: {outcome.message}"
-        ), None
-    return outcome, None
-
-
-class ListingClient(ApiConnection):
-    """Sends ``GET /v1/files`` requests to ImageKit (arguments: ``ApiConnection``)."""
-
-    __slots__ = ("_url",)
-
-    def __init__(self, private_key: str, **options: Any) -> None:
-        super().__init__(private_key, **options)
-        self._url = self.base_url + LIST_PATH
-
-    async def get_page(self, params: dict[str, str]) -> tuple[Outcome, list[dict[str, Any]] | None]:
-        """One listing request; never raises for network or HTTP trouble."""
-        answer = await self.exchange("GET", self._url, params=params)
-        if isinstance(answer, Outcome):
-            return answer, None
-        return classify_listing(*answer)
 
 
 class ListingHost(Protocol):
@@ -560,14 +354,3 @@ class Listing:
         if isinstance(size, int | float) and not isinstance(size, bool):
             self.bytes += int(size)
         return (position, file_id, id_problem(file_id))
-
-
-def summary_line(entry: dict[str, Any]) -> dict[str, Any]:
-    """The JSONL record ``bulkdel list --jsonl`` writes for one file."""
-    return {
-        "fileId": entry.get("fileId"),
-        "name": entry.get("name"),
-        "path": entry.get("filePath"),
-        "size": entry.get("size"),
-        "createdAt": entry.get("createdAt"),
-    }

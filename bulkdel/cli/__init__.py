@@ -14,17 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .client import DEFAULT_BASE_URL, check_base_url
-from .deleter import BulkDeleter
-from .errors import BulkdelError, UsageError
-from .listing import Listing, ListingClient, ListingError, Selection, StandaloneHost, summary_line
-from .models import Settings
+from .. import __version__
+from .._engine.pager import Listing, StandaloneHost
+from .._engine.sources import FileReader, open_files
+from .._journal.rebuild import report_from_journal
+from ..deleter import BulkDeleter
+from ..errors import BulkdelError, ListingError, UsageError
+from ..imagekit import DEFAULT_BASE_URL, ListingClient, check_base_url
+from ..models import Settings
+from ..report import Report, format_text
+from ..selection import Selection
+from ..testing import cli as fake_cli
 from .progress import ProgressDisplay
-from .rebuild import report_from_journal
-from .report import Report, format_text
-from .sources import FileReader, open_files
-from .testing import cli as fake_cli
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: unique ids above which a terminal user is asked to confirm
@@ -459,3 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bulkdel: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def summary_line(entry: dict[str, Any]) -> dict[str, Any]:
+    """The JSONL record ``bulkdel list --jsonl`` writes for one file."""
+    return {
+        "fileId": entry.get("fileId"),
+        "name": entry.get("name"),
+        "path": entry.get("filePath"),
+        "size": entry.get("size"),
+        "createdAt": entry.get("createdAt"),
+    }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_random_exponential
 
-from .models import Kind, Outcome, Settings
+from ..models import Kind, Outcome, Settings
 
 RETRYABLE = frozenset({Kind.TRANSIENT, Kind.THROTTLED})
 #: 429s tolerated for one batch before its ids fail (a server that never lets us in)

@@ -9,8 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from .deleter import BulkDeleter
-from .sources import FileReader
+from .._engine.sources import FileReader
+from ..deleter import BulkDeleter
 
 _REFRESH = 0.5
 

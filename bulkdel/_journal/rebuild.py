@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..ledger import Ledger
+from ..report import Report, ReportWriter
 from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, read_journal
-from .ledger import Ledger
-from .report import Report, ReportWriter
 
 
 def report_from_journal(

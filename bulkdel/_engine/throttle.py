@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 
-from .models import Kind, Outcome
+from ..models import Kind, Outcome
 
 #: CUBIC constants from AWS's adaptive retry mode
 _BETA = 0.7

@@ -16,9 +16,9 @@ import random
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final, Protocol
 
-from .journal import DELETED, MISSING, Journal, JournaledOutcome
-from .ledger import Ledger
-from .models import Kind, Outcome, Settings
+from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
+from ..ledger import Ledger
+from ..models import Kind, Outcome, Settings
 from .retry import RETRYABLE, Chain, build_retrying
 from .sources import Chunk
 from .throttle import Throttle

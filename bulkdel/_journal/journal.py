@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import JournalMismatchError, UsageError
+from ..errors import JournalMismatchError, UsageError
 
 #: kept in step with ``pipeline.INTERRUPTED_UNKNOWN`` (journal cannot import the pipeline,
 #: which imports it)

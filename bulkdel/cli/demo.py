@@ -6,11 +6,11 @@ import random
 import tempfile
 from pathlib import Path
 
-from .deleter import BulkDeleter
-from .models import Settings
-from .report import Report
-from .sources import open_files
-from .testing import FakeImageKit, Faults
+from .._engine.sources import open_files
+from ..deleter import BulkDeleter
+from ..models import Settings
+from ..report import Report
+from ..testing import FakeImageKit, Faults
 
 DEMO_KEY = "demo_private_key"
 

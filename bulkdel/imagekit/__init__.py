@@ -1,0 +1,24 @@
+"""Everything that talks HTTP to ImageKit: the shared connection, the delete and listing
+clients, and the one place that reads answers."""
+
+from __future__ import annotations
+
+from .answers import classify, parse_wait
+from .connection import DEFAULT_BASE_URL, ApiConnection, check_base_url, is_loopback_host
+from .delete import DELETE_PATH, ImageKitClient
+from .listing import LIST_PATH, MAX_PAGE, ListingClient, classify_listing
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DELETE_PATH",
+    "LIST_PATH",
+    "MAX_PAGE",
+    "ApiConnection",
+    "ImageKitClient",
+    "ListingClient",
+    "check_base_url",
+    "classify",
+    "classify_listing",
+    "is_loopback_host",
+    "parse_wait",
+]
