@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake ImageKit server per test."""
+"""Shared fixtures: a fake ImageKit server per test; a private redis-server (tests.redis_server)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bulkdel.testing import FakeImageKit
+from tests.redis_server import persistent_redis_server, redis_server
+
+__all__ = ["persistent_redis_server", "redis_server"]
 
 KEY = "private_test_key_0123456789"
 
