@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
+import random
 from collections.abc import AsyncIterable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from ._engine.clock import LOOP_CLOCK, Clock
 from ._engine.pager import Listing
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
-from .models import Settings
-from .report import Report, ReportWriter
+from .models import Abort, AbortReason, Settings
+from .report import Report, ReportWriter, Resumed
 
 IdSource = Iterable[Any] | AsyncIterable[Any]
 
@@ -36,6 +36,8 @@ class BulkDeleter:
         journal: a journal file: the job survives crashes, and running it again with the
             same journal resumes it (ids already settled are not sent again).
         sender: send batches through this instead of an ``ImageKitClient`` (tests).
+        clock: the run's time and sleep (tests drive a virtual one).
+        rng: where the backoff's jitter comes from (seed it to replay a run).
 
     Call ``await deleter.run(ids)`` once. ``deleter.stop()`` (from any task) stops taking
     new batches, lets in-flight requests settle and makes ``run`` return an accounted
@@ -52,8 +54,12 @@ class BulkDeleter:
         sinks: Sequence[LedgerSink] = (),
         sender: BatchSender | None = None,
         journal: str | os.PathLike[str] | None = None,
+        clock: Clock = LOOP_CLOCK,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self._clock = clock
+        self._rng = rng
         self._sender = sender
         if sender is None and not self.settings.dry_run:
             # Built now so that a bad key or base URL fails before anything is read.
@@ -71,7 +77,7 @@ class BulkDeleter:
         self.pipeline: Pipeline | None = None
         #: the report of the last run, also set when ``run`` was cancelled
         self.last_report: Report | None = None
-        self._stop_reason: str | None = None
+        self._stop_reason: Abort | None = None
 
     def __repr__(self) -> str:
         return f"BulkDeleter(base_url={self.settings.base_url!r}, private_key=***)"
@@ -81,11 +87,15 @@ class BulkDeleter:
         """Live counts of the job."""
         return self.ledger.counts
 
-    def stop(self, reason: str = "stopped") -> None:
-        """Stop gracefully: no new batches, in-flight requests settle, ``run`` returns."""
-        self._stop_reason = reason
+    def stop(self, reason: Abort | None = None) -> None:
+        """Stop gracefully: no new batches, in-flight requests settle, ``run`` returns.
+
+        Args:
+            reason: why (the report's ``abort``); ``Abort(AbortReason.STOPPED)`` by default.
+        """
+        self._stop_reason = reason or Abort(AbortReason.STOPPED)
         if self.pipeline is not None:
-            self.pipeline.stop(reason)
+            self.pipeline.stop(self._stop_reason)
 
     async def run(
         self,
@@ -97,26 +107,24 @@ class BulkDeleter:
         """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
         the files a ``listing`` selects (listed while deleting, under the same throttle;
         the listing's client is closed at the end)."""
-        journal = None
-        if self.journal_path is not None:
-            names = [r.name for r in files] or ([listing.name] if listing else ["<iterable>"])
-            journal = Journal.open(self.journal_path, fingerprint(names, self.settings.base_url))
+        journal = self._open_journal(files, listing)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
-        self.ledger.sinks = [
-            *([writer] if writer else []),
-            *([journal] if journal else []),
-            *self._extra_sinks,
-        ]
-        sender = self._sender
-        if sender is None:
-            sender = _NoSender()
-        started = time.monotonic()
-        pipeline = self.pipeline = Pipeline(sender, self.settings, self.ledger, journal=journal)
+        own: list[LedgerSink] = [sink for sink in (writer, journal) if sink is not None]
+        self.ledger.sinks = [*own, *self._extra_sinks]
+        pipeline = self.pipeline = Pipeline(
+            self._sender or _NoSender(),
+            self.settings,
+            self.ledger,
+            clock=self._clock,
+            journal=journal,
+            rng=self._rng,
+        )
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
-        # The listing pages under the pipeline's throttle: listing and deleting share the
-        # account's rate limit, and a 429 to either holds both.
+        # The listing pages under the pipeline's throttle and stop: listing and deleting
+        # share the account's rate limit, and a 429 to either holds both.
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
+        started = self._clock.time()
         failure: BaseException | None = None
         try:
             await pipeline.run(chunks)
@@ -128,41 +136,65 @@ class BulkDeleter:
                 await self._sender.close()
             if listing is not None:
                 await listing.close()
-            aborted = pipeline.aborted
-            if aborted is None and isinstance(failure, asyncio.CancelledError):
-                aborted = "cancelled"
-            elif aborted is None and failure is not None:
-                aborted = f"error: {type(failure).__name__}: {failure}"[:300]
-            elif aborted is None and not pipeline.input_done:
-                aborted = "cancelled"
-            counts = self.ledger.counts
-            report = Report(
-                counts=counts,
-                requests=self.ledger.requests,
-                complete=pipeline.input_done and counts.not_attempted == 0 and aborted is None,
-                aborted=aborted,
-                elapsed_s=time.monotonic() - started,
-                report_dir=writer.directory if writer else None,
-                dry_run=self.settings.dry_run,
-            )
+            elapsed = self._clock.time() - started
+            report = self._report(pipeline, failure, elapsed, writer, journal)
             if journal is not None:
-                report = replace(
-                    report,
-                    resumed={
-                        "journal": str(journal.path),
-                        "resumed": journal.resumed,
-                        "settled_earlier": pipeline.resumed_final,
-                        "in_flight_earlier": pipeline.resumed_in_flight,
-                    },
-                )
-                journal.set_meta(
-                    input_done=str(pipeline.input_done), aborted=aborted or "", version="1"
-                )
+                journal.set_meta(input_done=str(pipeline.input_done), version="1")
+                journal.set_abort(report.abort)
                 await journal.close()
             if writer is not None:
                 writer.close(report.summary())
             self.last_report = report
         return report
+
+    def _open_journal(self, files: Sequence[FileReader], listing: Listing | None) -> Journal | None:
+        if self.journal_path is None:
+            return None
+        names = [r.name for r in files] or ([listing.name] if listing else ["<iterable>"])
+        return Journal.open(self.journal_path, fingerprint(names, self.settings.base_url))
+
+    def _report(
+        self,
+        pipeline: Pipeline,
+        failure: BaseException | None,
+        elapsed: float,
+        writer: ReportWriter | None,
+        journal: Journal | None,
+    ) -> Report:
+        """The run's report, the one place it is built."""
+        abort = pipeline.aborted or _abort_of(failure, pipeline.input_done)
+        counts = self.ledger.counts
+        resumed = None
+        if journal is not None:
+            resumed = Resumed(
+                journal=str(journal.path),
+                resumed=journal.resumed,
+                settled_earlier=pipeline.resumed_final,
+                in_flight_earlier=pipeline.resumed_in_flight,
+            )
+        return Report(
+            counts=counts,
+            requests=self.ledger.requests,
+            complete=pipeline.input_done and counts.not_attempted == 0 and abort is None,
+            abort=abort,
+            elapsed_s=elapsed,
+            report_dir=writer.directory if writer else None,
+            dry_run=self.settings.dry_run,
+            resumed=resumed,
+        )
+
+
+def _abort_of(failure: BaseException | None, input_done: bool) -> Abort | None:
+    """Why a run the pipeline did not stop ended early: cancelled, an unexpected error, or
+    (input not all read) cancelled too; None when it ran through."""
+    if isinstance(failure, asyncio.CancelledError):
+        return Abort(AbortReason.CANCELLED)
+    if failure is not None:
+        # "error: " and this detail stay within 300 characters
+        return Abort(AbortReason.ERROR, f"{type(failure).__name__}: {failure}"[:293])
+    if not input_done:
+        return Abort(AbortReason.CANCELLED)
+    return None
 
 
 class _NoSender:

@@ -3,10 +3,13 @@
 ::
 
     BulkdelError                 root: catch this to catch everything bulkdel raises
-    ├── UsageError               bad option or settings; nothing was sent (CLI exit 2)
+    ├── UsageError               bad option or settings; nothing was sent (CLI exit 2; also a
+    │                            ``ValueError``, so code catching that for a bad setting works)
     │   └── InputError           a source cannot be read or parsed as a whole (CLI exit 2)
     │       └── JournalMismatchError  a journal belongs to another input
-    ├── FatalAPIError            the API said stop: 401/403, or a 404 not about files (exit 3)
+    ├── FatalAPIError            kept for compatibility: a run reports the API's "stop" (401/403,
+    │                            a 404 not about files) as ``Abort(AbortReason.FATAL)`` in its
+    │                            report (exit 3) and never raises this
     ├── ListingError             the listing cannot go on (fatal: exit 3; else exit 1)
     └── Stopped                  a wait ended because the run is stopping (control flow: the
                                  run's own parts catch it; it carries the stop's reason)
@@ -17,12 +20,17 @@ outcome values and the retry policy decides. No message ever contains the privat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Abort
+
 
 class BulkdelError(Exception):
     """Root of every error bulkdel raises."""
 
 
-class UsageError(BulkdelError):
+class UsageError(BulkdelError, ValueError):
     """A setting or option is wrong; the message names it and the fix."""
 
 
@@ -36,6 +44,8 @@ class JournalMismatchError(InputError):
 
 class FatalAPIError(BulkdelError):
     """The API answered in a way that makes going on pointless or dangerous.
+
+    A run does not raise it: the report's ``abort`` says ``AbortReason.FATAL`` instead.
 
     Attributes:
         status: the HTTP status that caused the abort.
@@ -62,6 +72,6 @@ class Stopped(BulkdelError):
         reason: the stop's ``Abort`` (None when none was given).
     """
 
-    def __init__(self, reason: object = None) -> None:
+    def __init__(self, reason: Abort | None = None) -> None:
         super().__init__(f"stopped: {reason}" if reason is not None else "stopped")
         self.reason = reason

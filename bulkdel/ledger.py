@@ -48,13 +48,41 @@ class Counts:
         return asdict(self)
 
 
+#: the kinds of request a run sends
+DELETE, LIST = "delete", "list"
+
+
 @dataclass
 class RequestStats:
-    """What was sent: requests, retries, answers by status (``error``: no answer)."""
+    """What was sent, the one place requests are counted.
+
+    ``sent``, ``retried`` and ``by_status`` count delete requests (their meaning in
+    ``summary.json`` is unchanged); ``by_kind`` and ``retried_by_kind`` count every request
+    by kind (``delete``, ``list``). ``by_status``'s ``error`` means no answer.
+    """
 
     sent: int = 0
     retried: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)
+    retried_by_kind: Counter[str] = field(default_factory=Counter)
+
+    def sending(self, kind: str) -> None:
+        """One request of ``kind`` is about to leave."""
+        self.by_kind[kind] += 1
+        if kind == DELETE:
+            self.sent += 1
+
+    def answered(self, kind: str, status: int | None) -> None:
+        """A request of ``kind`` got ``status`` (None: no answer)."""
+        if kind == DELETE:
+            self.by_status[str(status) if status else "error"] += 1
+
+    def retrying(self, kind: str) -> None:
+        """A request of ``kind`` is about to be tried again."""
+        self.retried_by_kind[kind] += 1
+        if kind == DELETE:
+            self.retried += 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready request figures."""
@@ -62,6 +90,7 @@ class RequestStats:
             "sent": self.sent,
             "retried": self.retried,
             "by_status": dict(sorted(self.by_status.items())),
+            "by_kind": {kind: self.by_kind[kind] for kind in (DELETE, LIST)},
         }
 
 

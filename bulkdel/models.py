@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+from .errors import UsageError
 
 
 class Kind(StrEnum):
@@ -33,7 +36,8 @@ class AbortReason(StrEnum):
     ERROR = "error"  #: an unexpected exception inside bulkdel
 
 
-#: the CLI's exit code for a run that ended for each reason (None: decided by the counts)
+#: the exit code of a run that ended for each reason (None: decided by the counts); the one
+#: mapping, used by ``Report.exit_code`` and so by the CLI
 EXIT_CODES: dict[AbortReason, int | None] = {
     AbortReason.INTERRUPTED: 130,
     AbortReason.CANCELLED: 130,
@@ -47,10 +51,18 @@ EXIT_CODES: dict[AbortReason, int | None] = {
 
 @dataclass(frozen=True, slots=True)
 class Abort:
-    """A typed reason and a human detail; ``str()`` is the text ``summary.json`` shows."""
+    """A typed reason and a human detail; ``str()`` is the text ``summary.json`` shows.
+
+    Layers act on ``reason`` (and ``exit_code``), never on the text.
+    """
 
     reason: AbortReason
     detail: str = ""
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit code this reason forces, or None when the counts decide."""
+        return EXIT_CODES[self.reason]
 
     def __str__(self) -> str:
         if not self.detail:
@@ -58,6 +70,13 @@ class Abort:
         if self.reason is AbortReason.INTERRUPTED:
             return f"interrupted by {self.detail}"
         return f"{self.reason.value}: {self.detail}"
+
+
+#: the reason of ids whose request may have been applied when the run stopped; the journal
+#: keeps these in flight, so that a resumed run sends them again and learns their fate
+INTERRUPTED_UNKNOWN: Final = (
+    "outcome unknown, the server may have deleted it: the run stopped before an answer said"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +136,14 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 100:
-            raise ValueError(f"batch_size must be 1..100, got {self.batch_size}")
+            raise UsageError(f"batch_size must be 1..100, got {self.batch_size}")
         if self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+            raise UsageError(f"concurrency must be >= 1, got {self.concurrency}")
         if self.rate is not None and not self.rate > 0:
-            raise ValueError(f"rate must be > 0, got {self.rate}")
+            raise UsageError(f"rate must be > 0, got {self.rate}")
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+            raise UsageError(f"max_attempts must be >= 1, got {self.max_attempts}")
         if not self.timeout > 0:
-            raise ValueError(f"timeout must be > 0, got {self.timeout}")
+            raise UsageError(f"timeout must be > 0, got {self.timeout}")
         if self.max_delete is not None and self.max_delete < 0:
-            raise ValueError(f"max_delete must be >= 0, got {self.max_delete}")
+            raise UsageError(f"max_delete must be >= 0, got {self.max_delete}")

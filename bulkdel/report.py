@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .ledger import Counts, RequestStats
+from .models import Abort
 
 LIST_FILES: Final = (
     "deleted.txt",
@@ -179,6 +180,36 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A run with a journal: which journal, and what earlier runs had done.
+
+    A run fills ``resumed`` and the ``*_earlier`` counts; a report rebuilt from a journal
+    fills ``runs`` and ``in_flight_unknown``; what a side does not know is None.
+    """
+
+    journal: str
+    #: the journal already held a job when this run started
+    resumed: bool | None = None
+    #: ids an earlier run had settled, and ids it had left in flight
+    settled_earlier: int | None = None
+    in_flight_earlier: int | None = None
+    #: runs recorded in the journal, and ids left in flight (outcome unknown)
+    runs: int | None = None
+    in_flight_unknown: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (``summary.json``'s ``journal``)."""
+        return {
+            "journal": self.journal,
+            "resumed": self.resumed,
+            "settled_earlier": self.settled_earlier,
+            "in_flight_earlier": self.in_flight_earlier,
+            "runs": self.runs,
+            "in_flight_unknown": self.in_flight_unknown,
+        }
+
+
 @dataclass(frozen=True)
 class Report:
     """The result of a run, as returned by the library and written as ``summary.json``."""
@@ -186,13 +217,19 @@ class Report:
     counts: Counts
     requests: RequestStats
     complete: bool
-    aborted: str | None
+    #: why the run ended early (typed), or None
+    abort: Abort | None
     elapsed_s: float
     report_dir: Path | None = None
     #: nothing was sent on purpose: every unique id is "not attempted"
     dry_run: bool = False
     #: with a journal: which journal, and what earlier runs had settled or left in flight
-    resumed: dict[str, Any] | None = None
+    resumed: Resumed | None = None
+
+    @property
+    def aborted(self) -> str | None:
+        """The abort's text, as ``summary.json`` shows it (for people: act on ``abort``)."""
+        return None if self.abort is None else str(self.abort)
 
     @property
     def ids_per_s(self) -> float:
@@ -201,7 +238,7 @@ class Report:
         return (c.deleted + c.missing + c.failed) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """``summary.json``'s content (SPEC's shape)."""
+        """``summary.json``'s content."""
         return {
             "version": 1,
             "complete": self.complete,
@@ -211,16 +248,17 @@ class Report:
             "requests": self.requests.as_dict(),
             "elapsed_s": round(self.elapsed_s, 3),
             "ids_per_s": round(self.ids_per_s, 1),
-            **({"journal": self.resumed} if self.resumed is not None else {}),
+            **({"journal": self.resumed.as_dict()} if self.resumed is not None else {}),
         }
 
     @property
     def exit_code(self) -> int:
-        """SPEC's exit code for this outcome (130 for interruption is the CLI's call)."""
-        if self.aborted is not None and self.aborted.startswith("fatal"):
-            return 3
+        """The exit code for this outcome: the abort's (``EXIT_CODES``) when it sets one,
+        else 1 when any id failed or was not attempted (a dry run that ran through: 0)."""
+        if self.abort is not None and self.abort.exit_code is not None:
+            return self.abort.exit_code
         c = self.counts
-        if self.dry_run and self.aborted is None:
+        if self.dry_run and self.abort is None:
             return 0
         return 1 if c.failed or c.not_attempted else 0
 

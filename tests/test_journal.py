@@ -18,6 +18,7 @@ from bulkdel import BulkDeleter, Settings
 from bulkdel._journal.journal import Journal, fingerprint
 from bulkdel.errors import JournalMismatchError
 from bulkdel.imagekit import ImageKitClient
+from bulkdel.models import Abort, AbortReason
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,
@@ -119,7 +120,7 @@ async def test_a_resumed_run_sends_no_settled_id(tmp_path: Path) -> None:
         async def stop_early() -> None:
             while first.counts.deleted < 1500:
                 await asyncio.sleep(0.001)
-            first.stop("interrupted by test")
+            first.stop(Abort(AbortReason.INTERRUPTED, "test"))
 
         stopper = asyncio.create_task(stop_early())
         await first.run(ids)
@@ -158,7 +159,7 @@ async def test_ids_left_in_flight_and_then_missing_were_deleted_by_the_earlier_r
         await client.close()
     assert report.counts.deleted == 40
     assert set(read_lines(tmp_path / "r" / "missing_after_retry.txt")) == set(ids[:10])
-    assert report.resumed is not None and report.resumed["in_flight_earlier"] == 10
+    assert report.resumed is not None and report.resumed.in_flight_earlier == 10
 
 
 def test_a_journal_of_another_input_is_refused(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from bulkdel._journal.journal import (
     DELETED,
     FAILED,
     IN_FLIGHT,
-    INTERRUPTED_UNKNOWN,
     MISSING,
     Journal,
     JournaledOutcome,
@@ -20,6 +19,7 @@ from bulkdel._journal.journal import (
     read_journal,
 )
 from bulkdel.errors import JournalMismatchError, UsageError
+from bulkdel.models import INTERRUPTED_UNKNOWN
 from tests.helpers import hex_ids
 
 
@@ -42,6 +42,7 @@ async def test_outcomes_are_recorded_and_looked_up(tmp_path: Path) -> None:
     journal.deleted(ids[:1])
     journal.missing(ids[1:3], after_retry=ids[2:3])
     journal.failed(ids[3], "File is locked.", 207, 6)
+    journal.keep_in_flight(ids[4:5])
     journal.failed(ids[4], INTERRUPTED_UNKNOWN, None, 1)
     journal.not_attempted(ids[5:])
     found = await journal.lookup(ids)

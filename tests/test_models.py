@@ -29,8 +29,8 @@ from bulkdel import (
     ],
 )
 def test_bad_settings_name_the_parameter_and_value(field: str, value: object, message: str) -> None:
-    """Each invalid setting raises ValueError whose message names the field and the value."""
-    with pytest.raises(ValueError) as raised:
+    """Each invalid setting raises UsageError (also a ValueError) naming the field and value."""
+    with pytest.raises(UsageError) as raised:
         Settings(**{field: value})  # type: ignore[arg-type]
     assert str(raised.value) == message
 

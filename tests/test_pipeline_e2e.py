@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, Settings, delete_files
-from bulkdel.models import Kind, Outcome
+from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from bulkdel.report import Report
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from tests.helpers import (
@@ -211,7 +211,7 @@ async def test_stop_settles_in_flight_and_accounts_everything(tmp_path: Path) ->
         job = asyncio.create_task(deleter.run(ids))
         while deleter.counts.deleted < 1000:
             await asyncio.sleep(0.005)
-        deleter.stop("interrupted by test")
+        deleter.stop(Abort(AbortReason.INTERRUPTED, "test"))
         report = await job
     summary = check_report_dir(tmp_path / "report")
     check_ground_truth(tmp_path / "report", server)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bulkdel import BulkDeleter, delete_files
 from bulkdel._engine.validate import is_valid_id
-from bulkdel.models import FileError, Kind, Outcome, Settings
+from bulkdel.models import Abort, AbortReason, FileError, Kind, Outcome, Settings
 
 POOL = [f"{n:024x}" for n in range(40)] + ["Ab_-9", "x" * 64]
 ANSWERS = (
@@ -337,7 +337,7 @@ async def test_a_run_leaves_no_tasks_and_no_loop_errors(how: str) -> None:
     task = asyncio.create_task(deleter.run(ids))
     await asyncio.sleep(0.01)
     if how == "stop":
-        deleter.stop("stopped by test")
+        deleter.stop(Abort(AbortReason.STOPPED, "by test"))
     if how == "cancel":
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel.models import FileError, Kind, Outcome
+from bulkdel.models import Abort, AbortReason, FileError, Kind, Outcome
 from tests.helpers import check_report_dir, hex_ids
 
 
@@ -61,7 +61,7 @@ async def test_a_stop_during_backoff_ends_the_wait_at_once(tmp_path: Path) -> No
     await sender.first.wait()
     await asyncio.sleep(0.05)  # the worker is now in its backoff
     started = time.monotonic()
-    deleter.stop("interrupted by SIGINT")
+    deleter.stop(Abort(AbortReason.INTERRUPTED, "SIGINT"))
     report = await asyncio.wait_for(task, 10)
     assert time.monotonic() - started < 5
     assert sender.calls == 1
@@ -111,15 +111,19 @@ async def test_a_resumed_job_reports_earlier_failures_without_sending_them(
 
 
 async def test_backoff_waits_through_the_injected_sleep() -> None:
-    """The pipeline's sleep is injectable: a 5xx's backoff goes through it, not the clock."""
+    """The pipeline's clock is injectable: a 5xx's backoff sleeps through it."""
     from bulkdel._engine.pipeline import Pipeline
     from bulkdel._engine.sources import iterable_chunks
     from bulkdel.ledger import Ledger
 
     slept: list[float] = []
 
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
+    class FakeClock:
+        def time(self) -> float:
+            return 0.0
+
+        async def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
 
     answers = [Outcome(Kind.TRANSIENT, 503, message="busy", maybe_applied=False)]
 
@@ -131,7 +135,7 @@ async def test_backoff_waits_through_the_injected_sleep() -> None:
 
     settings = Settings(backoff_base=60.0, backoff_max=600.0)
     ledger = Ledger()
-    pipeline = Pipeline(Sender(), settings, ledger, sleep=fake_sleep)
+    pipeline = Pipeline(Sender(), settings, ledger, clock=FakeClock())
     await pipeline.run(iterable_chunks(["a" * 24]))
     assert ledger.counts.deleted == 1
     assert len(slept) == 1 and 0 <= slept[0] <= 60.0

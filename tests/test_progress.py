@@ -83,13 +83,13 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
     """Once the whole input is read the total is exact; a paced run shows its pace, and a
     shut throttle gate shows the wait instead."""
     deleter = job(50, 20, 5)
-    pipeline = Pipeline(_NeverSends(), Settings(rate=12.5), Ledger(), sleep=asyncio.sleep)
+    pipeline = Pipeline(_NeverSends(), Settings(rate=12.5), Ledger())
     deleter.pipeline = pipeline
     reader = half_read_file(tmp_path)
     display = started_ago(ProgressDisplay(deleter, [reader], io.StringIO()), 5)
     try:
         assert display.line().startswith("25/~100 done | ")  # estimated while reading
-        pipeline.input_done = True
+        pipeline.reader.input_done = True
         assert display.line() == (
             "25/50 done | 20 deleted, 5 missing | 5 ids/s | ETA 5s | pace 12.5 req/s"
         )
@@ -99,7 +99,7 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
         assert "pace" not in line
         # an adaptive run that has not been throttled yet is unpaced: no pace to show
         deleter.pipeline = unpaced = Pipeline(_NeverSends(), Settings(), Ledger())
-        unpaced.input_done = True
+        unpaced.reader.input_done = True
         assert display.line().endswith("| 5 ids/s | ETA 5s")
     finally:
         reader.close()

@@ -172,7 +172,7 @@ def test_ledger_and_report_files_agree(
     ledger.not_attempted(pending)
     c = ledger.counts
     assert c.balanced()
-    report = Report(c, RequestStats(), complete=c.not_attempted == 0, aborted=None, elapsed_s=1.0)
+    report = Report(c, RequestStats(), complete=c.not_attempted == 0, abort=None, elapsed_s=1.0)
     writer.close(report.summary())
     lines = {p.name: p.read_text().splitlines() for p in directory.iterdir() if p.is_file()}
     assert len(lines["deleted.txt"]) == c.deleted

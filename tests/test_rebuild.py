@@ -10,6 +10,7 @@ import pytest
 from bulkdel import BulkDeleter, Settings, UsageError
 from bulkdel._engine.sources import open_files
 from bulkdel._journal.rebuild import report_from_journal
+from bulkdel.models import Abort, AbortReason
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, check_report_dir, hex_ids, read_jsonl, read_lines
 
@@ -61,7 +62,7 @@ async def test_a_stopped_job_rebuilds_as_incomplete_with_ids_not_attempted(
     deleter = BulkDeleter(
         KEY, settings=Settings(base_url="http://127.0.0.1:9"), journal=tmp_path / "j"
     )
-    deleter.stop("interrupted by SIGINT")
+    deleter.stop(Abort(AbortReason.INTERRUPTED, "SIGINT"))
     ran = await deleter.run(files=open_files([str(source)]))
     assert ran.counts.not_attempted == 50
     rebuilt = report_from_journal(tmp_path / "j", tmp_path / "rebuilt")

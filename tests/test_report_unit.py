@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkdel.ledger import Counts, RequestStats
+from bulkdel.models import Abort, AbortReason
 from bulkdel.report import Report, ReportWriter, format_text
 from tests.helpers import hex_ids, read_lines
 
@@ -30,7 +31,7 @@ def test_text_summary_of_an_aborted_run_says_why_and_where(tmp_path: Path) -> No
         counts=counts,
         requests=RequestStats(sent=3, retried=1),
         complete=False,
-        aborted="interrupted by SIGINT",
+        abort=Abort(AbortReason.INTERRUPTED, "SIGINT"),
         elapsed_s=2.0,
         report_dir=tmp_path,
     )

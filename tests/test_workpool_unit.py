@@ -11,8 +11,12 @@ class Clock:
     def __init__(self) -> None:
         self.now = 100.0
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+        self.now += seconds
 
 
 async def test_queued_ids_and_busy_count() -> None:

@@ -12,63 +12,79 @@ instead (see ``Listing.entries``).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
+import random
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final, Protocol
 
-from ..errors import ListingError, UsageError
+from ..errors import ListingError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
-from ..models import Kind, Outcome, Settings
+from ..ledger import LIST, RequestStats
+from ..models import Abort, AbortReason, Kind, Outcome, Settings
 from ..selection import Selection, iso_ms, quote
-from .retry import Chain, build_retrying
+from .clock import LOOP_CLOCK, Clock
+from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
+from .stop import StopSignal
 from .throttle import Throttle
 from .validate import id_problem
 
 _MESSAGE_MAX: Final = 300
-#: longest single sleep while waiting to retry, so that a stop is noticed soon
-_SLEEP_SLICE: Final = 0.1
 
 
 class ListingHost(Protocol):
-    """What a listing runs under: the run's settings, its shared throttle, and its stop."""
+    """What a listing runs under: the run's settings, clock, throttle, backoff, stop signal
+    and request counts (a ``Pipeline``, or a ``StandaloneHost``)."""
 
     @property
     def settings(self) -> Settings: ...
 
     @property
+    def clock(self) -> Clock: ...
+
+    @property
     def throttle(self) -> Throttle: ...
 
     @property
-    def stopping(self) -> bool: ...
+    def backoff(self) -> Backoff: ...
 
-    def stop(self, reason: str) -> None: ...
+    @property
+    def signal(self) -> StopSignal: ...
+
+    @property
+    def requests(self) -> RequestStats: ...
+
+    def stop(self, reason: Abort) -> None: ...
 
 
 class StandaloneHost:
-    """A host for a listing that feeds no pipeline (``bulkdel list``)."""
+    """A host for a listing that feeds no pipeline (``bulkdel list``).
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        settings: the rate, attempts and backoff knobs.
+        clock: the run's time and sleep.
+        rng: the backoff's jitter.
+    """
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock = LOOP_CLOCK, rng: random.Random | None = None
+    ) -> None:
         self.settings = settings
-        self.throttle = Throttle(settings.rate)
-        #: why the listing stopped early, or None
-        self.aborted: str | None = None
+        self.clock = clock
+        self.signal = StopSignal(clock)
+        self.throttle = Throttle(settings.rate, clock=clock, signal=self.signal)
+        self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
+        self.requests = RequestStats()
 
     @property
-    def stopping(self) -> bool:
-        """A stop was asked for."""
-        return self.aborted is not None
+    def aborted(self) -> Abort | None:
+        """Why the listing stopped early, or None."""
+        return self.signal.reason
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: Abort) -> None:
         """Stop listing; the first reason wins."""
-        if self.aborted is None:
-            self.aborted = reason
-
-
-class _Ended(Exception):
-    """Internal: the host is stopping; the listing ends quietly."""
+        self.signal.set(reason)
 
 
 def _key(entry: dict[str, Any]) -> str:
@@ -111,7 +127,8 @@ class Listing:
         page_size: files a page, 1..1000.
         now: the time relative ages count back from (default: when ``files`` starts).
 
-    Counters (``pages``, ``requests``, ``retried``, ``files``, ``bytes``) are live.
+    Counters (``pages``, ``requests``, ``retried``, ``files``, ``bytes``) are live;
+    requests are counted in the host's ``RequestStats`` (kind ``list``).
     """
 
     def __init__(
@@ -129,14 +146,24 @@ class Listing:
         self.page_size = page_size
         self._now = now
         self.name = f"<listing {selection.describe()}>"
-        #: page answers received, requests sent (with retries), retries, files and bytes listed
+        #: page answers received, files and bytes listed
         self.pages = 0
-        self.requests = 0
-        self.retried = 0
         self.files = 0
         self.bytes = 0
         #: tie groups of one createdAt too big for a page (paged by offset, see _tie_group)
         self.tie_groups = 0
+        #: where the listing's requests are counted: its host's, once it runs under one
+        self._stats = RequestStats()
+
+    @property
+    def requests(self) -> int:
+        """Listing requests sent (retries included), as counted in the host's stats."""
+        return self._stats.by_kind[LIST]
+
+    @property
+    def retried(self) -> int:
+        """Listing requests that were retries."""
+        return self._stats.retried_by_kind[LIST]
 
     async def close(self) -> None:
         """Close the client."""
@@ -222,8 +249,8 @@ class Listing:
                     async for files in self._tie_group(host, path, conditions, cursor, boundary):
                         yield files
                     strict, boundary = True, set()
-        except _Ended:
-            return
+        except Stopped:
+            return  # the run is stopping: the listing ends quietly
 
     async def _tie_group(
         self,
@@ -268,51 +295,35 @@ class Listing:
             params["path"] = path
         if query:
             params["searchQuery"] = query
-        loop = asyncio.get_running_loop()
         settings = host.settings
-        chain = Chain(budget=settings.max_attempts, started=loop.time())
+        self._stats = host.requests
+        chain = Chain(budget=settings.max_attempts, started=host.clock.time())
         page: list[list[dict[str, Any]]] = []
 
         async def attempt() -> Outcome:
-            try:
-                await host.throttle.wait_turn()
-            except Exception:
-                if host.stopping:  # the pipeline's sleep raises its own stop signal
-                    return Outcome(Kind.TRANSIENT, None, message="stopped")
-                raise
-            if host.stopping:
-                return Outcome(Kind.TRANSIENT, None, message="stopped")
-            self.requests += 1
+            await host.throttle.wait_turn()
+            host.signal.check()
+            host.requests.sending(LIST)
             outcome, entries = await self.client.get_page(params)
+            host.requests.answered(LIST, outcome.status)
             host.throttle.on_outcome(outcome)
-            chain.record(outcome)
             if entries is not None:
                 page.append(entries)
             return outcome
 
-        async def sleep(seconds: float) -> None:
-            end = loop.time() + seconds
-            # The host's stop is a flag, not an event: look at it every slice.
-            while not host.stopping and (left := end - loop.time()) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(min(left, _SLEEP_SLICE))
-
-        def count_retry() -> None:
-            self.retried += 1
-
-        retrying = build_retrying(
+        outcome = await send_with_retries(
+            attempt,
             settings,
-            chain,
-            clock=loop.time,
-            sleep=sleep,
-            stopping=lambda: host.stopping,
-            on_retry=count_retry,
+            chain=chain,
+            clock=host.clock,
+            signal=host.signal,
+            backoff=host.backoff,
+            on_retry=lambda: host.requests.retrying(LIST),
         )
-        outcome: Outcome = await retrying(attempt)
         if outcome.kind is Kind.SUCCESS and page:
             self.pages += 1
             return page[-1]
-        if host.stopping:
-            raise _Ended
+        host.signal.check()
         if outcome.kind is Kind.FATAL:
             raise ListingError(
                 f"HTTP {outcome.status}: {outcome.message}", fatal=True, status=outcome.status
@@ -340,7 +351,10 @@ class Listing:
                 if items:
                     yield Chunk(self.name, items)
         except ListingError as exc:
-            host.stop(("fatal: listing: " if exc.fatal else "listing failed: ") + str(exc))
+            if exc.fatal:
+                host.stop(Abort(AbortReason.FATAL, f"listing: {exc}"))
+            else:
+                host.stop(Abort(AbortReason.LISTING_FAILED, str(exc)))
         finally:
             await self.close()
 

@@ -1,7 +1,8 @@
 """The retry policy, on tenacity: what is retried, how long we wait, when we give up.
 
 * Retried: transient answers (5xx, timeouts, resets, unreadable bodies) and 429s.
-* Waits: exponential backoff with full jitter, capped (``wait_random_exponential``), except
+* Waits: exponential backoff with full jitter, capped (``Backoff``, one for deletes, listing
+  pages and 207 re-queues, drawing from an injectable ``random.Random``), except
   after a 429 that said how long to wait: then the shared gate in ``throttle`` holds every
   worker for exactly that long, and the worker itself adds nothing.
 * Gives up: after the batch's remaining attempt budget of real failures (429s do not burn
@@ -11,12 +12,15 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 
 from ..models import Kind, Outcome, Settings
+from .clock import Clock
+from .stop import StopSignal
 
 RETRYABLE = frozenset({Kind.TRANSIENT, Kind.THROTTLED})
 #: 429s tolerated for one batch before its ids fail (a server that never lets us in)
@@ -45,6 +49,34 @@ class Chain:
             self.ambiguous = True
 
 
+class Backoff:
+    """Capped exponential backoff with full jitter (the AWS "full jitter" scheme).
+
+    Tenacity's ``wait_random_exponential`` draws from the global ``random``; ours takes a
+    ``random.Random`` so that a run can be seeded and replayed.
+
+    Args:
+        base: the first step's cap, seconds.
+        cap: the largest wait, seconds.
+        rng: where the jitter comes from (a fresh, unseeded ``random.Random`` by default).
+    """
+
+    __slots__ = ("base", "cap", "rng")
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self.rng = rng if rng is not None else random.Random()
+
+    def delay(self, tries: int) -> float:
+        """A wait after ``tries`` failed tries: uniform in [0, min(cap, base * 2**(tries-1))]."""
+        try:
+            high = min(self.cap, self.base * 2 ** (tries - 1))
+        except OverflowError:  # pragma: no cover - thousands of tries
+            high = self.cap
+        return self.rng.uniform(0, max(0.0, high))
+
+
 def _last(state: RetryCallState) -> Outcome:
     assert state.outcome is not None
     result = state.outcome.result()
@@ -60,9 +92,11 @@ def build_retrying(
     sleep: Callable[[float], Awaitable[None]],
     stopping: Callable[[], bool],
     on_retry: Callable[[], None],
+    backoff: Backoff | None = None,
 ) -> AsyncRetrying:
     """A tenacity controller for one batch's chain of attempts."""
-    backoff = wait_random_exponential(multiplier=settings.backoff_base, max=settings.backoff_max)
+    if backoff is None:
+        backoff = Backoff(settings.backoff_base, settings.backoff_max)
 
     def stop(state: RetryCallState) -> bool:
         if stopping():
@@ -76,7 +110,7 @@ def build_retrying(
         outcome = _last(state)
         if outcome.kind is Kind.THROTTLED and outcome.retry_after is not None:
             return 0.0  # the shared gate waits exactly as long as the server said
-        return float(backoff(state))
+        return backoff.delay(state.attempt_number)
 
     def before_sleep(state: RetryCallState) -> None:
         on_retry()
@@ -92,3 +126,65 @@ def build_retrying(
         before_sleep=before_sleep,
         retry_error_callback=give_back_last,
     )
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[Outcome]],
+    settings: Settings,
+    *,
+    chain: Chain,
+    clock: Clock,
+    signal: StopSignal,
+    backoff: Backoff,
+    on_retry: Callable[[], None],
+) -> Outcome:
+    """Send, classify and retry one request until it succeeds or the policy gives up.
+
+    The one retry path of bulkdel (delete batches and listing pages). ``send`` makes one
+    request and returns its classified ``Outcome``; each is recorded in ``chain``. Only a
+    request that failed pays for tenacity (it measured ~1 us an id on every batch): tenacity
+    is handed the first answer as its attempt 1, so its policy sees every try.
+
+    Args:
+        send: one attempt (waits its turn, sends, classifies).
+        settings: attempts, retry time and backoff knobs.
+        chain: the history of this request's attempts (its budget may be smaller than
+            ``settings.max_attempts`` when earlier batches already used some).
+        clock: the run's clock (retry time is measured on it).
+        signal: the run's stop: waits go through ``signal.sleep``; a stop ends the retries.
+        backoff: the run's backoff.
+        on_retry: called before each retry (the caller counts retries).
+
+    Returns:
+        The last outcome: a success, a final answer, or the failure the policy gave up on.
+
+    Raises:
+        Stopped: the run stopped during a backoff wait (or ``send`` raised it).
+    """
+
+    async def attempt() -> Outcome:
+        outcome = await send()
+        chain.record(outcome)
+        return outcome
+
+    first = await attempt()
+    if first.kind not in RETRYABLE or signal.is_set:
+        return first
+    handed: list[Outcome] = [first]
+
+    async def again() -> Outcome:
+        if handed:
+            return handed.pop()
+        return await attempt()
+
+    retrying = build_retrying(
+        settings,
+        chain,
+        clock=clock.time,
+        sleep=signal.sleep,
+        stopping=lambda: signal.is_set,
+        on_retry=on_retry,
+        backoff=backoff,
+    )
+    outcome: Outcome = await retrying(again)
+    return outcome

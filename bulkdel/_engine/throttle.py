@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 
 from ..models import Kind, Outcome
+from .clock import LOOP_CLOCK, Clock
+from .stop import StopSignal
 
 #: CUBIC constants from AWS's adaptive retry mode
 _BETA = 0.7
@@ -40,8 +40,11 @@ class Throttle:
 
     Args:
         rate: fixed requests per second, or None to adapt to the server.
-        clock: monotonic clock; the loop's by default.
-        sleep: how to wait; ``asyncio.sleep`` by default.
+        clock: the run's clock (its time, and its sleep while the gate is shut).
+        signal: the run's stop: a gate wait ends with ``errors.Stopped`` when it is set.
+
+    Raises:
+        Stopped: from ``wait_turn``, when the run stops while it waits for the gate.
     """
 
     __slots__ = (
@@ -53,7 +56,7 @@ class Throttle:
         "_open_at",
         "_rate",
         "_sends",
-        "_sleep",
+        "_signal",
         "_w_max",
         "throttled",
     )
@@ -62,11 +65,11 @@ class Throttle:
         self,
         rate: float | None = None,
         *,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock = LOOP_CLOCK,
+        signal: StopSignal | None = None,
     ) -> None:
-        self._clock = clock or asyncio.get_running_loop().time
-        self._sleep = sleep
+        self._clock = clock.time
+        self._signal = signal if signal is not None else StopSignal(clock)
         self._adaptive = rate is None
         self._rate: float | None = rate
         self._limiter: AsyncLimiter | None = None if rate is None else _pacer(rate)
@@ -92,7 +95,7 @@ class Throttle:
         while True:
             delay = self.gate_wait()
             if delay > 0:
-                await self._sleep(delay)
+                await self._signal.sleep(delay)
                 continue
             limiter = self._limiter
             if limiter is not None:

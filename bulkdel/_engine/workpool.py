@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import deque
-from collections.abc import Callable
+
+from .clock import Clock
 
 
 class WorkPool:
@@ -24,7 +25,7 @@ class WorkPool:
     Args:
         capacity: fresh batches held before the reader has to wait.
         batch_size: most ids per batch handed out.
-        clock: the monotonic clock that retry times refer to.
+        clock: the run's clock: retry times refer to it, and waits for them sleep on it.
     """
 
     __slots__ = (
@@ -34,6 +35,7 @@ class WorkPool:
         "_reader_waiter",
         "_retry",
         "_seq",
+        "_sleep",
         "_waiters",
         "batch_size",
         "capacity",
@@ -41,10 +43,11 @@ class WorkPool:
         "stopping",
     )
 
-    def __init__(self, capacity: int, batch_size: int, clock: Callable[[], float]) -> None:
+    def __init__(self, capacity: int, batch_size: int, clock: Clock) -> None:
         self.capacity = capacity
         self.batch_size = batch_size
-        self._clock = clock
+        self._clock = clock.time
+        self._sleep = clock.sleep
         self._fresh: deque[list[str]] = deque()
         #: min-heap of (ready time, sequence, id): ids to try again
         self._retry: list[tuple[float, int, str]] = []
@@ -135,8 +138,10 @@ class WorkPool:
             self._waiters.append(waiter)
             timer = None
             if self._retry:
+                # Woken when the first retry ripens, on the run's clock (a task, not
+                # ``call_later``, so that a virtual clock drives it too).
                 delay = max(0.0, self._retry[0][0] - self._clock())
-                timer = loop.call_later(delay, _resolve, waiter)
+                timer = asyncio.ensure_future(self._wake_after(delay, waiter))
             try:
                 await waiter
             finally:
@@ -148,6 +153,10 @@ class WorkPool:
         self._busy -= 1
         if self._busy == 0 and self.reader_done:
             self._wake_all()  # the last busy worker: the others may be done too
+
+    async def _wake_after(self, delay: float, waiter: asyncio.Future[None]) -> None:
+        await self._sleep(delay)
+        _resolve(waiter)
 
     def _take(self) -> list[str] | None:
         retry = self._retry

@@ -36,12 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..errors import JournalMismatchError, UsageError
-
-#: kept in step with ``pipeline.INTERRUPTED_UNKNOWN`` (journal cannot import the pipeline,
-#: which imports it)
-INTERRUPTED_UNKNOWN: Final = (
-    "outcome unknown, the server may have deleted it: the run stopped before an answer said"
-)
+from ..models import Abort
 
 PENDING, DELETED, MISSING, FAILED, IN_FLIGHT = 0, 1, 2, 3, 4
 FINAL: Final = frozenset({DELETED, MISSING, FAILED})
@@ -125,6 +120,8 @@ class Journal:
         self._thread = threading.Thread(target=self._run, name="bulkdel-journal", daemon=True)
         self._thread.start()
         self._closed = False
+        #: ids whose outcome is unknown when the run stopped: they stay in flight
+        self._kept_in_flight: set[str] = set()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], job_fingerprint: str) -> Journal:
@@ -345,6 +342,15 @@ class Journal:
         """Record facts about the job (grouped, not awaited)."""
         self._submit("meta", values)
 
+    def set_abort(self, abort: Abort | None) -> None:
+        """Record why the run ended early: its text, and its typed reason and detail, so that
+        a report rebuilt from the journal has the same ``abort`` (grouped, not awaited)."""
+        self.set_meta(
+            aborted="" if abort is None else str(abort),
+            abort_reason="" if abort is None else abort.reason.value,
+            abort_detail="" if abort is None else abort.detail,
+        )
+
     async def sync(self) -> None:
         """Wait until everything submitted so far is committed."""
         future = self._submit("sync", None, wait=True)
@@ -377,9 +383,15 @@ class Journal:
         again = set(after_retry)
         self._submit("missing", [(i, int(i in again)) for i in file_ids])
 
+    def keep_in_flight(self, ids: Iterable[str]) -> None:
+        """The run stopped before an answer said what became of ``ids``: their ``failed``
+        events are not recorded, so they stay in flight and a resumed run sends them again
+        and learns their fate."""
+        self._kept_in_flight.update(ids)
+
     def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
-        if status is None and error == INTERRUPTED_UNKNOWN:
-            return  # stays in flight: a resumed run sends it again and learns its fate
+        if file_id in self._kept_in_flight:
+            return  # stays in flight (see keep_in_flight)
         self._submit("failed", [(file_id, error, status, attempts)])
 
     def not_attempted(self, file_ids: Iterable[str]) -> None:

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from ..ledger import Ledger
-from ..report import Report, ReportWriter
+from ..models import Abort, AbortReason
+from ..report import Report, ReportWriter, Resumed
 from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, read_journal
 
 
@@ -52,14 +53,24 @@ def report_from_journal(
         counts=counts,
         requests=ledger.requests,
         complete=input_done and counts.not_attempted == 0,
-        aborted=meta.get("aborted") or None,
+        abort=_abort(meta),
         elapsed_s=0.0,
         report_dir=Path(report_dir),
-        resumed={
-            "journal": str(journal_path),
-            "runs": int(meta.get("runs", "0")),
-            "in_flight_unknown": in_flight,
-        },
+        resumed=Resumed(
+            journal=str(journal_path),
+            runs=int(meta.get("runs", "0")),
+            in_flight_unknown=in_flight,
+        ),
     )
     writer.close(report.summary())
     return report
+
+
+def _abort(meta: dict[str, str]) -> Abort | None:
+    """The typed reason the journal recorded (a journal written before reasons were typed
+    keeps only the text: it comes back as an unexpected error with that text)."""
+    reason = meta.get("abort_reason")
+    if reason:
+        return Abort(AbortReason(reason), meta.get("abort_detail", ""))
+    text = meta.get("aborted")
+    return Abort(AbortReason.ERROR, text) if text else None

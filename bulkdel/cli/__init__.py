@@ -21,7 +21,7 @@ from .._journal.rebuild import report_from_journal
 from ..deleter import BulkDeleter
 from ..errors import BulkdelError, ListingError, UsageError
 from ..imagekit import DEFAULT_BASE_URL, ListingClient, check_base_url
-from ..models import Settings
+from ..models import Abort, AbortReason, Settings
 from ..report import Report, format_text
 from ..selection import Selection
 from ..testing import cli as fake_cli
@@ -310,10 +310,7 @@ async def _delete_selected(
         + (" would be deleted (dry run)" if settings.dry_run else ""),
         file=sys.stderr,
     )
-    code = _finish(report, args.json)
-    if code == EXIT_OK and (report.aborted or "").startswith("listing failed"):
-        return EXIT_INCOMPLETE
-    return code
+    return _finish(report, args.json)
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -385,7 +382,7 @@ async def _run_with_signals(
                 "(signal again to stop at once)",
                 file=sys.stderr,
             )
-            deleter.stop(f"interrupted by {signal.Signals(signum).name}")
+            deleter.stop(Abort(AbortReason.INTERRUPTED, signal.Signals(signum).name))
         elif task is not None:
             task.cancel()
 
@@ -418,13 +415,6 @@ def _finish(report: Report, as_json: bool) -> int:
         print(json.dumps(report.summary(), indent=2))
     else:
         print(format_text(report), file=sys.stderr)
-    aborted = report.aborted or ""
-    if aborted.startswith("interrupted") or aborted == "cancelled":
-        return EXIT_INTERRUPTED
-    if aborted.startswith("refused"):
-        return EXIT_USAGE
-    if aborted.startswith("fatal"):
-        return EXIT_FATAL
     return report.exit_code
 
 
