@@ -169,8 +169,8 @@ class BulkDeleter:
             resumed = Resumed(
                 journal=str(journal.path),
                 resumed=journal.resumed,
-                settled_earlier=pipeline.resumed_final,
-                in_flight_earlier=pipeline.resumed_in_flight,
+                settled_earlier=pipeline.reader.resumed_final,
+                in_flight_earlier=pipeline.reader.resumed_in_flight,
             )
         return Report(
             counts=counts,

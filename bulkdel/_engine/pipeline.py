@@ -103,16 +103,6 @@ class Pipeline:
         return self.reader.input_done
 
     @property
-    def resumed_final(self) -> int:
-        """Ids a resumed run found settled in the journal."""
-        return self.reader.resumed_final
-
-    @property
-    def resumed_in_flight(self) -> int:
-        """Ids a resumed run found left in flight."""
-        return self.reader.resumed_in_flight
-
-    @property
     def stopping(self) -> bool:
         """A stop was asked for; no new batch is sent."""
         return self.signal.is_set

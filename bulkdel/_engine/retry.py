@@ -138,31 +138,25 @@ async def send_with_retries(
     backoff: Backoff,
     on_retry: Callable[[], None],
 ) -> Outcome:
-    """Send, classify and retry one request until it succeeds or the policy gives up.
-
-    The one retry path of bulkdel (delete batches and listing pages). ``send`` makes one
-    request and returns its classified ``Outcome``; each is recorded in ``chain``. Only a
-    request that failed pays for tenacity (it measured ~1 us an id on every batch): tenacity
-    is handed the first answer as its attempt 1, so its policy sees every try.
+    """Send, classify and retry one request (a delete batch, a listing page) until it
+    succeeds or the policy gives up; returns the last outcome, each recorded in ``chain``.
 
     Args:
-        send: one attempt (waits its turn, sends, classifies).
-        settings: attempts, retry time and backoff knobs.
-        chain: the history of this request's attempts (its budget may be smaller than
-            ``settings.max_attempts`` when earlier batches already used some).
-        clock: the run's clock (retry time is measured on it).
-        signal: the run's stop: waits go through ``signal.sleep``; a stop ends the retries.
-        backoff: the run's backoff.
-        on_retry: called before each retry (the caller counts retries).
-
-    Returns:
-        The last outcome: a success, a final answer, or the failure the policy gave up on.
+        send: one attempt: wait for a turn, send, classify.
+        settings, chain, backoff: the policy's knobs, history and waits.
+        clock, signal: retry time is measured on ``clock``; waits go through
+            ``signal.sleep``, and a stop ends the retries.
+        on_retry: called before each retry (the caller counts it).
 
     Raises:
-        Stopped: the run stopped during a backoff wait (or ``send`` raised it).
+        Stopped: the run stopped during a wait (or ``send`` raised it).
     """
 
+    handed: list[Outcome] = []
+
     async def attempt() -> Outcome:
+        if handed:
+            return handed.pop()
         outcome = await send()
         chain.record(outcome)
         return outcome
@@ -170,13 +164,9 @@ async def send_with_retries(
     first = await attempt()
     if first.kind not in RETRYABLE or signal.is_set:
         return first
-    handed: list[Outcome] = [first]
-
-    async def again() -> Outcome:
-        if handed:
-            return handed.pop()
-        return await attempt()
-
+    # Only a request that failed pays for tenacity (it measured ~1 us an id on every batch);
+    # tenacity is handed the first answer as its attempt 1, so its policy sees every try.
+    handed.append(first)
     retrying = build_retrying(
         settings,
         chain,
@@ -186,5 +176,5 @@ async def send_with_retries(
         on_retry=on_retry,
         backoff=backoff,
     )
-    outcome: Outcome = await retrying(again)
+    outcome: Outcome = await retrying(attempt)
     return outcome

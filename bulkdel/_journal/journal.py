@@ -23,79 +23,43 @@ States: 0 pending (read, never sent), 1 deleted, 2 missing, 3 failed; 4 (in flig
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from ..errors import JournalMismatchError, UsageError
 from ..models import Abort
+from .schema import (
+    DELETED,
+    FAILED,
+    IN_FLIGHT,
+    MISSING,
+    PENDING,
+    SCHEMA,
+    SCHEMA_VERSION,
+    JournaledOutcome,
+    Lookup,
+    describe,
+    fingerprint,
+    read_journal,
+)
 
-PENDING, DELETED, MISSING, FAILED, IN_FLIGHT = 0, 1, 2, 3, 4
-FINAL: Final = frozenset({DELETED, MISSING, FAILED})
-SCHEMA_VERSION: Final = "1"
-_LOOKUP_CHUNK: Final = 900
-_FINGERPRINT_BYTES: Final = 64 * 1024
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ids (
-    id TEXT PRIMARY KEY,
-    state INTEGER NOT NULL,
-    error TEXT,
-    status INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    after_retry INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS in_flight (batch INTEGER PRIMARY KEY, ids TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS deleted (batch INTEGER PRIMARY KEY, ids TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS invalid (
-    source TEXT NOT NULL, line INTEGER NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
-    PRIMARY KEY (source, line)
-);
-CREATE TABLE IF NOT EXISTS duplicates (
-    source TEXT NOT NULL, line INTEGER NOT NULL, id TEXT NOT NULL,
-    PRIMARY KEY (source, line)
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class JournaledOutcome:
-    """A final outcome read back from the journal."""
-
-    state: int
-    error: str | None
-    status: int | None
-    attempts: int
-    after_retry: bool
-
-
-def fingerprint(sources: Sequence[str], base_url: str) -> str:
-    """What identifies a job's input: each file's name, size and first 64 KiB; the API root.
-
-    stdin cannot be read twice, so it is named but not hashed.
-    """
-    parts: list[Any] = [base_url]
-    for name in sources:
-        if name in ("-", "<stdin>"):
-            parts.append(["<stdin>"])
-            continue
-        path = Path(name)
-        try:
-            with path.open("rb") as handle:
-                head = hashlib.sha256(handle.read(_FINGERPRINT_BYTES)).hexdigest()
-            parts.append([str(path.resolve()), path.stat().st_size, head])
-        except OSError:
-            parts.append([name])
-    return json.dumps(parts)
+__all__ = [
+    "DELETED",
+    "FAILED",
+    "IN_FLIGHT",
+    "MISSING",
+    "PENDING",
+    "Journal",
+    "JournaledOutcome",
+    "fingerprint",
+    "read_journal",
+]
 
 
 class Journal:
@@ -114,8 +78,7 @@ class Journal:
         self._next_batch = int(
             conn.execute("SELECT coalesce(max(batch), 0) FROM in_flight").fetchone()[0]
         )
-        #: the last batch of ``deleted`` in the lookup index; -1 before there is an index
-        self._indexed_batch = -1
+        self._lookup = Lookup(conn)
         self._queue: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="bulkdel-journal", daemon=True)
         self._thread.start()
@@ -132,7 +95,7 @@ class Journal:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{path} is not a bulkdel journal ({exc})") from None
@@ -144,8 +107,8 @@ class Journal:
                 conn.close()
                 raise JournalMismatchError(
                     f"{path} belongs to another job: it was written for "
-                    f"{_describe(meta.get('fingerprint', ''))}, but this run reads "
-                    f"{_describe(job_fingerprint)}. Use a new --journal path for a new input."
+                    f"{describe(meta.get('fingerprint', ''))}, but this run reads "
+                    f"{describe(job_fingerprint)}. Use a new --journal path for a new input."
                 )
             runs = int(meta.get("runs", "0")) + 1
         else:
@@ -200,8 +163,7 @@ class Journal:
         except BaseException:
             conn.execute("ROLLBACK")
             # The lookup index may have lost rows with the transaction: rebuild it next time.
-            conn.execute("DROP TABLE IF EXISTS temp.deleted_ids")
-            self._indexed_batch = -1
+            self._lookup.reset()
             raise
         conn.execute("COMMIT")
         return results
@@ -213,7 +175,7 @@ class Journal:
             conn.executemany("INSERT OR IGNORE INTO ids (id, state) VALUES (?, 0)", payload)
         elif kind == "deleted":
             # Deleted ids, the bulk of a job, go one row a batch: a row an id cost more than
-            # the request itself. Lookups index them on demand (``_index_deleted``).
+            # the request itself. Lookups index them on demand (``Lookup``).
             conn.execute("INSERT INTO deleted (ids) VALUES (?)", (payload,))
         elif kind == "missing":
             conn.executemany(
@@ -238,7 +200,7 @@ class Journal:
         elif kind == "duplicate":
             conn.executemany("INSERT OR IGNORE INTO duplicates VALUES (?, ?, ?)", payload)
         elif kind == "lookup":
-            return self._lookup(payload)
+            return self._lookup.lookup(payload)
         elif kind == "meta":
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", payload.items())
         elif kind == "sync":
@@ -246,51 +208,6 @@ class Journal:
         else:  # pragma: no cover - a programming error
             raise ValueError(f"unknown journal operation {kind!r}")
         return None
-
-    def _lookup(self, ids: list[str]) -> dict[str, tuple[Any, ...] | int]:
-        self._index_deleted()
-        found: dict[str, tuple[Any, ...] | int] = {}
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            part = ids[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(part))
-            for (file_id,) in self._conn.execute(
-                f"SELECT id FROM temp.deleted_ids WHERE id IN ({marks})", part
-            ):
-                found[file_id] = (DELETED, None, None, 0, 0)
-            rows = self._conn.execute(
-                "SELECT id, state, error, status, attempts, after_retry FROM ids "
-                f"WHERE id IN ({marks}) AND state != 0",
-                part,
-            )
-            for row in rows:
-                found.setdefault(row[0], row[1:])  # deleted wins: a final outcome stays
-        in_flight = self._load_in_flight()
-        for file_id in ids:
-            if file_id in in_flight and file_id not in found:
-                found[file_id] = IN_FLIGHT
-        return found
-
-    def _index_deleted(self) -> None:
-        """Bring the per-id index of deleted batches up to date (only lookups need it, and
-        only a resumed job looks up)."""
-        conn = self._conn
-        if self._indexed_batch < 0:
-            conn.execute("CREATE TEMP TABLE deleted_ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
-            self._indexed_batch = 0
-        rows = conn.execute(
-            "SELECT batch, ids FROM deleted WHERE batch > ? ORDER BY batch", (self._indexed_batch,)
-        ).fetchall()
-        for batch, text in rows:
-            conn.executemany(
-                "INSERT OR IGNORE INTO temp.deleted_ids VALUES (?)", ((i,) for i in text.split(","))
-            )
-            self._indexed_batch = batch
-
-    def _load_in_flight(self) -> set[str]:
-        ids: set[str] = set()
-        for (text,) in self._conn.execute("SELECT ids FROM in_flight"):
-            ids.update(text.split(","))
-        return ids
 
     def _submit(self, kind: str, payload: Any, wait: bool = False) -> Future[Any] | None:
         if self._closed:
@@ -307,17 +224,8 @@ class Journal:
         pending. (A fresh job need not ask: see ``resumed``.)"""
         future = self._submit("lookup", ids, wait=True)
         assert future is not None
-        rows: dict[str, tuple[Any, ...] | int] = await asyncio.wrap_future(future)
-        result: dict[str, JournaledOutcome | int] = {}
-        for file_id, row in rows.items():
-            if isinstance(row, int):
-                result[file_id] = row
-            else:
-                state, error, status, attempts, after_retry = row
-                result[file_id] = JournaledOutcome(
-                    state, error, status, attempts, bool(after_retry)
-                )
-        return result
+        found: dict[str, JournaledOutcome | int] = await asyncio.wrap_future(future)
+        return found
 
     def add_pending(self, ids: Sequence[str]) -> None:
         """Record ids as read and not yet settled (grouped, not awaited)."""
@@ -409,56 +317,3 @@ def _settle(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _describe(job_fingerprint: str) -> str:
-    try:
-        parts = json.loads(job_fingerprint)
-    except ValueError:
-        return "an unknown input"
-    names = [p[0] for p in parts[1:] if isinstance(p, list) and p]
-    return f"{', '.join(names) or 'no files'} at {parts[0] if parts else '?'}"
-
-
-def read_journal(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
-    """Every record of a closed journal, for rebuilding the report: ("id", row), ("invalid",
-    row), ("duplicate", row), ("meta", dict)."""
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{path}: no such journal")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError as exc:
-        raise UsageError(f"{path} is not a bulkdel journal ({exc})") from None
-    try:
-        yield "meta", meta
-        for row in conn.execute("SELECT source, line, value, reason FROM invalid ORDER BY 1, 2"):
-            yield "invalid", row
-        for row in conn.execute("SELECT source, line, id FROM duplicates ORDER BY 1, 2"):
-            yield "duplicate", row
-        conn.execute("CREATE TEMP TABLE deleted_ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
-        for (text,) in conn.execute("SELECT ids FROM deleted ORDER BY batch"):
-            conn.executemany(
-                "INSERT OR IGNORE INTO temp.deleted_ids VALUES (?)", ((i,) for i in text.split(","))
-            )
-        for (file_id,) in conn.execute("SELECT id FROM temp.deleted_ids"):
-            yield "id", (file_id, DELETED, None, None, 0, 0)
-        in_flight: set[str] = set()
-        for (text,) in conn.execute("SELECT ids FROM in_flight"):
-            in_flight.update(text.split(","))
-        for row in conn.execute(
-            "SELECT id, state, error, status, attempts, after_retry FROM ids "
-            "WHERE id NOT IN (SELECT id FROM temp.deleted_ids)"
-        ):
-            if row[1] == PENDING and row[0] in in_flight:
-                continue  # reported once, below, as in flight
-            in_flight.discard(row[0])
-            yield "id", row
-        in_flight.difference_update(
-            file_id for (file_id,) in conn.execute("SELECT id FROM temp.deleted_ids")
-        )
-        for file_id in sorted(in_flight):
-            yield "id", (file_id, IN_FLIGHT, None, None, 0, 0)
-    finally:
-        conn.close()

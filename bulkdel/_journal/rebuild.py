@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..ledger import Ledger
 from ..models import Abort, AbortReason
@@ -33,17 +34,7 @@ def report_from_journal(
                 source, line, file_id = row
                 ledger.duplicate(file_id, source, line)
             else:
-                file_id, state, error, status, attempts, after_retry = row
-                ledger.unique()
-                if state == DELETED:
-                    ledger.deleted((file_id,))
-                elif state == MISSING:
-                    ledger.missing((file_id,), (file_id,) if after_retry else ())
-                elif state == FAILED:
-                    ledger.failed(file_id, error or "", status, attempts)
-                else:
-                    in_flight += state == IN_FLIGHT
-                    ledger.not_attempted((file_id,))
+                in_flight += _replay(ledger, row)
     except BaseException:
         writer.close()
         raise
@@ -64,6 +55,22 @@ def report_from_journal(
     )
     writer.close(report.summary())
     return report
+
+
+def _replay(ledger: Ledger, row: tuple[Any, ...]) -> bool:
+    """Hand one id's journal row to the ledger; True when it was left in flight."""
+    file_id, state, error, status, attempts, after_retry = row
+    ledger.unique()
+    if state == DELETED:
+        ledger.deleted((file_id,))
+    elif state == MISSING:
+        ledger.missing((file_id,), (file_id,) if after_retry else ())
+    elif state == FAILED:
+        ledger.failed(file_id, error or "", status, attempts)
+    else:
+        ledger.not_attempted((file_id,))
+        return bool(state == IN_FLIGHT)
+    return False
 
 
 def _abort(meta: dict[str, str]) -> Abort | None:
