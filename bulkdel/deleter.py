@@ -137,14 +137,8 @@ class BulkDeleter:
             if listing is not None:
                 await listing.close()
             elapsed = self._clock.time() - started
-            report = self._report(pipeline, failure, elapsed, writer, journal)
-            if journal is not None:
-                journal.set_meta(input_done=str(pipeline.input_done), version="1")
-                journal.set_abort(report.abort)
-                await journal.close()
-            if writer is not None:
-                writer.close(report.summary())
-            self.last_report = report
+            report = self.last_report = self._report(pipeline, failure, elapsed, writer, journal)
+            await _close_records(report, pipeline, writer, journal)
         return report
 
     def _open_journal(self, files: Sequence[FileReader], listing: Listing | None) -> Journal | None:
@@ -182,6 +176,18 @@ class BulkDeleter:
             dry_run=self.settings.dry_run,
             resumed=resumed,
         )
+
+
+async def _close_records(
+    report: Report, pipeline: Pipeline, writer: ReportWriter | None, journal: Journal | None
+) -> None:
+    """Close the journal (with how the run ended) and the report files (with the summary)."""
+    if journal is not None:
+        journal.set_meta(input_done=str(pipeline.input_done), version="1")
+        journal.set_abort(report.abort)
+        await journal.close()
+    if writer is not None:
+        writer.close(report.summary())
 
 
 def _abort_of(failure: BaseException | None, input_done: bool) -> Abort | None:
