@@ -62,7 +62,7 @@ class Steps:
         pipeline = self.deleter.pipeline
         if pipeline is not None and not closing:
             # unique = deleted + missing + failed + not_attempted + open
-            assert c.pending == len(pipeline._open), (c, len(pipeline._open))
+            assert c.pending == len(pipeline.ids.open), (c, len(pipeline.ids.open))
         assert c.pending >= 0
         assert c.missing_after_retry <= c.missing
 
