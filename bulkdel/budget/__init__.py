@@ -7,7 +7,18 @@ can live in this process or in Redis:
 * ``AccountBudget.lease(stop)`` gives one job its hold on the budget (a ``Lease``);
 * ``await lease.turn()`` waits for the gate and the pace, and returns a ``Turn``;
 * ``await lease.report(turn, outcome)`` tells the budget what the request's answer was;
-* ``await lease.release()`` gives the job's share back at once (stop, cancel, end).
+* ``await lease.release()`` gives the job's share back at once (stop, cancel, end);
+* ``budget.rate`` and ``budget.gate_wait()`` are what the progress line shows (last known).
+
+What a report means (every implementation keeps these rules):
+
+* a 429 that states its window (``X-RateLimit-Limit``/``-Interval``, with ``-Reset``) closes
+  the account's gate for its ``retry_after`` seconds, for every lease; a 429 with only
+  ``Retry-After`` (or nothing) closes no gate: the refused request's own retry waits;
+* a 5xx, an HTML error page or a dropped connection is no rate signal: the pace ignores it;
+* a 429 for a turn granted before the pace's last slow-down is no new signal.
+
+A turn that was granted and then not used (the job stopped) needs no report.
 """
 
 from __future__ import annotations
@@ -62,4 +73,8 @@ class AccountBudget(Protocol):
     @property
     def rate(self) -> float | None:
         """Requests per second the account is paced at now; None while unpaced."""
+        ...
+
+    def gate_wait(self) -> float:
+        """Seconds until the gate opens, as last known (0 when open)."""
         ...
