@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from .fake_limits import LimitHeaders, RateWindow
 from .fake_listing import FakeFile, seed_files
-from .fake_server import FakeImageKit, Faults, RateWindow, ServerStats
+from .fake_server import FakeImageKit, Faults, ServerStats
 
-__all__ = ["FakeFile", "FakeImageKit", "Faults", "RateWindow", "ServerStats", "seed_files"]
+__all__ = [
+    "FakeFile",
+    "FakeImageKit",
+    "Faults",
+    "LimitHeaders",
+    "RateWindow",
+    "ServerStats",
+    "seed_files",
+]

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .fake_limits import LimitHeaders, RateWindow
 from .fake_listing import seed_files
-from .fake_server import FakeImageKit, Faults, RateWindow
+from .fake_server import FakeImageKit, Faults
 
 
 def _window(text: str) -> RateWindow:
@@ -62,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--window", type=_window, action="append", default=[], help="fixed window LIMIT/SECONDS"
     )
+    parser.add_argument(
+        "--limit-headers",
+        type=LimitHeaders,
+        choices=list(LimitHeaders),
+        default=LimitHeaders.FULL,
+        help="what a 429 says: ImageKit's X-RateLimit-* (full), only Retry-After, or none",
+    )
     faults = parser.add_argument_group("faults (probabilities 0..1)")
     faults.add_argument("--seed", type=int, default=0)
     faults.add_argument("--error-5xx", type=float, default=0.0)
@@ -75,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--transient-207", type=float, default=0.0, help="per id")
     faults.add_argument("--permanent-error", action="append", default=[], metavar="ID")
     faults.add_argument("--throttle-burst", type=float, default=0.0)
+    faults.add_argument(
+        "--other-traffic",
+        type=float,
+        default=0.0,
+        help="share of requests refused as if other clients had just spent the limit",
+    )
 
 
 def server_from_args(args: argparse.Namespace) -> FakeImageKit:
@@ -97,10 +111,17 @@ def server_from_args(args: argparse.Namespace) -> FakeImageKit:
         transient_207=args.transient_207,
         permanent_errors=frozenset(args.permanent_error),
         throttle_burst=args.throttle_burst,
+        other_traffic=args.other_traffic,
     )
     files = seed_files(dict(args.seed_folder)) if args.seed_folder else ()
     return FakeImageKit(
-        key, existing=existing, rate=args.rate, windows=args.window, faults=faults, files=files
+        key,
+        existing=existing,
+        rate=args.rate,
+        windows=args.window,
+        faults=faults,
+        files=files,
+        limit_headers=args.limit_headers,
     )
 
 

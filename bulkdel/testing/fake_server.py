@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import math
 import random
 import re
 import time
@@ -26,6 +25,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from .fake_limits import Limiter, LimitHeaders, RateWindow
+from .fake_limits import rate_limit_headers as rate_limit_headers  # tests/soak.py reads it
 from .fake_listing import FakeFile, FileStore, QueryError
 
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
@@ -43,14 +44,6 @@ _HTML_PAGE: Final = (
     "<html><head><title>502 Bad Gateway</title></head>"
     "<body><center><h1>502 Bad Gateway</h1></center></body></html>"
 )
-
-
-@dataclass(frozen=True)
-class RateWindow:
-    """At most ``limit`` requests per fixed window of ``interval`` seconds (ImageKit style)."""
-
-    limit: int
-    interval: float
 
 
 @dataclass(frozen=True)
@@ -78,6 +71,9 @@ class Faults:
     permanent_errors: frozenset[str] = frozenset()
     #: per request: a 429 burst (throttled regardless of the rate limit)
     throttle_burst: float = 0.0
+    #: per request: refused as if the account's other traffic had just spent the limit
+    #: (a 429 stating the limit, whose reset is one token)
+    other_traffic: float = 0.0
 
 
 @dataclass
@@ -105,63 +101,6 @@ class ServerStats:
         }
 
 
-class _Throttle:
-    """A token bucket for "R per second" plus ImageKit-style fixed windows.
-
-    The per-second limit is a bucket of ``rate`` tokens refilled continuously, so a client
-    pacing itself at exactly ``rate`` is never refused; longer windows are fixed, so once spent
-    the client must wait for the window to reset, which may be many seconds.
-    """
-
-    def __init__(
-        self, rate: float | None, windows: Iterable[RateWindow], clock: Callable[[], float]
-    ) -> None:
-        #: requests per second of the token bucket, None when unlimited
-        self.rate = rate
-        self._capacity = max(1.0, rate or 0.0)
-        self._tokens = self._capacity
-        self._last = clock()
-        self._windows = list(windows)
-        self._window_start = [clock()] * len(self._windows)
-        self._window_used = [0] * len(self._windows)
-        self._clock = clock
-
-    def admit(self) -> dict[str, str] | None:
-        """Take one request; None if admitted, else the 429 headers."""
-        now = self._clock()
-        refused: tuple[int, float, float] | None = None  # limit, reset s, interval s
-        for i, window in enumerate(self._windows):
-            elapsed = now - self._window_start[i]
-            if elapsed >= window.interval:
-                self._window_start[i] += window.interval * math.floor(elapsed / window.interval)
-                self._window_used[i] = 0
-            if self._window_used[i] >= window.limit:
-                reset = self._window_start[i] + window.interval - now
-                if refused is None or reset > refused[1]:
-                    refused = (window.limit, reset, window.interval)
-        if self.rate is not None:
-            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens < 1.0 and refused is None:
-                refused = (int(self._capacity), (1.0 - self._tokens) / self.rate, 1.0)
-        if refused is not None:
-            return rate_limit_headers(*refused)
-        if self.rate is not None:
-            self._tokens -= 1.0
-        for i in range(len(self._windows)):
-            self._window_used[i] += 1
-        return None
-
-
-def rate_limit_headers(limit: int, reset: float, interval: float) -> dict[str, str]:
-    """ImageKit's 429 headers; times in whole milliseconds, reset rounded up."""
-    return {
-        "X-RateLimit-Limit": str(limit),
-        "X-RateLimit-Reset": str(max(1, math.ceil(reset * 1000))),
-        "X-RateLimit-Interval": str(round(interval * 1000)),
-    }
-
-
 class FakeImageKit:
     """The fake server: an aiohttp app plus the state it serves.
 
@@ -174,6 +113,8 @@ class FakeImageKit:
         clock: monotonic clock, injectable for tests.
         files: files of the media library, served by ``GET /v1/files``; their ids exist
             (added to ``existing``, which then holds only them unless given too).
+        limit_headers: what a 429 says about the limit (ImageKit's headers, only
+            ``Retry-After``, or nothing).
 
     Use ``async with FakeImageKit(...) as server:`` to serve on a free loopback port; read
     ``server.url``, ``server.stats`` and ``server.deleted`` (ground truth).
@@ -189,6 +130,7 @@ class FakeImageKit:
         faults: Faults | None = None,
         clock: Callable[[], float] = time.monotonic,
         files: Iterable[FakeFile] = (),
+        limit_headers: LimitHeaders = LimitHeaders.FULL,
     ) -> None:
         #: the key accepted, as ImageKit reads it: the Basic-auth user name
         self._private_key = private_key
@@ -205,8 +147,14 @@ class FakeImageKit:
         self.stats = ServerStats()
         self.faults = faults or Faults()
         self._random = random.Random(self.faults.seed)
-        self._throttle = _Throttle(rate, windows, clock)
-        self._throttled = rate is not None or bool(list(windows))
+        self._throttle = Limiter(
+            rate,
+            windows,
+            clock,
+            headers=limit_headers,
+            other_traffic=self.faults.other_traffic,
+            seed=self.faults.seed,
+        )
         self.app = web.Application()
         self.app.router.add_post(DELETE_PATH, self._handle_delete)
         self.app.router.add_get(STATS_PATH, self._handle_stats)
@@ -288,7 +236,7 @@ class FakeImageKit:
             # A burst from elsewhere on the account: the headers state the account's real
             # limit (the configured rate, else a generous one), only the reset is short.
             limit = int(self._throttle.rate or 1000)
-            return _error(429, "Too many requests.", rate_limit_headers(limit, 0.05, 1.0))
+            return _error(429, "Too many requests.", self._throttle.refusal(limit, 0.05, 1.0))
         if faults.error_5xx and roll() < faults.error_5xx:
             self.stats.faults["error_5xx"] += 1
             return _error(503, "Service temporarily unavailable.")
@@ -371,7 +319,7 @@ class FakeImageKit:
             return _error(401, "Your request does not contain private API key.")
         if auth != self._expected_auth and _basic_user(auth) != self._private_key:
             return _error(403, "Your account cannot be authenticated.")
-        if self._throttled:
+        if self._throttle.active:
             headers = self._throttle.admit()
             if headers is not None:
                 return _error(429, "Too many requests.", headers)
@@ -385,7 +333,7 @@ class FakeImageKit:
         if self.faults.throttle_burst and self._random.random() < self.faults.throttle_burst:
             self.stats.faults["throttle_burst"] += 1
             limit = int(self._throttle.rate or 1000)
-            return _error(429, "Too many requests.", rate_limit_headers(limit, 0.05, 1.0))
+            return _error(429, "Too many requests.", self._throttle.refusal(limit, 0.05, 1.0))
         return None
 
     def _missing(self, ids: list[str]) -> list[str]:
