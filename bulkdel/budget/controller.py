@@ -1,0 +1,172 @@
+"""The adaptive pace of an account: pure logic, time passed in, no asyncio.
+
+Design (measured in ``benchmarks/budget_sim.py``; figures in ``DESIGN_NOTES`` below): a
+**target refusal share** judged per *epoch*. Every change of pace starts an epoch; only answers
+to turns granted in the current epoch say anything about the current pace, so a 429 for a
+request granted before the last slow-down is never counted twice. Within an epoch:
+
+* refusals above ``TARGET`` of its answers (and at least ``MIN_REFUSALS`` of them, so one
+  unlucky 429 among twenty is not a trend) bring the pace down to what got through:
+  ``pace * (1 - share) * (1 + TARGET)``, at most halving it in one step;
+* an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
+  target raises the pace: by ``FAST_STEP`` far under the pace last refused, by ``SLOW_STEP``
+  near it (CUBIC's plateau, in two steps);
+* a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``) sets a ceiling of
+  ``CEILING_SHARE`` of it, which the pace never passes; the ceiling is forgotten after
+  ``CEILING_TRUST`` seconds without a stated 429, so a lifted limit is found again;
+* a 5xx, an HTML error page or a dropped connection says nothing about the pace: ignored.
+
+Refusals that others cause (other traffic on the account, another client) arrive whatever our
+pace is; below the target share they change nothing, above it the pace settles where the share
+is about the target, which is also where an unstated limit is held alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models import Kind, Outcome
+
+#: share of answers that may be 429s before the pace comes down
+TARGET = 0.02
+#: refusals an epoch needs before its share is trusted
+MIN_REFUSALS = 3
+#: answers, and seconds, an epoch needs before the pace may go up
+MIN_ANSWERS = 20
+PROBE_EVERY = 1.0
+#: pace increase per epoch: far under the pace last refused, and near it (within NEAR)
+FAST_STEP = 0.10
+SLOW_STEP = 0.02
+NEAR = 0.9
+#: at most this cut in one step, however many refusals (one bad epoch is not a collapse)
+MAX_CUT = 0.5
+#: share of a stated limit paced at: per-second windows absorb less jitter than long ones
+CEILING_SHARE = 0.985
+LONG_CEILING_SHARE = 0.99
+CEILING_TRUST = 60.0
+#: an epoch's counts are halved past this many answers, so that it follows a change
+MAX_ANSWERS = 400
+MIN_RATE = 0.5
+#: the pace never runs this far ahead of what was sent (a job limited by its concurrency
+#: must not bank a pace it would storm with later)
+APP_LIMIT = 2.0
+_SEND_SPAN = 1.0
+
+
+@dataclass(slots=True)
+class PaceController:
+    """The pace of one account, learned from its answers.
+
+    Args:
+        rate: a fixed pace (requests per second) that answers never change; None adapts.
+
+    ``rate`` is None (unpaced) until the first 429.
+    """
+
+    rate: float | None = None
+    fixed: bool = False
+    #: when the current epoch began (the last change of pace)
+    epoch_start: float = float("-inf")
+    accepted: float = 0.0
+    refused: float = 0.0
+    #: the pace at the last slow-down (CUBIC's W_max)
+    last_refused_rate: float | None = None
+    #: interval (s) -> (ceiling in requests per second, when last stated)
+    ceilings: dict[float, tuple[float, float]] = field(default_factory=dict)
+    #: grant times of the last second, to know what was actually sent
+    _sends: list[float] = field(default_factory=list)
+    _answers: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fixed_at(cls, rate: float) -> PaceController:
+        """A controller that keeps ``rate`` whatever the answers."""
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0, got {rate}")
+        return cls(rate=rate, fixed=True)
+
+    def ceiling(self, now: float) -> float | None:
+        """The lowest stated limit still trusted, as a pace; None when none is."""
+        trusted = [c for c, at in self.ceilings.values() if now - at <= CEILING_TRUST]
+        if len(trusted) < len(self.ceilings):
+            self.ceilings = {
+                i: (c, at) for i, (c, at) in self.ceilings.items() if now - at <= CEILING_TRUST
+            }
+        return min(trusted) if trusted else None
+
+    def on_grant(self, now: float) -> None:
+        """A turn was granted at ``now``."""
+        _trim(self._sends, now)
+        self._sends.append(now)
+
+    def on_answer(self, now: float, granted_at: float, outcome: Outcome) -> None:
+        """Learn from the answer to a turn granted at ``granted_at``."""
+        if self.fixed or outcome.kind is Kind.TRANSIENT or outcome.status is None:
+            return
+        refused = outcome.kind is Kind.THROTTLED
+        if not refused:
+            _trim(self._answers, now)
+            self._answers.append(now)
+        stated = refused and outcome.limit and outcome.interval and outcome.interval > 0
+        if stated and self._learn_limit(now, outcome.limit or 0, outcome.interval or 1.0):
+            return
+        if granted_at < self.epoch_start:
+            return  # granted at an older pace: says nothing about this one
+        if refused:
+            self.refused += 1
+        else:
+            self.accepted += 1
+        if self.accepted + self.refused > MAX_ANSWERS:
+            self.accepted /= 2
+            self.refused /= 2
+        self._decide(now)
+
+    def _learn_limit(self, now: float, limit: int, interval: float) -> bool:
+        """Take a stated limit as a ceiling; True when the pace jumped to it."""
+        share = CEILING_SHARE if interval <= 1.0 else LONG_CEILING_SHARE
+        self.ceilings[interval] = (limit / interval * share, now)
+        ceiling = self.ceiling(now)
+        assert ceiling is not None
+        if self.rate is None or self.rate > ceiling:
+            self._set(now, ceiling)
+            return True
+        return False
+
+    def _decide(self, now: float) -> None:
+        answers = self.accepted + self.refused
+        share = self.refused / answers
+        if self.rate is None:
+            # First refusal of an unpaced run: go to what got through in the last second.
+            self.last_refused_rate = float(len(self._answers)) or MIN_RATE
+            self._set(now, self.last_refused_rate)
+        elif self.refused >= MIN_REFUSALS and share > TARGET:
+            self.last_refused_rate = self.rate
+            cut = max(1.0 - MAX_CUT, (1.0 - share) * (1.0 + TARGET))
+            self._set(now, self.rate * cut)
+        elif now - self.epoch_start >= PROBE_EVERY and answers >= MIN_ANSWERS:
+            self._probe(now)
+
+    def _probe(self, now: float) -> None:
+        assert self.rate is not None
+        near = self.last_refused_rate is not None and self.rate >= NEAR * self.last_refused_rate
+        target = self.rate * (1.0 + (SLOW_STEP if near else FAST_STEP))
+        _trim(self._sends, now)
+        target = min(target, max(self.rate, APP_LIMIT * len(self._sends) / _SEND_SPAN))
+        ceiling = self.ceiling(now)
+        if ceiling is not None:
+            target = min(target, ceiling)
+        if target > self.rate:
+            self._set(now, target)
+
+    def _set(self, now: float, rate: float) -> None:
+        self.rate = max(rate, MIN_RATE)
+        self.epoch_start = now
+        self.accepted = self.refused = 0.0
+
+
+def _trim(times: list[float], now: float) -> None:
+    """Drop the times older than the span (the list is in time order)."""
+    cut = 0
+    while cut < len(times) and times[cut] < now - _SEND_SPAN:
+        cut += 1
+    if cut:
+        del times[:cut]
