@@ -76,6 +76,7 @@ class PaceController:
     #: grant times of the last second, to know what was actually sent
     _sends: list[float] = field(default_factory=list)
     _answers: list[float] = field(default_factory=list)
+    _first_grant: float | None = None
 
     @classmethod
     def fixed_at(cls, rate: float) -> PaceController:
@@ -97,6 +98,8 @@ class PaceController:
         """A turn was granted at ``now``."""
         _trim(self._sends, now)
         self._sends.append(now)
+        if self._first_grant is None:
+            self._first_grant = now
 
     def on_answer(self, now: float, granted_at: float, outcome: Outcome) -> None:
         """Learn from the answer to a turn granted at ``granted_at``."""
@@ -135,22 +138,42 @@ class PaceController:
         answers = self.accepted + self.refused
         share = self.refused / answers
         if self.rate is None:
-            # First refusal of an unpaced run: go to what got through in the last second.
-            self.last_refused_rate = float(len(self._answers)) or MIN_RATE
-            self._set(now, self.last_refused_rate)
+            if not self.refused:
+                return
+            self._first_pace(now)
         elif self.refused >= MIN_REFUSALS and share > TARGET:
-            self.last_refused_rate = self.rate
+            # From what was sent, not the pace: a job held back by its concurrency (or
+            # by waits of its own) sends less than the pace allows.
+            sent = min(self.rate, self._sent_rate(now))
+            self.last_refused_rate = sent
             cut = max(1.0 - MAX_CUT, (1.0 - share) * (1.0 + TARGET))
-            self._set(now, self.rate * cut)
+            self._set(now, sent * cut)
         elif now - self.epoch_start >= PROBE_EVERY and answers >= MIN_ANSWERS:
             self._probe(now)
+
+    def _first_pace(self, now: float) -> None:
+        """The first refusal of an unpaced run, with no stated limit: what got through in
+        the last second, or half of what was sent when little has come back yet (the epochs
+        that follow find the rest)."""
+        _trim(self._answers, now)
+        sent = self._sent_rate(now)
+        self.last_refused_rate = sent
+        self._set(now, max(len(self._answers) / self._span(now), sent * MAX_CUT))
+
+    def _span(self, now: float) -> float:
+        """The span of the send and answer counts: a second, or the run so far if shorter."""
+        return min(_SEND_SPAN, now - (self._first_grant or now)) or _SEND_SPAN / 100
+
+    def _sent_rate(self, now: float) -> float:
+        """Turns granted per second, over the last second."""
+        _trim(self._sends, now)
+        return len(self._sends) / self._span(now)
 
     def _probe(self, now: float) -> None:
         assert self.rate is not None
         near = self.last_refused_rate is not None and self.rate >= NEAR * self.last_refused_rate
         target = self.rate * (1.0 + (SLOW_STEP if near else FAST_STEP))
-        _trim(self._sends, now)
-        target = min(target, max(self.rate, APP_LIMIT * len(self._sends) / _SEND_SPAN))
+        target = min(target, max(self.rate, APP_LIMIT * self._sent_rate(now)))
         ceiling = self.ceiling(now)
         if ceiling is not None:
             target = min(target, ceiling)

@@ -95,6 +95,12 @@ class Limiter:
         """Whether any request can be refused."""
         return self.rate is not None or bool(self._windows) or self.other_traffic > 0
 
+    def set_rate(self, rate: float | None) -> None:
+        """Change the per-second limit (a plan change, or a test's limit that moves)."""
+        self.rate = rate
+        self._capacity = max(1.0, rate or 0.0)
+        self._tokens = min(self._tokens, self._capacity)
+
     def refusal(self, limit: int, reset: float, interval: float) -> dict[str, str]:
         """The headers of a 429 for this limiter's header mode."""
         return refusal_headers(self.headers, limit, reset, interval)

@@ -1,0 +1,104 @@
+"""Controller designs measured against bulkdel's in the simulation (``budget_sim``).
+
+``python -m benchmarks.budget_candidates`` prints each design's figures on every floor
+scenario; the chosen design's docstring (``bulkdel/budget/controller.py``) quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bulkdel.budget.controller import PaceController
+from bulkdel.models import Kind, Outcome
+
+from .budget_sim import FLOORS, STRESS, Controller, simulate
+
+
+@dataclass
+class Cubic:
+    """Round one's controller (AWS adaptive retry): every 429 more than 0.2 s after the last
+    slow-down multiplies the pace by ``beta``; CUBIC climbs back; a stated limit is a ceiling.
+
+    With ``tolerance`` > 0, a 429 slows down only when the refusal share of the answers of
+    the last ``span`` seconds is above it ("CUBIC with a tolerance").
+    """
+
+    beta: float = 0.7
+    tolerance: float = 0.0
+    span: float = 2.0
+    scale: float = 0.4
+    share: float = 0.95
+    rate: float | None = None
+    _w_max: float = 0.0
+    _last: float = float("-inf")
+    _ceiling: float | None = None
+    _sends: deque[float] = field(default_factory=deque)
+    _answers: deque[tuple[float, bool]] = field(default_factory=deque)
+
+    def on_grant(self, now: float) -> None:
+        self._sends.append(now)
+        while self._sends and self._sends[0] < now - 1.0:
+            self._sends.popleft()
+
+    def on_answer(self, now: float, granted_at: float, outcome: Outcome) -> None:
+        if outcome.kind is Kind.TRANSIENT or outcome.status is None:
+            return
+        refused = outcome.kind is Kind.THROTTLED
+        self._answers.append((now, refused))
+        while self._answers and self._answers[0][0] < now - self.span:
+            self._answers.popleft()
+        if refused:
+            self._refused(now, granted_at, outcome)
+        elif self.rate is not None:
+            self._climb(now)
+
+    def _refused(self, now: float, granted_at: float, outcome: Outcome) -> None:
+        if outcome.limit and outcome.interval:
+            stated = outcome.limit / outcome.interval * self.share
+            if self._ceiling is None or stated < self._ceiling:
+                self._ceiling = stated
+                if self.rate is None or self.rate > stated:
+                    self._w_max = self.rate = stated
+                    self._last = now
+                    return
+        if granted_at <= self._last or now - self._last < 0.2:
+            return
+        share = sum(r for _, r in self._answers) / len(self._answers)
+        if self.rate is not None and share <= self.tolerance:
+            return
+        current = self.rate if self.rate is not None else float(len(self._sends))
+        self._w_max = current
+        self.rate = max(0.5, current * self.beta)
+        self._last = now
+
+    def _climb(self, now: float) -> None:
+        assert self.rate is not None
+        k = (self._w_max * (1 - self.beta) / self.scale) ** (1 / 3)
+        target = self._w_max + self.scale * (now - self._last - k) ** 3
+        if self._ceiling is not None:
+            target = min(target, self._ceiling)
+        if target - self.rate >= max(0.05 * self.rate, 0.5):
+            self.rate = target
+
+
+CANDIDATES: dict[str, Callable[[], Controller]] = {
+    "cubic (round one)": Cubic,
+    "cubic, tolerance 3%, beta 0.85": lambda: Cubic(beta=0.85, tolerance=0.03, share=0.985),
+    "target share 2% (chosen)": PaceController,
+}
+
+
+def main() -> None:
+    """Print every candidate's figures on every floor scenario (and with 5xx) as JSON."""
+    for name, make in CANDIDATES.items():
+        for scenario in FLOORS + STRESS:
+            for variant in (scenario, scenario.with_faults()):
+                figures = simulate(variant, make()).summary()
+                print(json.dumps({"controller": name, **figures}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
