@@ -54,7 +54,8 @@ class Scenario:
     error_5xx: float = 0.0
     html_502: float = 0.0
     jobs: int = 1
-    concurrency: int = 8
+    #: workers of each job (one number for all, or one per job)
+    concurrency: int | tuple[int, ...] = 8
     #: requests each job has to get through
     requests: int = 3000
     #: answer latency: fixed plus uniform jitter, seconds
@@ -208,7 +209,8 @@ class _Sim:
         s = self.s
         start = s.offset
         for job in range(s.jobs):
-            for _ in range(s.concurrency):
+            workers = s.concurrency if isinstance(s.concurrency, int) else s.concurrency[job]
+            for _ in range(workers):
                 self.at(start, lambda job=job: self.want_turn(job, 0))
         if s.rate is not None and not s.windows:
             self.at(start, self.drain)

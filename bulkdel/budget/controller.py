@@ -5,15 +5,15 @@ Design (measured in ``benchmarks/budget_sim.py``; figures in ``DESIGN_NOTES`` be
 to turns granted in the current epoch say anything about the current pace, so a 429 for a
 request granted before the last slow-down is never counted twice. Within an epoch:
 
-* refusals above ``TARGET`` of its answers (and at least ``MIN_REFUSALS`` of them, so one
-  unlucky 429 among twenty is not a trend) bring the pace down to what got through:
+* refusals above ``TARGET`` of its answers (at least ``MIN_REFUSALS`` of them among at least
+  ``MIN_ANSWERS``, so one unlucky 429 is not a trend) bring the pace down to what got through:
   ``pace * (1 - share) * (1 + TARGET)``, at most halving it in one step;
 * an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
   target raises the pace: by ``FAST_STEP`` far under the pace last refused, by ``SLOW_STEP``
   near it (CUBIC's plateau, in two steps);
 * a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``) sets a ceiling of
   ``CEILING_SHARE`` of it, which the pace never passes; the ceiling is forgotten after
-  ``CEILING_TRUST`` seconds without a stated 429, so a lifted limit is found again;
+  ``CEILING_TRUST`` seconds (ten minutes) without a stated 429, so a lifted limit is found;
 * a 5xx, an HTML error page or a dropped connection says nothing about the pace: ignored.
 
 Refusals that others cause (other traffic on the account, another client) arrive whatever our
@@ -43,7 +43,10 @@ MAX_CUT = 0.5
 #: share of a stated limit paced at: per-second windows absorb less jitter than long ones
 CEILING_SHARE = 0.985
 LONG_CEILING_SHARE = 0.99
-CEILING_TRUST = 60.0
+#: a stated limit is trusted this long without being restated; then the climb may probe past
+#: it (a lifted limit is found again), at the price of a 429 that may shut the gate for a
+#: whole long window
+CEILING_TRUST = 600.0
 #: an epoch's counts are halved past this many answers, so that it follows a change
 MAX_ANSWERS = 400
 MIN_RATE = 0.5
@@ -112,8 +115,8 @@ class PaceController:
         stated = refused and outcome.limit and outcome.interval and outcome.interval > 0
         if stated and self._learn_limit(now, outcome.limit or 0, outcome.interval or 1.0):
             return
-        if granted_at < self.epoch_start:
-            return  # granted at an older pace: says nothing about this one
+        if granted_at <= self.epoch_start:
+            return  # granted at an older pace (or as it changed): says nothing about this one
         if refused:
             self.refused += 1
         else:
@@ -141,7 +144,7 @@ class PaceController:
             if not self.refused:
                 return
             self._first_pace(now)
-        elif self.refused >= MIN_REFUSALS and share > TARGET:
+        elif answers >= MIN_ANSWERS and self.refused >= MIN_REFUSALS and share > TARGET:
             # From what was sent, not the pace: a job held back by its concurrency (or
             # by waits of its own) sends less than the pace allows.
             sent = min(self.rate, self._sent_rate(now))
@@ -162,7 +165,8 @@ class PaceController:
 
     def _span(self, now: float) -> float:
         """The span of the send and answer counts: a second, or the run so far if shorter."""
-        return min(_SEND_SPAN, now - (self._first_grant or now)) or _SEND_SPAN / 100
+        first = now if self._first_grant is None else self._first_grant
+        return min(_SEND_SPAN, now - first) or _SEND_SPAN / 100
 
     def _sent_rate(self, now: float) -> float:
         """Turns granted per second, over the last second."""

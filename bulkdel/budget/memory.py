@@ -102,7 +102,14 @@ class LocalBudget:
     def _leave(self, lease: LocalLease) -> None:
         if lease in self._rotation:
             self._rotation.remove(lease)
-        if not self._rotation and self._dispatcher is not None:
+        self._leave_if_idle()
+
+    def _leave_if_idle(self) -> None:
+        """Stop the dispatcher when nobody waits any more (all stopped or cancelled)."""
+        if any(lease._has_waiters() for lease in self._rotation):
+            return
+        self._rotation.clear()
+        if self._dispatcher is not None:
             self._dispatcher.cancel()
             self._dispatcher = None
 
@@ -139,6 +146,7 @@ class LocalLease:
             stopping.cancel()
             if not waiter.done():
                 waiter.cancel()  # the dispatcher skips it
+                budget._leave_if_idle()
         self._stop.check()
         return waiter.result()
 
