@@ -45,14 +45,20 @@ def test_unpaced_until_the_first_429_then_straight_to_a_stated_limit() -> None:
     assert controller.rate == pytest.approx(50 * ctl.CEILING_SHARE)
 
 
-def test_a_long_window_is_a_ceiling_too() -> None:
-    """1000 per 15 s: never paced over 66.7 per second."""
-    controller = PaceController()
-    controller.on_answer(0.0, 0.0, stated(1000, 15.0, reset=10.0))
-    assert controller.rate == pytest.approx(1000 / 15 * ctl.LONG_CEILING_SHARE)
-    feed(controller, 0.0, 60, 120.0)
-    assert controller.rate is not None
-    assert controller.rate <= 1000 / 15
+def test_a_long_window_is_spent_as_a_quota_not_paced() -> None:
+    """1000 per 15 s: the 429 shuts the gate to the reset; then 990 turns at once, then the
+    gate of the quota until the window ends; the pace is not touched."""
+    pace = Pace()
+    pace.report(0.0, 0.0, stated(1000, 15.0, reset=10.0))
+    assert pace.rate is None
+    assert pace.wait(0.0) == pytest.approx(10.0)
+    granted = 0
+    while pace.wait(10.0) == 0:
+        pace.grant(10.0)
+        granted += 1
+    assert granted == 990
+    assert pace.wait(10.0) == pytest.approx(15.0)
+    assert pace.wait(40.5) == 0  # two windows later: a fresh quota
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, None])

@@ -11,8 +11,9 @@ request granted before the last slow-down is never counted twice. Within an epoc
 * an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
   target raises the pace: by ``FAST_STEP`` far under the pace last refused, by ``SLOW_STEP``
   near it (CUBIC's plateau, in two steps);
-* a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``) sets a ceiling of
-  ``CEILING_SHARE`` of it, which the pace never passes; the ceiling is forgotten after
+* a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``, up to a second) sets
+  a ceiling of ``CEILING_SHARE`` of it, which the pace never passes (a longer window is no
+  pace: ``pace.Quota`` spends it); the ceiling is forgotten after
   ``CEILING_TRUST`` seconds (ten minutes) without a stated 429, so a lifted limit is found;
 * a 5xx, an HTML error page or a dropped connection says nothing about the pace: ignored.
 
@@ -40,9 +41,10 @@ SLOW_STEP = 0.02
 NEAR = 0.9
 #: at most this cut in one step, however many refusals (one bad epoch is not a collapse)
 MAX_CUT = 0.5
-#: share of a stated limit paced at: per-second windows absorb less jitter than long ones
+#: share of a stated limit paced at
 CEILING_SHARE = 0.985
-LONG_CEILING_SHARE = 0.99
+#: windows longer than this (seconds) are not paced but spent as quotas (``pace.Quota``)
+LONG_WINDOW = 1.0
 #: a stated limit is trusted this long without being restated; then the climb may probe past
 #: it (a lifted limit is found again), at the price of a 429 that may shut the gate for a
 #: whole long window
@@ -109,6 +111,8 @@ class PaceController:
         if self.fixed or outcome.kind is Kind.TRANSIENT or outcome.status is None:
             return
         refused = outcome.kind is Kind.THROTTLED
+        if refused and outcome.interval is not None and outcome.interval > LONG_WINDOW:
+            return  # a spent long window: the quota's business, not the pace's
         if not refused:
             _trim(self._answers, now)
             self._answers.append(now)
@@ -128,8 +132,7 @@ class PaceController:
 
     def _learn_limit(self, now: float, limit: int, interval: float) -> bool:
         """Take a stated limit as a ceiling; True when the pace jumped to it."""
-        share = CEILING_SHARE if interval <= 1.0 else LONG_CEILING_SHARE
-        self.ceilings[interval] = (limit / interval * share, now)
+        self.ceilings[interval] = (limit / interval * CEILING_SHARE, now)
         ceiling = self.ceiling(now)
         assert ceiling is not None
         if self.rate is None or self.rate > ceiling:
