@@ -143,6 +143,8 @@ class FakeServer:
     rate: float | None = None
     windows: tuple[tuple[int, float], ...] = ()
     sample_every: float = 0.0
+    #: more ``bulkdel fake-server`` options (``--limit-headers none``, faults, ...)
+    extra_args: tuple[str, ...] = ()
     url: str = ""
     #: time.time() when the server said it was listening: the origin of its fixed windows
     origin: float = 0.0
@@ -157,6 +159,7 @@ class FakeServer:
             argv += ["--rate", str(self.rate)]
         for limit, seconds in self.windows:
             argv += ["--window", f"{limit}/{seconds:g}"]
+        argv += self.extra_args
         with tempfile.TemporaryFile() as err:
             self._proc = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=err, text=True, cwd=CHILD_CWD

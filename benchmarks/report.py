@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import budget_scenarios
+
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -289,6 +291,8 @@ def markdown(results: dict[str, Any]) -> str:
             "its figures cover what it did until then.",
             "",
         ]
+    if "budget" in results:
+        lines += budget_scenarios.markdown(results["budget"])
     lines += ["## Targets", "", "| target | value | wanted | met |", "|---|---:|---|---|"]
     for t in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import chart, harness, report
+from . import budget_scenarios, chart, harness, report
 from .harness import write_ids
 from .scenarios import (
     Config,
@@ -35,7 +35,7 @@ from .scenarios import (
     summarize,
 )
 
-SCENARIOS = ("throughput", "throttled", "scale")
+SCENARIOS = ("throughput", "throttled", "scale", "budget")
 QUICK = Config(
     ids=2_000,
     runs=1,
@@ -272,7 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    runners = {"throughput": run_throughput, "throttled": run_throttled, "scale": run_scale}
+    runners = {
+        "throughput": run_throughput,
+        "throttled": run_throttled,
+        "scale": run_scale,
+        "budget": budget_scenarios.run_budget,
+    }
     with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as scratch:
         if args.from_git:
             harness.CHILD_CWD = harness.snapshot(args.from_git, Path(scratch) / "code")
@@ -307,6 +312,9 @@ def _render(results: dict[str, Any], out: Path) -> None:
     results["targets"] = report.targets(results)
     chart_path = chart.draw(results.get("throttled"), out / "throttled.png")
     results["chart"] = chart_path.name if chart_path else None
+    if "budget" in results:
+        budget_chart = budget_scenarios.draw(results["budget"], out / "budget.png")
+        results["budget"]["chart"] = budget_chart.name if budget_chart else None
     json_path = out / "results.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "RESULTS.md").write_text(report.markdown(results), encoding="utf-8")
