@@ -16,6 +16,7 @@ from ._engine.pager import Listing
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
+from .budget import AccountBudget, budget_for
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
 from .models import Abort, AbortReason, Settings
@@ -38,6 +39,11 @@ class BulkDeleter:
         sender: send batches through this instead of an ``ImageKitClient`` (tests).
         clock: the run's time and sleep (tests drive a virtual one).
         rng: where the backoff's jitter comes from (seed it to replay a run).
+        budget: the account's request budget. By default every job of this process with
+            the same base URL and key shares one (``bulkdel.budget.budget_for``), so jobs
+            split the account's rate limit instead of fighting over it; pass a
+            ``LocalBudget(rate=R)`` to pace the account at R for all its jobs.
+            ``settings.rate`` caps this job's share of it.
 
     Call ``await deleter.run(ids)`` once. ``deleter.stop()`` (from any task) stops taking
     new batches, lets in-flight requests settle and makes ``run`` return an accounted
@@ -56,6 +62,7 @@ class BulkDeleter:
         journal: str | os.PathLike[str] | None = None,
         clock: Clock = LOOP_CLOCK,
         rng: random.Random | None = None,
+        budget: AccountBudget | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._clock = clock
@@ -70,6 +77,10 @@ class BulkDeleter:
                 timeout=self.settings.timeout,
                 allow_insecure_http=self.settings.allow_insecure_http,
             )
+        if budget is None and sender is None and not self.settings.dry_run:
+            budget = budget_for(self.settings.base_url, private_key or "")
+        #: the account's budget (None: a job with an injected sender gets one of its own)
+        self.budget = budget
         self.report_dir = report_dir
         self.journal_path = None if journal is None or self.settings.dry_run else Path(journal)
         self._extra_sinks = list(sinks)
@@ -105,8 +116,8 @@ class BulkDeleter:
         listing: Listing | None = None,
     ) -> Report:
         """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
-        the files a ``listing`` selects (listed while deleting, under the same throttle;
-        the listing's client is closed at the end)."""
+        the files a ``listing`` selects (listed while deleting, with turns from the same
+        budget; the listing's client is closed at the end)."""
         journal = self._open_journal(files, listing)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
         own: list[LedgerSink] = [sink for sink in (writer, journal) if sink is not None]
@@ -118,11 +129,12 @@ class BulkDeleter:
             clock=self._clock,
             journal=journal,
             rng=self._rng,
+            budget=self.budget,
         )
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
-        # The listing pages under the pipeline's throttle and stop: listing and deleting
-        # share the account's rate limit, and a 429 to either holds both.
+        # The listing pages under the pipeline's lease and stop: listing and deleting share
+        # the account's rate limit, and a 429 to either holds both.
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
         started = self._clock.time()
         failure: BaseException | None = None
@@ -241,8 +253,13 @@ async def delete_files(
     dry_run: bool = False,
     max_delete: int | None = None,
     sinks: Sequence[LedgerSink] = (),
+    budget: AccountBudget | None = None,
 ) -> Report:
     """Delete every id in ``ids`` from ImageKit and return the accounted report.
+
+    Calls running at once in one process with the same base URL and key share the account's
+    budget (fair halves for two); ``rate`` caps this call's share, ``budget`` gives another
+    (``LocalBudget(rate=R)`` paces the account at R for every call that holds it).
 
     Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
     key, base URL or setting, before anything is sent.
@@ -258,6 +275,11 @@ async def delete_files(
         max_delete=max_delete,
     )
     deleter = BulkDeleter(
-        private_key, settings=settings, session=session, report_dir=report_dir, sinks=sinks
+        private_key,
+        settings=settings,
+        session=session,
+        report_dir=report_dir,
+        sinks=sinks,
+        budget=budget,
     )
     return await deleter.run(ids)

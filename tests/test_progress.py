@@ -12,6 +12,7 @@ import pytest
 from bulkdel import BulkDeleter, Settings
 from bulkdel._engine.pipeline import Pipeline
 from bulkdel._engine.sources import FileReader
+from bulkdel.budget import Turn
 from bulkdel.cli import progress as progress_module
 from bulkdel.cli.progress import ProgressDisplay
 from bulkdel.ledger import Ledger
@@ -93,7 +94,8 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
         assert display.line() == (
             "25/50 done | 20 deleted, 5 missing | 5 ids/s | ETA 5s | pace 12.5 req/s"
         )
-        pipeline.throttle.on_outcome(Outcome(Kind.THROTTLED, 429, retry_after=30.0))
+        shut = Outcome(Kind.THROTTLED, 429, retry_after=30.0, limit=12, interval=1.0)
+        await pipeline.lease.report(Turn(0.0), shut)
         line = display.line()
         assert "throttled: waiting 30.0s" in line or "throttled: waiting 29.9s" in line
         assert "pace" not in line

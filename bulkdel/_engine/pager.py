@@ -1,7 +1,7 @@
 """Page through the files a ``Selection`` selects and stream their ids as chunks.
 
-``Listing`` pages through the selection with the listing client, under the run's shared
-throttle and the same retry policy as deletes (the account's rate limit covers both), and
+``Listing`` pages through the selection with the listing client, with turns from the run's
+account budget and the same retry policy as deletes (the account's rate limit covers both), and
 yields the files as ``Chunk``s for the pipeline.
 
 Paging while deleting: ImageKit's ``skip`` is an offset into the result set as it is at the
@@ -18,6 +18,7 @@ import random
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final, Protocol
 
+from ..budget import AccountBudget, Lease, LocalBudget, job_lease
 from ..errors import ListingError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
 from ..ledger import LIST, RequestStats
@@ -27,14 +28,13 @@ from .clock import LOOP_CLOCK, Clock
 from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
 from .stop import StopSignal
-from .throttle import Throttle
 from .validate import id_problem
 
 _MESSAGE_MAX: Final = 300
 
 
 class ListingHost(Protocol):
-    """What a listing runs under: the run's settings, clock, throttle, backoff, stop signal
+    """What a listing runs under: the run's settings, clock, budget lease, backoff, stop signal
     and request counts (a ``Pipeline``, or a ``StandaloneHost``)."""
 
     @property
@@ -44,7 +44,7 @@ class ListingHost(Protocol):
     def clock(self) -> Clock: ...
 
     @property
-    def throttle(self) -> Throttle: ...
+    def lease(self) -> Lease: ...
 
     @property
     def backoff(self) -> Backoff: ...
@@ -65,15 +65,22 @@ class StandaloneHost:
         settings: the rate, attempts and backoff knobs.
         clock: the run's time and sleep.
         rng: the backoff's jitter.
+        budget: the account's budget (shared with the jobs that hold it); its own if None.
     """
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = LOOP_CLOCK, rng: random.Random | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = LOOP_CLOCK,
+        rng: random.Random | None = None,
+        budget: AccountBudget | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.signal = StopSignal(clock)
-        self.throttle = Throttle(settings.rate, clock=clock, signal=self.signal)
+        budget = budget if budget is not None else LocalBudget(clock=clock)
+        self.lease = job_lease(budget, self.signal, settings.rate)
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         self.requests = RequestStats()
 
@@ -301,12 +308,12 @@ class Listing:
         page: list[list[dict[str, Any]]] = []
 
         async def attempt() -> Outcome:
-            await host.throttle.wait_turn()
+            turn = await host.lease.turn()
             host.signal.check()
             host.requests.sending(LIST)
             outcome, entries = await self.client.get_page(params)
             host.requests.answered(LIST, outcome.status)
-            host.throttle.on_outcome(outcome)
+            await host.lease.report(turn, outcome)
             if entries is not None:
                 page.append(entries)
             return outcome

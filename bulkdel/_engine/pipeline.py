@@ -1,7 +1,8 @@
 """The only wiring of bulkdel: reader -> work pool -> workers -> ledger.
 
 One reader task validates, de-duplicates and batches the input; ``concurrency`` workers take
-batches, send them under the throttle with retries, and turn each outcome into ledger events.
+batches, send them with turns from the account's budget and with retries, and turn each
+outcome into ledger events.
 Every id read is "open" from the moment it is accepted until the ledger has its final bucket;
 whatever is still open when the run ends (stopped, aborted, cancelled) is not attempted, or
 failed as "outcome unknown" when a request for it may have been applied, so the counts always
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterable
 from typing import Protocol
 
 from .._journal.journal import Journal
+from ..budget import AccountBudget, LocalBudget, job_lease
 from ..errors import Stopped
 from ..ledger import DELETE, Ledger, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
@@ -25,7 +27,6 @@ from .reader import Reader
 from .retry import RETRYABLE, Backoff, Chain, send_with_retries
 from .sources import Chunk
 from .stop import StopSignal
-from .throttle import Throttle
 from .workpool import WorkPool
 
 
@@ -46,6 +47,8 @@ class Pipeline:
         journal: the job's journal: ids it has settled are not sent again, and ids go on
             record as in flight before they are sent.
         rng: the backoff's jitter (seed it to replay a run).
+        budget: the account's budget, which this job shares with every other job that holds
+            it; a budget of its own when None. ``settings.rate`` caps this job's share.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Pipeline:
         clock: Clock = LOOP_CLOCK,
         journal: Journal | None = None,
         rng: random.Random | None = None,
+        budget: AccountBudget | None = None,
     ) -> None:
         self.sender = sender
         self.settings = settings
@@ -64,9 +68,11 @@ class Pipeline:
         self.journal = journal
         self.clock = clock
         self._clock = clock.time
-        #: the run's one stop: the throttle, the retries and the listing wait through it
+        #: the run's one stop: the budget, the retries and the listing wait through it
         self.signal = StopSignal(clock)
-        self.throttle = Throttle(settings.rate, clock=clock, signal=self.signal)
+        #: every request of the job (listing pages too) takes a turn; rate caps its share
+        self.budget: AccountBudget = budget if budget is not None else LocalBudget(clock=clock)
+        self.lease = job_lease(self.budget, self.signal, settings.rate)
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, clock)
         #: the run's open ids and what is known of each
@@ -116,6 +122,7 @@ class Pipeline:
                     for _ in range(self.settings.concurrency):
                         group.create_task(self._work())
         finally:
+            await self.lease.release()
             self.ids.settle_leftovers()
 
     async def _put(self, batch: list[str]) -> bool:
@@ -137,16 +144,15 @@ class Pipeline:
                 await pool.done()
 
     async def _send(self, file_ids: list[str]) -> Outcome:
-        await self.throttle.wait_turn()
+        turn = await self.lease.turn()
         self.signal.check()
         requests = self.ledger.requests
         requests.sending(DELETE)
         self.ids.sending.update(file_ids)
-        sent_at = self._clock()
         outcome = await self.sender.delete_batch(file_ids)
         self.ids.sending.difference_update(file_ids)
         requests.answered(DELETE, outcome.status)
-        self.throttle.on_outcome(outcome, sent_at)
+        await self.lease.report(turn, outcome)
         if outcome.maybe_applied:
             self.ids.ambiguous.update(file_ids)
         return outcome

@@ -2,9 +2,10 @@
 
 * Retried: transient answers (5xx, timeouts, resets, unreadable bodies) and 429s.
 * Waits: exponential backoff with full jitter, capped (``Backoff``, one for deletes, listing
-  pages and 207 re-queues, drawing from an injectable ``random.Random``), except
-  after a 429 that said how long to wait: then the shared gate in ``throttle`` holds every
-  worker for exactly that long, and the worker itself adds nothing.
+  pages and 207 re-queues, drawing from an injectable ``random.Random``), except after a 429
+  that said how long to wait: one that states its window (``X-RateLimit-*``) shuts the
+  account budget's gate for every worker for exactly that long, and the worker adds nothing;
+  one with only ``Retry-After`` makes this request alone wait that long.
 * Gives up: after the batch's remaining attempt budget of real failures (429s do not burn
   attempts: being throttled says nothing about the ids), after ``max_retry_time`` seconds of
   failing, or after too many 429s in a row for one batch.
@@ -109,7 +110,8 @@ def build_retrying(
     def wait(state: RetryCallState) -> float:
         outcome = _last(state)
         if outcome.kind is Kind.THROTTLED and outcome.retry_after is not None:
-            return 0.0  # the shared gate waits exactly as long as the server said
+            # a stated window shut the budget's gate for that long; a bare one is ours
+            return 0.0 if outcome.limit is not None else outcome.retry_after
         return backoff.delay(state.attempt_number)
 
     def before_sleep(state: RetryCallState) -> None:

@@ -7,7 +7,7 @@ its state can also live outside the process). ``CappedLease`` caps one job's sha
 
 from __future__ import annotations
 
-from .capped import CappedLease
+from .capped import CappedLease, job_lease
 from .interface import AccountBudget, Lease, Turn
 from .memory import LocalBudget, LocalLease, budget_for
 
@@ -19,4 +19,5 @@ __all__ = [
     "LocalLease",
     "Turn",
     "budget_for",
+    "job_lease",
 ]

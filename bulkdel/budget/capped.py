@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._engine.stop import StopSignal
 from ..models import Outcome
-from .interface import Lease, Turn
+from .interface import AccountBudget, Lease, Turn
 
 
 class CappedLease:
@@ -53,3 +53,9 @@ class CappedLease:
     async def release(self) -> None:
         """Leave the budget."""
         await self._lease.release()
+
+
+def job_lease(budget: AccountBudget, stop: StopSignal, rate: float | None) -> Lease:
+    """One job's lease on ``budget``, capped at ``rate`` requests per second when given."""
+    lease = budget.lease(stop)
+    return lease if rate is None else CappedLease(lease, rate, stop)

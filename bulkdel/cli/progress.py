@@ -66,11 +66,12 @@ class ProgressDisplay:
             parts.append(f"ETA {(total - done) / rate:,.0f}s")
         pipeline = self._deleter.pipeline
         if pipeline is not None:
-            wait = pipeline.throttle.gate_wait()
+            wait = pipeline.budget.gate_wait()
+            pace = pipeline.pace
             if wait > 0:
                 parts.append(f"throttled: waiting {wait:.1f}s")
-            elif pipeline.throttle.rate is not None:
-                parts.append(f"pace {pipeline.throttle.rate:,.1f} req/s")
+            elif pace is not None:
+                parts.append(f"pace {pace:,.1f} req/s")
         if c.failed:
             parts.append(f"{c.failed:,} failed")
         return " | ".join(parts)
