@@ -49,6 +49,8 @@ async def demo(count: int, report_dir: Path) -> Report:
             latency_jitter=0.01,
         )
         async with FakeImageKit(DEMO_KEY, existing=existing, rate=200, faults=faults) as server:
-            settings = Settings(base_url=server.url, backoff_base=0.05, backoff_max=1.0)
+            # A local server answers in milliseconds: backoff steps to match, so that the five
+            # locked files' six attempts each (the job's last answers) do not hold the end.
+            settings = Settings(base_url=server.url, backoff_base=0.02, backoff_max=0.5)
             deleter = BulkDeleter(DEMO_KEY, settings=settings, report_dir=report_dir)
             return await deleter.run(files=open_files([str(source)]))
