@@ -85,7 +85,7 @@ def test_the_command_line_takes_the_limit_options() -> None:
     """--limit-headers and --other-traffic reach the server built."""
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args("--rate 5 --limit-headers none --other-traffic 0.25".split())
+    args = parser.parse_args(["--rate", "5", "--limit-headers", "none", "--other-traffic", "0.25"])
     server = server_from_args(args)
     assert server._throttle.headers is LimitHeaders.NONE
     assert server.faults.other_traffic == 0.25
