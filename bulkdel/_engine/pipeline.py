@@ -47,8 +47,7 @@ class Pipeline:
         journal: the job's journal: ids it has settled are not sent again, and ids go on
             record as in flight before they are sent.
         rng: the backoff's jitter (seed it to replay a run).
-        budget: the account's budget, which this job shares with every other job that holds
-            it; a budget of its own when None. ``settings.rate`` caps this job's share.
+        budget: the account's budget, shared with the jobs that hold it (its own if None).
     """
 
     def __init__(

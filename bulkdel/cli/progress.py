@@ -67,7 +67,9 @@ class ProgressDisplay:
         pipeline = self._deleter.pipeline
         if pipeline is not None:
             wait = pipeline.budget.gate_wait()
-            pace = pipeline.pace
+            # the account's pace, under this job's cap
+            paces = [r for r in (pipeline.budget.rate, pipeline.settings.rate) if r is not None]
+            pace = min(paces) if paces else None
             if wait > 0:
                 parts.append(f"throttled: waiting {wait:.1f}s")
             elif pace is not None:
