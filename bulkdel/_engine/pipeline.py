@@ -156,9 +156,6 @@ class Pipeline:
             self.ids.ambiguous.update(file_ids)
         return outcome
 
-    def _count_retry(self) -> None:
-        self.ledger.requests.retrying(DELETE)
-
     async def _send_with_retries(self, file_ids: list[str]) -> tuple[Outcome, Chain]:
         used = self.ids.used(file_ids)
         chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._clock())
@@ -169,7 +166,7 @@ class Pipeline:
             clock=self.clock,
             signal=self.signal,
             backoff=self.backoff,
-            on_retry=self._count_retry,
+            on_retry=lambda: self.ledger.requests.retrying(DELETE),
         )
         return outcome, chain
 
