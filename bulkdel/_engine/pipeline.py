@@ -156,6 +156,9 @@ class Pipeline:
             self.ids.ambiguous.update(file_ids)
         return outcome
 
+    def _count_retry(self) -> None:
+        self.ledger.requests.retrying(DELETE)
+
     async def _send_with_retries(self, file_ids: list[str]) -> tuple[Outcome, Chain]:
         used = self.ids.used(file_ids)
         chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._clock())
@@ -166,7 +169,7 @@ class Pipeline:
             clock=self.clock,
             signal=self.signal,
             backoff=self.backoff,
-            on_retry=lambda: self.ledger.requests.retrying(DELETE),
+            on_retry=self._count_retry,
         )
         return outcome, chain
 
