@@ -104,14 +104,14 @@ def test_refusals_over_the_target_bring_it_to_what_got_through() -> None:
     assert 0.85 * 100 <= controller.rate <= 0.95 * 100
 
 
-def test_one_bad_epoch_at_most_halves_it() -> None:
-    """Every answer refused: half, not zero."""
+def test_one_bad_epoch_cuts_to_a_quarter_at_most() -> None:
+    """Every answer refused: a quarter, not zero."""
     controller = paced_at(100.0)
     for i in range(100):
         controller.on_grant(i / 100)
     for i in range(80, 100):
         controller.on_answer(1.0, i / 100, REFUSED)
-    assert controller.rate == pytest.approx(50.0)
+    assert controller.rate == pytest.approx(25.0)
 
 
 def test_the_first_bare_429_goes_to_what_got_through() -> None:

@@ -6,7 +6,7 @@ request granted before the last slow-down is never counted twice. Within an epoc
 
 * refusals above ``TARGET`` of its answers (at least ``MIN_REFUSALS`` of them among at least
   ``MIN_ANSWERS``, so one unlucky 429 is not a trend) bring the pace down to what got through:
-  ``sent * (1 - share) * (1 + TARGET)``, at most halving it in one step;
+  ``sent * (1 - share) * (1 + TARGET)``, to a quarter of it at most in one step;
 * an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
   target raises the pace: by ``FAST_STEP`` far under the pace last refused, by ``SLOW_STEP``
   near it (CUBIC's plateau, in two steps), never past twice what was really sent;
@@ -63,7 +63,7 @@ FAST_STEP = 0.10
 SLOW_STEP = 0.02
 NEAR = 0.9
 #: at most this cut in one step, however many refusals (one bad epoch is not a collapse)
-MAX_CUT = 0.5
+MAX_CUT = 0.75
 #: share of a stated limit paced at
 CEILING_SHARE = 0.985
 #: windows longer than this (seconds) are not paced but spent as quotas (``pace.Quota``)
@@ -187,7 +187,7 @@ class PaceController:
         _trim(self._answers, now)
         sent = self._sent_rate(now)
         self.last_refused_rate = sent
-        self._set(now, max(len(self._answers) / self._span(now), sent * MAX_CUT))
+        self._set(now, max(len(self._answers) / self._span(now), sent / 2))
 
     def _span(self, now: float) -> float:
         """The span of the send and answer counts: a second, or the run so far if shorter."""
