@@ -8,8 +8,10 @@ client process spending 40% of the limit, and one contender process: bulkdel's l
 ``AsyncImageKit`` beside it where a single job applies.
 
 Figures: *of limit* is requests the server let through (2xx and 5xx: both spent the limit)
-per second of the contender's own timed section, less the bucket's initial burst (R
-requests), over R (over the 60% left by the other client); the long window's is *of ideal*
+per second of the contender's own timed section, over R (over the 60% left by the other
+client); as in ``throttled``, the fake's bucket starts full, so a client that spends that
+first burst can score a little over 1 (R requests in a 15 s job: up to 1.07, less when a
+random refusal paces it before); the long window's is *of ideal*
 (each window's quota spent at once, from when the timed section began, as in ``throttled``).
 The 429 share is the contender's 429s over its requests (the other client's are subtracted).
 """
@@ -183,14 +185,13 @@ def _score(
     admitted = sent - refused
     work = float(own.get("elapsed_s") or 0.0)
     left = row.limit * (1.0 - row.other_client)
-    burst = row.rate or 0.0  # the bucket starts full: no credit for it
     fig: dict[str, Any] = {
         "work_s": round(work, 3),
         "requests": sent,
         "admitted": admitted,
         "by_status": by_status,
         "throttled_share": round(refused / sent, 4) if sent else 0.0,
-        "of_limit": round((admitted - burst) / work / left, 4) if work else 0.0,
+        "of_limit": round(admitted / work / left, 4) if work else 0.0,
         "job_requests": requests,
         "failed_ids": own.get("failed_ids"),
     }
