@@ -8,6 +8,7 @@ of the CLI is measured and each exit path is checked on its own.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import json
 import os
@@ -26,9 +27,13 @@ from typing import Any
 import pytest
 
 from bulkdel import cli
+from bulkdel.cli.delete import run_with_signals
 from bulkdel.errors import FatalAPIError
 from bulkdel.testing import FakeImageKit, Faults, seed_files
 from tests.helpers import KEY, ThreadedServer, check_ground_truth, check_report_dir, hex_ids
+
+# the module: ``bulkdel.cli.main`` as an attribute is the function
+cli_main = importlib.import_module("bulkdel.cli.main")
 
 
 def write_ids(path: Path, ids: list[str]) -> Path:
@@ -144,7 +149,7 @@ def test_a_fatal_error_raised_outside_the_run_exits_3(
     def refuse(*args: Any) -> Any:
         raise FatalAPIError(403, "Your account cannot be authenticated.")
 
-    monkeypatch.setattr(cli, "report_from_journal", refuse)
+    monkeypatch.setattr(cli_main, "report_from_journal", refuse)
     code = cli.main(["report", "--journal", str(tmp_path / "j")])
     err = capsys.readouterr().err
     assert code == cli.EXIT_FATAL
@@ -159,7 +164,7 @@ def test_keyboard_interrupt_outside_the_loop_exits_130(
     def interrupted(*args: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "report_from_journal", interrupted)
+    monkeypatch.setattr(cli_main, "report_from_journal", interrupted)
     code = cli.main(["report", "--journal", str(tmp_path / "j")])
     assert code == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "bulkdel: interrupted\n"
@@ -722,7 +727,7 @@ async def test_cancelling_the_run_without_a_signal_propagates(tmp_path: Path) ->
             KEY, settings=Settings(base_url=server.url, concurrency=1), report_dir=tmp_path / "r"
         )
         task = asyncio.ensure_future(
-            cli._run_with_signals(deleter, open_files([str(source)]), show_progress=False)
+            run_with_signals(deleter, open_files([str(source)]), show_progress=False)
         )
         while server.stats.in_flight == 0:
             await asyncio.sleep(0.01)

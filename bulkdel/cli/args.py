@@ -1,0 +1,125 @@
+"""The command line's parsers: one parent parser holds what ``delete`` and ``list`` share.
+
+Option names are the contract (docs/contract.md, "The CLI"); defaults come from ``Settings``'s
+field defaults, so they are written in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from .. import __version__
+from ..errors import UsageError
+from ..imagekit import DEFAULT_BASE_URL
+from ..models import Settings
+
+#: the library's defaults, shown in --help and used when an option is not given
+DEFAULTS = Settings()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are ``UsageError``s: the exit code is decided in ``main``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (a nicer message than the library's for the same rule)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 1..100, got {value}")
+    return value
+
+
+def shared_parent() -> Parser:
+    """The options ``delete`` and ``list`` share: where and how to reach the API, and the
+    listing selectors."""
+    parent = Parser(add_help=False)
+    parent.add_argument(
+        "--base-url", default=None, help="default $IMAGE_KIT_BASE_URL, else " + DEFAULT_BASE_URL
+    )
+    parent.add_argument(
+        "--private-key-file", type=Path, help="file holding the key (else $IMAGEKIT_PRIVATE_KEY)"
+    )
+    parent.add_argument(
+        "--rate", type=_positive_float, help="most requests per second (bursts of R/10 at most)"
+    )
+    parent.add_argument("--max-attempts", type=positive_int, default=DEFAULTS.max_attempts)
+    parent.add_argument(
+        "--timeout", type=_positive_float, default=DEFAULTS.timeout, help="seconds a request"
+    )
+    parent.add_argument("--allow-insecure-http", action="store_true")
+    group = parent.add_argument_group(
+        "select files through the listing API instead of reading ids (combined with AND)"
+    )
+    group.add_argument("--path", metavar="FOLDER", help="files in this folder, like /tmp/")
+    group.add_argument("--recursive", action="store_true", help="and in its sub-folders")
+    group.add_argument("--search-query", metavar="Q", help="ImageKit's search language")
+    group.add_argument("--older-than", metavar="DURATION", help="created longer ago: 90d, 12h")
+    group.add_argument("--created-before", metavar="DATE", help="ISO date or date-time (UTC)")
+    group.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="carrying TAG (repeatable)"
+    )
+    return parent
+
+
+def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
+    parser.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
+    parser.add_argument("--column", default="fileId", help="id field in csv/jsonl")
+    parser.add_argument("--batch-size", type=_batch_size, default=DEFAULTS.batch_size)
+    parser.add_argument("--concurrency", type=positive_int, default=DEFAULTS.concurrency)
+    parser.add_argument("--report-dir", type=Path)
+    parser.add_argument("--journal", type=Path, help="durable progress; resume with the same")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--max-delete", type=int, metavar="N")
+    parser.add_argument("--json", action="store_true", help="print summary.json on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument("--yes", action="store_true", help="no confirmation prompt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (``fake-server``'s own options are parsed by its module, so
+    that the fake server is imported only when it is used)."""
+    parser = Parser(
+        prog="bulkdel", description="Purge files in bulk from an ImageKit media library."
+    )
+    parser.add_argument("--version", action="version", version=f"bulkdel {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    shared = shared_parent()
+    delete = commands.add_parser(
+        "delete", parents=[shared], help="delete the ids read from files or stdin"
+    )
+    _add_delete_arguments(delete)
+    listing = commands.add_parser(
+        "list", parents=[shared], help="write the ids of the selected files, to review"
+    )
+    listing.add_argument("--jsonl", action="store_true", help="name, path, size, createdAt too")
+    listing.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    commands.add_parser("fake-server", help="a local ImageKit-compatible server", add_help=False)
+    rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
+    rebuild.add_argument("--journal", type=Path, required=True)
+    rebuild.add_argument("--report-dir", type=Path)
+    rebuild.add_argument("--json", action="store_true")
+    demo = commands.add_parser("demo", help="the whole job against an in-process fake server")
+    demo.add_argument("--ids", type=positive_int, default=20_000)
+    demo.add_argument("--report-dir", type=Path)
+    demo.add_argument("--json", action="store_true")
+    return parser

@@ -1,0 +1,113 @@
+"""``bulkdel delete``: ids from files or stdin, or the files selectors pick."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from .._engine.pager import Listing
+from .._engine.sources import FileReader, open_files
+from ..deleter import BulkDeleter
+from ..imagekit import ListingClient
+from ..report import Report
+from .confirm import Declined, confirm, files_target
+from .progress import ProgressDisplay
+from .settings import Job, default_report_dir, delete_job
+from .signals import stop_on_signals
+
+
+async def run_delete(args: argparse.Namespace) -> Report:
+    """Run ``bulkdel delete`` and return its report.
+
+    Raises:
+        UsageError: a bad option or source, or no key.
+        Declined: a terminal user did not confirm; nothing was sent.
+    """
+    job = delete_job(args, os.environ)
+    if job.selection is not None:
+        return await _delete_selected(args, job)
+    readers = open_files(args.sources or ["-"], args.format, args.column)
+    try:
+        confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
+    except Declined:
+        for reader in readers:
+            reader.close()
+        raise
+    deleter = _deleter(args, job)
+    return await run_with_signals(deleter, readers, show_progress=not args.quiet)
+
+
+def _deleter(args: argparse.Namespace, job: Job) -> BulkDeleter:
+    return BulkDeleter(
+        job.private_key if not job.settings.dry_run else None,
+        settings=job.settings,
+        report_dir=args.report_dir or default_report_dir(),
+        journal=args.journal,
+    )
+
+
+def listing_for(job: Job) -> Listing:
+    """The listing of ``job``'s selection (its client is closed by the listing)."""
+    assert job.selection is not None and job.private_key is not None
+    client = ListingClient(
+        job.private_key,
+        base_url=job.settings.base_url,
+        timeout=job.settings.timeout,
+        allow_insecure_http=job.settings.allow_insecure_http,
+    )
+    return Listing(client, job.selection)
+
+
+async def _delete_selected(args: argparse.Namespace, job: Job) -> Report:
+    """Selectors: list and delete at once (the listing is the source; a dry run lists and
+    counts files and bytes)."""
+    listing = listing_for(job)
+    assert job.selection is not None
+    description = f"every file selected by {job.selection.describe()}"
+    try:
+        confirm(job.settings, yes=args.yes, target=lambda: description)
+    except Declined:
+        await listing.close()
+        raise
+    deleter = _deleter(args, job)
+    report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
+    print(
+        f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "
+        f"{listing.pages:,} pages ({listing.requests:,} requests, {listing.retried:,} retried)"
+        + (" would be deleted (dry run)" if job.settings.dry_run else ""),
+        file=sys.stderr,
+    )
+    return report
+
+
+async def run_with_signals(
+    deleter: BulkDeleter,
+    readers: Sequence[FileReader],
+    *,
+    show_progress: bool,
+    listing: Listing | None = None,
+) -> Report:
+    """Run the job with a progress line on a terminal; the first SIGINT/SIGTERM stops it
+    gracefully, the second at once (the report is returned either way).
+
+    Raises:
+        asyncio.CancelledError: the run was cancelled otherwise than by a second signal.
+    """
+    progress = ProgressDisplay(deleter, readers) if show_progress and sys.stderr.isatty() else None
+    with stop_on_signals(lambda name: deleter.stop(f"interrupted by {name}")) as interrupts:
+        try:
+            if progress is not None:
+                progress.start()
+            return await deleter.run(files=readers, listing=listing)
+        except asyncio.CancelledError:
+            if not interrupts.forced:
+                raise
+            report = deleter.last_report
+            assert report is not None
+            return report
+        finally:
+            if progress is not None:
+                await progress.stop()

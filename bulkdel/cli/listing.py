@@ -1,0 +1,80 @@
+"""``bulkdel list``: the ids (or JSONL records) of the files the selectors pick, to review."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from .._engine.pager import Listing, StandaloneHost
+from ..models import Abort, AbortReason
+from .delete import listing_for
+from .settings import list_job
+from .signals import stop_on_signals
+
+
+async def run_list(args: argparse.Namespace) -> Abort | None:
+    """Write the selected files to stdout or ``--output``; the counts on stderr.
+
+    A first SIGINT/SIGTERM stops after the page in flight (what was listed is written
+    whole); a second stops at once.
+
+    Returns:
+        why the listing stopped early, or None when it listed everything.
+
+    Raises:
+        UsageError: a bad option, no selector, or no key.
+        ListingError: the listing cannot go on (a fatal answer, or a page kept failing).
+    """
+    job = list_job(args, os.environ)
+    listing = listing_for(job)
+    host = StandaloneHost(job.settings)
+    out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
+    with stop_on_signals(lambda name: host.stop(f"interrupted by {name}")) as interrupts:
+        try:
+            await _write(listing, host, out, jsonl=args.jsonl)
+        except asyncio.CancelledError:
+            if not interrupts.forced:
+                raise
+        finally:
+            await listing.close()
+            if out is not sys.stdout:
+                out.close()
+            else:
+                out.flush()
+    print(
+        f"bulkdel: {listing.files:,} files, {listing.bytes:,} bytes "
+        f"({listing.pages:,} pages, {listing.requests:,} requests)",
+        file=sys.stderr,
+    )
+    if interrupts.first is not None:
+        return Abort(AbortReason.INTERRUPTED, interrupts.first)
+    return None
+
+
+async def _write(listing: Listing, host: StandaloneHost, out: TextIO, *, jsonl: bool) -> None:
+    async for entries in listing.entries(host):
+        lines = []
+        for entry in entries:
+            listing.files += 1
+            size = entry.get("size")
+            listing.bytes += size if isinstance(size, int) else 0
+            if jsonl:
+                lines.append(json.dumps(summary_line(entry)) + "\n")
+            elif isinstance(entry.get("fileId"), str):
+                lines.append(entry["fileId"] + "\n")
+        out.write("".join(lines))
+
+
+def summary_line(entry: dict[str, Any]) -> dict[str, Any]:
+    """The JSONL record ``bulkdel list --jsonl`` writes for one file."""
+    return {
+        "fileId": entry.get("fileId"),
+        "name": entry.get("name"),
+        "path": entry.get("filePath"),
+        "size": entry.get("size"),
+        "createdAt": entry.get("createdAt"),
+    }

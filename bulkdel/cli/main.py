@@ -1,0 +1,103 @@
+"""The ``bulkdel`` command: options in, exit code out; errors as one line, never a traceback.
+
+The exit codes (docs/contract.md, "Exit codes") are decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from .._journal.rebuild import report_from_journal
+from ..errors import BulkdelError, ListingError, UsageError
+from ..models import EXIT_CODES, Abort
+from ..report import Report, format_text
+from .args import build_parser
+from .confirm import Declined
+from .delete import run_delete
+from .listing import run_list
+from .settings import default_report_dir
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def exit_code(report: Report) -> int:
+    """The exit code of a job that ran (or was refused) and wrote its report."""
+    aborted = report.aborted or ""
+    if aborted.startswith("interrupted") or aborted == "cancelled":
+        return EXIT_INTERRUPTED
+    if aborted.startswith("refused"):
+        return EXIT_USAGE
+    if aborted.startswith("fatal"):
+        return EXIT_FATAL
+    if aborted.startswith("listing failed"):
+        return EXIT_INCOMPLETE
+    return report.exit_code
+
+
+def _abort_code(abort: Abort | None) -> int:
+    code = EXIT_CODES[abort.reason] if abort is not None else None
+    return EXIT_OK if code is None else code
+
+
+def finish(report: Report, as_json: bool) -> int:
+    """Print the summary (``summary.json`` on stdout with ``--json``, else text on stderr)
+    and return the exit code."""
+    if as_json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print(format_text(report), file=sys.stderr)
+    return exit_code(report)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from .demo import demo
+
+        report_dir = args.report_dir or default_report_dir()
+        return finish(asyncio.run(demo(args.ids, report_dir)), args.json)
+    if args.command == "list":
+        return _abort_code(asyncio.run(run_list(args)))
+    if args.command == "report":
+        report = report_from_journal(args.journal, args.report_dir or default_report_dir())
+        return finish(report, args.json)
+    return finish(asyncio.run(run_delete(args)), args.json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (exits 2 at once on a bad option)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if arguments[:1] == ["fake-server"]:
+            from .fake_server import fake_server_parser, serve
+
+            asyncio.run(serve(_parse(fake_server_parser(), arguments[1:])))
+            return EXIT_OK
+        return _dispatch(_parse(build_parser(), arguments))
+    except Declined:
+        print("bulkdel: nothing deleted.", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"bulkdel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ListingError as exc:
+        print(f"bulkdel: error: listing: {exc}", file=sys.stderr)
+        return EXIT_FATAL if exc.fatal else EXIT_INCOMPLETE
+    except BulkdelError as exc:
+        print(f"bulkdel: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        print("bulkdel: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Namespace:
+    """Parsed options; a bad one exits 2 at once with one line."""
+    try:
+        return parser.parse_args(arguments)
+    except UsageError as exc:
+        print(f"bulkdel: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None

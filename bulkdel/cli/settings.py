@@ -1,0 +1,138 @@
+"""Options and environment resolved once into what a command runs with.
+
+The library never reads the environment; this module is where the command line does
+(``$IMAGE_KIT_BASE_URL``, ``$IMAGEKIT_PRIVATE_KEY``). Checks are the library's: ``Settings``
+and ``Selection`` validate themselves, and their errors become ``UsageError``s naming options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageError
+from ..imagekit import DEFAULT_BASE_URL, check_base_url
+from ..models import Settings
+from ..selection import Selection
+
+#: the options that select files through the listing API (argparse destinations)
+SELECTORS = ("path", "recursive", "search_query", "older_than", "created_before", "tag")
+_SETTINGS_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+@dataclass(frozen=True)
+class Job:
+    """What ``delete`` or ``list`` runs with.
+
+    Attributes:
+        settings: the library's settings.
+        selection: the listing selectors, or None when ids are read from files.
+        private_key: None when nothing will be sent (a dry run of files); never in ``repr``.
+    """
+
+    settings: Settings
+    selection: Selection | None
+    private_key: str | None = field(repr=False)
+
+
+def resolve_base_url(option: str | None, environ: Mapping[str, str]) -> str:
+    """``--base-url``, else ``$IMAGE_KIT_BASE_URL``, else ImageKit's API."""
+    return option or environ.get("IMAGE_KIT_BASE_URL") or DEFAULT_BASE_URL
+
+
+def read_private_key(key_file: Path | None, environ: Mapping[str, str]) -> str:
+    """The key from ``--private-key-file`` or ``$IMAGEKIT_PRIVATE_KEY``.
+
+    Raises:
+        UsageError: the file cannot be read or is empty, or there is no key at all.
+    """
+    if key_file is not None:
+        try:
+            key = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --private-key-file {key_file}: {exc.strerror}") from None
+        if not key:
+            raise UsageError(f"--private-key-file {key_file} is empty")
+        return key
+    key = environ.get("IMAGEKIT_PRIVATE_KEY", "").strip()
+    if not key:
+        raise UsageError("IMAGEKIT_PRIVATE_KEY is not set; export it or pass --private-key-file")
+    return key
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """``Settings`` from the options that name its fields (the rest keep their defaults).
+
+    Raises:
+        UsageError: an unsafe base URL, or a value ``Settings`` refuses (named as its option).
+    """
+    given = {name: value for name, value in vars(args).items() if name in _SETTINGS_FIELDS}
+    given["base_url"] = resolve_base_url(args.base_url, environ)
+    check_base_url(given["base_url"], allow_insecure_http=args.allow_insecure_http)
+    try:
+        return Settings(**given)
+    except (ValueError, UsageError) as exc:
+        # Settings names the field first ("max_delete must be ..."): name the option instead.
+        name, _, rest = str(exc).partition(" ")
+        if name in given:
+            raise UsageError(f"--{name.replace('_', '-')} {rest}") from None
+        raise UsageError(str(exc)) from None
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection | None:
+    """The selection the options describe, or None when no selector is given.
+
+    Raises:
+        UsageError: from ``Selection``: a bad selector or combination.
+    """
+    if all(getattr(args, name) in (None, False, []) for name in SELECTORS):
+        return None
+    return _selection(args)
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
+        path=args.path,
+        recursive=args.recursive,
+        search_query=args.search_query,
+        older_than=args.older_than,
+        created_before=args.created_before,
+        tags=tuple(args.tag),
+    )
+
+
+def delete_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
+    """``bulkdel delete``'s job: files of ids or selectors (not both); a key unless a dry
+    run of files sends nothing.
+
+    Raises:
+        UsageError: any bad option, both files and selectors, or no key when one is needed.
+    """
+    settings = settings_from_args(args, environ)
+    selection = selection_from_args(args)
+    if args.sources and selection is not None:
+        raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
+    needs_key = selection is not None or not settings.dry_run
+    key = read_private_key(args.private_key_file, environ) if needs_key else None
+    return Job(settings, selection, key)
+
+
+def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
+    """``bulkdel list``'s job: selectors are required.
+
+    Raises:
+        UsageError: any bad option, no selector, or no key.
+    """
+    settings = settings_from_args(args, environ)
+    selection = _selection(args)
+    return Job(settings, selection, read_private_key(args.private_key_file, environ))
+
+
+def default_report_dir(now: dt.datetime | None = None) -> Path:
+    """``./bulkdel-report-<UTC timestamp>``."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return Path(f"bulkdel-report-{stamp}")
