@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bulkdel.testing import FakeImageKit
+from tests.helpers import KEY
 from tests.redis_server import persistent_redis_server, redis_server
 
 __all__ = ["persistent_redis_server", "redis_server"]
-
-KEY = "private_test_key_0123456789"
 
 
 @pytest.fixture

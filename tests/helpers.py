@@ -5,15 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from bulkdel.testing import FakeImageKit
 
+#: the key of the shared fake servers (the ``fake_server`` fixture, the CLI tests)
 KEY = "private_test_key_0123456789"
+
+
+def write_ids(path: Path, ids: list[str]) -> Path:
+    """Write ``ids`` one a line to ``path``; returns ``path``."""
+    path.write_text("".join(i + "\n" for i in ids))
+    return path
+
+
+def delete_args(source: Path, url: str, report_dir: Path, *extra: str) -> list[str]:
+    """``bulkdel delete SOURCE --base-url URL --report-dir DIR EXTRA...``."""
+    return ["delete", str(source), "--base-url", url, "--report-dir", str(report_dir), *extra]
 
 
 def hex_ids(count: int, start: int = 0) -> list[str]:
@@ -113,3 +127,20 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def signal_when(
+    condition: Any, signals: list[signal.Signals], limit: float = 30
+) -> threading.Thread:
+    """Send ``signals`` to this process (from a thread) once ``condition()`` holds."""
+
+    def wait_and_signal() -> None:
+        deadline = time.monotonic() + limit
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for sig in signals:
+            os.kill(os.getpid(), sig)
+
+    thread = threading.Thread(target=wait_and_signal, daemon=True)
+    thread.start()
+    return thread

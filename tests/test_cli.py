@@ -17,15 +17,12 @@ from tests.helpers import (
     ThreadedServer,
     check_ground_truth,
     check_report_dir,
+    delete_args,
     hex_ids,
     read_jsonl,
     run_cli,
+    write_ids,
 )
-
-
-def write_ids(path: Path, ids: list[str]) -> Path:
-    path.write_text("".join(i + "\n" for i in ids))
-    return path
 
 
 def test_delete_a_file_exit_0_and_json_summary(tmp_path: Path) -> None:
@@ -34,17 +31,7 @@ def test_delete_a_file_exit_0_and_json_summary(tmp_path: Path) -> None:
     source = write_ids(tmp_path / "ids.txt", ids)
     threaded = ThreadedServer(FakeImageKit(KEY, existing=ids))
     with threaded as server:
-        result = run_cli(
-            [
-                "delete",
-                str(source),
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--json",
-            ]
-        )
+        result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--json"))
     assert result.returncode == 0, result.stderr
     summary = check_report_dir(tmp_path / "r")
     assert json.loads(result.stdout) == summary
@@ -59,18 +46,7 @@ def test_text_summary_on_stderr_and_exit_1_on_failures(tmp_path: Path) -> None:
     faults = Faults(permanent_errors=frozenset(ids[:2]))
     threaded = ThreadedServer(FakeImageKit(KEY, existing=ids, faults=faults))
     with threaded:
-        result = run_cli(
-            [
-                "delete",
-                str(source),
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--max-attempts",
-                "1",
-            ]
-        )
+        result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--max-attempts", "1"))
     assert result.returncode == 1
     assert "failed.jsonl" in result.stderr
     assert result.stdout == ""
@@ -140,18 +116,7 @@ def test_wrong_key_exits_3(tmp_path: Path) -> None:
     source = write_ids(tmp_path / "ids.txt", hex_ids(2000))
     threaded = ThreadedServer(FakeImageKit("the right key"))
     with threaded as server:
-        result = run_cli(
-            [
-                "delete",
-                str(source),
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--concurrency",
-                "4",
-            ]
-        )
+        result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--concurrency", "4"))
     assert result.returncode == 3, result.stderr
     summary = check_report_dir(tmp_path / "r")
     assert summary["aborted"].startswith("fatal: HTTP 403")
@@ -163,18 +128,7 @@ def test_max_delete_refuses_with_exit_2(tmp_path: Path) -> None:
     source = write_ids(tmp_path / "ids.txt", hex_ids(101))
     threaded = ThreadedServer(FakeImageKit(KEY))
     with threaded as server:
-        result = run_cli(
-            [
-                "delete",
-                str(source),
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--max-delete",
-                "100",
-            ]
-        )
+        result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--max-delete", "100"))
     assert result.returncode == 2
     assert "--max-delete" in result.stderr
     assert server.stats.requests == 0
@@ -203,17 +157,7 @@ def test_the_key_never_appears_in_any_output(tmp_path: Path) -> None:
     threaded = ThreadedServer(FakeImageKit(KEY, existing=ids[::2], faults=faults))
     with threaded:
         result = run_cli(
-            [
-                "delete",
-                str(source),
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--json",
-                "--max-attempts",
-                "3",
-            ]
+            delete_args(source, threaded.url, tmp_path / "r", "--json", "--max-attempts", "3")
         )
     forms = [KEY, base64.b64encode(f"{KEY}:".encode()).decode()]
     texts = [result.stdout, result.stderr]

@@ -30,15 +30,19 @@ from bulkdel import cli
 from bulkdel.cli.delete import run_with_signals
 from bulkdel.errors import FatalAPIError
 from bulkdel.testing import FakeImageKit, Faults, seed_files
-from tests.helpers import KEY, ThreadedServer, check_ground_truth, check_report_dir, hex_ids
+from tests.helpers import (
+    KEY,
+    ThreadedServer,
+    check_ground_truth,
+    check_report_dir,
+    delete_args,
+    hex_ids,
+    signal_when,
+    write_ids,
+)
 
 # the module: ``bulkdel.cli.main`` as an attribute is the function
 cli_main = importlib.import_module("bulkdel.cli.main")
-
-
-def write_ids(path: Path, ids: list[str]) -> Path:
-    path.write_text("".join(i + "\n" for i in ids))
-    return path
 
 
 class TtyInput(io.StringIO):
@@ -61,10 +65,6 @@ def served() -> Iterator[ThreadedServer]:
     threaded = ThreadedServer(FakeImageKit(KEY))
     with threaded:
         yield threaded
-
-
-def delete_args(source: Path, url: str, report_dir: Path, *extra: str) -> list[str]:
-    return ["delete", str(source), "--base-url", url, "--report-dir", str(report_dir), *extra]
 
 
 # -- exit codes --------------------------------------------------------------------------------
@@ -349,23 +349,6 @@ def test_no_prompt_with_yes_or_dry_run_or_below_the_threshold(
 
 
 # -- signals -----------------------------------------------------------------------------------
-
-
-def signal_when(
-    condition: Any, signals: list[signal.Signals], limit: float = 30
-) -> threading.Thread:
-    """Send ``signals`` to this process (from a thread) once ``condition()`` holds."""
-
-    def wait_and_signal() -> None:
-        deadline = time.monotonic() + limit
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        for sig in signals:
-            os.kill(os.getpid(), sig)
-
-    thread = threading.Thread(target=wait_and_signal, daemon=True)
-    thread.start()
-    return thread
 
 
 @pytest.mark.usefixtures("env_key")
