@@ -44,7 +44,7 @@ class Counts:
         )
 
     def as_dict(self) -> dict[str, int]:
-        """JSON-ready counts, in the report's documented order."""
+        """JSON-ready counts, in the order of docs/contract.md, "The report"."""
         return asdict(self)
 
 

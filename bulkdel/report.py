@@ -238,7 +238,7 @@ class Report:
         return (c.deleted + c.missing + c.failed) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """``summary.json``'s content."""
+        """``summary.json``'s content (docs/contract.md, "The report")."""
         return {
             "version": 1,
             "complete": self.complete,
@@ -253,8 +253,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """The exit code for this outcome: the abort's (``EXIT_CODES``) when it sets one,
-        else 1 when any id failed or was not attempted (a dry run that ran through: 0)."""
+        """The exit code for this outcome (docs/contract.md, "Exit codes"): the abort's
+        (``EXIT_CODES``) when it sets one, else 1 when any id failed or was not attempted (a
+        dry run that ran through: 0)."""
         if self.abort is not None and self.abort.exit_code is not None:
             return self.abort.exit_code
         c = self.counts

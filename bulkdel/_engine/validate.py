@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-#: ImageKit ids are 24 hex characters; we accept the wider safe alphabet SPEC allows.
+#: ImageKit ids are 24 hex characters; we accept the wider safe alphabet of docs/contract.md, "Ids".
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_ID_LENGTH: Final = 64
 
