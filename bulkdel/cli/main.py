@@ -25,7 +25,11 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3,
 
 
 def exit_code(report: Report) -> int:
-    """The exit code of a job that ran (or was refused) and wrote its report."""
+    """The exit code of a job that ran (or was refused) and wrote its report.
+
+    The only place that reads an abort reason's text; it becomes ``report.exit_code`` once
+    the report carries a typed reason.
+    """
     aborted = report.aborted or ""
     if aborted.startswith("interrupted") or aborted == "cancelled":
         return EXIT_INTERRUPTED

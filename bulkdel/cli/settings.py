@@ -77,10 +77,9 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         return Settings(**given)
     except (ValueError, UsageError) as exc:
         # Settings names the field first ("max_delete must be ..."): name the option instead.
-        name, _, rest = str(exc).partition(" ")
-        if name in given:
-            raise UsageError(f"--{name.replace('_', '-')} {rest}") from None
-        raise UsageError(str(exc)) from None
+        name, space, rest = str(exc).partition(" ")
+        option = f"--{name.replace('_', '-')}" if name in given else name
+        raise UsageError(option + space + rest) from None
 
 
 def selection_from_args(args: argparse.Namespace) -> Selection | None:
