@@ -61,9 +61,17 @@ def shared_parent() -> Parser:
     parent.add_argument(
         "--rate", type=_positive_float, help="most requests per second (bursts of R/10 at most)"
     )
-    parent.add_argument("--max-attempts", type=positive_int, default=DEFAULTS.max_attempts)
     parent.add_argument(
-        "--timeout", type=_positive_float, default=DEFAULTS.timeout, help="seconds a request"
+        "--max-attempts",
+        type=positive_int,
+        default=DEFAULTS.max_attempts,
+        help="per id, counting the first (default %(default)s)",
+    )
+    parent.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULTS.timeout,
+        help="seconds a request (default %(default)s)",
     )
     parent.add_argument("--allow-insecure-http", action="store_true")
     group = parent.add_argument_group(
@@ -84,8 +92,18 @@ def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
     parser.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
     parser.add_argument("--column", default="fileId", help="id field in csv/jsonl")
-    parser.add_argument("--batch-size", type=_batch_size, default=DEFAULTS.batch_size)
-    parser.add_argument("--concurrency", type=positive_int, default=DEFAULTS.concurrency)
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULTS.batch_size,
+        help="ids a request, 1..100 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=DEFAULTS.concurrency,
+        help="requests in flight (default %(default)s)",
+    )
     parser.add_argument("--report-dir", type=Path)
     parser.add_argument("--journal", type=Path, help="durable progress; resume with the same")
     parser.add_argument("--dry-run", action="store_true")
