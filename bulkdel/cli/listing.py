@@ -10,7 +10,7 @@ import sys
 from typing import Any, TextIO
 
 from .._engine.pager import Listing, StandaloneHost
-from ..models import Abort, AbortReason
+from ..models import Abort
 from .delete import listing_for
 from .settings import list_job
 from .signals import stop_on_signals
@@ -33,7 +33,8 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
     listing = listing_for(job)
     host = StandaloneHost(job.settings)
     out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
-    with stop_on_signals(lambda name: host.stop(f"interrupted by {name}")) as interrupts:
+    # str(): the host takes the reason's text until it takes an Abort
+    with stop_on_signals(lambda abort: host.stop(str(abort))) as interrupts:
         try:
             await _write(listing, host, out, jsonl=args.jsonl)
         except asyncio.CancelledError:
@@ -50,9 +51,7 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
         f"({listing.pages:,} pages, {listing.requests:,} requests)",
         file=sys.stderr,
     )
-    if interrupts.first is not None:
-        return Abort(AbortReason.INTERRUPTED, interrupts.first)
-    return None
+    return interrupts.abort
 
 
 async def _write(listing: Listing, host: StandaloneHost, out: TextIO, *, jsonl: bool) -> None:

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..models import Abort, AbortReason
+
 _STOPPING = "\nbulkdel: stopping: letting requests in flight settle (signal again to stop at once)"
 
 
@@ -16,8 +18,8 @@ _STOPPING = "\nbulkdel: stopping: letting requests in flight settle (signal agai
 class Interrupts:
     """The signals received so far."""
 
-    #: the first signal's name (``SIGINT``), or None
-    first: str | None = None
+    #: why the first signal stopped the command (``interrupted by SIGINT``), or None
+    abort: Abort | None = None
     count: int = 0
 
     @property
@@ -27,8 +29,8 @@ class Interrupts:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: Callable[[str], None]) -> Iterator[Interrupts]:
-    """While inside, the first SIGINT/SIGTERM calls ``stop(signal name)``; the second
+def stop_on_signals(stop: Callable[[Abort], None]) -> Iterator[Interrupts]:
+    """While inside, the first SIGINT/SIGTERM calls ``stop`` with the reason; the second
     cancels the current task (the caller tells that cancellation by ``forced``).
 
     Where the loop cannot take signal handlers (not the main thread, Windows), nothing is
@@ -41,9 +43,9 @@ def stop_on_signals(stop: Callable[[str], None]) -> Iterator[Interrupts]:
     def on_signal(signum: int) -> None:
         seen.count += 1
         if seen.count == 1:
-            seen.first = signal.Signals(signum).name
+            seen.abort = Abort(AbortReason.INTERRUPTED, signal.Signals(signum).name)
             print(_STOPPING, file=sys.stderr)
-            stop(seen.first)
+            stop(seen.abort)
         elif task is not None:
             task.cancel()
 
