@@ -59,7 +59,9 @@ def shared_parent() -> Parser:
         "--private-key-file", type=Path, help="file holding the key (else $IMAGEKIT_PRIVATE_KEY)"
     )
     parent.add_argument(
-        "--rate", type=_positive_float, help="most requests per second (bursts of R/10 at most)"
+        "--rate",
+        type=_positive_float,
+        help="this job's cap in requests per second, within the account's budget",
     )
     parent.add_argument(
         "--max-attempts",

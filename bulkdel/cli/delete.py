@@ -97,8 +97,7 @@ async def run_with_signals(
         asyncio.CancelledError: the run was cancelled otherwise than by a second signal.
     """
     progress = ProgressDisplay(deleter, readers) if show_progress and sys.stderr.isatty() else None
-    # str(): the deleter takes the reason's text until it takes an Abort
-    with stop_on_signals(lambda abort: deleter.stop(str(abort))) as interrupts:
+    with stop_on_signals(deleter.stop) as interrupts:
         try:
             if progress is not None:
                 progress.start()

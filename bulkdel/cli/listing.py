@@ -33,8 +33,7 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
     listing = listing_for(job)
     host = StandaloneHost(job.settings)
     out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
-    # str(): the host takes the reason's text until it takes an Abort
-    with stop_on_signals(lambda abort: host.stop(str(abort))) as interrupts:
+    with stop_on_signals(host.stop) as interrupts:
         try:
             await _write(listing, host, out, jsonl=args.jsonl)
         except asyncio.CancelledError:

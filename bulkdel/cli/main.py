@@ -1,6 +1,7 @@
 """The ``bulkdel`` command: options in, exit code out; errors as one line, never a traceback.
 
-The exit codes (docs/contract.md, "Exit codes") are decided here and nowhere else.
+Exit codes (docs/contract.md, "Exit codes"): a job's from its report (``Report.exit_code``,
+from the typed abort reason), an error's here.
 """
 
 from __future__ import annotations
@@ -24,24 +25,6 @@ from .settings import default_report_dir
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def exit_code(report: Report) -> int:
-    """The exit code of a job that ran (or was refused) and wrote its report.
-
-    The only place that reads an abort reason's text; it becomes ``report.exit_code`` once
-    the report carries a typed reason.
-    """
-    aborted = report.aborted or ""
-    if aborted.startswith("interrupted") or aborted == "cancelled":
-        return EXIT_INTERRUPTED
-    if aborted.startswith("refused"):
-        return EXIT_USAGE
-    if aborted.startswith("fatal"):
-        return EXIT_FATAL
-    if aborted.startswith("listing failed"):
-        return EXIT_INCOMPLETE
-    return report.exit_code
-
-
 def _abort_code(abort: Abort | None) -> int:
     code = EXIT_CODES[abort.reason] if abort is not None else None
     return EXIT_OK if code is None else code
@@ -54,7 +37,7 @@ def finish(report: Report, as_json: bool) -> int:
         print(json.dumps(report.summary(), indent=2))
     else:
         print(format_text(report), file=sys.stderr)
-    return exit_code(report)
+    return report.exit_code
 
 
 def _dispatch(args: argparse.Namespace) -> int:
