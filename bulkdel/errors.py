@@ -11,6 +11,8 @@
     │                            a 404 not about files) as ``Abort(AbortReason.FATAL)`` in its
     │                            report (exit 3) and never raises this
     ├── ListingError             the listing cannot go on (fatal: exit 3; else exit 1)
+    │   └── QueryRefusedError    ImageKit answered 400 to the query (on the first page: exit 2)
+    ├── UnreachableError         the preflight found no way to the API: DNS, refused, TLS (exit 3)
     └── Stopped                  a wait ended because the run is stopping (control flow: the
                                  run's own parts catch it; it carries the stop's reason)
 
@@ -63,6 +65,34 @@ class ListingError(BulkdelError):
         super().__init__(message)
         self.fatal = fatal
         self.status = status
+
+
+class QueryRefusedError(ListingError):
+    """ImageKit refused the listing's query (HTTP 400); the message names the query.
+
+    Attributes:
+        query: the ``searchQuery`` refused.
+        first_page: True when no page had been answered yet, so nothing was deleted.
+    """
+
+    def __init__(self, message: str, *, query: str, first_page: bool) -> None:
+        super().__init__(f"{message} (searchQuery: {query})", fatal=True, status=400)
+        self.query = query
+        self.first_page = first_page
+
+
+class UnreachableError(BulkdelError):
+    """No answer from the API at all: DNS, connection refused, TLS (found by the preflight).
+
+    Attributes:
+        url: the URL that could not be reached.
+        cause: what went wrong, as the network library said it.
+    """
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot reach {url}: {cause}")
+        self.url = url
+        self.cause = cause
 
 
 class Stopped(BulkdelError):

@@ -1,32 +1,77 @@
 """Which files to select through the listing API: the selectors, checked, and resolved into
-ImageKit's ``path`` parameter and ``searchQuery``."""
+one ImageKit ``searchQuery`` with every relative age fixed to an absolute cutoff.
+
+Only syntax ImageKit documents is ever produced: ``type = "file"``, ``path = "/x/"`` (that
+folder), ``path : "/x/"`` (and its sub-folders), ``tags IN ["t"]`` and date literals of the
+form ``"YYYY-MM-DDTHH:MM:SS"`` (UTC, whole seconds: no milliseconds, no ``Z``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .errors import UsageError
 
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION: Final = re.compile(r"(\d+)\s*([smhdw])")
+#: units of ``--older-than`` with a fixed length, in seconds
+_FIXED: Final = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: calendar units, in months
+_CALENDAR: Final = {"mo": 1, "y": 12}
+_DURATION: Final = re.compile(r"(\d+)\s*([a-z]+)")
+AGE_UNITS: Final = "s, min, h, d, w, mo (calendar months) or y (calendar years)"
 
 
-def parse_duration(text: str) -> dt.timedelta:
-    """``90d``, ``12h``, ``2w``, ``30m``, ``45s`` as a timedelta.
+def _age_error(text: str) -> UsageError:
+    return UsageError(
+        f"--older-than takes a positive number and a unit {AGE_UNITS}, like 90d; got {text!r}"
+    )
+
+
+def parse_age(text: str) -> tuple[int, str]:
+    """``90d``, ``12h``, ``6mo`` as ``(count, unit)``.
+
+    A bare ``m`` is refused: ImageKit's search language reads ``6m`` as six months, most
+    other tools as six minutes, and guessing wrong deletes the wrong files.
 
     Raises:
-        UsageError: anything else.
+        UsageError: a bare ``m``, an unknown unit, or a count that is not positive.
     """
     match = _DURATION.fullmatch(text.strip())
-    if match is None or int(match[1]) <= 0:
+    if match is not None and match[2] == "m":
         raise UsageError(
-            f"--older-than takes a positive number and a unit s, m, h, d or w (like 90d), "
-            f"got {text!r}"
+            f"--older-than {text.strip()} is ambiguous: in ImageKit's search language "
+            f"{match[1]}m means {match[1]} months, elsewhere {match[1]} minutes; "
+            f"write {match[1]}mo for months or {match[1]}min for minutes"
         )
-    return dt.timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    if match is None or int(match[1]) <= 0 or match[2] not in {*_FIXED, *_CALENDAR}:
+        raise _age_error(text)
+    return int(match[1]), match[2]
+
+
+def months_before(when: dt.datetime, months: int) -> dt.datetime:
+    """``when`` moved back ``months`` calendar months, the day clamped to the month's end
+    (31 August minus 6 months is 28 or 29 February). The standard library has no month
+    arithmetic and this is the only place that needs it."""
+    index = when.year * 12 + when.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (following - dt.timedelta(days=1)).day
+    return when.replace(year=year, month=month, day=min(when.day, last_day))
+
+
+def age_cutoff(text: str, now: dt.datetime) -> dt.datetime:
+    """The moment ``text`` (an ``--older-than`` age) before ``now``.
+
+    Raises:
+        UsageError: see ``parse_age``.
+    """
+    count, unit = parse_age(text)
+    if unit in _CALENDAR:
+        return months_before(now, count * _CALENDAR[unit])
+    return now - dt.timedelta(seconds=count * _FIXED[unit])
 
 
 def parse_date(text: str) -> dt.datetime:
@@ -45,10 +90,19 @@ def parse_date(text: str) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-def iso_ms(when: dt.datetime) -> str:
-    """ImageKit's form of a time: ``2024-01-02T03:04:05.678Z`` (UTC, milliseconds)."""
-    utc = when.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+def to_second(when: dt.datetime) -> dt.datetime:
+    """``when`` in UTC, cut down to the whole second (the precision of query literals)."""
+    return when.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def date_literal(when: dt.datetime) -> str:
+    """The search language's date literal: ``"2024-01-02T03:04:05"`` (UTC, whole seconds)."""
+    return quote(to_second(when).strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def utc_text(when: dt.datetime) -> str:
+    """A moment for people: ``2024-01-02T03:04:05Z``."""
+    return to_second(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def quote(value: str) -> str:
@@ -61,6 +115,57 @@ def _folder(path: str) -> str:
     return f"/{inner}/" if inner else "/"
 
 
+#: the first condition of every query: files only. With ``searchQuery`` present ImageKit
+#: ignores the ``type`` parameter, so it must be said in the query itself.
+FILES_ONLY: Final = 'type = "file"'
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSelection:
+    """A selection fixed at one moment: the exact query sent, and the cutoff it means.
+
+    Attributes:
+        selection: the selectors it came from.
+        now: the moment relative ages counted back from.
+        conditions: the searchQuery conditions, AND-ed; the first is ``type = "file"``.
+        cutoff: files created before this are selected (the earliest of ``--older-than``
+            and ``--created-before``, cut to the second), None when no age was given.
+        folder: the folder selected (``/a/``), None when no ``--path``.
+    """
+
+    selection: Selection
+    now: dt.datetime
+    conditions: tuple[str, ...]
+    cutoff: dt.datetime | None
+    folder: str | None
+
+    @property
+    def query(self) -> str:
+        """The ``searchQuery`` sent."""
+        return " AND ".join(self.conditions)
+
+    def describe(self) -> str:
+        """The selection for people, cutoff included: ``path : "/a/" AND createdAt <
+        2026-08-28T12:00:00Z`` (``type = "file"`` left out: it is always there)."""
+        cutoff = None if self.cutoff is None else f"createdAt < {utc_text(self.cutoff)}"
+        parts = [
+            cutoff if cutoff and c.startswith("createdAt <") else c
+            for c in self.conditions
+            if c != FILES_ONLY
+        ]
+        return " AND ".join(parts) or "every file"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``selection`` section of ``summary.json``."""
+        return {
+            "selectors": self.selection.describe(),
+            "resolved_at": utc_text(self.now),
+            "cutoff": None if self.cutoff is None else utc_text(self.cutoff),
+            "search_query": self.query,
+            "describe": self.describe(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Which files to select; every given selector must hold (AND).
@@ -69,12 +174,13 @@ class Selection:
         path: a folder; alone it means that folder only.
         recursive: ``path`` and every folder under it.
         search_query: ImageKit's search language, passed through (in parentheses).
-        older_than: a duration like ``90d``: created before now minus that.
+        older_than: an age like ``90d`` (units: see ``AGE_UNITS``; a bare ``m`` is refused).
         created_before: an ISO date or date-time.
-        tags: files carrying each of these tags.
+        tags: files carrying each of these tags; ImageKit's ``tags IN`` also matches the
+            AI-generated ``AITags``.
 
     Raises:
-        UsageError: nothing selected, ``recursive`` without ``path``, or a bad duration/date.
+        UsageError: nothing selected, ``recursive`` without ``path``, or a bad age/date.
     """
 
     path: str | None = None
@@ -90,7 +196,7 @@ class Selection:
         if self.path is not None and not self.path.strip().startswith("/"):
             raise UsageError(f"--path takes a folder like /uploads/, got {self.path!r}")
         if self.older_than is not None:
-            parse_duration(self.older_than)
+            parse_age(self.older_than)
         if self.created_before is not None:
             parse_date(self.created_before)
         if self.search_query is not None and not self.search_query.strip():
@@ -114,6 +220,11 @@ class Selection:
             or self.tags
         )
 
+    @property
+    def folder(self) -> str | None:
+        """The ``--path`` folder in ImageKit's form (``/a/b/``), None without one."""
+        return None if self.path is None else _folder(self.path)
+
     def describe(self) -> str:
         """The selectors as command-line options (stable: used to recognise a journal)."""
         parts: list[str] = []
@@ -130,24 +241,27 @@ class Selection:
         parts.extend(f"--tag {tag}" for tag in self.tags)
         return " ".join(parts)
 
-    def resolve(self, now: dt.datetime) -> tuple[str | None, list[str]]:
-        """The ``path`` parameter and the searchQuery conditions, relative ages fixed at
-        ``now`` (so that every page asks the same question)."""
-        path_param = None
-        conditions: list[str] = []
-        if self.path is not None:
-            folder = _folder(self.path)
-            if self.recursive:
-                if folder != "/":
-                    conditions.append(f"path : {quote(folder)}")
-            else:
-                path_param = folder
+    def cutoff(self, now: dt.datetime) -> dt.datetime | None:
+        """The absolute createdAt bound the age selectors mean at ``now``, to the second."""
+        bounds = []
+        if self.older_than:
+            bounds.append(age_cutoff(self.older_than, now))
+        if self.created_before:
+            bounds.append(parse_date(self.created_before))
+        # Cut down, never up: a file a fraction of a second too young is kept, not deleted.
+        return to_second(min(bounds)) if bounds else None
+
+    def resolve(self, now: dt.datetime) -> ResolvedSelection:
+        """The searchQuery, relative ages fixed at ``now`` (so that every page asks the
+        same question, and the prompt shows the cutoff the run will use)."""
+        conditions = [FILES_ONLY]
+        folder = self.folder
+        if folder is not None and not (self.recursive and folder == "/"):
+            conditions.append(f"path {':' if self.recursive else '='} {quote(folder)}")
         if self.search_query:
             conditions.append(f"({self.search_query.strip()})")
-        if self.older_than:
-            cutoff = now - parse_duration(self.older_than)
-            conditions.append(f"createdAt < {quote(iso_ms(cutoff))}")
-        if self.created_before:
-            conditions.append(f"createdAt < {quote(iso_ms(parse_date(self.created_before)))}")
+        cutoff = self.cutoff(now)
+        if cutoff is not None:
+            conditions.append(f"createdAt < {date_literal(cutoff)}")
         conditions.extend(f"tags IN [{quote(tag.strip())}]" for tag in self.tags)
-        return path_param, conditions
+        return ResolvedSelection(self, now, tuple(conditions), cutoff, folder)

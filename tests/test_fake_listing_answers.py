@@ -66,7 +66,10 @@ async def test_folders_are_not_listed_and_paging_is_bounded() -> None:
         ({"skip": "-1"}, "limit must be 1..1000 and skip >= 0."),
         ({"sort": "ASC_COLOR"}, "Invalid sort parameter 'ASC_COLOR'."),
         ({"searchQuery": "name ~ 'x'"}, "Invalid search query near"),
-        ({"searchQuery": 'createdAt < "last week"'}, "Invalid date 'last week' in search query."),
+        (
+            {"searchQuery": 'createdAt < "last week"'},
+            "Invalid date 'last week' in search query: use YYYY-MM-DD",
+        ),
         ({"searchQuery": "size >"}, "Invalid search query: expected a value"),
         ({"searchQuery": 'size : "1"'}, "size does not support ':'."),
         ({"searchQuery": 'tags > "x"'}, "tags does not support '>'."),

@@ -56,16 +56,13 @@ async def list_all(
 
 async def naive_offset_listing(server: FakeImageKit, selection: Selection, limit: int) -> list[str]:
     """What a client paging with ``skip += limit`` sees when it deletes each page first."""
-    path, conditions = selection.resolve(NOW)
+    query = selection.resolve(NOW).query
     seen: list[str] = []
     skip = 0
     async with aiohttp.ClientSession() as session:
         while True:
-            params = {"type": "file", "sort": "ASC_CREATED", "skip": str(skip), "limit": str(limit)}
-            if path is not None:
-                params["path"] = path
-            if conditions:
-                params["searchQuery"] = " AND ".join(conditions)
+            params = {"sort": "ASC_CREATED", "skip": str(skip), "limit": str(limit)}
+            params["searchQuery"] = query
             async with session.get(
                 server.url + "/v1/files",
                 params=params,
@@ -84,27 +81,27 @@ async def naive_offset_listing(server: FakeImageKit, selection: Selection, limit
 # -- selectors ------------------------------------------------------------------------------
 
 
-def test_selection_builds_path_parameter_and_search_query() -> None:
-    """Selectors become the path parameter and AND-ed searchQuery conditions."""
-    assert Selection(path="/tmp").resolve(NOW) == ("/tmp/", [])
-    path, conditions = Selection(
+def test_selection_builds_one_documented_search_query() -> None:
+    """Selectors become AND-ed searchQuery conditions in documented syntax only: type = "file"
+    first (ImageKit ignores the type parameter beside a searchQuery), dates to the second."""
+    assert Selection(path="/tmp").resolve(NOW).conditions == ('type = "file"', 'path = "/tmp/"')
+    resolved = Selection(
         path="/a/",
         recursive=True,
         search_query='name : "x"',
         older_than="90d",
-        created_before="2024-06-01",
+        created_before="2024-12-01",
         tags=("expired", 'we"ird'),
     ).resolve(NOW)
-    assert path is None
-    assert conditions == [
+    assert resolved.conditions == (
+        'type = "file"',
         'path : "/a/"',
         '(name : "x")',
-        'createdAt < "2024-10-03T00:00:00.000Z"',
-        'createdAt < "2024-06-01T00:00:00.000Z"',
+        'createdAt < "2024-10-03T00:00:00"',
         'tags IN ["expired"]',
         'tags IN ["we\\"ird"]',
-    ]
-    assert Selection(path="/", recursive=True).resolve(NOW) == (None, [])
+    )
+    assert Selection(path="/", recursive=True).resolve(NOW).conditions == ('type = "file"',)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +320,10 @@ class _SpyClient(ListingClient):
 
 async def test_delete_listed_files_streams_and_shares_the_throttle() -> None:
     """Deletes start before the listing ends; a listing 429 goes through the run's throttle."""
-    files = seed_files({"/a/": 5000, "/a/b/": 1000, "/c/": 1000})
+    # 100 uploads a second: a page's boundary second holds a few files, not most of a page
+    files = seed_files(
+        {"/a/": 5000, "/a/b/": 1000, "/c/": 1000}, step=dt.timedelta(milliseconds=10)
+    )
     async with FakeImageKit(KEY, files=files) as server:
         original = server._answer_list
         throttled_once: list[bool] = []

@@ -25,7 +25,7 @@ def ids_in(files: list[FakeFile], *folders: str) -> set[str]:
 
 def test_delete_path_recursive_deletes_exactly_the_folder_tree(tmp_path: Path) -> None:
     """--path /a/ --recursive deletes the 6,000 files of /a/ and /a/b/; /c/ is untouched."""
-    files = seed_files(FOLDERS)
+    files = seed_files(FOLDERS, step=dt.timedelta(milliseconds=10))
     threaded = ThreadedServer(FakeImageKit(KEY, files=files))
     with threaded as server:
         result = run_cli(

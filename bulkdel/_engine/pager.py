@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final, Protocol
 
 from ..budget import AccountBudget, Lease, LocalBudget, job_lease
-from ..errors import ListingError, Stopped, UsageError
+from ..errors import ListingError, QueryRefusedError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
 from ..ledger import LIST, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
-from ..selection import Selection, iso_ms, quote
+from ..selection import Selection, date_literal, to_second, utc_text
 from .clock import LOOP_CLOCK, Clock
 from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
@@ -31,6 +31,7 @@ from .stop import StopSignal
 from .validate import id_problem
 
 _MESSAGE_MAX: Final = 300
+_SECOND: Final = dt.timedelta(seconds=1)
 
 
 class ListingHost(Protocol):
@@ -132,7 +133,8 @@ class Listing:
         client: sends the page requests (closed by ``close``).
         selection: the selectors.
         page_size: files a page, 1..1000.
-        now: the time relative ages count back from (default: when ``files`` starts).
+        now: the moment relative ages count back from (default: now). The selection is
+            resolved here, once, so that the cutoff a prompt shows is the one the run uses.
 
     Counters (``pages``, ``requests``, ``retried``, ``files``, ``bytes``) are live;
     requests are counted in the host's ``RequestStats`` (kind ``list``).
@@ -151,7 +153,8 @@ class Listing:
         self.client = client
         self.selection = selection
         self.page_size = page_size
-        self._now = now
+        #: the query every page asks, and the cutoff it means
+        self.resolved = selection.resolve(now or dt.datetime.now(dt.UTC))
         self.name = f"<listing {selection.describe()}>"
         #: page answers received, files and bytes listed
         self.pages = 0
@@ -179,50 +182,51 @@ class Listing:
     async def entries(self, host: ListingHost) -> AsyncIterator[list[dict[str, Any]]]:
         """Every selected file exactly once, a page's new files at a time.
 
-        Keyset paging on createdAt: pages are sorted ASC_CREATED, always ``skip=0``, and ask
-        ``(selection) AND createdAt >= "<cursor>"`` where the cursor is the newest createdAt
-        seen; the ids already seen *at* the cursor (the boundary set) are dropped. Why every
-        matching file is visited exactly once, even while this run deletes:
+        Keyset paging on createdAt, at whole seconds (ImageKit documents date literals to
+        the second only): pages are sorted ASC_CREATED, always ``skip=0``, and ask
+        ``(selection) AND createdAt >= "<cursor>"`` where the cursor is the second of the
+        newest createdAt seen; the ids already seen *in* that second (the boundary set) are
+        dropped. Why every matching file is visited exactly once, even while this run deletes:
 
-        * Invariant: every matching file created before the cursor has been yielded, and so
-          has every file in the boundary set (those created at the cursor).
+        * Invariant: every matching file created before the cursor second has been yielded,
+          and so has every file in the boundary set (those created within it).
         * A sorted page starting at the cursor is a prefix of "matching, created >= cursor":
           every file older than the page's newest createdAt is in it. So moving the cursor to
-          that createdAt keeps the invariant, and the boundary set is the page's files at it.
+          that createdAt's second keeps the invariant, the boundary set being the page's
+          files in that second.
         * Deletes (ours, or anyone's) only remove files; a removal never changes which files
           are created >= cursor apart from itself, because no offset is involved (skip=0).
         * Files added by other writers get a createdAt of their upload, later than anything
           listed, so they are visited when they match. Files are yielded once: an id is only
-          yielded when it is newer than the cursor or at the cursor and not in the boundary.
+          yielded when it is newer than the cursor second or in it and not in the boundary.
         * A page that is short ends the listing: fewer files than asked match at or after
           the cursor. A page that is not a JSON array is never taken as an end.
 
-        Memory: the boundary set only (files sharing one millisecond), not every id seen.
+        Memory: the boundary set only (files sharing one second), not every id seen.
 
         Not seen: a file whose attributes another writer changes, during the run, so that it
         newly matches while its createdAt is already behind the cursor (e.g. tagged
         ``expired`` after we passed its upload time). Run again to catch those.
 
         When a full page holds nothing new (``page_size`` or more matching files created in
-        the same millisecond, e.g. a bulk import), the keyset cannot move past them; that
-        one millisecond is then paged by offset, see ``_tie_group``.
+        the same second, e.g. a bulk import), the keyset cannot move past them; that one
+        second is then paged by offset, see ``_tie_group``.
 
         Raises:
             ListingError: a fatal answer, a page that kept failing, or an answer that cannot
                 be paged safely (no createdAt, not sorted).
         """
-        now = self._now or dt.datetime.now(dt.UTC)
-        path, conditions = self.selection.resolve(now)
-        cursor: dt.datetime | None = None
-        strict = False  # after a tie group: every file at the cursor has been seen
+        conditions = list(self.resolved.conditions)
+        cursor: dt.datetime | None = None  # a whole second
+        strict = False  # after a tie group: every file in the cursor second has been seen
         boundary: set[str] = set()
         try:
             while True:
                 query = list(conditions)
                 if cursor is not None:
-                    op = ">" if strict else ">="
-                    query.append(f"createdAt {op} {quote(iso_ms(cursor))}")
-                page = await self._page(host, path, _and(query), 0, "ASC_CREATED")
+                    start = cursor + _SECOND if strict else cursor
+                    query.append(f"createdAt >= {date_literal(start)}")
+                page = await self._ask(host, _and(query), 0, "ASC_CREATED")
                 fresh: list[dict[str, Any]] = []
                 previous: dt.datetime | None = None
                 for entry in page:
@@ -233,13 +237,14 @@ class Listing:
                             fatal=True,
                         )
                     previous = created
+                    second = to_second(created)
                     key = _key(entry)
                     if cursor is not None and (
-                        created < cursor or (created == cursor and (strict or key in boundary))
+                        second < cursor or (second == cursor and (strict or key in boundary))
                     ):
-                        continue  # seen (a server comparing coarser than ms sends these)
-                    if cursor is None or created > cursor:
-                        cursor, strict, boundary = created, False, set()
+                        continue  # seen (a server comparing coarser than we ask sends these)
+                    if cursor is None or second > cursor:
+                        cursor, strict, boundary = second, False, set()
                     boundary.add(key)
                     fresh.append(entry)
                 yield [entry for entry in fresh if _is_file(entry)]
@@ -249,11 +254,12 @@ class Listing:
                     assert cursor is not None
                     if strict:
                         raise ListingError(
-                            "the server answered files created at or before the cursor to "
-                            f"'createdAt > {iso_ms(cursor)}'; cannot page safely",
+                            "the server answered files created before "
+                            f"{utc_text(cursor + _SECOND)} to 'createdAt >= "
+                            f"{date_literal(cursor + _SECOND)}'; cannot page safely",
                             fatal=True,
                         )
-                    async for files in self._tie_group(host, path, conditions, cursor, boundary):
+                    async for files in self._tie_group(host, conditions, cursor, boundary):
                         yield files
                     strict, boundary = True, set()
         except Stopped:
@@ -262,29 +268,35 @@ class Listing:
     async def _tie_group(
         self,
         host: ListingHost,
-        path: str | None,
         conditions: list[str],
         at: dt.datetime,
         seen: set[str],
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """The files created exactly at ``at`` that ``seen`` does not hold.
+        """The files created within the second ``at`` that ``seen`` does not hold.
 
-        ``page_size`` or more files share this millisecond, so no keyset on createdAt can
-        split them; we page ``createdAt = at`` by offset (sorted by name) and repeat the
-        whole pass until a pass finds nothing new. Offsets shift when files of the group are
-        deleted between two pages of a pass, which can make that pass skip unseen files;
-        the next pass finds them. The residual risk: an unseen file skipped during the very
-        pass that finds nothing new, which needs deletes of this same group between that
-        pass's pages. Without deletes (``list``, ``--dry-run``) the first pass is exact.
+        ``page_size`` or more files share this second, so no keyset on createdAt can split
+        them; we page ``createdAt >= at AND createdAt < at + 1s`` by offset (sorted by name)
+        and repeat the whole pass until a pass finds nothing new. Offsets shift when files of
+        the group are deleted between two pages of a pass, which can make that pass skip
+        unseen files; the next pass finds them. The residual risk: an unseen file skipped
+        during the very pass that finds nothing new, which needs deletes of this same group
+        between that pass's pages. Without deletes (``list``, ``--dry-run``) the first pass
+        is exact.
         """
         self.tie_groups += 1
-        query = _and([*conditions, f"createdAt = {quote(iso_ms(at))}"])
+        query = _and(
+            [
+                *conditions,
+                f"createdAt >= {date_literal(at)}",
+                f"createdAt < {date_literal(at + _SECOND)}",
+            ]
+        )
         while True:
             found = 0
             skip = 0
             while True:
-                page = await self._page(host, path, query, skip, "ASC_NAME")
-                fresh = [e for e in page if _key(e) not in seen and _created(e) == at]
+                page = await self._ask(host, query, skip, "ASC_NAME")
+                fresh = [e for e in page if _key(e) not in seen and to_second(_created(e)) == at]
                 seen.update(_key(e) for e in fresh)
                 found += len(fresh)
                 yield [entry for entry in fresh if _is_file(entry)]
@@ -293,6 +305,18 @@ class Listing:
                 skip += len(page)
             if not found:
                 return
+
+    async def _ask(
+        self, host: ListingHost, query: str, skip: int, sort: str
+    ) -> list[dict[str, Any]]:
+        """One page of ``query``; a 400 becomes a ``QueryRefusedError`` naming the query."""
+        first = self.pages == 0
+        try:
+            return await self._page(host, None, query, skip, sort)
+        except ListingError as exc:
+            if exc.status != 400:
+                raise
+            raise QueryRefusedError(str(exc), query=query, first_page=first) from None
 
     async def _page(
         self, host: ListingHost, path: str | None, query: str, skip: int, sort: str
