@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .fake_limits import LimitHeaders, RateWindow
-from .fake_listing import seed_files
+from .fake_listing import URL_ENDPOINT, seed_files
 from .fake_server import FakeImageKit, Faults
 
 
@@ -49,7 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the one key accepted (default $IMAGEKIT_PRIVATE_KEY)",
     )
     parser.add_argument(
-        "--existing", type=Path, help="file of existing ids, one a line (default: all exist once)"
+        "--existing",
+        type=Path,
+        help="file of existing ids, one a line; blank lines and # comments skipped "
+        "(default: every well-formed id exists once)",
+    )
+    parser.add_argument(
+        "--url-endpoint",
+        default=URL_ENDPOINT,
+        help="the files' URL endpoint; cache purges are accepted under it only",
     )
     parser.add_argument(
         "--seed-folder",
@@ -97,7 +105,9 @@ def server_from_args(args: argparse.Namespace) -> FakeImageKit:
     existing = None
     if args.existing is not None:
         with args.existing.open(encoding="utf-8") as handle:
-            existing = [line.strip() for line in handle if line.strip()]
+            # Blank lines and ``#`` comments are not ids: a file of ids may carry notes.
+            lines = (line.split("#", 1)[0].strip() for line in handle)
+            existing = [line for line in lines if line]
     faults = Faults(
         seed=args.seed,
         error_5xx=args.error_5xx,
@@ -122,6 +132,7 @@ def server_from_args(args: argparse.Namespace) -> FakeImageKit:
         faults=faults,
         files=files,
         limit_headers=args.limit_headers,
+        url_endpoint=args.url_endpoint,
     )
 
 

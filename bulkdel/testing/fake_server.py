@@ -5,7 +5,8 @@ key, throttles like ImageKit (429 with ``X-RateLimit-*`` headers), answers 404 w
 ``missingFileIds`` and deletes nothing when any id is unknown, and injects faults from a seeded
 random generator so runs repeat. It records ground truth (which ids it deleted) and counters.
 Seeded with files (``files=``), it also serves ``GET /v1/files``: offset paging over the live
-set and a subset of the search language (see ``fake_listing``).
+set and the documented search language (``fake_list_api``, ``fake_query``); and the cache
+purge endpoints (``fake_purge``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from aiohttp import web
 
 from .fake_limits import Limiter, LimitHeaders, RateWindow
 from .fake_limits import rate_limit_headers as rate_limit_headers  # tests/soak.py reads it
-from .fake_listing import FakeFile, FileStore, QueryError
+from .fake_list_api import answer_list
+from .fake_listing import URL_ENDPOINT, FakeFile, FileStore
+from .fake_purge import FakePurge
 
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 LIST_PATH: Final = "/v1/files"
@@ -115,6 +118,8 @@ class FakeImageKit:
             (added to ``existing``, which then holds only them unless given too).
         limit_headers: what a 429 says about the limit (ImageKit's headers, only
             ``Retry-After``, or nothing).
+        url_endpoint: the files' URL endpoint (their ``url``), and what may be purged
+            (``POST /v1/files/purge``, see ``fake_purge``).
 
     Use ``async with FakeImageKit(...) as server:`` to serve on a free loopback port; read
     ``server.url``, ``server.stats`` and ``server.deleted`` (ground truth).
@@ -131,6 +136,7 @@ class FakeImageKit:
         clock: Callable[[], float] = time.monotonic,
         files: Iterable[FakeFile] = (),
         limit_headers: LimitHeaders = LimitHeaders.FULL,
+        url_endpoint: str = URL_ENDPOINT,
     ) -> None:
         #: the key accepted, as ImageKit reads it: the Basic-auth user name
         self._private_key = private_key
@@ -159,6 +165,10 @@ class FakeImageKit:
         self.app.router.add_post(DELETE_PATH, self._handle_delete)
         self.app.router.add_get(STATS_PATH, self._handle_stats)
         self.app.router.add_get(LIST_PATH, self._handle_list)
+        #: the files' URL endpoint; the purge endpoints accept URLs under it only
+        self.url_endpoint = url_endpoint.rstrip("/")
+        self.purge = FakePurge(self.url_endpoint)
+        self.purge.install(self.app, self._check_access)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -279,38 +289,7 @@ class FakeImageKit:
         return response
 
     async def _answer_list(self, request: web.Request) -> web.StreamResponse:
-        """``GET /v1/files``: offset paging over the live set, as ImageKit does."""
-        refused = self._refuse(request)
-        if refused is not None:
-            return refused
-        faults = self.faults
-        if faults.latency or faults.latency_jitter:
-            await asyncio.sleep(faults.latency + self._random.random() * faults.latency_jitter)
-        roll = self._random.random
-        if faults.error_5xx and roll() < faults.error_5xx:
-            self.stats.faults["error_5xx"] += 1
-            return _error(503, "Service temporarily unavailable.")
-        query = request.query
-        if query.get("type", "file") not in ("file", "all"):
-            return web.json_response([])  # the store holds no folders or versions
-        try:
-            limit = int(query.get("limit", "1000"))
-            skip = int(query.get("skip", "0"))
-        except ValueError:
-            return _error(400, "limit and skip must be integers.")
-        if not 1 <= limit <= 1000 or skip < 0:
-            return _error(400, "limit must be 1..1000 and skip >= 0.")
-        try:
-            page = self.store.query(
-                path=query.get("path"),
-                search_query=query.get("searchQuery"),
-                sort=query.get("sort", "ASC_CREATED"),
-                skip=skip,
-                limit=limit,
-            )
-        except QueryError as exc:
-            return _error(400, str(exc))
-        return web.json_response([item.as_json() for item in page])
+        return await answer_list(self, request)
 
     def _check_access(self, request: web.Request) -> web.Response | None:
         """The 401/403/429 (rate limit) answer to a request, or None when it may go on."""
