@@ -76,7 +76,10 @@ class ApiConnection:
         "_secrets",
         "_session",
         "_timeout",
+        "answered",
         "base_url",
+        "connect_failures",
+        "last_connect_failure",
     )
 
     def __init__(
@@ -107,6 +110,12 @@ class ApiConnection:
         self._connections = connections
         self._owns_session = session is None
         self._session = session
+        #: exchanges that got an HTTP answer, and those that could not connect at all (DNS,
+        #: refused, TLS): a run none of whose requests connected must not look complete
+        self.answered = 0
+        self.connect_failures = 0
+        #: why the last connection failed, as the network library said it
+        self.last_connect_failure = ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, private_key=***)"
@@ -164,9 +173,12 @@ class ApiConnection:
                 body = await response.read()
                 for secret in self._secrets:
                     body = body.replace(secret, b"***")
+                self.answered += 1
                 return response.status, body, response.headers
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made, so the request cannot have been applied.
+            self.connect_failures += 1
+            self.last_connect_failure = _describe(exc)
             return Outcome(Kind.TRANSIENT, None, message=f"cannot connect: {_describe(exc)}")
         except TimeoutError:
             return Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)
