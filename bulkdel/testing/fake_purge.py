@@ -67,6 +67,9 @@ class FakePurge:
         self.purged: list[str] = []
         #: status requests answered
         self.status_requests = 0
+        #: answers to give before the real ones, per endpoint (``"submit"``, ``"status"``):
+        #: ``(status, body)`` pairs, for tests of what the real API may answer
+        self.scripted: dict[str, list[tuple[int, dict[str, str]]]] = {"submit": [], "status": []}
         self._ids = itertools.count(1)
         self._access: Access = lambda request: None
 
@@ -87,8 +90,15 @@ class FakePurge:
             return NOT_VALID
         return None
 
+    def _scripted(self, endpoint: str) -> web.Response | None:
+        answers = self.scripted[endpoint]
+        if not answers:
+            return None
+        status, body = answers.pop(0)
+        return web.json_response(body, status=status)
+
     async def _submit(self, request: web.Request) -> web.Response:
-        refused = self._access(request)
+        refused = self._access(request) or self._scripted("submit")
         if refused is not None:
             return refused
         try:
@@ -108,7 +118,7 @@ class FakePurge:
         return web.json_response({"requestId": request_id}, status=201)
 
     async def _status(self, request: web.Request) -> web.Response:
-        refused = self._access(request)
+        refused = self._access(request) or self._scripted("status")
         if refused is not None:
             return refused
         self.status_requests += 1

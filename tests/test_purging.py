@@ -1,0 +1,167 @@
+"""Purging the CDN after a delete: the wildcard rule, the purge client, polling, purge.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bulkdel.errors import UsageError
+from bulkdel.imagekit import PurgeClient, classify_purge
+from bulkdel.models import Kind
+from bulkdel.purging import (
+    PurgeResult,
+    check_url_endpoint,
+    file_urls,
+    folder_purge_url,
+    purge_urls,
+    wildcard_refusal,
+)
+from bulkdel.testing import FakeImageKit
+from tests.helpers import KEY
+from tests.test_preflight import FakeClock
+
+ENDPOINT = "https://ik.imagekit.io/fake"
+
+
+@pytest.mark.parametrize(
+    ("folder", "url"),
+    [
+        ("/a/b/", ENDPOINT + "/a/b/*"),
+        ("/images/upload", ENDPOINT + "/images/upload/*"),
+        ("/fifteen-chars-x/", ENDPOINT + "/fifteen-chars-x/*"),
+        ("/a b/c/", ENDPOINT + "/a%20b/c/*"),
+    ],
+)
+def test_folder_purge_url(folder: str, url: str) -> None:
+    """Two levels or 15 characters: one wildcard URL under the endpoint, path-quoted."""
+    assert folder_purge_url(ENDPOINT + "/", folder) == url
+
+
+@pytest.mark.parametrize(
+    ("folder", "reason"),
+    [
+        ("/", "whole library"),
+        ("/images/", "one level and 6 characters"),
+        ("/fourteen-chars/", "one level and 14 characters"),
+        ("/media/catalog/x/", "never accepts"),
+        ("/s/files/", "never accepts"),
+    ],
+)
+def test_wildcard_refusals_say_why(folder: str, reason: str) -> None:
+    """A folder ImageKit would refuse is a UsageError stating the rule."""
+    assert reason in (wildcard_refusal(folder) or "")
+    with pytest.raises(UsageError, match="cannot purge"):
+        folder_purge_url(ENDPOINT, folder)
+
+
+def test_url_endpoint_is_checked() -> None:
+    """An http(s) URL without a query; the trailing slash is dropped."""
+    assert check_url_endpoint(" https://ik.imagekit.io/x/ ") == "https://ik.imagekit.io/x"
+    for bad in ("ik.imagekit.io/x", "ftp://x/y", "https://x/y?a=1"):
+        with pytest.raises(UsageError, match="--url-endpoint"):
+            check_url_endpoint(bad)
+
+
+def test_classify_purge_answers() -> None:
+    """201 with a requestId and 200 with a known status succeed; anything else is not."""
+    assert classify_purge(201, b'{"requestId": "r1"}', {}, "requestId") == (
+        classify_purge(201, b'{"requestId": "r1"}', {}, "requestId")[0],
+        "r1",
+    )
+    outcome, value = classify_purge(201, b"{}", {}, "requestId")
+    assert outcome.kind is Kind.TRANSIENT and outcome.maybe_applied and value is None
+    assert classify_purge(200, b'{"status": "Done?"}', {}, "status")[1] is None
+    assert classify_purge(200, b"<html>", {}, "status")[1] is None
+    assert classify_purge(200, b'{"status": "Completed"}', {}, "status")[1] == "Completed"
+    assert classify_purge(404, b"", {}, "status")[0].kind is Kind.FATAL
+    assert classify_purge(400, b'{"message": "no"}', {}, "url")[0].kind is Kind.BAD_REQUEST
+    assert classify_purge(429, b"", {}, "url")[0].kind is Kind.THROTTLED
+
+
+async def test_purge_polls_until_completed_and_writes_purge_json(tmp_path: Path) -> None:
+    """One wildcard purge on the fake: submitted once, polled until Completed; purge.json
+    shows the request, its id and final status; the counts say one request."""
+    async with FakeImageKit(KEY) as server:
+        server.purge.pending_polls = 2
+        clock = FakeClock()
+        async with PurgeClient(KEY, base_url=server.url) as client:
+            records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock, poll_every=5)
+        assert server.purge.purged == [ENDPOINT + "/a/b/*"]
+    assert [r.status for r in records] == ["Completed"] and records[0].polls == 3
+    assert clock.slept == [5, 5, 5]
+    result = PurgeResult("folders", records)
+    path = result.write(tmp_path)
+    data = json.loads(path.read_text())
+    assert data["purges"] == [
+        {
+            "url": ENDPOINT + "/a/b/*",
+            "requestId": records[0].request_id,
+            "status": "Completed",
+            "polls": 3,
+        }
+    ]
+    assert result.counts() == {
+        "mode": "folders",
+        "requests": 1,
+        "completed": 1,
+        "pending": 0,
+        "failed": 0,
+        "refused": None,
+    }
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_the_wait_is_bounded() -> None:
+    """A purge still Pending after max_wait is left Pending, not waited for forever."""
+    async with FakeImageKit(KEY) as server:
+        server.purge.pending_polls = 10**6
+        clock = FakeClock()
+        async with PurgeClient(KEY, base_url=server.url) as client:
+            records = await purge_urls(
+                client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_every=10
+            )
+    assert records[0].status == "Pending" and records[0].polls == 3
+    assert clock.now == 30
+
+
+async def test_refused_and_failing_purges_are_records_not_exceptions() -> None:
+    """A 400 fails at once with ImageKit's message; a 503 is retried, then failed; a 429
+    is retried and the next answer taken."""
+    async with FakeImageKit(KEY) as server, PurgeClient(KEY, base_url=server.url) as client:
+        clock = FakeClock()
+        refused = await purge_urls(client, ["https://elsewhere/a/b/*"], clock=clock)
+        assert refused[0].status == "failed" and "not valid" in (refused[0].error or "")
+        assert clock.slept == []
+        server.purge.scripted["submit"] = [(503, {"message": "down"})] * 3
+        down = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock, attempts=3)
+        assert down[0].status == "failed" and down[0].error == "down"
+        assert clock.slept == [1, 2]
+        assert server.purge.purged == []
+        clock = FakeClock()
+        server.purge.scripted["submit"] = [(429, {"message": "slow"})]
+        slow = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock, poll_every=1)
+        assert slow[0].status == "Completed"
+        assert clock.slept[0] == 1.0 and server.purge.purged == [ENDPOINT + "/a/b/*"]
+
+
+async def test_status_answers_transient_then_refused() -> None:
+    """A 503 to a status request keeps the record Pending and polls again; a 400 (unknown
+    requestId) fails it with the server's message."""
+    async with FakeImageKit(KEY) as server, PurgeClient(KEY, base_url=server.url) as client:
+        server.purge.scripted["status"] = [
+            (503, {"message": "busy"}),
+            (400, {"message": "No request found for this requestId."}),
+        ]
+        records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=FakeClock())
+    assert records[0].status == "failed" and records[0].polls == 2
+    assert records[0].error == "No request found for this requestId."
+
+
+def test_file_urls_refuses_above_the_limit() -> None:
+    """Per-file purges: the deleted files' URLs, or none with the reason above the limit."""
+    urls = {"a": "u/a", "b": "u/b", "c": "u/c"}
+    assert file_urls(["a", "c", "x"], urls, 2) == (["u/a", "u/c"], None)
+    wanted, refused = file_urls(["a", "b", "c"], urls, 2)
+    assert wanted == [] and refused is not None and "--purge-limit 2" in refused
