@@ -66,6 +66,14 @@ class RequestStats:
     by_status: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
     retried_by_kind: Counter[str] = field(default_factory=Counter)
+    #: requests that never connected (DNS, refused, TLS), and the last such cause
+    connect_failures: int = 0
+    connect_error: str = ""
+
+    @property
+    def never_connected(self) -> bool:
+        """Requests were sent and not one of them connected: the URL is wrong or down."""
+        return self.sent > 0 and self.connect_failures >= self.sent
 
     def sending(self, kind: str) -> None:
         """One request of ``kind`` is about to leave."""
@@ -91,6 +99,7 @@ class RequestStats:
             "retried": self.retried,
             "by_status": dict(sorted(self.by_status.items())),
             "by_kind": {kind: self.by_kind[kind] for kind in (DELETE, LIST)},
+            "connect_failures": self.connect_failures,
         }
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from ._engine.clock import LOOP_CLOCK, Clock
+from ._engine.pager import Listing, ListingHost
 from .errors import UsageError
 from .imagekit.purge import PurgeClient
 from .models import Kind, Outcome
@@ -222,3 +223,23 @@ def file_urls(
             "one (each purge counts against the monthly quota); purge their folder instead"
         )
     return wanted, None
+
+
+async def count_up_to(listing: Listing, host: ListingHost, at_most: int) -> int:
+    """How many files ``listing`` selects, counting no further than ``at_most + 1`` (so
+    that a selection above ``--purge-limit`` is refused before anything is deleted). Give it
+    a listing of its own, with ``page_size`` ``at_most + 1`` (up to 1000): one request then
+    answers for any limit under 1000. Closes the listing.
+
+    Raises:
+        ListingError: the listing cannot go on.
+    """
+    count = 0
+    try:
+        async for files in listing.entries(host):
+            count += len(files)
+            if count > at_most:
+                break
+    finally:
+        await listing.close()
+    return count

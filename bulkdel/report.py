@@ -225,6 +225,10 @@ class Report:
     dry_run: bool = False
     #: with a journal: which journal, and what earlier runs had settled or left in flight
     resumed: Resumed | None = None
+    #: a listing run: the selectors, the query sent and the absolute cutoff they meant
+    selection: dict[str, Any] | None = None
+    #: CDN purges after the delete: requests sent (they count against a monthly quota)
+    purge: dict[str, Any] | None = None
 
     @property
     def aborted(self) -> str | None:
@@ -249,6 +253,8 @@ class Report:
             "elapsed_s": round(self.elapsed_s, 3),
             "ids_per_s": round(self.ids_per_s, 1),
             **({"journal": self.resumed.as_dict()} if self.resumed is not None else {}),
+            **({"selection": self.selection} if self.selection is not None else {}),
+            **({"purge": self.purge} if self.purge is not None else {}),
         }
 
     @property
@@ -280,15 +286,25 @@ def format_text(report: Report) -> str:
     ]
     width = max(len(f"{n:,}") for _, n in rows)
     lines = [f"  {name:<14}{n:>{width},}" for name, n in rows]
+    r = report.requests
     head = "bulkdel: " + ("complete" if report.complete else "INCOMPLETE")
+    if r.never_connected:
+        head = f"bulkdel: NO CONNECTION — none of {r.sent:,} requests connected"
+        head += f" ({r.connect_error})" if r.connect_error else ""
     if report.aborted:
         head += f" — aborted: {report.aborted}"
     lines.insert(0, head)
-    r = report.requests
     lines.append(
         f"  {r.sent:,} requests ({r.retried:,} retried) in {report.elapsed_s:.1f}s, "
         f"{report.ids_per_s:,.0f} ids/s"
     )
+    if report.purge is not None:
+        p = report.purge
+        lines.append(
+            f"  CDN purge ({p['mode']}): {p['requests']:,} requests, {p['completed']:,} "
+            f"completed, {p['pending']:,} pending, {p['failed']:,} failed"
+            + (f"; refused: {p['refused']}" if p.get("refused") else "")
+        )
     if report.report_dir is not None:
         where = report.report_dir
         lines.append(f"  report: {where}")

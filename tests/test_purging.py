@@ -7,18 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from bulkdel._engine.pager import Listing, StandaloneHost
 from bulkdel.errors import UsageError
-from bulkdel.imagekit import PurgeClient, classify_purge
-from bulkdel.models import Kind
+from bulkdel.imagekit import ListingClient, PurgeClient, classify_purge
+from bulkdel.models import Kind, Settings
 from bulkdel.purging import (
     PurgeResult,
     check_url_endpoint,
+    count_up_to,
     file_urls,
     folder_purge_url,
     purge_urls,
     wildcard_refusal,
 )
-from bulkdel.testing import FakeImageKit
+from bulkdel.selection import Selection
+from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY
 from tests.test_preflight import FakeClock
 
@@ -165,3 +168,22 @@ def test_file_urls_refuses_above_the_limit() -> None:
     assert file_urls(["a", "c", "x"], urls, 2) == (["u/a", "u/c"], None)
     wanted, refused = file_urls(["a", "b", "c"], urls, 2)
     assert wanted == [] and refused is not None and "--purge-limit 2" in refused
+
+
+async def test_count_up_to_stops_past_the_limit_and_urls_are_kept() -> None:
+    """Counting stops after at_most + 1 files (one request for a limit under 1000); a listing
+    asked to keep URLs maps each listed id to its url."""
+    files = seed_files({"/a/b/": 250})
+    async with FakeImageKit(KEY, files=files) as server:
+        selection = Selection(path="/a/b/")
+        host = StandaloneHost(Settings(base_url=server.url))
+        listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=101)
+        assert await count_up_to(listing, host, 100) == 101
+        assert server.stats.list_requests == 1
+        small = Listing(ListingClient(KEY, base_url=server.url), selection)
+        assert await count_up_to(small, host, 1000) == 250
+        listing = Listing(ListingClient(KEY, base_url=server.url), selection)
+        listing.urls = {}
+        chunks = [chunk async for chunk in listing.chunks(host)]
+    assert sum(len(c.items) for c in chunks) == 250
+    assert listing.urls == {f.file_id: ENDPOINT + f.file_path for f in files}

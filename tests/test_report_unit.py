@@ -41,3 +41,51 @@ def test_text_summary_of_an_aborted_run_says_why_and_where(tmp_path: Path) -> No
     assert f"  failures: {tmp_path / 'failed.jsonl'}" in text
     assert f"  invalid input: {tmp_path / 'invalid.jsonl'}" in text
     assert f"  not attempted: {tmp_path / 'not_attempted.txt'}" in text
+
+
+def test_a_run_that_never_connected_says_so_instead_of_complete() -> None:
+    """Every request failed to connect: the head says NO CONNECTION with the cause, not
+    'complete'; summary.json counts the failures."""
+    requests = RequestStats(sent=4, connect_failures=4, connect_error="ClientConnectorError: x")
+    report = Report(
+        counts=Counts(read=3, unique=3, failed=3),
+        requests=requests,
+        complete=True,
+        aborted=None,
+        elapsed_s=1.0,
+    )
+    head = format_text(report).splitlines()[0]
+    assert head == "bulkdel: NO CONNECTION — none of 4 requests connected (ClientConnectorError: x)"
+    assert report.summary()["requests"]["connect_failures"] == 4
+    requests.connect_failures = 3
+    assert format_text(report).splitlines()[0] == "bulkdel: complete"
+    assert not RequestStats().never_connected
+
+
+def test_selection_and_purge_sections() -> None:
+    """A listing run's summary has its selection; a purge is counted in both summaries."""
+    purge = {"mode": "folders", "requests": 1, "completed": 1, "pending": 0, "failed": 0}
+    report = Report(
+        counts=Counts(),
+        requests=RequestStats(),
+        complete=True,
+        aborted=None,
+        elapsed_s=1.0,
+        selection={"cutoff": "2026-01-01T00:00:00Z"},
+        purge={**purge, "refused": None},
+    )
+    summary = report.summary()
+    assert summary["selection"] == {"cutoff": "2026-01-01T00:00:00Z"}
+    assert summary["purge"]["requests"] == 1
+    text = format_text(report)
+    assert "  CDN purge (folders): 1 requests, 1 completed, 0 pending, 0 failed" in text
+    refused = Report(
+        counts=Counts(),
+        requests=RequestStats(),
+        complete=True,
+        aborted=None,
+        elapsed_s=1.0,
+        purge={**purge, "requests": 0, "completed": 0, "refused": "too many"},
+    )
+    assert "; refused: too many" in format_text(refused)
+    assert "selection" not in refused.summary()

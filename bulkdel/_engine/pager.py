@@ -160,8 +160,10 @@ class Listing:
         self.pages = 0
         self.files = 0
         self.bytes = 0
-        #: tie groups of one createdAt too big for a page (paged by offset, see _tie_group)
+        #: tie groups of one second too big for a page (paged by offset, see _tie_group)
         self.tie_groups = 0
+        #: set to a dict to keep each listed file's ``url`` by id (for per-file CDN purges)
+        self.urls: dict[str, str] | None = None
         #: where the listing's requests are counted: its host's, once it runs under one
         self._stats = RequestStats()
 
@@ -394,6 +396,9 @@ class Listing:
         if not isinstance(file_id, str):
             shown = json.dumps(entry)[:100]
             return (position, shown, "listing entry without a string fileId")
+        url = entry.get("url")
+        if self.urls is not None and isinstance(url, str):
+            self.urls[file_id] = url
         size = entry.get("size")
         self.files += 1
         if isinstance(size, int | float) and not isinstance(size, bool):
