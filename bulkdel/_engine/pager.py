@@ -129,6 +129,10 @@ def _and(conditions: Iterable[str]) -> str:
 class Listing:
     """The files a ``Selection`` selects, paged safely while they are being deleted.
 
+    Files only: every query says ``type = "file"``, never ``file-version`` (which would
+    repeat a fileId per version); deleting a fileId removes all its versions anyway.
+    ``tags IN [...]`` also matches AI-generated tags (``AITags``): ImageKit's rule.
+
     Args:
         client: sends the page requests (closed by ``close``).
         selection: the selectors.

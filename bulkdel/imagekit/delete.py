@@ -14,7 +14,12 @@ DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 
 
 class ImageKitClient(ApiConnection):
-    """Sends batches to ImageKit's bulk delete endpoint (arguments: ``ApiConnection``)."""
+    """Sends batches to ImageKit's bulk delete endpoint (arguments: ``ApiConnection``).
+
+    ImageKit's bulk delete "deletes multiple files and all their file versions permanently":
+    a fileId stands for the file with every version. Deleting does not purge the CDN (see
+    ``bulkdel.purging``).
+    """
 
     __slots__ = ("_url",)
 
