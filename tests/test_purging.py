@@ -90,10 +90,10 @@ async def test_purge_polls_until_completed_and_writes_purge_json(tmp_path: Path)
         server.purge.pending_polls = 2
         clock = FakeClock()
         async with PurgeClient(KEY, base_url=server.url) as client:
-            records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock, poll_every=5)
+            records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
         assert server.purge.purged == [ENDPOINT + "/a/b/*"]
     assert [r.status for r in records] == ["Completed"] and records[0].polls == 3
-    assert clock.slept == [5, 5, 5]
+    assert clock.slept == [1, 2]
     result = PurgeResult("folders", records)
     path = result.write(tmp_path)
     data = json.loads(path.read_text())
@@ -123,10 +123,10 @@ async def test_the_wait_is_bounded() -> None:
         clock = FakeClock()
         async with PurgeClient(KEY, base_url=server.url) as client:
             records = await purge_urls(
-                client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_every=10
+                client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_max=8
             )
-    assert records[0].status == "Pending" and records[0].polls == 3
-    assert clock.now == 30
+    assert records[0].status == "Pending" and records[0].polls == 6
+    assert clock.slept == [1, 2, 4, 8, 8]  # 23 s: 8 more would pass 30
 
 
 async def test_refused_and_failing_purges_are_records_not_exceptions() -> None:
@@ -144,7 +144,7 @@ async def test_refused_and_failing_purges_are_records_not_exceptions() -> None:
         assert server.purge.purged == []
         clock = FakeClock()
         server.purge.scripted["submit"] = [(429, {"message": "slow"})]
-        slow = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock, poll_every=1)
+        slow = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
         assert slow[0].status == "Completed"
         assert clock.slept[0] == 1.0 and server.purge.purged == [ENDPOINT + "/a/b/*"]
 
