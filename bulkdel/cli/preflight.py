@@ -1,0 +1,37 @@
+"""The preflight on the command line: checked before any input is read (``--no-preflight``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..imagekit import ListingClient
+from ..models import Settings
+from ..preflight import preflight
+
+
+def add_preflight_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-preflight``, shared by ``delete`` and ``list``."""
+    parser.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the first request (one listing page of one file) that checks the key, "
+        "base URL and TLS before anything is read; for keys that may not list files",
+    )
+
+
+async def check_api(settings: Settings, private_key: str | None, *, skip: bool) -> None:
+    """Run the preflight unless skipped or nothing will be sent (no key: a dry run of files).
+
+    Raises:
+        UnreachableError: DNS, connection refused or TLS (the CLI exits 3).
+        FatalAPIError: a bad key or a base URL that is not ImageKit's (exit 3).
+    """
+    if skip or private_key is None:
+        return
+    async with ListingClient(
+        private_key,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        allow_insecure_http=settings.allow_insecure_http,
+    ) as client:
+        await preflight(client)
