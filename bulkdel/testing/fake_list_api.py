@@ -1,4 +1,5 @@
-"""The fake server's ``GET /v1/files``: offset paging over the live set, as ImageKit does.
+"""The fake server's ``GET /v1/files``: offset paging over the live set, as ImageKit does, and
+the search language as ImageKit documents it (``fake_query``).
 
 Kept apart from ``fake_server`` (which owns access checks, faults and counters) so that each
 module stays small; ``answer_list`` reads the server's state and answers one request.
@@ -22,6 +23,16 @@ HELP: Final = "For support kindly contact us at support@imagekit.io."
 def error(status: int, message: str) -> web.Response:
     """ImageKit's error answer: ``{"message": ..., "help": ...}``."""
     return web.json_response({"message": message, "help": HELP}, status=status)
+
+
+async def handle_list(server: FakeImageKit, request: web.Request) -> web.StreamResponse:
+    """The route: counts the request, then ``server._answer_list`` (which tests replace)."""
+    stats = server.stats
+    stats.requests += 1
+    stats.list_requests += 1
+    response = await server._answer_list(request)
+    stats.by_status[response.status] += 1
+    return response
 
 
 async def answer_list(server: FakeImageKit, request: web.Request) -> web.StreamResponse:

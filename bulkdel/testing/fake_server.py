@@ -4,9 +4,8 @@ It holds the set of existing ids (seeded, or "every well-formed id exists once")
 key, throttles like ImageKit (429 with ``X-RateLimit-*`` headers), answers 404 with
 ``missingFileIds`` and deletes nothing when any id is unknown, and injects faults from a seeded
 random generator so runs repeat. It records ground truth (which ids it deleted) and counters.
-Seeded with files (``files=``), it also serves ``GET /v1/files``: offset paging over the live
-set and the documented search language (``fake_list_api``, ``fake_query``); and the cache
-purge endpoints (``fake_purge``).
+Seeded with files (``files=``), it also serves ``GET /v1/files`` (see ``fake_list_api``); it
+serves the cache purge endpoints too (``fake_purge``).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import random
 import re
@@ -28,7 +28,7 @@ from aiohttp import web
 
 from .fake_limits import Limiter, LimitHeaders, RateWindow
 from .fake_limits import rate_limit_headers as rate_limit_headers  # tests/soak.py reads it
-from .fake_list_api import answer_list
+from .fake_list_api import answer_list, handle_list
 from .fake_listing import URL_ENDPOINT, FakeFile, FileStore
 from .fake_purge import FakePurge
 
@@ -118,8 +118,7 @@ class FakeImageKit:
             (added to ``existing``, which then holds only them unless given too).
         limit_headers: what a 429 says about the limit (ImageKit's headers, only
             ``Retry-After``, or nothing).
-        url_endpoint: the files' URL endpoint (their ``url``), and what may be purged
-            (``POST /v1/files/purge``, see ``fake_purge``).
+        url_endpoint: the files' ``url`` prefix, and what may be purged (``fake_purge``).
 
     Use ``async with FakeImageKit(...) as server:`` to serve on a free loopback port; read
     ``server.url``, ``server.stats`` and ``server.deleted`` (ground truth).
@@ -164,8 +163,7 @@ class FakeImageKit:
         self.app = web.Application()
         self.app.router.add_post(DELETE_PATH, self._handle_delete)
         self.app.router.add_get(STATS_PATH, self._handle_stats)
-        self.app.router.add_get(LIST_PATH, self._handle_list)
-        #: the files' URL endpoint; the purge endpoints accept URLs under it only
+        self.app.router.add_get(LIST_PATH, functools.partial(handle_list, self))
         self.url_endpoint = url_endpoint.rstrip("/")
         self.purge = FakePurge(self.url_endpoint)
         self.purge.install(self.app, self._check_access)
@@ -279,14 +277,6 @@ class FakeImageKit:
                 {"successfullyDeletedFileIds": deleted, "errors": errors}, status=207
             )
         return web.json_response({"successfullyDeletedFileIds": deleted})
-
-    async def _handle_list(self, request: web.Request) -> web.StreamResponse:
-        stats = self.stats
-        stats.requests += 1
-        stats.list_requests += 1
-        response = await self._answer_list(request)
-        stats.by_status[response.status] += 1
-        return response
 
     async def _answer_list(self, request: web.Request) -> web.StreamResponse:
         return await answer_list(self, request)
