@@ -44,7 +44,7 @@ def report(tmp_path: Path | None, deleted: int, *, dry_run: bool = False) -> Rep
         counts=Counts(read=deleted, unique=deleted, deleted=deleted),
         requests=RequestStats(),
         complete=True,
-        aborted=None,
+        abort=None,
         elapsed_s=1.0,
         report_dir=tmp_path,
         dry_run=dry_run,

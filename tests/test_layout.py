@@ -14,8 +14,6 @@ MAX_MODULE, MAX_CLASS, MAX_FUNCTION = 400, 250, 50
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         ("bulkdel/testing/fake_server.py", "*"),  # the fake server (not this helper's)
-        ("bulkdel/testing/fake_listing.py", "*"),  # the fake server (not this helper's)
-        ("bulkdel/_engine/pager.py", "entries"),  # keyset paging (the pager helper's)
     }
 )
 

@@ -51,7 +51,7 @@ def test_a_run_that_never_connected_says_so_instead_of_complete() -> None:
         counts=Counts(read=3, unique=3, failed=3),
         requests=requests,
         complete=True,
-        aborted=None,
+        abort=None,
         elapsed_s=1.0,
     )
     head = format_text(report).splitlines()[0]
@@ -69,7 +69,7 @@ def test_selection_and_purge_sections() -> None:
         counts=Counts(),
         requests=RequestStats(),
         complete=True,
-        aborted=None,
+        abort=None,
         elapsed_s=1.0,
         selection={"cutoff": "2026-01-01T00:00:00Z"},
         purge={**purge, "refused": None},
@@ -83,7 +83,7 @@ def test_selection_and_purge_sections() -> None:
         counts=Counts(),
         requests=RequestStats(),
         complete=True,
-        aborted=None,
+        abort=None,
         elapsed_s=1.0,
         purge={**purge, "requests": 0, "completed": 0, "refused": "too many"},
     )

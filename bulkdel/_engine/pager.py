@@ -7,7 +7,7 @@ yields the files as ``Chunk``s for the pipeline.
 Paging while deleting: ImageKit's ``skip`` is an offset into the result set as it is at the
 time of each request, and the run deletes the files it has listed, so ``skip += limit`` jumps
 over as many unseen files as were deleted in between. We page by **keyset on createdAt**
-instead (see ``Listing.entries``).
+instead (see ``keyset``).
 """
 
 from __future__ import annotations
@@ -16,22 +16,20 @@ import datetime as dt
 import json
 import random
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from ..budget import AccountBudget, Lease, LocalBudget, job_lease
 from ..errors import ListingError, QueryRefusedError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
 from ..ledger import LIST, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
-from ..selection import Selection, date_literal, to_second, utc_text
+from ..selection import Selection, date_literal, to_second
 from .clock import LOOP_CLOCK, Clock
+from .keyset import SECOND, Keyset, created_at, entry_key, is_file
 from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
 from .stop import StopSignal
 from .validate import id_problem
-
-_MESSAGE_MAX: Final = 300
-_SECOND: Final = dt.timedelta(seconds=1)
 
 
 class ListingHost(Protocol):
@@ -93,33 +91,6 @@ class StandaloneHost:
     def stop(self, reason: Abort) -> None:
         """Stop listing; the first reason wins."""
         self.signal.set(reason)
-
-
-def _key(entry: dict[str, Any]) -> str:
-    for name in ("fileId", "folderId", "filePath", "folderPath"):
-        value = entry.get(name)
-        if isinstance(value, str):
-            return value
-    return json.dumps(entry, sort_keys=True)[:_MESSAGE_MAX]
-
-
-def _created(entry: dict[str, Any]) -> dt.datetime:
-    value = entry.get("createdAt")
-    try:
-        when = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        when = None
-    if when is None:
-        raise ListingError(
-            f"listing entry {_key(entry)!r} has no readable createdAt ({value!r}); "
-            "cannot page safely",
-            fatal=True,
-        )
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
-
-def _is_file(entry: dict[str, Any]) -> bool:
-    return bool(entry.get("type", "file") == "file")
 
 
 def _and(conditions: Iterable[str]) -> str:
@@ -186,88 +157,29 @@ class Listing:
         await self.client.close()
 
     async def entries(self, host: ListingHost) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every selected file exactly once, a page's new files at a time.
-
-        Keyset paging on createdAt, at whole seconds (ImageKit documents date literals to
-        the second only): pages are sorted ASC_CREATED, always ``skip=0``, and ask
-        ``(selection) AND createdAt >= "<cursor>"`` where the cursor is the second of the
-        newest createdAt seen; the ids already seen *in* that second (the boundary set) are
-        dropped. Why every matching file is visited exactly once, even while this run deletes:
-
-        * Invariant: every matching file created before the cursor second has been yielded,
-          and so has every file in the boundary set (those created within it).
-        * A sorted page starting at the cursor is a prefix of "matching, created >= cursor":
-          every file older than the page's newest createdAt is in it. So moving the cursor to
-          that createdAt's second keeps the invariant, the boundary set being the page's
-          files in that second.
-        * Deletes (ours, or anyone's) only remove files; a removal never changes which files
-          are created >= cursor apart from itself, because no offset is involved (skip=0).
-        * Files added by other writers get a createdAt of their upload, later than anything
-          listed, so they are visited when they match. Files are yielded once: an id is only
-          yielded when it is newer than the cursor second or in it and not in the boundary.
-        * A page that is short ends the listing: fewer files than asked match at or after
-          the cursor. A page that is not a JSON array is never taken as an end.
-
-        Memory: the boundary set only (files sharing one second), not every id seen.
-
-        Not seen: a file whose attributes another writer changes, during the run, so that it
-        newly matches while its createdAt is already behind the cursor (e.g. tagged
-        ``expired`` after we passed its upload time). Run again to catch those.
-
-        When a full page holds nothing new (``page_size`` or more matching files created in
-        the same second, e.g. a bulk import), the keyset cannot move past them; that one
-        second is then paged by offset, see ``_tie_group``.
+        """Every selected file exactly once, a page's new files at a time, by keyset paging
+        on createdAt at whole seconds (see ``keyset`` for why it is exact while deleting).
 
         Raises:
             ListingError: a fatal answer, a page that kept failing, or an answer that cannot
                 be paged safely (no createdAt, not sorted).
         """
         conditions = list(self.resolved.conditions)
-        cursor: dt.datetime | None = None  # a whole second
-        strict = False  # after a tie group: every file in the cursor second has been seen
-        boundary: set[str] = set()
+        keyset = Keyset()
         try:
             while True:
-                query = list(conditions)
-                if cursor is not None:
-                    start = cursor + _SECOND if strict else cursor
-                    query.append(f"createdAt >= {date_literal(start)}")
-                page = await self._ask(host, _and(query), 0, "ASC_CREATED")
-                fresh: list[dict[str, Any]] = []
-                previous: dt.datetime | None = None
-                for entry in page:
-                    created = _created(entry)
-                    if previous is not None and created < previous:
-                        raise ListingError(
-                            "the listing is not sorted by createdAt; cannot page safely",
-                            fatal=True,
-                        )
-                    previous = created
-                    second = to_second(created)
-                    key = _key(entry)
-                    if cursor is not None and (
-                        second < cursor or (second == cursor and (strict or key in boundary))
-                    ):
-                        continue  # seen (a server comparing coarser than we ask sends these)
-                    if cursor is None or second > cursor:
-                        cursor, strict, boundary = second, False, set()
-                    boundary.add(key)
-                    fresh.append(entry)
-                yield [entry for entry in fresh if _is_file(entry)]
+                bound = keyset.bound()
+                query = _and([*conditions, bound] if bound else conditions)
+                page = await self._ask(host, query, 0, "ASC_CREATED")
+                fresh = keyset.take(page)
+                yield [entry for entry in fresh if is_file(entry)]
                 if len(page) < self.page_size:
                     return
                 if not fresh:
-                    assert cursor is not None
-                    if strict:
-                        raise ListingError(
-                            "the server answered files created before "
-                            f"{utc_text(cursor + _SECOND)} to 'createdAt >= "
-                            f"{date_literal(cursor + _SECOND)}'; cannot page safely",
-                            fatal=True,
-                        )
-                    async for files in self._tie_group(host, conditions, cursor, boundary):
+                    second = keyset.stuck()
+                    async for files in self._tie_group(host, conditions, second, keyset.boundary):
                         yield files
-                    strict, boundary = True, set()
+                    keyset.passed()
         except Stopped:
             return  # the run is stopping: the listing ends quietly
 
@@ -294,7 +206,7 @@ class Listing:
             [
                 *conditions,
                 f"createdAt >= {date_literal(at)}",
-                f"createdAt < {date_literal(at + _SECOND)}",
+                f"createdAt < {date_literal(at + SECOND)}",
             ]
         )
         while True:
@@ -302,10 +214,12 @@ class Listing:
             skip = 0
             while True:
                 page = await self._ask(host, query, skip, "ASC_NAME")
-                fresh = [e for e in page if _key(e) not in seen and to_second(_created(e)) == at]
-                seen.update(_key(e) for e in fresh)
+                fresh = [
+                    e for e in page if entry_key(e) not in seen and to_second(created_at(e)) == at
+                ]
+                seen.update(entry_key(e) for e in fresh)
                 found += len(fresh)
-                yield [entry for entry in fresh if _is_file(entry)]
+                yield [entry for entry in fresh if is_file(entry)]
                 if len(page) < self.page_size:
                     break
                 skip += len(page)
