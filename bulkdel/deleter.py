@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
 from .budget import AccountBudget, budget_for
+from .errors import UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
 from .models import Abort, AbortReason, Settings
@@ -149,7 +151,10 @@ class BulkDeleter:
             if listing is not None:
                 await listing.close()
             elapsed = self._clock.time() - started
-            report = self.last_report = self._report(pipeline, failure, elapsed, writer, journal)
+            report = self._report(pipeline, failure, elapsed, writer, journal)
+            if listing is not None:
+                report = replace(report, selection=listing.resolved.as_dict())
+            self.last_report = report
             await _close_records(report, pipeline, writer, journal)
         return report
 
@@ -170,6 +175,10 @@ class BulkDeleter:
         """The run's report, the one place it is built."""
         abort = pipeline.aborted or _abort_of(failure, pipeline.input_done)
         counts = self.ledger.counts
+        if isinstance(self._sender, ImageKitClient):
+            # A run none of whose requests connected must not read as complete.
+            self.ledger.requests.connect_failures = self._sender.connect_failures
+            self.ledger.requests.connect_error = self._sender.last_connect_failure
         resumed = None
         if journal is not None:
             resumed = Resumed(
@@ -239,8 +248,9 @@ async def _chunks(
 
 
 async def delete_files(
-    ids: IdSource,
+    ids: IdSource | None = None,
     *,
+    listing: Listing | None = None,
     private_key: str,
     base_url: str = DEFAULT_BASE_URL,
     rate: float | None = None,
@@ -255,15 +265,18 @@ async def delete_files(
     sinks: Sequence[LedgerSink] = (),
     budget: AccountBudget | None = None,
 ) -> Report:
-    """Delete every id in ``ids`` from ImageKit and return the accounted report.
+    """Delete every id in ``ids`` and/or every file ``listing`` selects from ImageKit, and
+    return the accounted report.
 
     Calls running at once in one process with the same base URL and key share the account's
     budget (fair halves for two); ``rate`` caps this call's share, ``budget`` gives another
     (``LocalBudget(rate=R)`` paces the account at R for every call that holds it).
 
     Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
-    key, base URL or setting, before anything is sent.
+    key, base URL or setting, or neither ids nor a listing, before anything is sent.
     """
+    if ids is None and listing is None:
+        raise UsageError("delete_files needs ids or a listing")
     settings = Settings(
         base_url=base_url,
         rate=rate,
@@ -282,4 +295,4 @@ async def delete_files(
         sinks=sinks,
         budget=budget,
     )
-    return await deleter.run(ids)
+    return await deleter.run(ids, listing=listing)

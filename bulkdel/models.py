@@ -30,7 +30,7 @@ class AbortReason(StrEnum):
     INTERRUPTED = "interrupted"  #: a signal (the CLI's SIGINT/SIGTERM)
     CANCELLED = "cancelled"  #: the task running the job was cancelled
     STOPPED = "stopped"  #: the library's ``stop()``
-    REFUSED = "refused"  #: a safety limit refused the job before anything was sent
+    REFUSED = "refused"  #: refused before anything was sent (a limit; a query ImageKit refused)
     FATAL = "fatal"  #: the API said stop (401/403, a 404 not about files, a listing 400)
     LISTING_FAILED = "listing failed"  #: a listing page kept failing
     ERROR = "error"  #: an unexpected exception inside bulkdel

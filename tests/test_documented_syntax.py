@@ -14,14 +14,16 @@ import pytest
 from aiohttp import web
 
 from bulkdel._engine.pager import Listing, StandaloneHost
-from bulkdel.deleter import BulkDeleter
-from bulkdel.errors import QueryRefusedError
+from bulkdel.deleter import BulkDeleter, delete_files
+from bulkdel.errors import QueryRefusedError, UsageError
 from bulkdel.imagekit import ListingClient
-from bulkdel.models import Settings
+from bulkdel.models import AbortReason, Settings
+from bulkdel.report import format_text
 from bulkdel.selection import Selection
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query
 from tests.helpers import KEY
+from tests.test_preflight import closed_port
 
 NOW = dt.datetime(2026, 8, 31, 12, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -136,7 +138,8 @@ async def test_a_400_names_the_query_and_says_first_page() -> None:
 
 
 async def test_a_refused_query_on_the_first_page_deletes_nothing() -> None:
-    """Run through the deleter, a first-page 400 stops the run with nothing sent."""
+    """Run through the deleter, a first-page 400 stops the run with nothing sent: the reason
+    is REFUSED (exit 2) and names the query."""
     files = seed_files({"/a/": 3})
     async with FakeImageKit(KEY, files=files) as server:
         listing = Listing(
@@ -144,5 +147,49 @@ async def test_a_refused_query_on_the_first_page_deletes_nothing() -> None:
             Selection(path="/a/", search_query="height > 1"),
         )
         report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
+        assert report.abort is not None and report.abort.reason is AbortReason.REFUSED
         assert report.aborted is not None and "height > 1" in report.aborted
+        assert report.exit_code == 2
         assert server.deleted == set() and report.requests.sent == 0
+
+
+async def test_a_400_after_the_first_page_is_fatal() -> None:
+    """A 400 once pages have been answered (files may be deleted) is FATAL (exit 3)."""
+    files = seed_files({"/a/": 30}, step=dt.timedelta(seconds=1))
+    async with FakeImageKit(KEY, files=files) as server:
+        original = server._answer_list
+
+        async def refuse_later(request: web.Request) -> web.StreamResponse:
+            if "createdAt >=" in request.query["searchQuery"]:
+                body = {"message": "Invalid search query.", "help": ""}
+                return web.json_response(body, status=400)
+            return await original(request)
+
+        server._answer_list = refuse_later  # type: ignore[method-assign]
+        selection = Selection(path="/a/")
+        listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=10)
+        report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
+    assert report.abort is not None and report.abort.reason is AbortReason.FATAL
+    assert "createdAt >=" in (report.aborted or "") and report.exit_code == 3
+
+
+async def test_delete_files_takes_a_listing_and_reports_its_selection() -> None:
+    """delete_files(listing=...) deletes what it selects; summary.json has the selection."""
+    files = seed_files({"/a/b/": 20, "/c/": 5})
+    async with FakeImageKit(KEY, files=files) as server:
+        selection = Selection(path="/a/b/", older_than="1d")
+        listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
+        report = await delete_files(listing=listing, private_key=KEY, base_url=server.url)
+        assert server.deleted == {f.file_id for f in files if f.folder == "/a/b/"}
+    assert report.summary()["selection"]["cutoff"] == "2026-08-30T12:00:00Z"
+    with pytest.raises(UsageError):
+        await delete_files(private_key=KEY)
+
+
+async def test_a_run_that_never_connects_says_so() -> None:
+    """Ids sent to a closed port: every request failed to connect; the summary says so."""
+    settings = Settings(base_url=f"http://127.0.0.1:{closed_port()}", max_attempts=1)
+    report = await BulkDeleter(KEY, settings=settings).run(["a" * 24, "b" * 24])
+    assert report.requests.never_connected and report.requests.connect_failures >= 1
+    assert "Connect call failed" in report.requests.connect_error
+    assert format_text(report).startswith("bulkdel: NO CONNECTION")

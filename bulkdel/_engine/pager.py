@@ -289,8 +289,9 @@ class Listing:
     async def chunks(self, host: ListingHost) -> AsyncIterator[Chunk]:
         """The selected files' ids as chunks for the pipeline, a page at a time.
 
-        A listing that cannot go on stops the host: ``fatal: listing: ...`` for a fatal
-        answer, ``listing failed: ...`` otherwise. The client is closed at the end.
+        A listing that cannot go on stops the host: ``refused: listing: ...`` for a query
+        refused on the first page, ``fatal: listing: ...`` for another fatal answer,
+        ``listing failed: ...`` otherwise. The client is closed at the end.
         """
         position = 0
         try:
@@ -301,6 +302,10 @@ class Listing:
                     items.append(self._item(position, entry))
                 if items:
                     yield Chunk(self.name, items)
+        except QueryRefusedError as exc:
+            # A query refused before any page was answered deleted nothing: a usage error.
+            reason = AbortReason.REFUSED if exc.first_page else AbortReason.FATAL
+            host.stop(Abort(reason, f"listing: {exc}"))
         except ListingError as exc:
             if exc.fatal:
                 host.stop(Abort(AbortReason.FATAL, f"listing: {exc}"))
