@@ -13,7 +13,6 @@ MAX_MODULE, MAX_CLASS, MAX_FUNCTION = 400, 250, 50
 #: (name "*": anything in the path); remove an entry as soon as it fits
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("bulkdel/testing/fake_server.py", "*"),  # the fake server (not this helper's)
     }
 )
 

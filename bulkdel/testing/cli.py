@@ -78,7 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=LimitHeaders.FULL,
         help="what a 429 says: ImageKit's X-RateLimit-* (full), only Retry-After, or none",
     )
-    faults = parser.add_argument_group("faults (probabilities 0..1)")
+    _add_fault_arguments(parser.add_argument_group("faults (probabilities 0..1)"))
+
+
+def _add_fault_arguments(faults: argparse._ArgumentGroup) -> None:
     faults.add_argument("--seed", type=int, default=0)
     faults.add_argument("--error-5xx", type=float, default=0.0)
     faults.add_argument("--html-error", type=float, default=0.0)
