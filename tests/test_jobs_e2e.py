@@ -172,3 +172,61 @@ def _wait_for_job(env: dict[str, str]) -> None:
         if done.returncode == 0:
             return
         time.sleep(0.05)
+
+
+def test_redis_down_for_seconds_with_persistence(
+    persistent_redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis stopped for two seconds mid-run and started again (appendonly yes): the
+    workers wait, reconnect and finish; the report still equals the ground truth."""
+    redis = persistent_redis_server
+    with ThreadedServer(FakeImageKit(KEY, rate=100)) as server:
+        env = _env(redis, server.url)
+        submitter = _submit(tmp_path, env, 8_000)
+        _wait_for_job(env)
+        workers = [_worker(n, env, tmp_path, "--rate", "15") for n in ("w1", "w2")]
+        while _settled_by(env, "w1") + _settled_by(env, "w2") < 4:
+            time.sleep(0.1)
+        redis.stop()
+        time.sleep(2)
+        redis.start()
+        for worker in workers:
+            code, err = worker.finish()
+            assert code == 0, err
+        assert submitter.finish()[0] == 0
+        summary = _report(tmp_path, env)
+        report_dir = tmp_path / "report"
+        deleted = read_lines(report_dir / "deleted.txt")
+        after_retry = set(read_lines(report_dir / "missing_after_retry.txt"))
+        assert summary["complete"] and len(deleted) == len(set(deleted))
+        assert server.deleted == set(deleted) | after_retry
+        assert len(server.deleted) == 8_000
+
+
+def test_redis_restarted_without_persistence_stops_workers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The job is gone: workers exit 3 with an error that says why, never 'finished'."""
+    with ThreadedServer(FakeImageKit(KEY)) as server:
+        env = _env(redis_server, server.url)
+        submitter = _submit(tmp_path, env, 6_000)
+        _wait_for_job(env)
+        workers = [_worker(n, env, tmp_path, "--rate", "10") for n in ("w1", "w2")]
+        while _settled_by(env, "w1") + _settled_by(env, "w2") < 2:
+            time.sleep(0.1)
+        assert submitter.finish()[0] == 0
+        redis_server.stop()
+        redis_server.start()
+        for worker in workers:
+            code, err = worker.finish()
+            assert code == 3, err
+            assert "not in Redis" in err and "appendonly yes" in err
+            assert "job finished" not in err
+        status = subprocess.run(
+            [sys.executable, "-m", "bulkdel", "job", "status", "e2e"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert status.returncode == 3 and "restarted without persistence" in status.stderr
