@@ -82,8 +82,23 @@ class PipelineProcessor:
         self._drop(list(self._owner))
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
-        while (chunk := await self._queue.get()) is not None:
-            yield chunk
+        """The batches fed in, until ``close`` or until the pipeline stops (a fatal answer:
+        the batches still queued then resolve to None)."""
+        assert self._pipeline is not None
+        stopped = asyncio.ensure_future(self._pipeline._stop_event.wait())
+        try:
+            while True:
+                getting = asyncio.ensure_future(self._queue.get())
+                await asyncio.wait({getting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not getting.done():
+                    getting.cancel()
+                    return
+                chunk = getting.result()
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            stopped.cancel()
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
         """Send one batch through the pipeline; see ``BatchProcessor.process``."""

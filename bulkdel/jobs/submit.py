@@ -59,7 +59,6 @@ class _Pending:
     ids: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    read: int = 0
 
 
 class Submitter:
@@ -91,7 +90,6 @@ class Submitter:
         self.stop = stop or StopSignal()
         self._create = redis.register_script(CREATE)
         self._submit = redis.register_script(SUBMIT)
-        self._position = 0
         self.result = SubmitResult()
 
     async def submit(
@@ -158,7 +156,6 @@ class Submitter:
                     continue
                 pending.ids.append(value)
                 if len(pending.ids) >= self.batch_size:
-                    self._position = position
                     if not await self._commit(pending, position):
                         return
                     pending = _Pending()
