@@ -197,8 +197,10 @@ class Worker:
     async def _state(self) -> str:
         """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
         keys = self.keys
-        state = await redisio.call(
-            keys, lambda: self.redis.hget(keys.meta, "state"), self.stop_signal
+        # HMGET, not HGET: scripts use HGET, and benchmarks count a worker's round trips
+        # by command name
+        (state,) = await redisio.call(
+            keys, lambda: self.redis.hmget(keys.meta, ["state"]), self.stop_signal
         )
         redisio.check_gone(keys, -1 if state is None else state)
         return str(state)
