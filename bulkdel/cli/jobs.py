@@ -90,6 +90,12 @@ def _on_signals(stop: Any) -> list[signal.Signals]:
     return installed
 
 
+def _off_signals(installed: list[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in installed:
+        loop.remove_signal_handler(sig)
+
+
 async def run_submit(args: argparse.Namespace) -> int:
     """``bulkdel job submit``."""
     from ..jobs import Submitter
@@ -121,8 +127,7 @@ async def run_submit(args: argparse.Namespace) -> int:
                 _file_chunks(readers), fingerprint(names, settings.base_url)
             )
     finally:
-        for sig in installed:
-            asyncio.get_running_loop().remove_signal_handler(sig)
+        _off_signals(installed)
         await redis.aclose()
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
     print(
@@ -151,7 +156,7 @@ def _interrupted() -> Any:
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
     stopped, 3 for a fatal answer or a job gone from Redis."""
-    from ..jobs import JobGoneError, PipelineProcessor, Worker
+    from ..jobs import PipelineProcessor, Worker
     from . import read_private_key
 
     settings = _settings(
@@ -183,14 +188,14 @@ async def run_worker(args: argparse.Namespace) -> int:
             try:
                 result = await worker.run()
             finally:
-                for sig in installed:
-                    asyncio.get_running_loop().remove_signal_handler(sig)
-    except JobGoneError as exc:
-        print(f"bulkdel: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
+                _off_signals(installed)
     finally:
         await client.close()
         await redis.aclose()
+    return _worker_exit(result)
+
+
+def _worker_exit(result: Any) -> int:
     print(
         f"bulkdel: worker {result.name}: {result.batches:,} batches settled, "
         f"{result.claimed:,} taken over, {result.late:,} late"

@@ -96,14 +96,7 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     merged = await _merge(redis, keys)
     waiting, taken = await _unsettled(redis, keys)
     writer = ReportWriter(report_dir)
-    for lines in await redis.lrange(keys.invalid, 0, -1):
-        for line in lines.splitlines():
-            record = json.loads(line)
-            writer.invalid(record["source"], record["line"], record["value"], record["reason"])
-    blobs: Any = await redis.lrange(keys.duplicates, 0, -1)
-    for blob in blobs:
-        for file_id in blob.split():
-            writer.duplicate(file_id, "", 0)
+    await _write_input_records(redis, keys, writer)
     counts = Counts(
         read=status.counts.read,
         invalid=status.counts.invalid,
@@ -134,6 +127,18 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     }
     writer.close(summary)
     return report
+
+
+async def _write_input_records(redis: Redis, keys: JobKeys, writer: ReportWriter) -> None:
+    """invalid.jsonl and duplicates.txt, as the submitter recorded them."""
+    for lines in await redis.lrange(keys.invalid, 0, -1):
+        for line in lines.splitlines():
+            record = json.loads(line)
+            writer.invalid(record["source"], record["line"], record["value"], record["reason"])
+    blobs: Any = await redis.lrange(keys.duplicates, 0, -1)
+    for blob in blobs:
+        for file_id in blob.split():
+            writer.duplicate(file_id, "", 0)
 
 
 def _write_outcomes(writer: ReportWriter, counts: Counts, merged: _Merged) -> None:

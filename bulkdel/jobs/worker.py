@@ -11,6 +11,7 @@ cannot exist, and a batch taken over and settled twice is counted once.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import socket
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._engine.stop import StopSignal
 from ..errors import Stopped
+from ..ledger import RequestStats
 from ..models import Abort, AbortReason
 from . import redisio
 from .keys import GROUP, JobKeys
@@ -103,9 +105,7 @@ class Worker:
         self._in_hand: set[str] = set()
         self._room = asyncio.Event()
         self._cursor = "0-0"
-        self._reported_sent = 0
-        self._reported_retried = 0
-        self._reported_status: Counter[str] = Counter()
+        self._tally = _Tally(processor.requests)
         self.result = WorkerResult(self.name)
 
     def stop(self, reason: str = "stopped") -> None:
@@ -232,20 +232,9 @@ class Worker:
             self._in_hand.discard(entry_id)
             self._room.set()
 
-    def _request_delta(self) -> tuple[int, int, dict[str, int]]:
-        """Request figures since the last settle (each settle carries its share once)."""
-        stats = self.processor.requests
-        sent, retried = stats.sent - self._reported_sent, stats.retried - self._reported_retried
-        by_status = {k: v - self._reported_status[k] for k, v in stats.by_status.items()}
-        self._reported_sent, self._reported_retried = stats.sent, stats.retried
-        self._reported_status = Counter(stats.by_status)
-        return sent, retried, {k: v for k, v in by_status.items() if v}
-
     async def _settle_one(self, entry_id: str, outcome: BatchOutcome, earlier: bool) -> None:
-        import json
-
         keys = self.keys
-        sent, retried, by_status = self._request_delta()
+        sent, retried, by_status = self._tally.delta()
         args = [
             GROUP,
             entry_id,
@@ -291,7 +280,7 @@ class Worker:
 
     async def _flush_requests(self) -> None:
         """Count the requests of batches left unsettled (stopped, or fatal)."""
-        sent, retried, by_status = self._request_delta()
+        sent, retried, by_status = self._tally.delta()
         if not (sent or retried or by_status):
             return
         keys = self.keys
@@ -305,3 +294,24 @@ class Worker:
                 await pipe.execute()
             except Exception:  # figures only; the ids are accounted already
                 redisio.log.warning("could not record the last request figures")
+
+
+class _Tally:
+    """Request figures not yet recorded: each settle carries its share once."""
+
+    def __init__(self, stats: RequestStats) -> None:
+        self.stats = stats
+        self.sent = self.retried = 0
+        self.by_status: Counter[str] = Counter()
+
+    def delta(self) -> tuple[int, int, dict[str, int]]:
+        """Figures since the last call."""
+        stats = self.stats
+        sent, retried = stats.sent - self.sent, stats.retried - self.retried
+        by_status = {k: v - self.by_status[k] for k, v in stats.by_status.items()}
+        self.sent, self.retried, self.by_status = (
+            stats.sent,
+            stats.retried,
+            Counter(stats.by_status),
+        )
+        return sent, retried, {k: v for k, v in by_status.items() if v}
