@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -90,7 +89,6 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     Raises:
         JobGoneError: the job is not in Redis.
     """
-    started = time.monotonic()
     keys = JobKeys.of(job)
     status = await job_status(redis, job)
     merged = await _merge(redis, keys)
@@ -117,7 +115,7 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
         requests=requests,
         complete=status.finished and counts.balanced() and counts.not_attempted == 0,
         aborted="cancelled" if cancelled else None,
-        elapsed_s=time.monotonic() - started,
+        elapsed_s=status.elapsed_s,
         report_dir=writer.directory,
     )
     summary = report.summary()

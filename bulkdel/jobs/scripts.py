@@ -14,8 +14,10 @@ from typing import Final
 #: Returns {created 1|0, state, position}; {-2, fingerprint} when the input differs.
 CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
   redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2], 'state', 'submitting', 'position', 0,
-             'batch_size', ARGV[3], 'source', ARGV[4], 'version', 1)
+             'batch_size', ARGV[3], 'source', ARGV[4], 'version', 1,
+             'created', now[1] .. '.' .. string.format('%06d', now[2]))
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[2]) end
   redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[1], '0', 'MKSTREAM')
   return {1, 'submitting', '0'}
@@ -69,6 +71,7 @@ end
 redis.call('HINCRBY', workers, worker .. '|requests', ARGV[9])
 local now = redis.call('TIME')
 redis.call('HSET', workers, worker .. '|seen', now[1])
+redis.call('HSET', KEYS[1], 'settled_at', now[1] .. '.' .. string.format('%06d', now[2]))
 local pending = redis.call('XPENDING', KEYS[2], group, entry, entry, 1)
 local redelivered = ARGV[4] == '1' or (pending[1] ~= nil and tonumber(pending[1][4]) > 1)
 if redis.call('XACK', KEYS[2], group, entry) == 0 then

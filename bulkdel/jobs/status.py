@@ -46,6 +46,8 @@ class JobStatus:
     open_batches: int
     in_flight: int
     workers: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: seconds from the job's creation to its last settle (Redis server time)
+    elapsed_s: float = 0.0
 
     @property
     def finished(self) -> bool:
@@ -63,6 +65,7 @@ class JobStatus:
             "open_batches": self.open_batches,
             "in_flight": self.in_flight,
             "workers": self.workers,
+            "elapsed_s": round(self.elapsed_s, 3),
         }
 
 
@@ -74,11 +77,11 @@ async def job_status(redis: Redis, job: str) -> JobStatus:
     """
     keys = JobKeys.of(job)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hget(keys.meta, "state")
+        pipe.hmget(keys.meta, ["state", "created", "settled_at"])
         pipe.hgetall(keys.counts)
         pipe.xlen(keys.batches)
         pipe.hgetall(keys.workers)
-        state, raw, open_batches, workers = await pipe.execute()
+        (state, created, settled_at), raw, open_batches, workers = await pipe.execute()
     if state is None:
         raise gone(keys)
     in_flight = 0
@@ -93,6 +96,7 @@ async def job_status(redis: Redis, job: str) -> JobStatus:
         open_batches=int(open_batches),
         in_flight=in_flight,
         workers=_per_worker(workers),
+        elapsed_s=float(settled_at) - float(created) if settled_at and created else 0.0,
     )
 
 
