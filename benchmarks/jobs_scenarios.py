@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -28,12 +29,30 @@ from typing import Any
 
 from .harness import KEY, FakeServer, child_env
 
+WORKERS = (1, 2, 4)
+#: seconds between readings of the fake server's counters
+SAMPLE = 0.05
+
+
+def worker_pace(rate: float, workers: int) -> list[str]:
+    """Each worker's options for a job against a limit of ``rate``: its share of it."""
+    return ["--rate", str(rate / workers)]
+
+
 #: commands a worker sends itself; the ones inside its scripts are not round trips
 _CLIENT_COMMANDS = ("evalsha", "eval", "xreadgroup", "xautoclaim", "xlen", "hmget", "exec")
 
 
 class _Redis:
-    """A private redis-server on a free port (never the machine's own)."""
+    """A private redis-server on a free port (never the machine's own), or one given by URL."""
+
+    @classmethod
+    def at(cls, url: str) -> _Redis:
+        """A server already running at ``url`` (``--only redis`` starts one)."""
+        self = cls.__new__(cls)
+        self.port = int(url.rsplit(":", 1)[1].split("/")[0])
+        self.process = None
+        return self
 
     def __init__(self, directory: Path) -> None:
         with socket.socket() as probe:
@@ -42,7 +61,7 @@ class _Redis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server not found (Debian: apt-get install redis-server)")
-        self.process = subprocess.Popen(
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [
                 binary,
                 "--port",
@@ -81,8 +100,9 @@ class _Redis:
         return total
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
 
 
 def _bulkdel(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[str]:
@@ -130,21 +150,68 @@ def run_job(
     ok = after["by_status"].get("200", 0) - before["by_status"].get("200", 0)
     throttled = after["by_status"].get("429", 0) - before["by_status"].get("429", 0)
     ids = after["ids_deleted"] - before["ids_deleted"]
+    span = _span(server, before["requests"], after["requests"]) or elapsed
     return {
         "workers": workers,
         "seconds": round(elapsed, 2),
+        "span_s": round(span, 2),
         "requests": requests,
-        "ids_per_s": round(ids / elapsed, 1),
+        "ids_per_s": round(ids / span, 1),
         "share_429": round(throttled / requests, 4) if requests else 0.0,
         "answers_200": ok,
         "redis_round_trips_per_request": round(redis.client_commands() / requests, 2),
     }
 
 
+def _span(server: FakeServer, first: int, last: int) -> float | None:
+    """Seconds from the run's first request to its last answer, from the server's samples
+    (process start-up and the workers' wait for the end are not the workers' pace)."""
+    times = [x.t for x in server.samples if first < x.requests]
+    ends = [x.t for x in server.samples if x.requests >= last]
+    if not times or not ends:
+        return None
+    return max(ends[0] - times[0], 1e-3)
+
+
 def _ids(path: Path, count: int, start: int) -> Path:
     """A file of ``count`` new ids (each run deletes its own: the server deletes once)."""
     path.write_text("".join(f"{n:024x}\n" for n in range(start, start + count)))
     return path
+
+
+def run_workers(cfg: Any, work: Path, redis_url: str) -> dict[str, Any]:
+    """The ``--only redis`` group's runner (``redis_scenarios.EXTRA``): job workers."""
+    redis = _Redis.at(redis_url)
+    block: dict[str, Any] = {"limited": [], "unthrottled": []}
+    requests = math.ceil(cfg.rate * cfg.rate_seconds)
+    with FakeServer(rate=cfg.rate, sample_every=SAMPLE) as server:
+        for n in WORKERS:
+            ids = _ids(work / f"job_t{n}.txt", requests * 100, n << 40)
+            fig = run_job(redis, server, ids, n, f"bench-t{n}", worker_pace(cfg.rate, n))
+            fig["held_share"] = round(fig["answers_200"] / (cfg.rate * fig["span_s"]), 3)
+            block["limited"].append(fig)
+    with FakeServer(sample_every=SAMPLE) as server:
+        for n in WORKERS:
+            ids = _ids(work / f"job_u{n}.txt", cfg.ids, (n << 40) + (1 << 48))
+            block["unthrottled"].append(run_job(redis, server, ids, n, f"bench-u{n}", []))
+    block["markdown"] = _markdown(block, cfg.rate)
+    return {"workers": block}
+
+
+def _markdown(block: dict[str, Any], rate: float) -> list[str]:
+    lines = [
+        f"Job workers (`bulkdel job worker`), one job, limit {rate:g} req/s:",
+        "",
+        "| workers | held share of the limit | 429 share | unthrottled ids/s | "
+        "Redis round trips / request |",
+        "|---|---|---|---|---|",
+    ]
+    for limited, free in zip(block["limited"], block["unthrottled"], strict=True):
+        lines.append(
+            f"| {limited['workers']} | {limited['held_share']:.2f} | {limited['share_429']:.2%} "
+            f"| {free['ids_per_s']:,.0f} | {free['redis_round_trips_per_request']:.2f} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,15 +230,15 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         redis = _Redis(work)
         try:
-            with FakeServer(rate=args.rate) as server:
+            with FakeServer(rate=args.rate, sample_every=SAMPLE) as server:
                 for n in args.workers:
                     ids_file = _ids(work / f"t{n}.txt", args.ids, n << 40)
-                    extra = args.budget_args.split() or ["--rate", str(args.rate / n)]
+                    extra = args.budget_args.split() or worker_pace(args.rate, n)
                     fig = run_job(redis, server, ids_file, n, f"t{n}", extra)
-                    fig["held_share"] = round(fig["answers_200"] / (args.rate * fig["seconds"]), 3)
+                    fig["held_share"] = round(fig["answers_200"] / (args.rate * fig["span_s"]), 3)
                     results["throttled"].append(fig)
                     print(json.dumps(fig), file=sys.stderr)
-            with FakeServer() as server:
+            with FakeServer(sample_every=SAMPLE) as server:
                 for n in args.workers:
                     big = _ids(work / f"u{n}.txt", args.unthrottled_ids, (n << 40) + (1 << 48))
                     fig = run_job(redis, server, big, n, f"u{n}", [])
