@@ -230,3 +230,25 @@ def test_redis_restarted_without_persistence_stops_workers(
             check=False,
         )
         assert status.returncode == 3 and "restarted without persistence" in status.stderr
+
+
+def test_sigterm_stops_a_worker_and_another_finishes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A worker stopped by SIGTERM exits 1 after its requests in flight settle; what it had
+    not sent is taken over by another worker, and the job completes."""
+    with ThreadedServer(FakeImageKit(KEY, rate=100)) as server:
+        env = _env(redis_server, server.url)
+        assert _submit(tmp_path, env, 3_000).finish()[0] == 0
+        first = _worker("w1", env, tmp_path, "--rate", "10")
+        while _settled_by(env, "w1") < 1:
+            time.sleep(0.05)
+        first.process.send_signal(signal.SIGTERM)
+        code, err = first.finish()
+        assert code == 1 and "stopping" in err and "Traceback" not in err
+        assert not _status(env)["finished"]
+        second = _worker("w2", env, tmp_path, "--visibility-timeout", "0.5")
+        code, err = second.finish()
+        assert code == 0, err
+        summary = _report(tmp_path, env)
+        assert summary["complete"] and len(server.deleted) == 3_000

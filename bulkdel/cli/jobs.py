@@ -81,11 +81,25 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _on_signals(stop: Any) -> list[signal.Signals]:
+    """The first SIGINT/SIGTERM calls ``stop`` (finish what is in hand), the second cancels
+    at once (what is in hand stays pending in Redis, for another worker)."""
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    seen = 0
+
+    def on_signal() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            print("\nbulkdel: stopping (signal again to stop at once)", file=sys.stderr)
+            stop()
+        elif task is not None:
+            task.cancel()
+
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
     return installed
 
@@ -184,7 +198,13 @@ async def run_worker(args: argparse.Namespace) -> int:
                 capacity=3 * settings.concurrency + 2,
                 visibility_timeout=args.visibility_timeout,
             )
-            installed = _on_signals(lambda: worker.stop("interrupted"))
+
+            def stop() -> None:
+                # Requests in flight settle; batches not sent stay pending, for other workers.
+                worker.stop("interrupted")
+                processor.stop()
+
+            installed = _on_signals(stop)
             try:
                 result = await worker.run()
             finally:
@@ -280,6 +300,9 @@ def run_job(args: argparse.Namespace) -> int:
     except JobGoneError as exc:
         print(f"bulkdel: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except asyncio.CancelledError:
+        print("bulkdel: stopped at once", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 __all__ = ["add_job_parser", "run_job"]

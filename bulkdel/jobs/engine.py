@@ -61,11 +61,14 @@ class PipelineProcessor:
         self._queue: asyncio.Queue[Chunk | None] = asyncio.Queue()
         self._pipeline: Pipeline | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def aborted(self) -> str | None:
-        """Why the pipeline stopped for good (a fatal answer), or None."""
-        return None if self._pipeline is None else self._pipeline.aborted
+        """Why the pipeline stopped for good (a fatal answer), or None (also after ``stop``)."""
+        if self._pipeline is None or self._stopped:
+            return None
+        return self._pipeline.aborted
 
     async def __aenter__(self) -> PipelineProcessor:
         pipeline = self._pipeline = Pipeline(self.sender, self.settings, self.ledger)
@@ -116,6 +119,7 @@ class PipelineProcessor:
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop the pipeline: no new request; unfinished batches resolve to None."""
+        self._stopped = True
         if self._pipeline is not None:
             self._pipeline.stop(reason)
 
