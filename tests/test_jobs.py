@@ -244,7 +244,7 @@ async def test_cancel_stops_workers_and_report_says_not_attempted(
     result = await task
     assert result.cancelled and not result.finished and result.batches == 2
     report = await job_report(redis, "c", tmp_path)
-    assert report.aborted == "cancelled" and not report.complete
+    assert report.aborted == "stopped: job cancelled" and not report.complete
     assert report.counts.deleted == 200 and report.counts.not_attempted == 800
     assert report.counts.balanced()
     with pytest.raises(Exception, match="cancelled"):

@@ -12,11 +12,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .._engine.pipeline import INTERRUPTED_UNKNOWN, BatchSender, Pipeline
+from .._engine.pipeline import BatchSender, Pipeline
 from .._engine.sources import Chunk
 from .._engine.validate import Deduper
 from ..ledger import Ledger, RequestStats
-from ..models import Settings
+from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
 from .outcome import BatchOutcome
 
 _SOURCE = "<job>"
@@ -66,13 +66,13 @@ class PipelineProcessor:
     @property
     def aborted(self) -> str | None:
         """Why the pipeline stopped for good (a fatal answer), or None (also after ``stop``)."""
-        if self._pipeline is None or self._stopped:
+        if self._pipeline is None or self._stopped or self._pipeline.aborted is None:
             return None
-        return self._pipeline.aborted
+        return str(self._pipeline.aborted)
 
     async def __aenter__(self) -> PipelineProcessor:
         pipeline = self._pipeline = Pipeline(self.sender, self.settings, self.ledger)
-        pipeline.dedupe = _Forgetful()
+        pipeline.reader.dedupe = _Forgetful()
         self._task = asyncio.create_task(pipeline.run(self._chunks()))
         # Batches still queued when the pipeline ends (a fatal answer) must not wait forever.
         self._task.add_done_callback(lambda _: self._drop(list(self._owner)))
@@ -88,7 +88,7 @@ class PipelineProcessor:
         """The batches fed in, until ``close`` or until the pipeline stops (a fatal answer:
         the batches still queued then resolve to None)."""
         assert self._pipeline is not None
-        stopped = asyncio.ensure_future(self._pipeline._stop_event.wait())
+        stopped = asyncio.ensure_future(self._pipeline.signal.wait())
         try:
             while True:
                 getting = asyncio.ensure_future(self._queue.get())
@@ -113,7 +113,7 @@ class PipelineProcessor:
             self._owner[file_id] = batch
         if in_flight_earlier:
             # The same mark a resumed journal gives ids it found in flight.
-            pipeline._ambiguous.update(file_ids)
+            pipeline.ids.ambiguous.update(file_ids)
         self._queue.put_nowait(Chunk(_SOURCE, [(n, i, None) for n, i in enumerate(file_ids)]))
         return await batch.done
 
@@ -121,7 +121,7 @@ class PipelineProcessor:
         """Stop the pipeline: no new request; unfinished batches resolve to None."""
         self._stopped = True
         if self._pipeline is not None:
-            self._pipeline.stop(reason)
+            self._pipeline.stop(Abort(AbortReason.STOPPED, reason))
 
     # -- the ledger sink -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..ledger import Counts, RequestStats
+from ..models import Abort, AbortReason
 from ..report import Report, ReportWriter
 from .keys import GROUP, JobKeys
 from .status import job_status
@@ -114,7 +115,7 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
         counts=counts,
         requests=requests,
         complete=status.finished and counts.balanced() and counts.not_attempted == 0,
-        aborted="cancelled" if cancelled else None,
+        abort=Abort(AbortReason.STOPPED, "job cancelled") if cancelled else None,
         elapsed_s=status.elapsed_s,
         report_dir=writer.directory,
     )
