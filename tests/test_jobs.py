@@ -298,3 +298,54 @@ async def test_redis_down_for_a_while_with_persistence(
         assert report.complete and report.counts.deleted == 500
     finally:
         await redis.aclose()
+
+
+async def test_report_lists_failures_and_unsettled_batches(redis: Any, tmp_path: Path) -> None:
+    """Failed ids keep their record; a batch a worker took and never settled fails as
+    outcome unknown; one never taken is not attempted; the equalities hold."""
+    values = ids(300)
+    await _submit(redis, "u", values)
+    keys = JobKeys.of("u")
+    answer = await redis.xreadgroup(GROUP, "A", {keys.batches: ">"}, count=2)
+    (first, _), (_, fields) = answer[0][1]
+    failure = [values[0], "File is locked", 207, 6]
+    assert await _settle(redis, "u", first, "A", d=values[1:100], f=[failure]) == 1
+    await cancel_job(redis, "u")
+    report = await job_report(redis, "u", tmp_path)
+    c = report.counts
+    assert (c.deleted, c.failed, c.not_attempted) == (99, 101, 100) and c.balanced()
+    failed = [json.loads(line) for line in (tmp_path / "failed.jsonl").read_text().splitlines()]
+    assert failed[0] == {
+        "fileId": values[0],
+        "error": "File is locked",
+        "status": 207,
+        "attempts": 6,
+    }
+    assert {f["fileId"] for f in failed[1:]} == set(fields["ids"].split())
+    assert "outcome unknown" in failed[1]["error"] and report.exit_code == 1
+
+
+async def test_cancel_while_submitting(redis: Any) -> None:
+    """A submitter waiting for room on a full stream stops when the job is cancelled."""
+    submit = asyncio.create_task(_submit(redis, "x", ids(1000), max_open=2))
+    keys = JobKeys.of("x")
+    while await redis.xlen(keys.batches) < 2:
+        await asyncio.sleep(0.01)
+    await cancel_job(redis, "x")
+    result = await submit
+    assert result.cancelled and not result.complete and result.batches == 2
+
+
+async def test_invalid_and_repeated_ids_are_committed_without_batches(
+    redis: Any, tmp_path: Path
+) -> None:
+    """Long stretches of bad input are committed in their own steps (and resumed past)."""
+    values = [*(f"bad id {n}" for n in range(1500)), *ids(50), *(ids(50) * 24)]
+    result = await _submit(redis, "i", values)
+    assert result.complete and result.batches == 1
+    again = await Submitter(redis, "i").submit(chunks(values), "fp")
+    assert again.complete and again.batches == 0
+    counts = (await job_status(redis, "i")).counts
+    assert (counts.read, counts.invalid, counts.duplicate, counts.unique) == (2750, 1500, 1200, 50)
+    with pytest.raises(Exception, match="batch_size"):
+        Submitter(redis, "i", batch_size=101)
