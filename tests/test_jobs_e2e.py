@@ -235,8 +235,9 @@ def test_redis_restarted_without_persistence_stops_workers(
 def test_sigterm_stops_a_worker_and_another_finishes(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    """A worker stopped by SIGTERM exits 1 after its requests in flight settle; what it had
-    not sent is taken over by another worker, and the job completes."""
+    """A worker stopped by SIGTERM exits 1 after its requests in flight settle; it gives
+    back what it had not sent, so another worker takes it over at once (not after its
+    60 s visibility timeout), and the job completes."""
     with ThreadedServer(FakeImageKit(KEY, rate=100)) as server:
         env = _env(redis_server, server.url)
         assert _submit(tmp_path, env, 3_000).finish()[0] == 0
@@ -247,7 +248,7 @@ def test_sigterm_stops_a_worker_and_another_finishes(
         code, err = first.finish()
         assert code == 1 and "stopping" in err and "Traceback" not in err
         assert not _status(env)["finished"]
-        second = _worker("w2", env, tmp_path, "--visibility-timeout", "0.5")
+        second = _worker("w2", env, tmp_path, "--visibility-timeout", "60")
         code, err = second.finish()
         assert code == 0, err
         summary = _report(tmp_path, env)

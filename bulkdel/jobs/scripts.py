@@ -142,3 +142,17 @@ end
 redis.call('HSET', KEYS[3], worker .. '|seen', redis.call('TIME')[1])
 return result
 """
+
+#: Give back batches a stopping worker will not send: still its own, they get an idle time
+#: past any visibility timeout (XCLAIM ... IDLE ... JUSTID: the delivery count stays).
+#: KEYS: batches. ARGV: group, worker, idle ms, entry ids... Returns how many.
+RELEASE: Final = """
+local group, worker, n = ARGV[1], ARGV[2], 0
+for i = 4, #ARGV do
+  if redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1, worker)[1] then
+    redis.call('XCLAIM', KEYS[1], group, worker, 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+"""

@@ -24,9 +24,10 @@ from ..errors import Stopped
 from ..ledger import RequestStats
 from ..models import Abort, AbortReason
 from . import redisio
+from .claim import Claims
 from .keys import GROUP, JobKeys
 from .outcome import BatchOutcome, BatchProcessor
-from .scripts import HEARTBEAT, SETTLE
+from .scripts import SETTLE
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -101,10 +102,11 @@ class Worker:
         #: settles and heartbeats wait for Redis until they succeed (a hard stop cancels)
         self._forever = StopSignal(self.stop_signal.clock)
         self._settle = redis.register_script(SETTLE)
-        self._heartbeat = redis.register_script(HEARTBEAT)
+        self.claims = Claims(redis, self.keys, self.name, visibility_timeout)
         self._in_hand: set[str] = set()
+        #: batches this worker stopped without sending: given back when it leaves
+        self._unsent: list[str] = []
         self._room = asyncio.Event()
-        self._cursor = "0-0"
         self._tally = _Tally(processor.requests)
         self.result = WorkerResult(self.name)
 
@@ -130,6 +132,7 @@ class Worker:
         except BaseExceptionGroup as errors:
             raise errors.exceptions[0] from None
         finally:
+            await self.claims.give_back(self._unsent)
             await self._flush_requests()
         return self.result
 
@@ -146,9 +149,10 @@ class Worker:
             try:
                 claimed: list[Any] = []
                 if clock.time() >= due:
-                    claimed = await self._claim(free)
+                    claimed = await self.claims.take_over(free, self._in_hand, self.stop_signal)
+                    self.result.claimed += len(claimed)
                     due = clock.time() + self.heartbeat_every
-                entries = claimed or await self._read(free)
+                entries = claimed or await self.claims.read(free, self.block, self.stop_signal)
                 if not entries and await self._done():
                     return
             except Stopped:
@@ -156,43 +160,6 @@ class Worker:
             for entry_id, fields in entries:
                 self._in_hand.add(entry_id)
                 group.create_task(self._handle(entry_id, fields, bool(claimed)))
-
-    async def _read(self, count: int) -> list[Any]:
-        keys = self.keys
-        answer: Any = await redisio.call(
-            keys,
-            lambda: self.redis.xreadgroup(
-                GROUP,
-                self.name,
-                {keys.batches: ">"},
-                count=count,
-                block=max(1, int(self.block * 1000)),
-            ),
-            self.stop_signal,
-        )
-        return list(answer[0][1]) if answer else []
-
-    async def _claim(self, count: int) -> list[Any]:
-        """Batches idle longer than the visibility timeout: their worker is gone."""
-        keys = self.keys
-        answer = await redisio.call(
-            keys,
-            lambda: self.redis.xautoclaim(
-                keys.batches,
-                GROUP,
-                self.name,
-                int(self.visibility_timeout * 1000),
-                start_id=self._cursor,
-                count=count,
-            ),
-            self.stop_signal,
-        )
-        self._cursor = str(answer[0])
-        # An entry of our own comes back only if our heartbeat could not reach Redis: it is
-        # still being worked on here.
-        entries = [(i, f) for i, f in answer[1] if f is not None and i not in self._in_hand]
-        self.result.claimed += len(entries)
-        return entries
 
     async def _state(self) -> str:
         """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
@@ -226,7 +193,8 @@ class Worker:
                 if aborted is not None:
                     self.result.aborted = aborted
                     self.stop_signal.set(Abort(AbortReason.FATAL, aborted))
-                return  # stays pending: another worker takes it after the timeout
+                self._unsent.append(entry_id)  # given back for another worker to take
+                return
             await self._settle_one(entry_id, outcome, earlier)
         finally:
             self._in_hand.discard(entry_id)
@@ -262,19 +230,9 @@ class Worker:
 
     async def _heartbeats(self) -> None:
         """Keep our batches ours; notice a cancel; say we are alive."""
-        keys = self.keys
         while True:
             await self._forever.sleep(self.heartbeat_every)
-            args = [GROUP, self.name, *sorted(self._in_hand)]
-            answer = await redisio.call(
-                keys,
-                lambda args=args: self._heartbeat(  # type: ignore[misc]
-                    keys=[keys.meta, keys.batches, keys.workers], args=args
-                ),
-                self._forever,
-            )
-            redisio.check_gone(keys, answer)
-            if answer[0] == "cancelled":
+            if await self.claims.heartbeat(self._in_hand, self._forever) == "cancelled":
                 self.result.cancelled = True
                 self.stop("cancelled")
 
