@@ -139,21 +139,25 @@ class Worker:
     async def _take(self, group: asyncio.TaskGroup) -> None:
         """Take batches while there is room, until the job is done or the worker stops."""
         due = 0.0
+        idle = False
         clock = self.stop_signal.clock
         while not self.stop_signal.is_set:
             free = self.capacity - len(self._in_hand)
-            if free <= 0:
+            # Read when a quarter of the room is free, not for every slot: fewer round trips.
+            if free <= 0 or (self._in_hand and free < self.capacity // 4):
                 self._room.clear()
                 await self._room.wait()
                 continue
             try:
                 claimed: list[Any] = []
-                if clock.time() >= due:
+                # Looked for now and then, and whenever there is nothing new to do.
+                if idle or clock.time() >= due:
                     claimed = await self.claims.take_over(free, self._in_hand, self.stop_signal)
                     self.result.claimed += len(claimed)
                     due = clock.time() + self.heartbeat_every
                 entries = claimed or await self.claims.read(free, self.block, self.stop_signal)
-                if not entries and await self._done():
+                idle = not entries
+                if idle and await self._done():
                     return
             except Stopped:
                 return
