@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .._engine.pipeline import BatchSender, Pipeline
 from .._engine.sources import Chunk
 from .._engine.validate import Deduper
+from ..budget import AccountBudget
 from ..ledger import Ledger, RequestStats
 from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
 from .outcome import BatchOutcome
@@ -47,14 +48,19 @@ class PipelineProcessor:
 
     Args:
         sender: sends one batch (an ``ImageKitClient``).
-        settings: the pipeline's knobs (``rate`` paces this worker).
+        settings: the pipeline's knobs (``rate`` caps this worker's share).
+        budget: the account's budget: a ``RedisBudget`` shares one pace among every
+            worker of the account, on any host; a budget of this process's own if None.
 
     Use ``async with``: the pipeline runs from enter to exit.
     """
 
-    def __init__(self, sender: BatchSender, settings: Settings) -> None:
+    def __init__(
+        self, sender: BatchSender, settings: Settings, *, budget: AccountBudget | None = None
+    ) -> None:
         self.sender = sender
         self.settings = settings
+        self.budget = budget
         self.ledger = Ledger([self])
         self.requests: RequestStats = self.ledger.requests
         self._owner: dict[str, _Batch] = {}
@@ -71,7 +77,9 @@ class PipelineProcessor:
         return str(self._pipeline.aborted)
 
     async def __aenter__(self) -> PipelineProcessor:
-        pipeline = self._pipeline = Pipeline(self.sender, self.settings, self.ledger)
+        pipeline = self._pipeline = Pipeline(
+            self.sender, self.settings, self.ledger, budget=self.budget
+        )
         pipeline.reader.dedupe = _Forgetful()
         self._task = asyncio.create_task(pipeline.run(self._chunks()))
         # Batches still queued when the pipeline ends (a fatal answer) must not wait forever.
