@@ -144,7 +144,9 @@ def test_cli_errors(
     worker = ["job", "worker", "--job", "x", "--base-url", "http://127.0.0.1:9", *redis_url]
     assert cli.main([*worker, "--allow-insecure-http"]) == 3
     assert "not in Redis" in capsys.readouterr().err
-    assert cli.main([*worker, "--allow-insecure-http", "--concurrency", "0"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*worker, "--allow-insecure-http", "--concurrency", "0"])
+    assert exited.value.code == 2
 
 
 async def test_stop_leaves_unsent_batches_pending(redis: Any) -> None:

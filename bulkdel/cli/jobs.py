@@ -4,52 +4,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from .._engine.pager import StandaloneHost
-from .._engine.sources import files_chunks, open_files
+from .._engine.sources import FileReader, files_chunks, open_files
 from .._journal.journal import fingerprint
 from ..errors import UsageError
-from ..imagekit import DEFAULT_BASE_URL, ImageKitClient, check_base_url
-from ..models import Settings
+from ..imagekit import ImageKitClient
+from ..models import Abort
 from ..report import format_text
+from .args import positive_int, shared_parent
+from .settings import Job, read_private_key, selection_from_args, settings_from_args
+from .signals import stop_on_signals
 
 #: where the Redis URL comes from when --redis is not given
 REDIS_ENV = "BULKDEL_REDIS_URL"
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_INCOMPLETE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Register ``bulkdel job`` and its sub-commands on the top-level sub-parsers."""
-    from . import add_selector_arguments
-
     job = commands.add_parser("job", help="a delete job spread over workers, through Redis")
     subs = job.add_subparsers(dest="job_command", required=True, parser_class=parser_class)
-    submit = subs.add_parser("submit", help="put the ids to delete on the job's stream")
+    submit = subs.add_parser(
+        "submit", parents=[shared_parent()], help="put the ids to delete on the job's stream"
+    )
     submit.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
     submit.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
     submit.add_argument("--column", default="fileId")
-    submit.add_argument("--batch-size", type=int, default=100)
-    submit.add_argument("--max-open", type=int, default=1000, help="unsettled batches at most")
-    add_selector_arguments(submit)
+    submit.add_argument("--batch-size", type=positive_int, default=100, help="ids a batch")
+    submit.add_argument("--max-open", type=positive_int, default=1000, help="unsettled batches")
     worker = subs.add_parser("worker", help="send the job's batches (run any number)")
-    worker.add_argument("--concurrency", type=int, default=8)
-    worker.add_argument("--rate", type=float, help="most requests per second of this worker")
-    worker.add_argument("--max-attempts", type=int, default=6)
-    worker.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    worker.add_argument("--base-url", default=None, help="default $IMAGE_KIT_BASE_URL")
+    worker.add_argument("--private-key-file", type=Path)
+    worker.add_argument("--allow-insecure-http", action="store_true")
+    worker.add_argument("--concurrency", type=positive_int, default=8)
+    worker.add_argument("--rate", type=float, help="this worker's cap in requests per second")
+    worker.add_argument("--max-attempts", type=positive_int, default=6)
+    worker.add_argument("--timeout", type=float, default=30.0, help="seconds a request")
     worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     for sub in (submit, worker):
         sub.add_argument("--job", required=True, metavar="NAME")
-        sub.add_argument("--base-url", default=None, help="default $IMAGE_KIT_BASE_URL")
-        sub.add_argument("--private-key-file", type=Path)
-        sub.add_argument("--allow-insecure-http", action="store_true")
     status = subs.add_parser("status", help="live counts of a job, per worker too")
     report = subs.add_parser("report", help="write a job's report files")
     report.add_argument("--report-dir", type=Path, required=True)
@@ -71,88 +71,45 @@ def _redis(args: argparse.Namespace) -> Any:
     return connect(url)
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    base_url = args.base_url or os.environ.get("IMAGE_KIT_BASE_URL") or DEFAULT_BASE_URL
-    check_base_url(base_url, allow_insecure_http=args.allow_insecure_http)
-    try:
-        return Settings(base_url=base_url, allow_insecure_http=args.allow_insecure_http, **extra)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _on_signals(stop: Any) -> list[signal.Signals]:
-    """The first SIGINT/SIGTERM calls ``stop`` (finish what is in hand), the second cancels
-    at once (what is in hand stays pending in Redis, for another worker)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    seen = 0
-
-    def on_signal() -> None:
-        nonlocal seen
-        seen += 1
-        if seen == 1:
-            print("\nbulkdel: stopping (signal again to stop at once)", file=sys.stderr)
-            stop()
-        elif task is not None:
-            task.cancel()
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, on_signal)
-            installed.append(sig)
-    return installed
-
-
-def _off_signals(installed: list[signal.Signals]) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in installed:
-        loop.remove_signal_handler(sig)
-
-
 async def run_submit(args: argparse.Namespace) -> int:
-    """``bulkdel job submit``."""
+    """``bulkdel job submit``: exit 0 once the whole input is on the job's stream."""
     from ..jobs import Submitter
-    from . import _listing, read_private_key, selection_from_args
 
-    settings = _settings(args, batch_size=args.batch_size)
+    settings = settings_from_args(args, os.environ)
     selection = selection_from_args(args)
     if selection is not None and args.sources:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     redis = _redis(args)
     submitter = Submitter(redis, args.job, batch_size=args.batch_size, max_open=args.max_open)
-    installed = _on_signals(lambda: submitter.stop.set(_interrupted()))
     try:
-        if selection is not None:
-            listing = _listing(read_private_key(args.private_key_file), settings, selection)
-            host = StandaloneHost(settings)
-            try:
-                result = await submitter.submit(
-                    listing.chunks(host),
-                    fingerprint([listing.name], settings.base_url),
-                    resumable=False,
-                )
-            finally:
-                await listing.close()
-        else:
-            readers = open_files(args.sources or ["-"], args.format, args.column)
-            names = [r.name for r in readers]
-            result = await submitter.submit(
-                _file_chunks(readers), fingerprint(names, settings.base_url)
-            )
+        with stop_on_signals(submitter.stop.set):
+            if selection is not None:
+                from .delete import listing_for
+
+                key = read_private_key(args.private_key_file, os.environ)
+                listing = listing_for(Job(settings, selection, key))
+                try:
+                    chunks = listing.chunks(StandaloneHost(settings))
+                    print_ = fingerprint([listing.name], settings.base_url)
+                    result = await submitter.submit(chunks, print_, resumable=False)
+                finally:
+                    await listing.close()
+            else:
+                readers = open_files(args.sources or ["-"], args.format, args.column)
+                print_ = fingerprint([r.name for r in readers], settings.base_url)
+                result = await submitter.submit(_file_chunks(readers), print_)
     finally:
-        _off_signals(installed)
         await redis.aclose()
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
+    resumed = f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""
     print(
-        f"bulkdel: job {args.job}: submit {what}: {result.batches:,} batches added"
-        + (f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""),
+        f"bulkdel: job {args.job}: submit {what}: {result.batches:,} batches added{resumed}",
         file=sys.stderr,
     )
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
-async def _file_chunks(readers: Any) -> Any:
+async def _file_chunks(readers: list[FileReader]) -> Any:
     try:
         async for chunk in files_chunks(readers):
             yield chunk
@@ -161,26 +118,13 @@ async def _file_chunks(readers: Any) -> Any:
             reader.close()
 
 
-def _interrupted() -> Any:
-    from ..models import Abort, AbortReason
-
-    return Abort(AbortReason.INTERRUPTED, "signal")
-
-
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
-    stopped, 3 for a fatal answer or a job gone from Redis."""
+    the worker stopped, 3 for a fatal answer (a job gone from Redis raises)."""
     from ..jobs import PipelineProcessor, Worker
-    from . import read_private_key
 
-    settings = _settings(
-        args,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        max_attempts=args.max_attempts,
-        timeout=args.timeout,
-    )
-    key = read_private_key(args.private_key_file)
+    settings = settings_from_args(args, os.environ)
+    key = read_private_key(args.private_key_file, os.environ)
     redis = _redis(args)
     client = ImageKitClient(
         key,
@@ -199,16 +143,19 @@ async def run_worker(args: argparse.Namespace) -> int:
                 visibility_timeout=args.visibility_timeout,
             )
 
-            def stop() -> None:
-                # Requests in flight settle; batches not sent stay pending, for other workers.
-                worker.stop("interrupted")
-                processor.stop()
+            def stop(reason: Abort) -> None:
+                # Requests in flight settle; batches not sent are given back to others.
+                worker.stop(str(reason))
+                processor.stop(str(reason))
 
-            installed = _on_signals(stop)
-            try:
-                result = await worker.run()
-            finally:
-                _off_signals(installed)
+            with stop_on_signals(stop) as interrupts:
+                try:
+                    result = await worker.run()
+                except asyncio.CancelledError:
+                    if not interrupts.forced:
+                        raise
+                    print("bulkdel: stopped at once", file=sys.stderr)
+                    return EXIT_INTERRUPTED
     finally:
         await client.close()
         await redis.aclose()
@@ -285,9 +232,8 @@ async def run_cancel(args: argparse.Namespace) -> int:
 
 
 def run_job(args: argparse.Namespace) -> int:
-    """Run ``bulkdel job ...``; returns the exit code (errors as one line)."""
-    from ..jobs import JobGoneError
-
+    """Run ``bulkdel job ...``; returns the exit code (errors are raised, as ``main``
+    turns them into one line: a job gone from Redis exits 3)."""
     runners = {
         "submit": run_submit,
         "worker": run_worker,
@@ -295,14 +241,4 @@ def run_job(args: argparse.Namespace) -> int:
         "report": run_report,
         "cancel": run_cancel,
     }
-    try:
-        return asyncio.run(runners[args.job_command](args))
-    except JobGoneError as exc:
-        print(f"bulkdel: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
-    except asyncio.CancelledError:
-        print("bulkdel: stopped at once", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-__all__ = ["add_job_parser", "run_job"]
+    return asyncio.run(runners[args.job_command](args))
