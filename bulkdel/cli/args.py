@@ -142,4 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--ids", type=positive_int, default=20_000)
     demo.add_argument("--report-dir", type=Path)
     demo.add_argument("--json", action="store_true")
+    from .jobs import add_job_parser  # after the shared options it reuses are defined
+
+    add_job_parser(commands, Parser)
     return parser

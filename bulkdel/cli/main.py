@@ -48,6 +48,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return finish(asyncio.run(demo(args.ids, report_dir)), args.json)
     if args.command == "list":
         return _abort_code(asyncio.run(run_list(args)))
+    if args.command == "job":
+        from .jobs import run_job
+
+        return run_job(args)
     if args.command == "report":
         report = report_from_journal(args.journal, args.report_dir or default_report_dir())
         return finish(report, args.json)

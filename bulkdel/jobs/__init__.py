@@ -1,0 +1,41 @@
+"""A delete job spread over worker processes on any number of hosts, through Redis.
+
+* ``Submitter`` reads, validates and de-duplicates the input as ``delete`` does and puts its
+  batches on the job's Redis Stream (waiting while too many are open);
+* ``Worker`` takes batches through the stream's consumer group and sends them with a
+  ``PipelineProcessor`` (the same pipeline as ``delete``); it can run inside a service's own
+  event loop;
+* ``job_status``, ``job_report``, ``cancel_job`` read and steer the job from anywhere.
+
+Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` imports it.
+"""
+
+from __future__ import annotations
+
+from .engine import PipelineProcessor
+from .keys import PERSISTENCE_HINT, JobGoneError, JobKeys, connect
+from .outcome import BatchOutcome, BatchProcessor
+from .report import job_report
+from .status import JobStatus, cancel_job, delete_job, job_status
+from .submit import SubmitResult, Submitter
+from .worker import Worker, WorkerResult, worker_name
+
+__all__ = [
+    "PERSISTENCE_HINT",
+    "BatchOutcome",
+    "BatchProcessor",
+    "JobGoneError",
+    "JobKeys",
+    "JobStatus",
+    "PipelineProcessor",
+    "SubmitResult",
+    "Submitter",
+    "Worker",
+    "WorkerResult",
+    "cancel_job",
+    "connect",
+    "delete_job",
+    "job_report",
+    "job_status",
+    "worker_name",
+]

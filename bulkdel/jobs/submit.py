@@ -1,0 +1,214 @@
+"""Put a job's input on its Redis Stream: read, validate and de-duplicate as ``delete`` does.
+
+Each commit is one script call that adds one batch and records, with it, the invalid and
+repeated ids read since the last commit, the counts and the input position; so a submitter
+killed at any point has committed whole batches only, and submitting the same input again
+resumes after the last one (the ids before it are read again only to rebuild the
+de-duplication). The stream holds only unsettled batches (a settled batch is deleted from it);
+while it holds ``max_open`` of them the submitter waits, so Redis memory stays bounded
+however long the input is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from .._engine.sources import Chunk
+from .._engine.stop import StopSignal
+from .._engine.validate import Deduper
+from ..errors import UsageError
+from . import redisio
+from .keys import GROUP, JobKeys
+from .scripts import CREATE, SUBMIT
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+#: unsettled batches the stream may hold before the submitter waits
+MAX_OPEN: Final = 1000
+#: invalid or repeated records held before they are committed without a batch
+_RECORDS_PER_COMMIT: Final = 1000
+#: how long to wait, at first and at most, while the stream is full
+_FULL_WAIT: Final = (0.02, 0.5)
+
+
+@dataclass
+class SubmitResult:
+    """What one ``submit`` call did.
+
+    Attributes:
+        resumed_at: input items skipped because an earlier submit committed them.
+        batches: batches added by this call.
+        complete: the whole input is on the stream.
+        cancelled: the job was cancelled while submitting.
+    """
+
+    resumed_at: int = 0
+    batches: int = 0
+    complete: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class _Pending:
+    """What was read since the last commit."""
+
+    ids: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+class Submitter:
+    """Submits one job's input to Redis.
+
+    Args:
+        redis: an asyncio client (``bulkdel.jobs.connect``).
+        job: the job's name.
+        batch_size: ids a batch, 1..100.
+        max_open: unsettled batches the stream may hold before submitting waits.
+        stop: ends waits (for Redis, or for room on the stream).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        job: str,
+        *,
+        batch_size: int = 100,
+        max_open: int = MAX_OPEN,
+        stop: StopSignal | None = None,
+    ) -> None:
+        if not 1 <= batch_size <= 100:
+            raise UsageError(f"batch_size must be 1..100, got {batch_size}")
+        self.redis = redis
+        self.keys = JobKeys.of(job)
+        self.batch_size = batch_size
+        self.max_open = max(1, max_open)
+        self.stop = stop or StopSignal()
+        self._create = redis.register_script(CREATE)
+        self._submit = redis.register_script(SUBMIT)
+        self.result = SubmitResult()
+
+    async def submit(
+        self, chunks: AsyncIterable[Chunk], fingerprint: str, *, resumable: bool = True
+    ) -> SubmitResult:
+        """Read ``chunks`` to the end and put every new id on the job's stream.
+
+        Args:
+            chunks: the input (files, an iterable, or a listing).
+            fingerprint: what identifies the input; a job of that name with another
+                fingerprint is refused.
+            resumable: the input reads the same again (files); a listing is not.
+
+        Raises:
+            UsageError: the job exists for another input, or cannot be resumed.
+            JobGoneError: the job vanished from Redis while submitting.
+        """
+        keys = self.keys
+        answer = await redisio.call(
+            keys,
+            lambda: self._create(
+                keys=[keys.meta, keys.batches],
+                args=[GROUP, fingerprint, self.batch_size, "files" if resumable else "listing"],
+            ),
+            self.stop,
+        )
+        if answer[0] == -2:
+            raise UsageError(f"job {keys.name!r} exists for another input; pick another --job")
+        state, position = str(answer[1]), int(answer[2])
+        if state == "cancelled":
+            raise UsageError(f"job {keys.name!r} was cancelled; pick another --job")
+        if state == "submitted":
+            self.result.complete = True
+            return self.result
+        if answer[0] == 0 and position and not resumable:
+            raise UsageError(
+                f"job {keys.name!r} was partly submitted from a listing, which cannot be "
+                "read again the same way; submit to a new --job (deleted files are not "
+                "listed again)"
+            )
+        self.result.resumed_at = position
+        await self._read(chunks, position)
+        return self.result
+
+    async def _read(self, chunks: AsyncIterable[Chunk], skip: int) -> None:
+        dedupe = Deduper()
+        key, seen = dedupe.key, dedupe.seen
+        pending = _Pending()
+        position = 0
+        async for chunk in chunks:
+            for line, value, problem in chunk.items:
+                position += 1
+                if problem is not None:
+                    if position > skip:
+                        pending.invalid.append(_invalid(chunk.source, line, value, problem))
+                    continue
+                remembered = key(value)
+                if remembered in seen:
+                    if position > skip:
+                        pending.duplicates.append(value)
+                    continue
+                seen.add(remembered)
+                if position <= skip:
+                    continue
+                pending.ids.append(value)
+                if len(pending.ids) >= self.batch_size:
+                    if not await self._commit(pending, position):
+                        return
+                    pending = _Pending()
+            if position > skip and _records(pending) >= _RECORDS_PER_COMMIT:
+                if not await self._commit(pending, position):
+                    return
+                pending = _Pending()
+        await self._commit(pending, max(position, skip), final=True)
+
+    async def _commit(self, pending: _Pending, position: int, *, final: bool = False) -> bool:
+        """Commit ``pending``; waits while the stream is full. False when cancelled."""
+        keys = self.keys
+        read = len(pending.ids) + len(pending.invalid) + len(pending.duplicates)
+        args: list[str | int] = [
+            self.max_open,
+            position,
+            " ".join(pending.ids),
+            read,
+            len(pending.invalid),
+            len(pending.duplicates),
+            len(pending.ids),
+            "".join(pending.invalid),
+            " ".join(pending.duplicates),
+            "1" if final else "0",
+        ]
+        wait = _FULL_WAIT[0]
+        while True:
+            answer = await redisio.call(
+                keys,
+                lambda: self._submit(
+                    keys=[keys.meta, keys.batches, keys.counts, keys.invalid, keys.duplicates],
+                    args=args,
+                ),
+                self.stop,
+            )
+            redisio.check_gone(keys, answer)
+            if answer == -2:
+                self.result.cancelled = True
+                return False
+            if answer == 1:
+                break
+            await self.stop.sleep(wait)  # the stream is full: workers are behind
+            wait = min(_FULL_WAIT[1], wait * 2)
+        if pending.ids:
+            self.result.batches += 1
+        self.result.complete = final
+        return True
+
+
+def _records(pending: _Pending) -> int:
+    return len(pending.invalid) + len(pending.duplicates)
+
+
+def _invalid(source: str, line: int, value: str, reason: str) -> str:
+    record = {"source": source, "line": line, "value": value, "reason": reason}
+    return json.dumps(record, ensure_ascii=True) + "\n"

@@ -1,0 +1,279 @@
+"""A worker of a distributed job: takes batches from the job's stream and settles them.
+
+Batches come through the consumer group (``XREADGROUP``), or from a dead worker after the
+visibility timeout (``XAUTOCLAIM``: their ids count as in flight earlier). A heartbeat
+re-claims the worker's own pending batches (``XCLAIM ... JUSTID``) so that a slow but live
+worker keeps them. Each batch is settled by one script that acknowledges it and, only if that
+acknowledged it, records its outcome (see ``scripts.SETTLE``); so a crash between the two
+cannot exist, and a batch taken over and settled twice is counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .._engine.stop import StopSignal
+from ..errors import Stopped
+from ..ledger import RequestStats
+from ..models import Abort, AbortReason
+from . import redisio
+from .claim import Claims
+from .keys import GROUP, JobKeys
+from .outcome import BatchOutcome, BatchProcessor
+from .scripts import SETTLE
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+#: seconds a batch may go without a heartbeat before another worker takes it over
+VISIBILITY_TIMEOUT: Final = 60.0
+
+
+def worker_name() -> str:
+    """A name no other worker has: host, process id and a random tail."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class WorkerResult:
+    """What one worker did.
+
+    Attributes:
+        name: the worker's consumer name.
+        batches: batches it settled on time.
+        late: settles that came after another worker had taken the batch over.
+        claimed: batches it took over from other workers.
+        finished: the job has no batch left (every batch is settled).
+        cancelled: the job was cancelled.
+        aborted: why the worker stopped early (a fatal answer, a stop), or None.
+    """
+
+    name: str
+    batches: int = 0
+    late: int = 0
+    claimed: int = 0
+    finished: bool = False
+    cancelled: bool = False
+    aborted: str | None = None
+
+
+class Worker:
+    """Works on one job until it is finished, cancelled or stopped.
+
+    Args:
+        redis: an asyncio client (``bulkdel.jobs.connect``).
+        job: the job's name.
+        processor: sends batches (``PipelineProcessor``, or a stand-in in tests).
+        name: the consumer name; unique by default.
+        capacity: batches held at once.
+        visibility_timeout: seconds without a heartbeat after which a batch is taken over.
+        block: seconds one read waits for new batches.
+        stop: the worker's stop signal (``stop()`` sets it).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        job: str,
+        processor: BatchProcessor,
+        *,
+        name: str | None = None,
+        capacity: int = 16,
+        visibility_timeout: float = VISIBILITY_TIMEOUT,
+        block: float = 1.0,
+        stop: StopSignal | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = JobKeys.of(job)
+        self.processor = processor
+        self.name = name or worker_name()
+        self.capacity = max(1, capacity)
+        self.visibility_timeout = visibility_timeout
+        self.heartbeat_every = visibility_timeout / 4
+        self.block = block
+        self.stop_signal = stop or StopSignal()
+        #: settles and heartbeats wait for Redis until they succeed (a hard stop cancels)
+        self._forever = StopSignal(self.stop_signal.clock)
+        self._settle = redis.register_script(SETTLE)
+        self.claims = Claims(redis, self.keys, self.name, visibility_timeout)
+        self._in_hand: set[str] = set()
+        #: batches this worker stopped without sending: given back when it leaves
+        self._unsent: list[str] = []
+        self._room = asyncio.Event()
+        self._tally = _Tally(processor.requests)
+        self.result = WorkerResult(self.name)
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Take no new batch; the batches in hand are finished and settled."""
+        self.stop_signal.set(Abort(AbortReason.STOPPED, reason))
+
+    async def run(self) -> WorkerResult:
+        """Work until the job is finished or cancelled, or the worker is stopped.
+
+        Raises:
+            JobGoneError: the job is not in Redis (never submitted, or lost in a restart).
+        """
+        await self._state()
+        try:
+            async with asyncio.TaskGroup() as group:
+                beat = group.create_task(self._heartbeats())
+                await self._take(group)
+                while self._in_hand:  # the batches in hand finish and settle
+                    self._room.clear()
+                    await self._room.wait()
+                beat.cancel()
+        except BaseExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            await self.claims.give_back(self._unsent)
+            await self._flush_requests()
+        return self.result
+
+    async def _take(self, group: asyncio.TaskGroup) -> None:
+        """Take batches while there is room, until the job is done or the worker stops."""
+        due = 0.0
+        idle = False
+        clock = self.stop_signal.clock
+        while not self.stop_signal.is_set:
+            free = self.capacity - len(self._in_hand)
+            # Read when a quarter of the room is free, not for every slot: fewer round trips.
+            if free <= 0 or (self._in_hand and free < self.capacity // 4):
+                self._room.clear()
+                await self._room.wait()
+                continue
+            try:
+                claimed: list[Any] = []
+                # Looked for now and then, and whenever there is nothing new to do.
+                if idle or clock.time() >= due:
+                    claimed = await self.claims.take_over(free, self._in_hand, self.stop_signal)
+                    self.result.claimed += len(claimed)
+                    due = clock.time() + self.heartbeat_every
+                entries = claimed or await self.claims.read(free, self.block, self.stop_signal)
+                idle = not entries
+                if idle and await self._done():
+                    return
+            except Stopped:
+                return
+            for entry_id, fields in entries:
+                self._in_hand.add(entry_id)
+                group.create_task(self._handle(entry_id, fields, bool(claimed)))
+
+    async def _state(self) -> str:
+        """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
+        keys = self.keys
+        # HMGET, not HGET: scripts use HGET, and benchmarks count a worker's round trips
+        # by command name
+        (state,) = await redisio.call(
+            keys, lambda: self.redis.hmget(keys.meta, ["state"]), self.stop_signal
+        )
+        redisio.check_gone(keys, -1 if state is None else state)
+        return str(state)
+
+    async def _done(self) -> bool:
+        """True when the job is cancelled, or submitted whole and every batch settled."""
+        state = await self._state()
+        if state == "cancelled":
+            self.result.cancelled = True
+            return True
+        if state != "submitted":
+            return False
+        keys = self.keys
+        left = await redisio.call(keys, lambda: self.redis.xlen(keys.batches), self.stop_signal)
+        self.result.finished = left == 0
+        return self.result.finished
+
+    async def _handle(self, entry_id: str, fields: dict[str, str], earlier: bool) -> None:
+        try:
+            outcome = await self.processor.process(fields.get("ids", "").split(), earlier)
+            if outcome is None:
+                aborted = self.processor.aborted
+                if aborted is not None:
+                    self.result.aborted = aborted
+                    self.stop_signal.set(Abort(AbortReason.FATAL, aborted))
+                self._unsent.append(entry_id)  # given back for another worker to take
+                return
+            await self._settle_one(entry_id, outcome, earlier)
+        finally:
+            self._in_hand.discard(entry_id)
+            self._room.set()
+
+    async def _settle_one(self, entry_id: str, outcome: BatchOutcome, earlier: bool) -> None:
+        keys = self.keys
+        sent, retried, by_status = self._tally.delta()
+        args = [
+            GROUP,
+            entry_id,
+            self.name,
+            "1" if earlier else "0",
+            " ".join(outcome.deleted),
+            " ".join(outcome.missing),
+            " ".join(outcome.missing_after_retry),
+            outcome.failed_json(),
+            sent,
+            retried,
+            json.dumps(by_status),
+        ]
+        script_keys = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks]
+        answer = await redisio.call(
+            keys,
+            lambda: self._settle(keys=[*script_keys, keys.workers], args=args),
+            self._forever,
+        )
+        redisio.check_gone(keys, answer)
+        if answer == 1:
+            self.result.batches += 1
+        else:
+            self.result.late += 1
+
+    async def _heartbeats(self) -> None:
+        """Keep our batches ours; notice a cancel; say we are alive."""
+        while True:
+            await self._forever.sleep(self.heartbeat_every)
+            if await self.claims.heartbeat(self._in_hand, self._forever) == "cancelled":
+                self.result.cancelled = True
+                self.stop("cancelled")
+
+    async def _flush_requests(self) -> None:
+        """Count the requests of batches left unsettled (stopped, or fatal)."""
+        sent, retried, by_status = self._tally.delta()
+        if not (sent or retried or by_status):
+            return
+        keys = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(keys.counts, "requests_sent", sent)
+            pipe.hincrby(keys.counts, "requests_retried", retried)
+            for status, n in by_status.items():
+                pipe.hincrby(keys.counts, f"status:{status}", n)
+            pipe.hincrby(keys.workers, f"{self.name}|requests", sent)
+            try:
+                await pipe.execute()
+            except Exception:  # figures only; the ids are accounted already
+                redisio.log.warning("could not record the last request figures")
+
+
+class _Tally:
+    """Request figures not yet recorded: each settle carries its share once."""
+
+    def __init__(self, stats: RequestStats) -> None:
+        self.stats = stats
+        self.sent = self.retried = 0
+        self.by_status: Counter[str] = Counter()
+
+    def delta(self) -> tuple[int, int, dict[str, int]]:
+        """Figures since the last call."""
+        stats = self.stats
+        sent, retried = stats.sent - self.sent, stats.retried - self.retried
+        by_status = {k: v - self.by_status[k] for k, v in stats.by_status.items()}
+        self.sent, self.retried, self.by_status = (
+            stats.sent,
+            stats.retried,
+            Counter(stats.by_status),
+        )
+        return sent, retried, {k: v for k, v in by_status.items() if v}
