@@ -172,13 +172,13 @@ class Listing:
                 query = _and([*conditions, bound] if bound else conditions)
                 page = await self._ask(host, query, 0, "ASC_CREATED")
                 fresh = keyset.take(page)
-                yield [entry for entry in fresh if is_file(entry)]
+                yield self._counted([entry for entry in fresh if is_file(entry)])
                 if len(page) < self.page_size:
                     return
                 if not fresh:
                     second = keyset.stuck()
                     async for files in self._tie_group(host, conditions, second, keyset.boundary):
-                        yield files
+                        yield self._counted(files)
                     keyset.passed()
         except Stopped:
             return  # the run is stopping: the listing ends quietly
@@ -322,8 +322,14 @@ class Listing:
         url = entry.get("url")
         if self.urls is not None and isinstance(url, str):
             self.urls[file_id] = url
-        size = entry.get("size")
-        self.files += 1
-        if isinstance(size, int | float) and not isinstance(size, bool):
-            self.bytes += int(size)
         return (position, file_id, id_problem(file_id))
+
+    def _counted(self, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Count the files listed and their bytes: the one size rule for ``list`` and
+        ``delete``'s dry run (a number that is not a bool)."""
+        self.files += len(files)
+        for entry in files:
+            size = entry.get("size")
+            if isinstance(size, int | float) and not isinstance(size, bool):
+                self.bytes += int(size)
+        return files

@@ -57,9 +57,6 @@ async def _write(listing: Listing, host: StandaloneHost, out: TextIO, *, jsonl: 
     async for entries in listing.entries(host):
         lines = []
         for entry in entries:
-            listing.files += 1
-            size = entry.get("size")
-            listing.bytes += size if isinstance(size, int) else 0
             if jsonl:
                 lines.append(json.dumps(summary_line(entry)) + "\n")
             elif isinstance(entry.get("fileId"), str):
