@@ -132,6 +132,8 @@ class BulkDeleter:
             journal=journal,
             rng=self._rng,
             budget=self.budget,
+            # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
+            spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
         )
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bulkdel import BulkDeleter
 from bulkdel._engine.sources import detect_format, iterable_chunks
-from bulkdel._engine.validate import Deduper, id_problem, is_valid_id
+from bulkdel._engine.validate import id_problem, is_valid_id
 from bulkdel.ledger import Counts, Ledger, RequestStats
 from bulkdel.models import Kind, Outcome, Settings
 from bulkdel.report import Report, ReportWriter
@@ -38,26 +38,6 @@ def test_id_rule_matches_the_spec(value: str) -> None:
 def test_unicode_lookalikes_are_invalid(value: str) -> None:
     """Digits and letters outside ASCII (e.g. Arabic-Indic digits) are not id characters."""
     assert not is_valid_id("ab" + value)
-
-
-@given(st.lists(st.one_of(ids, st.text(st.sampled_from("0123456789abcdef"), max_size=64))))
-def test_deduper_is_a_set(values: list[str]) -> None:
-    """Deduper answers "new?" exactly as a set of strings would (hex packing never collides)."""
-    dedupe = Deduper()
-    seen: set[str] = set()
-    for value in values:
-        assert dedupe.add(value) == (value not in seen), value
-        seen.add(value)
-        assert value in dedupe
-    assert len(dedupe) == len(seen)
-
-
-def test_deduper_tells_leading_zeros_and_case_apart() -> None:
-    """Ids equal as numbers but not as strings are different ids."""
-    dedupe = Deduper()
-    for value in ("0", "00", "000a", "a", "0a", "A", "0A", "f" * 64, "0" + "f" * 63):
-        assert dedupe.add(value), value
-    assert not dedupe.add("00")
 
 
 @given(st.text(max_size=20), st.sampled_from(["auto", "lines", "csv", "jsonl"]))

@@ -12,6 +12,7 @@ add up.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterable
 from typing import Protocol
@@ -48,6 +49,8 @@ class Pipeline:
             record as in flight before they are sent.
         rng: the backoff's jitter (seed it to replay a run).
         budget: the account's budget, shared with the jobs that hold it (its own if None).
+        spill_dir: where de-duplication spills ids when memory fills (a temporary
+            directory if None).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Pipeline:
         journal: Journal | None = None,
         rng: random.Random | None = None,
         budget: AccountBudget | None = None,
+        spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sender = sender
         self.settings = settings
@@ -85,6 +89,7 @@ class Pipeline:
             ambiguous=self.ids.ambiguous,
             stop=self.stop,
             journal=journal,
+            spill_dir=spill_dir,
         )
 
     @property

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from itertools import compress
 
 from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..ledger import Ledger
 from ..models import Abort, AbortReason, Settings
+from .dedupe import Deduper
 from .sources import Chunk
-from .validate import Deduper
 from .workpool import WorkPool
 
 
@@ -63,6 +65,8 @@ class Reader:
             earlier run left in flight are added.
         stop: stops the run (a refused job).
         journal: the job's journal, looked up when the job is resumed.
+        spill_dir: where de-duplication spills ids when memory fills (a temporary
+            directory if None).
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Reader:
         ambiguous: set[str],
         stop: Callable[[Abort], None],
         journal: Journal | None = None,
+        spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -85,7 +90,7 @@ class Reader:
         self._open = open_ids
         self._ambiguous = ambiguous
         self._stop = stop
-        self.dedupe = Deduper()
+        self.dedupe = Deduper(spill_dir)
         #: the whole input was read
         self.input_done = False
         #: ids a resumed run found settled in the journal, and found left in flight
@@ -99,6 +104,7 @@ class Reader:
             if await self._batches(chunks):
                 self.input_done = True
         finally:
+            self.dedupe.close()
             await self.pool.close_reader()
 
     async def _batches(self, chunks: AsyncIterable[Chunk]) -> bool:
@@ -136,20 +142,20 @@ class Reader:
     async def _accept(self, chunk: Chunk) -> list[str]:
         """Validate and de-duplicate a chunk; returns the new ids that need sending."""
         ledger = self.ledger
-        key = self.dedupe.key
-        seen = self.dedupe.seen
         source = chunk.source
-        fresh: list[str] = []
-        for line, value, problem in chunk.items:
-            if problem is not None:
-                ledger.invalid(source, line, value, problem)
-                continue
-            remembered = key(value)
-            if remembered in seen:
-                ledger.duplicate(value, source, line)
-            else:
-                seen.add(remembered)
-                fresh.append(value)
+        items = chunk.items
+        values = [value for _, value, problem in items if problem is None]
+        if len(values) < len(items):
+            for line, value, problem in items:
+                if problem is not None:
+                    ledger.invalid(source, line, value, problem)
+            items = [item for item in items if item[2] is None]
+        new = self.dedupe.add_new(values)
+        fresh = list(compress(values, new))
+        if len(fresh) < len(values):
+            for (line, value, _), is_new in zip(items, new, strict=True):
+                if not is_new:
+                    ledger.duplicate(value, source, line)
         if self.journal is not None and self.journal.resumed and fresh:
             fresh = await self._resume_known(fresh)
         ledger.unique(len(fresh))

@@ -1,0 +1,110 @@
+"""De-duplication in bounded memory is exact: it answers as a plain ``set`` would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bulkdel._engine import dedupe
+from bulkdel._engine.dedupe import Deduper
+
+HEX = "0123456789abcdef"
+hex_ids = st.text(st.sampled_from(HEX), min_size=24, max_size=24)
+other_ids = st.one_of(
+    st.text(st.sampled_from(HEX + "ABCDEF_-xz"), min_size=1, max_size=30),
+    st.text(st.sampled_from(HEX + "A"), min_size=24, max_size=24),  # upper case is not hex
+    st.text(st.sampled_from(HEX), min_size=23, max_size=25),
+)
+#: a small pool, so that chunks repeat ids within themselves and across chunks
+pools = st.lists(st.one_of(hex_ids, hex_ids, hex_ids, other_ids), min_size=1, max_size=60)
+SMALL = {"memtable": 8, "block": 2, "fanout": 2, "bloom_capacity": 4, "step": 3}
+
+
+def _chunks(draw: st.DrawFn) -> list[list[str]]:
+    pool = draw(pools)
+    return draw(st.lists(st.lists(st.sampled_from(pool), max_size=30), max_size=25))
+
+
+@st.composite
+def chunk_lists(draw: st.DrawFn) -> list[list[str]]:
+    return _chunks(draw)
+
+
+def _check(deduper: Deduper, chunks: list[list[str]]) -> None:
+    seen: set[str] = set()
+    for chunk in chunks:
+        expected = []
+        for value in chunk:
+            expected.append(value not in seen)
+            seen.add(value)
+        assert deduper.add_new(chunk) == expected, chunk
+    assert len(deduper) == len(seen)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunks=chunk_lists())
+def test_exact_like_a_set_across_spills_and_merges(tmp_path: Path, chunks: list[list[str]]) -> None:
+    """Mixes of hex and other ids with repeats, in a table of 8 that spills and merges."""
+    deduper = Deduper(tmp_path, **SMALL)
+    try:
+        _check(deduper, chunks)
+    finally:
+        deduper.close()
+
+
+@pytest.fixture
+def weak_hash(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A hash with 8 values: most different keys share one, as a 64-bit hash never shows."""
+    real = dedupe.mix
+
+    def weak(hi: dedupe.U64, lo: dedupe.U64) -> dedupe.U64:
+        return real(hi, lo) & np.uint64(0xE000_0000_0000_0007)
+
+    monkeypatch.setattr(dedupe, "mix", weak)
+    yield
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunks=chunk_lists())
+def test_exact_when_different_keys_share_a_hash(
+    tmp_path: Path, weak_hash: None, chunks: list[list[str]]
+) -> None:
+    """Equal hashes (in one chunk, in the table, straddling fences on disk) are told apart by
+    the whole key."""
+    deduper = Deduper(tmp_path, **SMALL)
+    try:
+        _check(deduper, chunks)
+    finally:
+        deduper.close()
+
+
+def test_spills_merge_into_few_runs(tmp_path: Path) -> None:
+    """Thousands of ids through a table of 16: runs merge by level; repeats are found on
+    disk and a chunk larger than the table is split."""
+    deduper = Deduper(tmp_path, memtable=16, block=4, fanout=4, bloom_capacity=8, step=5)
+    ids = [f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(5000)]
+    assert deduper.add_new(ids[:2500]) == [True] * 2500
+    assert deduper.add_new(ids[2500:]) == [True] * 2500
+    assert 0 < deduper.spilled_runs <= 3 * 4
+    assert deduper.add_new(ids[::7]) == [False] * len(ids[::7])
+    assert deduper.is_new("X")
+    assert not deduper.is_new("X")
+    assert deduper.add_new([]) == []
+    assert len(deduper) == 5001
+    deduper.close()
+    deduper.close()
+    assert list(tmp_path.iterdir()) == []  # the runs were never named in the directory
+
+
+def test_ids_equal_as_numbers_are_different_ids() -> None:
+    """Leading zeros and case make different ids."""
+    deduper = Deduper()
+    values = ["0", "00", "000a", "a", "0a", "A", "0A", "f" * 64, "0" + "f" * 63]
+    values += ["0" * 24, "0" * 23 + "A", "0" * 23 + "a", " 0" + "0" * 22]
+    assert deduper.add_new(values) == [True] * len(values)
+    assert deduper.add_new(["00", "0" * 24, "0" * 23 + "a"]) == [False] * 3
