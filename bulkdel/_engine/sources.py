@@ -249,7 +249,12 @@ class FileReader:
                 yield Chunk(self.name, self._pending)
                 self._pending = []
             while not self._eof:
-                items = await asyncio.to_thread(self._read_items)
+                if self.size is None:
+                    items = await asyncio.to_thread(self._read_items)
+                else:
+                    # A regular file never blocks; parsing in a thread would only fight
+                    # the event loop for the GIL.
+                    items = self._read_items()
                 if items:
                     yield Chunk(self.name, items)
         finally:

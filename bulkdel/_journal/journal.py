@@ -9,7 +9,7 @@ What is kept, and why it is enough:
   and a 404 then means "deleted by the earlier run";
 * the invalid lines and repeats seen, keyed by where they were read.
 
-Writes are grouped: the thread commits whatever queued up while it was busy in one
+Writes are grouped (``writer``): the thread commits whatever queued up in one
 transaction (WAL, ``synchronous=NORMAL``: a commit is a write(2), safe against a killed
 process; only an OS crash can lose the last few), so the event loop only waits for the
 in-flight mark. A fresh job asks the journal nothing while it runs; only a resumed one looks
@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +45,7 @@ from .schema import (
     fingerprint,
     read_journal,
 )
+from .writer import Writer
 
 __all__ = [
     "DELETED",
@@ -79,9 +77,7 @@ class Journal:
             conn.execute("SELECT coalesce(max(batch), 0) FROM in_flight").fetchone()[0]
         )
         self._lookup = Lookup(conn)
-        self._queue: queue.SimpleQueue[tuple[str, Any, Future[Any] | None]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="bulkdel-journal", daemon=True)
-        self._thread.start()
+        self._writer = Writer(conn, self._apply, self._lookup.reset)
         self._closed = False
         #: ids whose outcome is unknown when the run stopped: they stay in flight
         self._kept_in_flight: set[str] = set()
@@ -121,62 +117,12 @@ class Journal:
         os.chmod(path, 0o600)
         return cls(path, conn, resumed=runs > 1)
 
-    # -- the writer thread -----------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            ops = [self._queue.get()]
-            while True:
-                try:
-                    ops.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(kind == "stop" for kind, _, _ in ops)
-            work = [op for op in ops if op[0] != "stop"]
-            try:
-                results = self._transaction(work)
-            except Exception:
-                # One bad operation must not cost the others their write: apply each alone,
-                # and hand the error to the caller of the one that fails.
-                for op in work:
-                    try:
-                        (result,) = self._transaction([op])
-                    except Exception as exc:
-                        _settle(op[2], error=exc)
-                    else:
-                        _settle(op[2], result=result)
-            else:
-                for (_, _, future), result in zip(work, results, strict=True):
-                    _settle(future, result=result)
-            if stop:
-                self._conn.close()
-                for kind, _, future in ops:
-                    if kind == "stop":
-                        _settle(future, result=None)
-                return
-
-    def _transaction(self, ops: list[tuple[str, Any, Future[Any] | None]]) -> list[Any]:
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            results = [self._apply(kind, payload) for kind, payload, _ in ops]
-        except BaseException:
-            conn.execute("ROLLBACK")
-            # The lookup index may have lost rows with the transaction: rebuild it next time.
-            self._lookup.reset()
-            raise
-        conn.execute("COMMIT")
-        return results
-
     def _apply(self, kind: str, payload: Any) -> Any:
+        """One operation of a kind the writer does not merge (it runs on its thread)."""
         conn = self._conn
         # A final outcome is never overwritten: only a pending row (or none) takes one.
         if kind == "pending":
             conn.executemany("INSERT OR IGNORE INTO ids (id, state) VALUES (?, 0)", payload)
-        elif kind == "deleted":
-            # Deleted ids, the bulk of a job, go one row a batch: a row an id cost more than
-            # the request itself. Lookups index them on demand (``Lookup``).
-            conn.execute("INSERT INTO deleted (ids) VALUES (?)", (payload,))
         elif kind == "missing":
             conn.executemany(
                 "INSERT INTO ids (id, state, after_retry) VALUES (?, 2, ?) "
@@ -191,10 +137,6 @@ class Journal:
                 "status = excluded.status, attempts = excluded.attempts WHERE state = 0",
                 payload,
             )
-        elif kind == "in_flight":
-            conn.execute("INSERT INTO in_flight VALUES (?, ?)", payload)
-        elif kind == "landed":
-            conn.execute("DELETE FROM in_flight WHERE batch = ?", (payload,))
         elif kind == "invalid":
             conn.executemany("INSERT OR IGNORE INTO invalid VALUES (?, ?, ?, ?)", payload)
         elif kind == "duplicate":
@@ -209,12 +151,10 @@ class Journal:
             raise ValueError(f"unknown journal operation {kind!r}")
         return None
 
-    def _submit(self, kind: str, payload: Any, wait: bool = False) -> Future[Any] | None:
+    def _submit(self, kind: str, payload: Any, wait: bool = False) -> asyncio.Future[Any] | None:
         if self._closed:
             raise RuntimeError("the journal is closed")
-        future: Future[Any] | None = Future() if wait else None
-        self._queue.put((kind, payload, future))
-        return future
+        return self._writer.submit(kind, payload, wait)
 
     # -- the event loop's side -------------------------------------------------------------
 
@@ -224,7 +164,7 @@ class Journal:
         pending. (A fresh job need not ask: see ``resumed``.)"""
         future = self._submit("lookup", ids, wait=True)
         assert future is not None
-        found: dict[str, JournaledOutcome | int] = await asyncio.wrap_future(future)
+        found: dict[str, JournaledOutcome | int] = await future
         return found
 
     def add_pending(self, ids: Sequence[str]) -> None:
@@ -238,7 +178,7 @@ class Journal:
         token = self._next_batch
         future = self._submit("in_flight", (token, ",".join(ids)), wait=True)
         assert future is not None
-        await asyncio.wrap_future(future)
+        await future
         return token
 
     def landed(self, token: int) -> None:
@@ -263,7 +203,7 @@ class Journal:
         """Wait until everything submitted so far is committed."""
         future = self._submit("sync", None, wait=True)
         assert future is not None
-        await asyncio.wrap_future(future)
+        await future
 
     async def close(self) -> None:
         """Commit what is queued and close (idempotent)."""
@@ -272,8 +212,8 @@ class Journal:
         future = self._submit("stop", None, wait=True)
         self._closed = True
         assert future is not None
-        await asyncio.wrap_future(future)
-        self._thread.join()
+        await future
+        self._writer.join()
 
     # LedgerSink: outcomes, grouped and not awaited.
 
@@ -306,14 +246,3 @@ class Journal:
         """Recorded as pending, so that the report rebuilt from the journal names them; a
         resumed run sends them."""
         self.add_pending(list(file_ids))
-
-
-def _settle(
-    future: Future[Any] | None, *, result: Any = None, error: BaseException | None = None
-) -> None:
-    if future is None:
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
