@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkdel._engine import dedupe
+from bulkdel._engine import keyruns
 from bulkdel._engine.dedupe import Deduper
 
 HEX = "0123456789abcdef"
@@ -60,12 +60,12 @@ def test_exact_like_a_set_across_spills_and_merges(tmp_path: Path, chunks: list[
 @pytest.fixture
 def weak_hash(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A hash with 8 values: most different keys share one, as a 64-bit hash never shows."""
-    real = dedupe.mix
+    real = keyruns.mix
 
-    def weak(hi: dedupe.U64, lo: dedupe.U64) -> dedupe.U64:
+    def weak(hi: keyruns.U64, lo: keyruns.U64) -> keyruns.U64:
         return real(hi, lo) & np.uint64(0xE000_0000_0000_0007)
 
-    monkeypatch.setattr(dedupe, "mix", weak)
+    monkeypatch.setattr(keyruns, "mix", weak)
     yield
 
 
@@ -108,3 +108,4 @@ def test_ids_equal_as_numbers_are_different_ids() -> None:
     values += ["0" * 24, "0" * 23 + "A", "0" * 23 + "a", " 0" + "0" * 22]
     assert deduper.add_new(values) == [True] * len(values)
     assert deduper.add_new(["00", "0" * 24, "0" * 23 + "a"]) == [False] * 3
+    assert deduper.add_new(["g" * 24, "0" * 24, "g" * 24]) == [True, False, False]
