@@ -218,3 +218,27 @@ async def test_journal_mismatch_is_refused_by_the_library(tmp_path: Path) -> Non
     again = Journal.open(path, fingerprint([str(a)], "http://127.0.0.1:9"))
     assert again.resumed
     await again.close()
+
+
+async def test_batches_queued_but_never_sent_are_not_left_in_flight(tmp_path: Path) -> None:
+    """Batches are marked in flight as they are queued; when the run stops, those no worker
+    sent are landed, so only the batch whose request went out stays in flight."""
+    from bulkdel._journal.schema import IN_FLIGHT, PENDING, read_journal
+    from bulkdel.models import Kind, Outcome
+
+    sent: list[list[str]] = []
+
+    class Refuses:
+        async def delete_batch(self, file_ids: list[str]) -> Outcome:
+            sent.append(file_ids)
+            return Outcome(Kind.FATAL, 401, message="no")
+
+    ids = hex_ids(200)
+    path = tmp_path / "job.journal"
+    settings = Settings(base_url="http://127.0.0.1:1", concurrency=1, batch_size=10, **FAST)  # type: ignore[arg-type]
+    deleter = BulkDeleter(settings=settings, sender=Refuses(), journal=path)
+    report = await deleter.run(ids)
+    assert report.counts.not_attempted == 200 and len(sent) == 1
+    states = {row[0]: row[1] for kind, row in read_journal(path) if kind == "id"}
+    assert {i for i, state in states.items() if state == IN_FLIGHT} == set(sent[0])
+    assert {i for i, state in states.items() if state == PENDING} == set(ids) - set(sent[0])

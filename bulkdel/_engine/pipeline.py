@@ -15,7 +15,7 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._journal.journal import Journal
 from ..budget import AccountBudget, LocalBudget, job_lease
@@ -80,6 +80,8 @@ class Pipeline:
         self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, clock)
         #: the run's open ids and what is known of each
         self.ids = OpenIds(ledger, journal)
+        #: batches queued and marked in flight (by ``id``): their token and committed mark
+        self._marks: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self.reader = Reader(
             settings,
             ledger,
@@ -126,6 +128,7 @@ class Pipeline:
                     for _ in range(self.settings.concurrency):
                         group.create_task(self._work())
         finally:
+            self._land_unsent()
             await self.lease.release()
             self.ids.settle_leftovers()
 
@@ -133,7 +136,18 @@ class Pipeline:
         if self.settings.dry_run:
             self.ids.not_attempted(batch)
             return True
+        if self.journal is not None:
+            # Marked in flight as it is queued, not when a worker takes it: the commit then
+            # overlaps the requests ahead of it instead of delaying this one.
+            self._marks[id(batch)] = self.journal.mark_in_flight_soon(batch)
         return await self.pool.put(batch)
+
+    def _land_unsent(self) -> None:
+        """Batches marked in flight and never sent: their ids stay open (not attempted)."""
+        if self.journal is not None:
+            for token, _ in self._marks.values():
+                self.journal.landed(token)
+        self._marks.clear()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -180,7 +194,7 @@ class Pipeline:
 
     async def _process(self, batch: list[str]) -> None:
         """Send one batch until every id in it is settled or handed back for later."""
-        token = None if self.journal is None else await self.journal.mark_in_flight(batch)
+        token = await self._mark(batch)
         work = [batch]
         while work:
             file_ids = work.pop()
@@ -214,6 +228,17 @@ class Pipeline:
                 self.ids.fail(file_ids, outcome)
         if token is not None and self.journal is not None:
             self.journal.landed(token)
+
+    async def _mark(self, batch: list[str]) -> int | None:
+        """The batch's in-flight token, once its mark is committed (None: no journal)."""
+        if self.journal is None:
+            return None
+        marked = self._marks.pop(id(batch), None)
+        if marked is None:  # a batch of ids handed back for later
+            return await self.journal.mark_in_flight(batch)
+        token, committed = marked
+        await committed
+        return token
 
     async def _success(self, outcome: Outcome, failures: int) -> None:
         self.ids.close(outcome.deleted)

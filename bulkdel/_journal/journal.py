@@ -174,12 +174,19 @@ class Journal:
     async def mark_in_flight(self, ids: Sequence[str]) -> int:
         """Durably mark ``ids`` in flight; returns, once committed, the batch's token for
         ``landed``."""
+        token, committed = self.mark_in_flight_soon(ids)
+        await committed
+        return token
+
+    def mark_in_flight_soon(self, ids: Sequence[str]) -> tuple[int, asyncio.Future[Any]]:
+        """Queue the in-flight mark of ``ids``; returns the batch's token for ``landed`` and
+        a future done once the mark is committed (marking a batch as it is queued lets the
+        commit overlap the requests ahead of it)."""
         self._next_batch += 1
         token = self._next_batch
         future = self._submit("in_flight", (token, ",".join(ids)), wait=True)
         assert future is not None
-        await future
-        return token
+        return token, future
 
     def landed(self, token: int) -> None:
         """Every id of the batch is settled or handed back for later (grouped, not awaited;
