@@ -6,7 +6,9 @@ What is kept, and why it is enough:
 * one row per batch **in flight**, committed before its request is sent and removed once
   every id of the batch is settled or handed back for a later batch; after a crash, any id
   still in flight may have been deleted without us hearing of it, so resume sends it again
-  and a 404 then means "deleted by the earlier run";
+  and a 404 then means "deleted by the earlier run" (a batch is marked as it is queued
+  for a worker, so after a crash this also covers the few queued batches, at most
+  2 x concurrency + 2, whose request had not gone out yet);
 * the invalid lines and repeats seen, keyed by where they were read.
 
 Writes are grouped (``writer``): the thread commits whatever queued up in one
