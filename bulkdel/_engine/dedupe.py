@@ -28,13 +28,17 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
-import numpy.typing as npt
 
 from . import keyruns
-from .keyruns import KEY, MIX2, U64, Bools, Runs
+from .keyruns import KEY, MIX2, Runs
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .keyruns import U64, Bools
 
 _WIRE: Final = np.dtype([("hi", ">u8"), ("lo", ">u4")])
 _HEX24: Final = re.compile(r"[0-9a-f]{24}")

@@ -11,13 +11,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import numpy as np
-import numpy.typing as npt
 
-U64 = npt.NDArray[np.uint64]
-Bools = npt.NDArray[np.bool_]
+if TYPE_CHECKING:  # numpy.typing costs ~40 ms of start-up; annotations only need it here
+    import numpy.typing as npt
+
+    U64 = npt.NDArray[np.uint64]
+    Bools = npt.NDArray[np.bool_]
 
 #: a key on disk: the id's first 8 bytes and last 4, native order, 12 bytes packed
 KEY: Final = np.dtype([("hi", "<u8"), ("lo", "<u4")])
