@@ -36,6 +36,19 @@ def make_id(index: int) -> str:
     return f"{(index * _MIX) % (1 << 96):024x}"
 
 
+def extend_ids(path: Path, have: int, count: int) -> int:
+    """Grow the id file at ``path`` from its first ``have`` ids to ``count`` (the first
+    ``n`` ids are the same whatever the size, so one file serves every scale point)."""
+    if have == 0:
+        path.write_bytes(b"")
+    chunk = 100_000
+    with path.open("a", encoding="ascii") as handle:
+        for start in range(have, count, chunk):
+            stop = min(count, start + chunk)
+            handle.write("".join(make_id(i) + "\n" for i in range(start, stop)))
+    return count
+
+
 def write_ids(path: Path, count: int) -> Path:
     """Write ``count`` distinct deterministic ids to ``path``, one a line; returns the path."""
     chunk = 100_000

@@ -2,8 +2,9 @@
 
 Scenarios (``--only``): ``throughput`` (unthrottled ids/s, bulkdel vs the official SDK vs a
 bare aiohttp loop), ``throttled`` (efficiency against a rate-limited fake server, per second
-and over a long fixed window) and ``scale`` (1M/3M/10M ids, dry run and live: time and peak
-RSS). Results go to ``--out`` as ``results.json``, ``RESULTS.md`` and ``throttled.png``.
+and over a long fixed window) and ``scale`` (1M/10M/30M ids, dry run and live, and a 100M
+dry run: time, peak RSS and bytes per id). Results go to ``--out`` as ``results.json``,
+``RESULTS.md`` and ``throttled.png``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import budget_scenarios, chart, harness, report
-from .harness import write_ids
+from .harness import extend_ids, write_ids
 from .scenarios import (
     Config,
     Launcher,
@@ -45,6 +46,7 @@ QUICK = Config(
     window=(10, 0.5),
     window_count=2,
     scale_sizes=(3_000,),
+    scale_dry_only=(6_000,),
     scale_runs=1,
     time_limit=60.0,
     sample_every=0.1,
@@ -213,16 +215,19 @@ def score(fig: dict[str, Any], block: dict[str, Any], batch_size: int) -> None:
 
 
 def run_scale(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
-    """bulkdel's CLI on 1M/3M/10M ids from a file: dry run and live, time and peak RSS."""
+    """bulkdel's CLI on ``scale_sizes`` ids (dry run and live) and ``scale_dry_only`` ids
+    (dry run): time, peak RSS and bytes per id. One id file grows from size to size."""
     if not have["cli"]:
         return _skipped("bulkdel is not ready: no CLI")
-    modes = (
-        ("dry-run", launcher("bulkdel-cli", dry_run=True), False),
-        ("live", launcher("bulkdel-cli"), True),
-    )
+    dry = ("dry-run", launcher("bulkdel-cli", dry_run=True), False)
+    live = ("live", launcher("bulkdel-cli"), True)
+    points = [(size, (dry, live)) for size in cfg.scale_sizes]
+    points += [(size, (dry,)) for size in cfg.scale_dry_only]
     results: dict[str, Any] = {}
-    for size in cfg.scale_sizes:
-        ids_file = write_ids(work / "scale.txt", size)
+    ids_file = work / "scale.txt"
+    written = 0
+    for size, modes in sorted(points, key=lambda point: point[0]):
+        written = extend_ids(ids_file, written, size)
         jobs: list[Job] = [
             (f"scale {size} {mode}", partial(measure, launch, ids_file, cfg, server=server))
             for mode, launch, server in modes
@@ -231,8 +236,12 @@ def run_scale(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
         done = _execute(cfg, jobs)
         for mode, _, _ in modes:
             runs = done[f"scale {size} {mode}"]
-            results[f"{size}/{mode}"] = {"ids": size, "mode": mode, **summarize(runs)}
-        ids_file.unlink()
+            summary = summarize(runs)
+            rss = summary["median"].get("peak_rss_mib")
+            if rss:
+                summary["median"]["rss_bytes_per_id"] = round(rss * 1024 * 1024 / size, 2)
+            results[f"{size}/{mode}"] = {"ids": size, "mode": mode, **summary}
+    ids_file.unlink(missing_ok=True)
     return results
 
 
@@ -245,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per contender (medians are reported)")
     parser.add_argument("--scale-runs", type=int, help="runs per scale point")
     parser.add_argument("--scale-sizes", type=int, nargs="+", help="ids per scale point")
+    parser.add_argument(
+        "--scale-dry-only", type=int, nargs="*", help="ids per scale point run dry only"
+    )
     parser.add_argument("--time-limit", type=float, help="seconds per contender run")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="results dir")
     parser.add_argument(
@@ -268,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scale_runs": args.scale_runs,
         "time_limit": args.time_limit,
         "scale_sizes": tuple(args.scale_sizes) if args.scale_sizes else None,
+        "scale_dry_only": None if args.scale_dry_only is None else tuple(args.scale_dry_only),
     }
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     args.out = args.out.resolve()

@@ -39,7 +39,9 @@ class Config:
     window: tuple[int, float] = (1000, 15.0)
     #: the windowed job is ``window_count`` full windows plus one batch
     window_count: int = 2
-    scale_sizes: tuple[int, ...] = (1_000_000, 3_000_000, 10_000_000)
+    scale_sizes: tuple[int, ...] = (1_000_000, 10_000_000, 30_000_000)
+    #: scale points measured as a dry run only (a live run of 100M would take ~15 minutes)
+    scale_dry_only: tuple[int, ...] = (100_000_000,)
     scale_runs: int = 1
     #: seconds any single contender run may take before it is interrupted
     time_limit: float = 600.0
