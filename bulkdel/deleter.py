@@ -8,12 +8,11 @@ import random
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ._engine.clock import LOOP_CLOCK, Clock
-from ._engine.pager import Listing
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
@@ -23,6 +22,9 @@ from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
 from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed
+
+if TYPE_CHECKING:
+    from ._engine.pager import Listing  # only a job with a selection lists
 
 IdSource = Iterable[Any] | AsyncIterable[Any]
 

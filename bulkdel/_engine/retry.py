@@ -16,8 +16,10 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
 
 from ..models import Kind, Outcome, Settings
 from .clock import Clock
@@ -96,6 +98,9 @@ def build_retrying(
     backoff: Backoff | None = None,
 ) -> AsyncRetrying:
     """A tenacity controller for one batch's chain of attempts."""
+    # imported here: only a request that failed needs it, and it is 10% of start-up
+    from tenacity import AsyncRetrying, retry_if_result
+
     if backoff is None:
         backoff = Backoff(settings.backoff_base, settings.backoff_max)
 

@@ -7,8 +7,8 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .._engine.pager import Listing
 from .._engine.sources import FileReader, open_files
 from ..deleter import BulkDeleter
 from ..imagekit import ListingClient
@@ -17,6 +17,9 @@ from .confirm import Declined, confirm, files_target
 from .progress import ProgressDisplay
 from .settings import Job, default_report_dir, delete_job
 from .signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from .._engine.pager import Listing
 
 
 async def run_delete(args: argparse.Namespace) -> Report:
@@ -51,6 +54,8 @@ def _deleter(args: argparse.Namespace, job: Job) -> BulkDeleter:
 
 def listing_for(job: Job) -> Listing:
     """The listing of ``job``'s selection (its client is closed by the listing)."""
+    from .._engine.pager import Listing  # only a job with a selection lists
+
     assert job.selection is not None and job.private_key is not None
     client = ListingClient(
         job.private_key,

@@ -19,7 +19,6 @@ from ..report import Report, format_text
 from .args import build_parser
 from .confirm import Declined
 from .delete import run_delete
-from .listing import run_list
 from .settings import default_report_dir
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -47,6 +46,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         report_dir = args.report_dir or default_report_dir()
         return finish(asyncio.run(demo(args.ids, report_dir)), args.json)
     if args.command == "list":
+        from .listing import run_list
+
         return _abort_code(asyncio.run(run_list(args)))
     if args.command == "job":
         from .jobs import run_job
