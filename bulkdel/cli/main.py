@@ -18,7 +18,6 @@ from ..models import EXIT_CODES, Abort
 from ..report import Report, format_text
 from .args import build_parser
 from .confirm import Declined
-from .delete import run_delete
 from .settings import default_report_dir
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -56,6 +55,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         report = report_from_journal(args.journal, args.report_dir or default_report_dir())
         return finish(report, args.json)
+    # imported here: ``--version``, ``--help`` and ``report`` need no HTTP stack or engine
+    from .delete import run_delete
+
     return finish(asyncio.run(run_delete(args)), args.json)
 
 

@@ -3,11 +3,44 @@ purge clients, and the one place that reads answers."""
 
 from __future__ import annotations
 
-from .answers import classify, parse_wait
-from .connection import DEFAULT_BASE_URL, ApiConnection, check_base_url, is_loopback_host
-from .delete import DELETE_PATH, ImageKitClient
-from .listing import LIST_PATH, MAX_PAGE, ListingClient, classify_listing
-from .purge import PURGE_PATH, PurgeClient, classify_purge
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .urls import DEFAULT_BASE_URL, check_base_url, is_loopback_host
+
+if TYPE_CHECKING:
+    from .answers import classify, parse_wait
+    from .connection import ApiConnection
+    from .delete import DELETE_PATH, ImageKitClient
+    from .listing import LIST_PATH, MAX_PAGE, ListingClient, classify_listing
+    from .purge import PURGE_PATH, PurgeClient, classify_purge
+
+#: where each export lives: imported on first use, so that the command line can build its
+#: options (the base URL) without importing aiohttp
+_LAZY: dict[str, str] = {
+    "ApiConnection": ".connection",
+    "DELETE_PATH": ".delete",
+    "ImageKitClient": ".delete",
+    "LIST_PATH": ".listing",
+    "MAX_PAGE": ".listing",
+    "ListingClient": ".listing",
+    "classify": ".answers",
+    "classify_listing": ".listing",
+    "parse_wait": ".answers",
+    "PURGE_PATH": ".purge",
+    "PurgeClient": ".purge",
+    "classify_purge": ".purge",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bulkdel.imagekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_BASE_URL",
