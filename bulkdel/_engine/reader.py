@@ -119,14 +119,16 @@ class Reader:
                         return False
                     batch = []
                 continue
-            for value in await self._accept(chunk):
-                batch.append(value)
-                if len(batch) >= size:
-                    if held is not None:
-                        held.append(batch)
-                    elif not await self._put(batch):
-                        return False
-                    batch = []
+            batch += await self._accept(chunk)
+            start = 0
+            while len(batch) - start >= size:  # cut in slices: no per-id Python step
+                full = batch[start : start + size]
+                start += size
+                if held is not None:
+                    held.append(full)
+                elif not await self._put(full):
+                    return False
+            batch = batch[start:]
             if (held is not None and self._over_limit()) or self.pool.stopping:
                 return False
         if batch:
