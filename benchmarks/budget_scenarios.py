@@ -273,7 +273,8 @@ def markdown(block: dict[str, Any]) -> list[str]:
         "60 s). " + (__doc__ or "").split("Figures: ", 1)[1].replace("\n", " "),
         "",
         "*first 429s*: the server's 429s within a second of the first one (an unpaced budget "
-        "meets the limit with its jobs' requests in flight, all refused).",
+        "meets the limit with its jobs' requests in flight, all refused). One run per row and "
+        "contender; *met* is bulkdel's (the SDK is shown beside it).",
         "",
         "| row | contender | throughput | floor | 429 share | cap | first 429s | shares | met |",
         "|---|---|---:|---:|---:|---:|---:|---|---|",

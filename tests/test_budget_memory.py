@@ -22,7 +22,7 @@ from bulkdel.imagekit.answers import classify
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from bulkdel.testing.fake_limits import Limiter
 
-from .virtual_time import run_virtual
+from .virtual_time import VirtualTimeLoop, run_virtual
 
 LATENCY = 0.015
 OK = Outcome(Kind.SUCCESS, 200)
@@ -239,3 +239,20 @@ def test_jobs_of_one_account_share_one_budget_held_weakly() -> None:
     del first, other
     gc.collect()
     assert len(_REGISTRY) == count - 2
+
+
+def test_a_budget_outlives_the_loop_it_first_ran_on() -> None:
+    """A registry budget whose dispatcher was left on a loop closed under it (a budget
+    outlives ``asyncio.run``) still hands out turns on the next loop."""
+    budget = LocalBudget(rate=10.0)
+    closed = VirtualTimeLoop()
+    budget._dispatcher = closed.create_future()  # type: ignore[assignment]
+    closed.close()
+
+    async def take(count: int) -> float:
+        lease = budget.lease(StopSignal())
+        for _ in range(count):
+            await lease.turn()
+        return asyncio.get_running_loop().time()
+
+    assert run_virtual(take(3)) == pytest.approx(0.2)

@@ -72,7 +72,10 @@ class LocalBudget:
     def _enqueue(self, lease: LocalLease) -> None:
         if lease not in self._rotation:
             self._rotation.append(lease)
-        if self._dispatcher is None:
+        dispatcher = self._dispatcher
+        # A dispatcher of a loop that was closed under it (a registry budget outlives
+        # ``asyncio.run``) never runs again: start one on this loop.
+        if dispatcher is None or dispatcher.get_loop() is not asyncio.get_running_loop():
             self._dispatcher = asyncio.ensure_future(self._dispatch())
 
     async def _dispatch(self) -> None:

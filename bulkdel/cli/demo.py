@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ..deleter import BulkDeleter
 from ..models import Settings
 from ..report import Report
 from ..testing import FakeImageKit, Faults
+from .progress import ProgressDisplay
 
 DEMO_KEY = "demo_private_key"
 
@@ -30,8 +32,14 @@ def write_demo_input(path: Path, count: int, seed: int = 7) -> list[str]:
     return ids
 
 
-async def demo(count: int, report_dir: Path) -> Report:
-    """Run a demo job of ``count`` ids and return its report."""
+async def demo(count: int, report_dir: Path, *, show_progress: bool = True) -> Report:
+    """Run a demo job of ``count`` ids and return its report.
+
+    Args:
+        count: ids in the demo's input.
+        report_dir: where the report goes.
+        show_progress: draw the progress line, as ``delete`` does, when stderr is a terminal.
+    """
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "ids.txt"
@@ -51,6 +59,15 @@ async def demo(count: int, report_dir: Path) -> Report:
         async with FakeImageKit(DEMO_KEY, existing=existing, rate=200, faults=faults) as server:
             # A local server answers in milliseconds: backoff steps to match, so that the five
             # locked files' six attempts each (the job's last answers) do not hold the end.
-            settings = Settings(base_url=server.url, backoff_base=0.02, backoff_max=0.5)
+            settings = Settings(base_url=server.url, backoff_base=0.01, backoff_max=0.25)
             deleter = BulkDeleter(DEMO_KEY, settings=settings, report_dir=report_dir)
-            return await deleter.run(files=open_files([str(source)]))
+            readers = open_files([str(source)])
+            shown = show_progress and sys.stderr.isatty()
+            progress = ProgressDisplay(deleter, readers) if shown else None
+            if progress is not None:
+                progress.start()
+            try:
+                return await deleter.run(files=readers)
+            finally:
+                if progress is not None:
+                    await progress.stop()
