@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
@@ -144,6 +144,19 @@ class _MemTable:
         self._tag[:] = 0
         self.count = 0
         return keys
+
+
+class SeenIds(Protocol):
+    """What the reader asks of its de-duplication (``Deduper``, or a job worker's
+    pass-through: a job's batches are unique already)."""
+
+    def add_new(self, values: Sequence[str]) -> list[bool]:
+        """Record ``values``; True for each one not seen before."""
+        ...
+
+    def close(self) -> None:
+        """Free what is held (files on disk)."""
+        ...
 
 
 class Deduper:

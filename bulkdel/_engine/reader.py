@@ -15,7 +15,7 @@ from itertools import compress
 from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..ledger import Ledger
 from ..models import Abort, AbortReason, Settings
-from .dedupe import Deduper
+from .dedupe import Deduper, SeenIds
 from .sources import Chunk
 from .workpool import WorkPool
 
@@ -90,7 +90,7 @@ class Reader:
         self._open = open_ids
         self._ambiguous = ambiguous
         self._stop = stop
-        self.dedupe = Deduper(spill_dir)
+        self.dedupe: SeenIds = Deduper(spill_dir)
         #: the whole input was read
         self.input_done = False
         #: ids a resumed run found settled in the journal, and found left in flight

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from .._engine.pipeline import BatchSender, Pipeline
 from .._engine.sources import Chunk
-from .._engine.validate import Deduper
 from ..budget import AccountBudget
 from ..ledger import Ledger, RequestStats
 from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
@@ -23,15 +22,18 @@ from .outcome import BatchOutcome
 _SOURCE = "<job>"
 
 
-class _Forgetful(Deduper):
-    """Remembers nothing across chunks: batches of a job are unique already (the submitter
-    de-duplicated them), and a worker that remembered every id would grow without end."""
+class _Forgetful:
+    """Remembers nothing: batches of a job are unique already (the submitter de-duplicated
+    them), and a worker that remembered every id would grow without end."""
 
     __slots__ = ()
 
-    @property
-    def seen(self) -> set[int | str]:
-        return set()
+    def add_new(self, values: Sequence[str]) -> list[bool]:
+        """Every id is new."""
+        return [True] * len(values)
+
+    def close(self) -> None:
+        """Nothing is held."""
 
 
 @dataclass

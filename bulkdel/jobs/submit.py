@@ -16,9 +16,9 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from .._engine.dedupe import Deduper
 from .._engine.sources import Chunk
 from .._engine.stop import StopSignal
-from .._engine.validate import Deduper
 from ..errors import UsageError
 from . import redisio
 from .keys import GROUP, JobKeys
@@ -136,22 +136,28 @@ class Submitter:
 
     async def _read(self, chunks: AsyncIterable[Chunk], skip: int) -> None:
         dedupe = Deduper()
-        key, seen = dedupe.key, dedupe.seen
+        try:
+            await self._read_new(chunks, skip, dedupe)
+        finally:
+            dedupe.close()
+
+    async def _read_new(self, chunks: AsyncIterable[Chunk], skip: int, dedupe: Deduper) -> None:
         pending = _Pending()
         position = 0
         async for chunk in chunks:
+            # One de-duplication call a chunk (the per-id cost is in the batch call); ids
+            # before ``skip`` are recorded too, so a resumed submit finds the same duplicates.
+            new = iter(dedupe.add_new([v for _, v, problem in chunk.items if problem is None]))
             for line, value, problem in chunk.items:
                 position += 1
                 if problem is not None:
                     if position > skip:
                         pending.invalid.append(_invalid(chunk.source, line, value, problem))
                     continue
-                remembered = key(value)
-                if remembered in seen:
+                if not next(new):
                     if position > skip:
                         pending.duplicates.append(value)
                     continue
-                seen.add(remembered)
                 if position <= skip:
                     continue
                 pending.ids.append(value)
