@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -59,7 +60,9 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     for sub in (status, report):
         sub.add_argument("--json", action="store_true")
     for sub in (submit, worker, status, report, cancel):
-        sub.add_argument("--redis", default=None, help=f"redis://host:port/db (or ${REDIS_ENV})")
+        # The shared options may carry --redis already (the account's budget in Redis).
+        with contextlib.suppress(argparse.ArgumentError):
+            sub.add_argument("--redis", default=None, help=f"redis://host:port/db (${REDIS_ENV})")
 
 
 def _redis(args: argparse.Namespace) -> Any:
