@@ -253,3 +253,29 @@ def test_sigterm_stops_a_worker_and_another_finishes(
         assert code == 0, err
         summary = _report(tmp_path, env)
         assert summary["complete"] and len(server.deleted) == 3_000
+
+
+def test_submitter_killed_and_submitted_again_resumes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A submitter killed with SIGKILL (here while it waits for room on the stream) and run
+    again with the same input resumes: every id is on the stream once and deleted once."""
+    with ThreadedServer(FakeImageKit(KEY)) as server:
+        env = _env(redis_server, server.url)
+        source = tmp_path / "ids.txt"
+        source.write_text("\n".join(hex_ids(5_000)) + "\n")
+        args = ["submit", str(source), "--job", "e2e", "--max-open", "10"]
+        first = _Job(args, env, tmp_path / "submit1.log")
+        while int(str(_status(env)["open_batches"])) < 10:
+            time.sleep(0.05)
+        first.kill()
+        worker = _worker("w1", env, tmp_path)
+        again = _Job(args, env, tmp_path / "submit2.log")
+        code, err = again.finish()
+        assert code == 0 and "resumed after 1,000 input items" in err, err
+        assert worker.finish()[0] == 0
+        summary = _report(tmp_path, env)
+        counts = summary["counts"]
+        assert isinstance(counts, dict) and summary["complete"]
+        assert counts["read"] == counts["unique"] == counts["deleted"] == 5_000
+        assert len(server.deleted) == 5_000
