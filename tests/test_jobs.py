@@ -349,3 +349,28 @@ async def test_invalid_and_repeated_ids_are_committed_without_batches(
     assert (counts.read, counts.invalid, counts.duplicate, counts.unique) == (2750, 1500, 1200, 50)
     with pytest.raises(Exception, match="batch_size"):
         Submitter(redis, "i", batch_size=101)
+
+
+async def test_redis_calls_retry_while_unreachable_and_raise_other_errors() -> None:
+    """Unreachable (or still loading its AOF): waited for; any other error: raised."""
+    from redis.exceptions import BusyLoadingError, ResponseError
+
+    from bulkdel._engine.stop import StopSignal
+    from bulkdel.jobs import redisio
+
+    keys = JobKeys.of("r")
+    answers: list[Any] = [BusyLoadingError("loading"), ConnectionError("down"), "ok"]
+
+    async def flaky() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    assert await redisio.call(keys, flaky, StopSignal(), backoff_base=0.001) == "ok"
+
+    async def wrong() -> None:
+        raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
+
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await redisio.call(keys, wrong, StopSignal())
