@@ -266,6 +266,7 @@ def test_submitter_killed_and_submitted_again_resumes(
         source.write_text("\n".join(hex_ids(5_000)) + "\n")
         args = ["submit", str(source), "--job", "e2e", "--max-open", "10"]
         first = _Job(args, env, tmp_path / "submit1.log")
+        _wait_for_job(env)
         while int(str(_status(env)["open_batches"])) < 10:
             time.sleep(0.05)
         first.kill()
