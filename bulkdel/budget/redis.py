@@ -1,0 +1,344 @@
+"""An account budget kept in Redis: every process holding it, on any host, shares one pace,
+one gate and one adaptive controller.
+
+* A turn is one round trip: ``budget.lua`` reserves the next slot of a GCRA pacer on the
+  Redis server's clock (never a host's, so clock skew changes nothing) and the caller sleeps
+  locally until it. Successes are not sent on their own: the next turn's call carries them.
+  A 429 is reported at once (one more round trip): it may close the gate and slow the pace.
+* Within a process, jobs (leases) take turns round robin and only the job at the head asks
+  Redis, so a process holds at most one reservation; across processes the GCRA order splits
+  the pace, and several independent processes split it as jobs in one process do.
+* Fail closed: while Redis is unreachable no turn is granted; the caller waits, reconnecting
+  with capped exponential backoff, until Redis answers or its stop signal is set.
+
+The ``redis`` package is imported only when a ``RedisBudget`` is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_never,
+)
+from tenacity import wait_random_exponential as _backoff
+
+from ..errors import Stopped, UsageError
+from ..models import Kind, Outcome
+from . import Turn
+from . import redis_scripts as scripts
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+    from .._engine.stop import StopSignal
+
+log = logging.getLogger("bulkdel.budget")
+
+#: first and longest wait between attempts to reach Redis, seconds
+BACKOFF_BASE: Final = 0.05
+BACKOFF_MAX: Final = 5.0
+#: longest local sleep before asking Redis again while no slot is near
+MAX_POLL: Final = 1.0
+#: what "Redis cannot be reached (yet)" raises; set when the redis package is first imported
+_REDIS_DOWN: tuple[type[BaseException], ...] = (OSError,)
+#: successes held back for the next turn's call at most; more are counted on their own
+MAX_PENDING: Final = 256
+
+
+class RedisBudget:
+    """The request budget of one account, shared through Redis by every process holding it.
+
+    Args:
+        redis: a ``redis://`` URL, or a ``redis.asyncio.Redis`` client (closed by its owner).
+        base_url: the API's base URL; with ``private_key``, names the account's keys.
+        private_key: only hashed into the key names; never stored or sent.
+        rate: None adapts (one controller for every process); a number paces the whole
+            account at exactly that many requests per second.
+
+    Raises:
+        UsageError: the ``redis`` package is missing, or ``rate`` is not positive.
+    """
+
+    def __init__(
+        self,
+        redis: str | Redis,
+        *,
+        base_url: str,
+        private_key: str,
+        rate: float | None = None,
+    ) -> None:
+        if rate is not None and not rate > 0:
+            raise UsageError(f"rate must be > 0, got {rate}")
+        try:
+            from redis.asyncio import Redis
+            from redis.exceptions import BusyLoadingError
+            from redis.exceptions import ConnectionError as RedisConnectionError
+            from redis.exceptions import TimeoutError as RedisTimeoutError
+        except ImportError:  # pragma: no cover - the test extra installs it
+            raise UsageError(
+                "a Redis budget needs the redis package: pip install 'bulkdel[redis]'"
+            ) from None
+        global _REDIS_DOWN
+        # A server loading its AOF after a restart answers LOADING: it is coming back.
+        _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
+        self._owned = isinstance(redis, str)
+        self._redis: Redis = (
+            Redis.from_url(redis, socket_timeout=5.0, socket_connect_timeout=2.0)
+            if isinstance(redis, str)
+            else redis
+        )
+        self._script: AsyncScript = self._redis.register_script(scripts.SOURCE)
+        self._keys = scripts.keys(scripts.key_prefix(base_url, private_key))
+        self._cfg = scripts.config(rate)
+        self._fixed = rate is not None
+        self._pending: list[float] = []
+        self._fair = _RoundRobin()
+        self._last: scripts.Reply | None = None
+        self._last_at = 0.0
+        self._rate = rate
+        self._down = False
+        #: script calls made (each one round trip when Redis answers)
+        self.round_trips = 0
+
+    def __repr__(self) -> str:
+        return f"RedisBudget(keys={self._keys[0]!r}, rate={self._rate!r})"
+
+    async def __aenter__(self) -> RedisBudget:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client if this budget made it from a URL."""
+        if self._owned:
+            await self._redis.aclose()
+
+    def lease(self, stop: StopSignal) -> RedisLease:
+        """A hold for one job, whose waits end when ``stop`` is set."""
+        return RedisLease(self, stop)
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second the account was paced at, at the last round trip."""
+        return self._rate
+
+    def gate_wait(self) -> float:
+        """Seconds until the gate opens, as the last round trip said (0 when open)."""
+        last = self._last
+        if last is None or last.gate is None:
+            return 0.0
+        return max(0.0, last.gate - last.now - (time.monotonic() - self._last_at))
+
+    async def _take(self, stop: StopSignal) -> Turn:
+        """Reserve a slot (asking again while none is near) and sleep until it."""
+        while True:
+            pending, self._pending = self._pending, []
+            reply = await _racing(stop, self._call(scripts.take_args(self._cfg, pending), stop))
+            if reply.verdict == "go":
+                assert reply.slot is not None
+                await stop.sleep(reply.delay)
+                return Turn(reply.slot)
+            await stop.sleep(min(max(reply.delay - scripts.HORIZON / 2, 0.001), MAX_POLL))
+
+    async def _report(self, turn: Turn, outcome: Outcome, stop: StopSignal) -> None:
+        if outcome.kind is Kind.TRANSIENT or outcome.status is None:
+            return  # no rate signal
+        if outcome.kind is not Kind.THROTTLED:
+            if not self._fixed:
+                self._pending.append(turn.granted_at)
+                if len(self._pending) >= MAX_PENDING:
+                    await self._flush(stop)
+            return
+        if self._fixed and outcome.limit is None:
+            return  # a fixed pace learns nothing, and only a stated window closes the gate
+        args = scripts.report_args(
+            self._cfg,
+            turn.granted_at,
+            refused=True,
+            limit=outcome.limit,
+            interval=outcome.interval,
+            retry_after=outcome.retry_after,
+        )
+        await self._call(args, stop)
+
+    async def _flush(self, stop: StopSignal, *, patient: bool = True) -> None:
+        """Count the successes held back (a job ends, or too many wait)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            args = scripts.take_args(self._cfg, pending, reserve=False)
+            await self._call(args, stop, patient=patient)
+
+    async def _call(
+        self, args: list[str], stop: StopSignal, *, patient: bool = True
+    ) -> scripts.Reply:
+        """One script call, again and again while Redis is unreachable (once if not patient).
+
+        Raises:
+            Stopped: ``stop`` was set while waiting to try again.
+        """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_unreachable),
+            wait=_backoff(multiplier=BACKOFF_BASE, max=BACKOFF_MAX),
+            stop=stop_never if patient else stop_after_attempt(1),
+            sleep=stop.sleep,
+            before_sleep=self._outage,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                self.round_trips += 1
+                raw = await self._script(keys=self._keys, args=args)
+        reply = scripts.Reply.parse(raw)
+        if self._down:
+            self._down = False
+            log.warning("Redis answers again; the account budget goes on")
+        self._last, self._last_at, self._rate = reply, time.monotonic(), reply.rate
+        return reply
+
+    def _outage(self, state: RetryCallState) -> None:
+        if not self._down:
+            self._down = True
+            error = state.outcome.exception() if state.outcome else None
+            # The error's type only: a message may carry the URL, and with it a password.
+            log.warning(
+                "Redis is unreachable (%s): no request is sent until it answers",
+                type(error).__name__,
+            )
+
+
+class RedisLease:
+    """One job's hold on a ``RedisBudget`` (made by ``RedisBudget.lease``)."""
+
+    __slots__ = ("_budget", "_released", "_stop")
+
+    def __init__(self, budget: RedisBudget, stop: StopSignal) -> None:
+        self._budget = budget
+        self._stop = stop
+        self._released = False
+
+    async def turn(self) -> Turn:
+        """Wait for this job's turn in the process, then for the account's next slot.
+
+        Raises:
+            Stopped: the job's stop signal was set, or the lease released, while waiting.
+        """
+        if self._released:
+            raise Stopped(self._stop.reason)
+        fair = self._budget._fair
+        await fair.acquire(self, self._stop)
+        try:
+            return await self._budget._take(self._stop)
+        finally:
+            fair.release()
+
+    async def report(self, turn: Turn, outcome: Outcome) -> None:
+        """What the request sent on ``turn`` got back; a 429 reaches Redis at once."""
+        # Stopping: what the answer said about the pace no longer matters.
+        with contextlib.suppress(Stopped):
+            await self._budget._report(turn, outcome, self._stop)
+
+    async def release(self) -> None:
+        """Leave: this job's waiters stop; held-back successes are counted if Redis answers."""
+        if self._released:
+            return
+        self._released = True
+        self._budget._fair.drop(self, Stopped(self._stop.reason))
+        # One attempt: a job must be able to end while Redis is down.
+        with contextlib.suppress(Stopped, *_REDIS_DOWN):
+            await self._budget._flush(self._stop, patient=False)
+
+
+class _RoundRobin:
+    """One waiter at a time holds the head; it passes to the lease served longest ago."""
+
+    __slots__ = ("_held", "_served", "_tick", "_waiting")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: dict[object, deque[asyncio.Future[None]]] = {}
+        #: lease -> when it last held the head (a count of hand-overs)
+        self._served: dict[object, int] = {}
+        self._tick = 0
+
+    async def acquire(self, owner: object, stop: StopSignal) -> None:
+        """Until ``owner``'s waiter holds the head.
+
+        Raises:
+            Stopped: ``stop`` was set first (or the owner was dropped).
+        """
+        stop.check()
+        if not self._held and not self._waiting:
+            self._held = True
+            self._serve(owner)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(owner, deque()).append(waiter)
+        try:
+            await _racing(stop, waiter)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()  # the head came with the stop: pass it on
+            else:
+                waiter.cancel()
+            raise
+
+    def release(self) -> None:
+        """Pass the head to the waiting lease served longest ago (or free it)."""
+        while self._waiting:
+            owner = min(self._waiting, key=lambda o: self._served.get(o, -1))
+            queue = self._waiting[owner]
+            waiter = queue.popleft()
+            if not queue:
+                del self._waiting[owner]
+            if not waiter.done():
+                self._serve(owner)
+                waiter.set_result(None)
+                return
+        self._held = False
+
+    def drop(self, owner: object, error: BaseException) -> None:
+        """``owner``'s waiters raise ``error``; it leaves the rotation."""
+        self._served.pop(owner, None)
+        for waiter in self._waiting.pop(owner, ()):
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _serve(self, owner: object) -> None:
+        self._tick += 1
+        self._served[owner] = self._tick
+
+
+async def _racing(stop: StopSignal, awaitable: Any) -> Any:
+    """``await awaitable`` unless ``stop`` is set first (then it is cancelled).
+
+    Raises:
+        Stopped: ``stop`` was set first.
+    """
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    stop.check()
+    return await task  # pragma: no cover - cancelled from outside
+
+
+def _unreachable(error: BaseException) -> bool:
+    return isinstance(error, _REDIS_DOWN)

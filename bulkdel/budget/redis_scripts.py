@@ -1,0 +1,154 @@
+"""The budget's Lua script (``budget.lua``) and its calling convention: keys, arguments, reply.
+
+One script does both steps, so that a turn is one round trip and a report at most one more:
+``take`` (first counting the successes not reported yet, then reserving the next GCRA slot if
+it is within ``HORIZON`` seconds) and ``report`` (a 429 or another answer: the controller and
+the gate). Time is the Redis server's (``TIME``), in integer microseconds since ``EPOCH``, so
+hosts' clocks never matter; ``now`` can be injected only to test the arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, Final
+
+#: the script's time origin (2025-01-01 UTC): microseconds since then stay exact in a double
+EPOCH: Final = 1_735_689_600
+#: a slot is reserved only this close (seconds); past it the caller asks again later, so a
+#: gate that closes or a pace that drops meanwhile is not overtaken by old reservations
+HORIZON: Final = 0.5
+#: the state outlives its last use by this long (then a new run starts unpaced)
+TTL_SECONDS: Final = 3600
+#: GCRA's burst tolerance: a tenth of a second of turns beyond the first
+BURST_SECONDS: Final = 0.1
+
+#: the controller's constants (bulkdel.budget.controller), as the script reads them
+CONTROLLER: Final[dict[str, float]] = {
+    "target": 0.02,
+    "min_refusals": 3,
+    "min_answers": 20,
+    "probe_every": 1.0,
+    "fast_step": 0.10,
+    "slow_step": 0.02,
+    "near": 0.9,
+    "max_cut": 0.5,
+    "ceiling_share": 0.985,
+    "long_ceiling_share": 0.99,
+    "ceiling_trust": 60.0,
+    "max_answers": 400,
+    "min_rate": 0.5,
+    "app_limit": 2.0,
+}
+
+SOURCE: Final = (files(__package__) / "budget.lua").read_text(encoding="utf-8")
+
+
+def key_prefix(base_url: str, private_key: str) -> str:
+    """``bulkdel:{HASH}:`` for an account: a hash of base URL and key, never the key.
+
+    The braces make the part inside a Redis Cluster hash tag, so the script's keys share a slot.
+    """
+    account = f"{base_url.rstrip('/')}\n{private_key}".encode()
+    return f"bulkdel:{{{hashlib.sha256(account).hexdigest()[:32]}}}:"
+
+
+def config(rate: float | None) -> str:
+    """The script's ``cfg`` argument: constants, and the fixed pace if any."""
+    cfg: dict[str, Any] = dict(CONTROLLER)
+    cfg.update(
+        epoch=EPOCH,
+        horizon=HORIZON,
+        burst=BURST_SECONDS,
+        ttl_ms=TTL_SECONDS * 1000,
+    )
+    if rate is not None:
+        cfg["fixed"] = rate
+    return json.dumps(cfg)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one script call answered (times in seconds of server time since ``EPOCH``).
+
+    Attributes:
+        verdict: ``go`` (a slot is reserved at ``slot``), ``wait`` (ask again in ``delay``
+            seconds at the earliest) or ``ok`` (a report).
+        delay: seconds from ``now`` to the slot (go) or to the first free slot (wait).
+        slot: the reserved slot's time (go), else None.
+        rate: the account's pace now, None while unpaced.
+        gate: when the gate opens (or opened), None if it never closed.
+        now: the server's time of the call.
+    """
+
+    verdict: str
+    delay: float
+    slot: float | None
+    rate: float | None
+    gate: float | None
+    now: float
+
+    @classmethod
+    def parse(cls, raw: list[Any]) -> Reply:
+        """From the script's reply (bytes or str, as the client decodes)."""
+        text = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+        verdict, delay, slot, rate, gate, now = text
+        return cls(
+            verdict=verdict,
+            delay=float(delay) / 1e6,
+            slot=_seconds(slot),
+            rate=float(rate) if rate else None,
+            gate=_seconds(gate),
+            now=float(now) / 1e6,
+        )
+
+
+def _seconds(us: str) -> float | None:
+    return float(us) / 1e6 if us else None
+
+
+def micros(seconds: float) -> str:
+    """A server time in seconds as the script's integer microseconds."""
+    return str(round(seconds * 1e6))
+
+
+def take_args(
+    cfg: str, pending: list[float], now: float | None = None, *, reserve: bool = True
+) -> list[str]:
+    """Arguments of a ``take`` (or, without ``reserve``, a ``count``): first the successes
+    not reported yet, by the time their turns were granted."""
+    return ["take" if reserve else "count", _now(now), cfg, ",".join(micros(g) for g in pending)]
+
+
+def report_args(
+    cfg: str,
+    granted_at: float,
+    refused: bool,
+    *,
+    limit: int | None = None,
+    interval: float | None = None,
+    retry_after: float | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Arguments of a ``report`` of one answer."""
+    return [
+        "report",
+        _now(now),
+        cfg,
+        micros(granted_at),
+        "429" if refused else "ok",
+        "" if limit is None else str(limit),
+        "" if interval is None else repr(float(interval)),
+        "" if retry_after is None else repr(float(retry_after)),
+    ]
+
+
+def _now(now: float | None) -> str:
+    return "" if now is None else micros(now)
+
+
+def keys(prefix: str) -> list[str]:
+    """The script's keys: state hash, grant times, answer times."""
+    return [prefix + "budget", prefix + "sends", prefix + "answers"]
