@@ -221,12 +221,12 @@ class RedisBudget:
 class RedisLease:
     """One job's hold on a ``RedisBudget`` (made by ``RedisBudget.lease``)."""
 
-    __slots__ = ("_budget", "_released", "_stop")
+    __slots__ = ("_budget", "_left", "_stop")
 
     def __init__(self, budget: RedisBudget, stop: StopSignal) -> None:
         self._budget = budget
         self._stop = stop
-        self._released = False
+        self._left = asyncio.Event()
 
     async def turn(self) -> Turn:
         """Wait for this job's turn in the process, then for the account's next slot.
@@ -234,8 +234,20 @@ class RedisLease:
         Raises:
             Stopped: the job's stop signal was set, or the lease released, while waiting.
         """
-        if self._released:
+        if self._left.is_set():
             raise Stopped(self._stop.reason)
+        taking = asyncio.ensure_future(self._turn())
+        leaving = asyncio.ensure_future(self._left.wait())
+        try:
+            await asyncio.wait({taking, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+            taking.cancel()
+        if taking.done() and not taking.cancelled():
+            return taking.result()
+        raise Stopped(self._stop.reason)
+
+    async def _turn(self) -> Turn:
         fair = self._budget._fair
         await fair.acquire(self, self._stop)
         try:
@@ -250,11 +262,11 @@ class RedisLease:
             await self._budget._report(turn, outcome, self._stop)
 
     async def release(self) -> None:
-        """Leave: this job's waiters stop; held-back successes are counted if Redis answers."""
-        if self._released:
+        """Leave: this job's waits end; held-back successes are counted if Redis answers."""
+        if self._left.is_set():
             return
-        self._released = True
-        self._budget._fair.drop(self, Stopped(self._stop.reason))
+        self._left.set()
+        self._budget._fair.drop(self)
         # One attempt: a job must be able to end while Redis is down.
         with contextlib.suppress(Stopped, *_REDIS_DOWN):
             await self._budget._flush(self._stop, patient=False)
@@ -276,7 +288,7 @@ class _RoundRobin:
         """Until ``owner``'s waiter holds the head.
 
         Raises:
-            Stopped: ``stop`` was set first (or the owner was dropped).
+            Stopped: ``stop`` was set first.
         """
         stop.check()
         if not self._held and not self._waiting:
@@ -288,7 +300,7 @@ class _RoundRobin:
         try:
             await _racing(stop, waiter)
         except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            if waiter.done() and not waiter.cancelled():
                 self.release()  # the head came with the stop: pass it on
             else:
                 waiter.cancel()
@@ -308,12 +320,9 @@ class _RoundRobin:
                 return
         self._held = False
 
-    def drop(self, owner: object, error: BaseException) -> None:
-        """``owner``'s waiters raise ``error``; it leaves the rotation."""
+    def drop(self, owner: object) -> None:
+        """``owner`` leaves the rotation (its waiters were cancelled)."""
         self._served.pop(owner, None)
-        for waiter in self._waiting.pop(owner, ()):
-            if not waiter.done():
-                waiter.set_exception(error)
 
     def _serve(self, owner: object) -> None:
         self._tick += 1
