@@ -135,6 +135,20 @@ async def test_the_gate_only_moves_later(adaptive: Script) -> None:
     assert later.gate == pytest.approx(T0 + 5)
 
 
+async def test_a_long_window_is_spent_as_a_quota_from_its_stated_reset(adaptive: Script) -> None:
+    spent = await adaptive.report(T0, T0, limit=10, interval=15.0, retry_after=5)
+    assert (spent.rate, spent.gate) == (None, pytest.approx(T0 + 5))  # no pace: a quota
+    slots = [(await adaptive.take(T0 + 4.6)).slot for _ in range(9)]  # 99% of 10
+    assert slots == [pytest.approx(T0 + 5)] * 9
+    next_window = await adaptive.take(T0 + 4.6)
+    assert next_window.verdict == "wait"
+    assert next_window.delay == pytest.approx(15.4)
+    assert (await adaptive.take(T0 + 19.7)).slot == pytest.approx(T0 + 20)
+    assert (await adaptive.take(T0 + 50)).slot == pytest.approx(T0 + 50)  # windows move on
+    late = await adaptive.report(T0 + 50, T0 + 50, limit=10, interval=15.0, retry_after=1)
+    assert late.rate is None  # a spent long window says nothing about the pace
+
+
 async def test_a_429_without_a_stated_window_closes_no_gate(adaptive: Script) -> None:
     reply = await adaptive.report(T0, T0, retry_after=5)
     assert reply.gate is None
@@ -174,12 +188,13 @@ async def test_a_429_granted_before_the_last_slow_down_is_no_new_signal(adaptive
     for i in range(100):
         await adaptive.take(T0 + i / 100)
     slowed = await adaptive.report(T0 + 1, T0 + 0.99)  # epoch starts at T0 + 1
-    stale = await _refuse(adaptive, T0 + 1.1, T0 + 0.99, 10)
+    stale = await _refuse(adaptive, T0 + 1.1, T0 + 1, 10)  # granted as the pace changed
     assert stale.rate == slowed.rate
-    fresh = await _refuse(adaptive, T0 + 1.2, T0 + 1.05, 3)
+    await adaptive.count(T0 + 1.2, (T0 + 1.05,) * 17)
+    fresh = await _refuse(adaptive, T0 + 1.2, T0 + 1.05, 3)  # 3 of 20 answers: 15%
     assert fresh.rate is not None
     assert slowed.rate is not None
-    assert fresh.rate < slowed.rate
+    assert fresh.rate == pytest.approx(slowed.rate * 0.85 * 1.02)
 
 
 async def test_successes_counted_with_a_turn_raise_the_pace_after_an_epoch(
@@ -199,7 +214,7 @@ async def test_successes_counted_with_a_turn_raise_the_pace_after_an_epoch(
     assert raised.rate == pytest.approx(55.0)
 
 
-async def test_a_stated_limit_is_a_ceiling_for_a_minute(adaptive: Script) -> None:
+async def test_a_stated_limit_is_a_ceiling_for_ten_minutes(adaptive: Script) -> None:
     await adaptive.take(T0)
     capped = await adaptive.report(T0, T0, limit=20, interval=1.0, retry_after=0.5)
     assert capped.rate == pytest.approx(19.7)
@@ -208,12 +223,12 @@ async def test_a_stated_limit_is_a_ceiling_for_a_minute(adaptive: Script) -> Non
         await adaptive.take(g)
     held = await adaptive.count(T0 + 3, granted)
     assert held.rate == pytest.approx(19.7)  # a probe never passes the stated limit
-    granted = tuple(T0 + 62 + i / 20 for i in range(40))
+    granted = tuple(T0 + 602 + i / 20 for i in range(40))
     for g in granted:
         await adaptive.take(g)
-    probed = await adaptive.count(T0 + 64, granted)
+    probed = await adaptive.count(T0 + 604, granted)
     assert probed.rate is not None
-    assert probed.rate > 19.7  # forgotten after a minute without a stated 429
+    assert probed.rate > 19.7  # forgotten after ten minutes without a stated 429
 
 
 async def test_without_an_injected_time_the_script_reads_the_servers_clock(

@@ -31,12 +31,15 @@ for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
 local st = {
   tat = tonumber(h.tat), gate = tonumber(h.gate), rate = tonumber(h.rate),
   epoch = tonumber(h.epoch), acc = tonumber(h.acc) or 0, ref = tonumber(h.ref) or 0,
-  lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, dropped = {},
+  lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, quota = {}, dropped = {},
 }
+-- c:<interval> = 'ceiling|stated at'; q:<interval> = 'quota|window end|turns in it'
 for k, v in pairs(h) do
-  if string.sub(k, 1, 2) == 'c:' then
-    local c, at = string.match(v, '^([^|]+)|(.+)$')
-    st.ceil[string.sub(k, 3)] = {tonumber(c), tonumber(at)}
+  local kind, interval = string.sub(k, 1, 2), string.sub(k, 3)
+  if kind == 'c:' or kind == 'q:' then
+    local parts = {}
+    for part in string.gmatch(v, '[^|]+') do table.insert(parts, tonumber(part)) end
+    if kind == 'c:' then st.ceil[interval] = parts else st.quota[interval] = parts end
   end
 end
 
@@ -83,9 +86,7 @@ local function set_rate(rate)
 end
 
 local function learn_limit(limit, interval)
-  local share = cfg.ceiling_share
-  if interval > 1 then share = cfg.long_ceiling_share end
-  st.ceil[fmt(interval)] = {limit / interval * share, now}
+  st.ceil[fmt(interval)] = {limit / interval * cfg.ceiling_share, now}
   local c = ceiling(now)
   if st.rate == nil or st.rate > c then
     set_rate(c)
@@ -113,7 +114,7 @@ local function decide()
     local sent = sent_rate(now)
     st.lrr = sent
     set_rate(math.max(got, sent * cfg.max_cut))
-  elseif st.ref >= cfg.min_refusals and share > cfg.target then
+  elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
     local sent = math.min(st.rate, sent_rate(now))
     st.lrr = sent
     set_rate(sent * math.max(1 - cfg.max_cut, (1 - share) * (1 + cfg.target)))
@@ -124,6 +125,8 @@ end
 
 local function on_answer(granted, refused, limit, interval)
   if cfg.fixed then return end
+  -- a spent long window: the quota's business, not the pace's
+  if refused and interval and interval > cfg.long_window then return end
   if not refused then
     trim(KEYS[3], now)
     redis.call('RPUSH', KEYS[3], fmt(now))
@@ -131,7 +134,8 @@ local function on_answer(granted, refused, limit, interval)
   if refused and limit and limit > 0 and interval and interval > 0 then
     if learn_limit(limit, interval) then return end
   end
-  if st.epoch and granted < st.epoch then return end
+  -- granted at an older pace (or as it changed): says nothing about this one
+  if st.epoch and granted <= st.epoch then return end
   if refused then st.ref = st.ref + 1 else st.acc = st.acc + 1 end
   if st.acc + st.ref > cfg.max_answers then
     st.acc, st.ref = st.acc / 2, st.ref / 2
@@ -140,18 +144,45 @@ local function on_answer(granted, refused, limit, interval)
 end
 
 local function report(granted, refused, limit, interval, retry_after)
-  on_answer(granted, refused, limit, interval)
-  if refused and limit and retry_after then
-    local untl = now + retry_after * SPAN
-    if st.gate == nil or untl > st.gate then
-      st.gate = untl
-      local rate = pace()
-      if rate then
-        -- no banked turns when the gate opens: the server's bucket is empty then
-        st.tat = math.max(st.tat or untl, untl + tolerance(rate))
-      end
+  if not (refused and limit and retry_after) then
+    on_answer(granted, refused, limit, interval)
+    return
+  end
+  local untl = now + retry_after * SPAN
+  if (interval or 0) > cfg.long_window then
+    -- a long window is spent as a quota counted from its stated reset, not paced
+    local quota = math.max(1, math.floor(limit * cfg.quota_share))
+    st.quota[fmt(interval)] = {quota, untl, quota}  -- the 429 said this window is spent
+  else
+    on_answer(granted, refused, limit, interval)
+  end
+  if st.gate == nil or untl > st.gate then
+    st.gate = untl
+    local rate = pace()
+    if rate then
+      -- no banked turns when the gate opens: the server's bucket is empty then
+      st.tat = math.max(st.tat or untl, untl + tolerance(rate))
     end
   end
+end
+
+-- the first time from t on at which every long window has a turn left, and the windows as
+-- they are then (a copy: kept only if a turn is reserved at that time)
+local function quotas_at(t)
+  local windows, moved = {}, true
+  for interval, q in pairs(st.quota) do windows[interval] = {q[1], q[2], q[3]} end
+  while moved do
+    moved = false
+    for interval, q in pairs(windows) do
+      local length = tonumber(interval) * SPAN
+      if t >= q[2] then
+        q[2] = q[2] + length * (1 + math.floor((t - q[2]) / length))
+        q[3] = 0
+      end
+      if q[3] >= q[1] then t, moved = q[2], true end
+    end
+  end
+  return t, windows
 end
 
 -- reserve the next slot if it is at most cfg.horizon away: the caller sleeps until it
@@ -160,9 +191,12 @@ local function take()
   if st.gate and st.gate > allow then allow = st.gate end
   local rate = pace()
   if rate and st.tat then allow = math.max(allow, st.tat - tolerance(rate)) end
-  allow = math.ceil(allow)
+  local windows
+  allow, windows = quotas_at(math.ceil(allow))
   if allow - now > cfg.horizon * SPAN then return 'wait', allow - now, nil end
   if rate then st.tat = math.max(st.tat or allow, allow) + SPAN / rate end
+  for _, q in pairs(windows) do q[3] = q[3] + 1 end
+  st.quota = windows
   if not cfg.fixed then
     trim(KEYS[2], allow)
     redis.call('RPUSH', KEYS[2], fmt(allow))
@@ -191,6 +225,10 @@ end
 for interval, c in pairs(st.ceil) do
   table.insert(put, 'c:' .. interval)
   table.insert(put, fmt(c[1]) .. '|' .. fmt(c[2]))
+end
+for interval, q in pairs(st.quota) do
+  table.insert(put, 'q:' .. interval)
+  table.insert(put, fmt(q[1]) .. '|' .. fmt(q[2]) .. '|' .. fmt(q[3]))
 end
 if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
 redis.call('HSET', KEYS[1], unpack(put))
