@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import budget_scenarios
+from . import budget_scenarios, redis_scenarios
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -336,6 +336,8 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     if "budget" in results:
         lines += budget_scenarios.markdown(results["budget"])
+    if "redis" in results:
+        lines += redis_scenarios.markdown(results["redis"])
     lines += ["## Targets", "", "| target | value | wanted | met |", "|---|---:|---|---|"]
     for t in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import budget_scenarios, chart, harness, report
+from . import budget_scenarios, chart, harness, redis_scenarios, report
 from .harness import extend_ids, write_ids
 from .scenarios import (
     Config,
@@ -36,7 +36,7 @@ from .scenarios import (
     summarize,
 )
 
-SCENARIOS = ("throughput", "throttled", "scale", "budget")
+SCENARIOS = ("throughput", "throttled", "scale", "budget", "redis")
 QUICK = Config(
     ids=2_000,
     runs=1,
@@ -290,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "throttled": run_throttled,
         "scale": run_scale,
         "budget": budget_scenarios.run_budget,
+        "redis": redis_scenarios.run_redis,
     }
     with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as scratch:
         if args.from_git:
@@ -328,6 +329,9 @@ def _render(results: dict[str, Any], out: Path) -> None:
     if "budget" in results:
         budget_chart = budget_scenarios.draw(results["budget"], out / "budget.png")
         results["budget"]["chart"] = budget_chart.name if budget_chart else None
+    if "redis" in results:
+        redis_chart = redis_scenarios.draw(results["redis"], out / "redis.png")
+        results["redis"]["chart"] = redis_chart.name if redis_chart else None
     json_path = out / "results.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "RESULTS.md").write_text(report.markdown(results), encoding="utf-8")
