@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bulkdel._engine.stop import StopSignal
 from bulkdel.budget import Turn
-from bulkdel.budget.redis import RedisBudget, RedisLease
+from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease
 from bulkdel.errors import Stopped, UsageError
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from tests.redis_server import RedisServer
@@ -84,6 +84,32 @@ async def test_a_turn_carries_the_successes_so_a_request_costs_one_round_trip(
     assert budget.round_trips == 11
     await lease.release()
     assert budget.round_trips == 11
+
+
+async def test_many_successes_without_a_turn_are_counted_on_their_own(budget: RedisBudget) -> None:
+    lease = budget.lease(StopSignal())
+    turn = await lease.turn()
+    for _ in range(MAX_PENDING - 1):
+        await lease.report(turn, OK)
+    assert budget.round_trips == 1
+    await lease.report(turn, OK)
+    assert budget.round_trips == 2
+
+
+async def test_a_fixed_pace_sends_only_the_429s_that_close_the_gate(
+    redis_server: RedisServer,
+) -> None:
+    async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY, rate=50) as budget:
+        lease = budget.lease(StopSignal())
+        turn = await lease.turn()
+        await lease.report(turn, OK)
+        await lease.report(turn, Outcome(Kind.THROTTLED, 429, retry_after=1.0))
+        await lease.release()
+        assert budget.round_trips == 1
+        await budget.lease(StopSignal()).report(turn, STATED_429)
+        assert budget.round_trips == 2
+        assert budget.gate_wait() > 29
+        assert budget.rate == 50
 
 
 async def test_a_stated_429_closes_the_gate_for_every_lease_and_a_stop_ends_the_wait(
