@@ -54,7 +54,7 @@ def run_redis(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
             ids = _id_files(work / f"limited{n}", requests * cfg.batch_size, n)
             results["limited"][str(n)] = _run(cfg, ids, url, rate=cfg.rate)
         unthrottled = results["unthrottled"]
-        unthrottled["no redis"] = _run(cfg, _id_files(work / "alone", cfg.ids, 1), None)
+        unthrottled["no redis"] = _run(cfg, _id_files(work / "alone", cfg.ids, 1), None, rate=None)
         for n in PROCESSES:
             ids = _id_files(work / f"free{n}", cfg.ids, n)
             unthrottled[str(n)] = _run(cfg, ids, url, rate=None)
