@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bulkdel._engine.stop import StopSignal
 from bulkdel.budget import Turn
-from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease
+from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease, _RoundRobin
 from bulkdel.errors import Stopped, UsageError
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from tests.redis_server import RedisServer
@@ -84,6 +84,29 @@ async def test_a_turn_carries_the_successes_so_a_request_costs_one_round_trip(
     assert budget.round_trips == 11
     await lease.release()
     assert budget.round_trips == 11
+
+
+async def test_while_unpaced_one_round_trip_reserves_a_slot_for_every_waiter(
+    budget: RedisBudget,
+) -> None:
+    lease = budget.lease(StopSignal())
+    turns = await asyncio.gather(*(lease.turn() for _ in range(8)))
+    assert len(turns) == 8
+    assert budget.round_trips == 2  # the first asks alone; the next for the seven waiting
+
+
+async def test_slots_reserved_earlier_are_dropped_when_old_or_after_a_429(
+    budget: RedisBudget,
+) -> None:
+    lease = budget.lease(StopSignal())
+    await asyncio.gather(*(lease.turn() for _ in range(3)))
+    calls = budget.round_trips
+    budget._reserved.append((1.0, -100.0))  # reserved long ago: not spent
+    await lease.turn()
+    assert budget.round_trips == calls + 1
+    budget._reserved.append((1.0, 1e12))
+    await lease.report(Turn(1.0), Outcome(Kind.THROTTLED, 429))
+    assert not budget._reserved
 
 
 async def test_many_successes_without_a_turn_are_counted_on_their_own(budget: RedisBudget) -> None:
@@ -197,6 +220,14 @@ async def test_a_stop_ends_the_wait_for_an_unreachable_redis(redis_server: Redis
         await lease.release()  # ends although the held-back success cannot be counted
 
 
+async def test_a_release_while_redis_is_down_ends_at_once(redis_server: RedisServer) -> None:
+    async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY) as budget:
+        lease = budget.lease(StopSignal())
+        await lease.report(await lease.turn(), OK)
+        redis_server.stop()
+        await asyncio.wait_for(lease.release(), 10)  # the success is not counted: no wait
+
+
 async def test_a_client_given_is_used_whatever_it_decodes_and_left_open(
     redis_server: RedisServer,
 ) -> None:
@@ -213,3 +244,15 @@ async def test_a_client_given_is_used_whatever_it_decodes_and_left_open(
 def test_a_pace_must_be_positive() -> None:
     with pytest.raises(UsageError, match="rate"):
         RedisBudget("redis://127.0.0.1:1/0", base_url=BASE, private_key=KEY, rate=0)
+
+
+async def test_a_waiter_cancelled_as_the_head_reaches_it_passes_the_head_on() -> None:
+    fair = _RoundRobin()
+    await fair.acquire("a")
+    handed = asyncio.create_task(fair.acquire("b"))
+    await asyncio.sleep(0)
+    fair.release()  # to b, which is cancelled before it runs again
+    handed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    await asyncio.wait_for(fair.acquire("c"), 1)  # the head is free, not lost

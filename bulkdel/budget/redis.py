@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
     stop_never,
 )
 from tenacity import wait_random_exponential as _backoff
@@ -52,6 +50,8 @@ BACKOFF_MAX: Final = 5.0
 MAX_POLL: Final = 1.0
 #: what "Redis cannot be reached (yet)" raises; set when the redis package is first imported
 _REDIS_DOWN: tuple[type[BaseException], ...] = (OSError,)
+#: most slots one call reserves (only while the account is unpaced)
+MAX_SLOTS: Final = 16
 #: successes held back for the next turn's call at most; more are counted on their own
 MAX_PENDING: Final = 256
 
@@ -103,11 +103,12 @@ class RedisBudget:
         self._cfg = scripts.config(rate)
         self._fixed = rate is not None
         self._pending: list[float] = []
+        #: slots reserved by an earlier call (unpaced), with the local time of the reply
+        self._reserved: deque[tuple[float, float]] = deque()
         self._fair = _RoundRobin()
         self._last: scripts.Reply | None = None
         self._last_at = 0.0
         self._rate = rate
-        self._down = False
         #: script calls made (each one round trip when Redis answers)
         self.round_trips = 0
 
@@ -143,11 +144,23 @@ class RedisBudget:
 
     async def _take(self, stop: StopSignal) -> Turn:
         """Reserve a slot (asking again while none is near) and sleep until it."""
+        now = stop.clock.time()
+        while self._reserved:
+            slot, reserved_at = self._reserved.popleft()
+            if now - reserved_at <= scripts.HORIZON:
+                return Turn(slot)
         while True:
             pending, self._pending = self._pending, []
-            reply = await _racing(stop, self._call(scripts.take_args(self._cfg, pending), stop))
+            slots = 1
+            if self._rate is None and not self._fixed:
+                # Unpaced: every waiter of this process in one round trip.
+                slots = min(MAX_SLOTS, 1 + self._fair.waiting)
+            args = scripts.take_args(self._cfg, pending, slots=slots)
+            reply = await self._call(args, stop)
             if reply.verdict == "go":
                 assert reply.slot is not None
+                at = stop.clock.time()
+                self._reserved.extend((more, at) for more in reply.more)
                 await stop.sleep(reply.delay)
                 return Turn(reply.slot)
             await stop.sleep(min(max(reply.delay - scripts.HORIZON / 2, 0.001), MAX_POLL))
@@ -163,6 +176,7 @@ class RedisBudget:
             return
         if self._fixed and outcome.limit is None:
             return  # a fixed pace learns nothing, and only a stated window closes the gate
+        self._reserved.clear()  # reserved while unpaced: not to be spent into a 429
         args = scripts.report_args(
             self._cfg,
             turn.granted_at,
@@ -183,39 +197,47 @@ class RedisBudget:
     async def _call(
         self, args: list[str], stop: StopSignal, *, patient: bool = True
     ) -> scripts.Reply:
-        """One script call, again and again while Redis is unreachable (once if not patient).
+        """One script call; while Redis is unreachable, again and again (once if not patient).
 
         Raises:
             Stopped: ``stop`` was set while waiting to try again.
         """
+        self.round_trips += 1
+        try:
+            raw = await self._script(keys=self._keys, args=args)
+        except _REDIS_DOWN as error:
+            if not patient:
+                raise
+            raw = await self._call_again(args, stop, error)
+        reply = scripts.Reply.parse(raw)
+        self._last, self._last_at, self._rate = reply, time.monotonic(), reply.rate
+        return reply
+
+    async def _call_again(self, args: list[str], stop: StopSignal, error: BaseException) -> Any:
+        """The script call, after a failure, with capped exponential backoff until it works.
+
+        Raises:
+            Stopped: ``stop`` was set while waiting.
+        """
+        # The error's type only: a message may carry the URL, and with it a password.
+        log.warning(
+            "Redis is unreachable (%s): no request is sent until it answers",
+            type(error).__name__,
+        )
+        await stop.sleep(BACKOFF_BASE)
         retrying = AsyncRetrying(
             retry=retry_if_exception(_unreachable),
             wait=_backoff(multiplier=BACKOFF_BASE, max=BACKOFF_MAX),
-            stop=stop_never if patient else stop_after_attempt(1),
+            stop=stop_never,
             sleep=stop.sleep,
-            before_sleep=self._outage,
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 self.round_trips += 1
                 raw = await self._script(keys=self._keys, args=args)
-        reply = scripts.Reply.parse(raw)
-        if self._down:
-            self._down = False
-            log.warning("Redis answers again; the account budget goes on")
-        self._last, self._last_at, self._rate = reply, time.monotonic(), reply.rate
-        return reply
-
-    def _outage(self, state: RetryCallState) -> None:
-        if not self._down:
-            self._down = True
-            error = state.outcome.exception() if state.outcome else None
-            # The error's type only: a message may carry the URL, and with it a password.
-            log.warning(
-                "Redis is unreachable (%s): no request is sent until it answers",
-                type(error).__name__,
-            )
+        log.warning("Redis answers again; the account budget goes on")
+        return raw
 
 
 class RedisLease:
@@ -236,12 +258,15 @@ class RedisLease:
         """
         if self._left.is_set():
             raise Stopped(self._stop.reason)
+        self._stop.check()
+        # One race for the whole turn: a stop or a release ends it wherever it waits.
         taking = asyncio.ensure_future(self._turn())
-        leaving = asyncio.ensure_future(self._left.wait())
+        ending = [asyncio.ensure_future(event.wait()) for event in (self._left, self._stop)]
         try:
-            await asyncio.wait({taking, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({taking, *ending}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            leaving.cancel()
+            for waiting in ending:
+                waiting.cancel()
             taking.cancel()
         if taking.done() and not taking.cancelled():
             return taking.result()
@@ -249,7 +274,7 @@ class RedisLease:
 
     async def _turn(self) -> Turn:
         fair = self._budget._fair
-        await fair.acquire(self, self._stop)
+        await fair.acquire(self)
         try:
             return await self._budget._take(self._stop)
         finally:
@@ -284,13 +309,8 @@ class _RoundRobin:
         self._served: dict[object, int] = {}
         self._tick = 0
 
-    async def acquire(self, owner: object, stop: StopSignal) -> None:
-        """Until ``owner``'s waiter holds the head.
-
-        Raises:
-            Stopped: ``stop`` was set first.
-        """
-        stop.check()
+    async def acquire(self, owner: object) -> None:
+        """Until ``owner``'s waiter holds the head."""
         if not self._held and not self._waiting:
             self._held = True
             self._serve(owner)
@@ -298,13 +318,18 @@ class _RoundRobin:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(owner, deque()).append(waiter)
         try:
-            await _racing(stop, waiter)
+            await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # the head came with the stop: pass it on
             else:
                 waiter.cancel()
             raise
+
+    @property
+    def waiting(self) -> int:
+        """Waiters queued (a few may have left already)."""
+        return sum(len(queue) for queue in self._waiting.values())
 
     def release(self) -> None:
         """Pass the head to the waiting lease served longest ago (or free it)."""
@@ -327,26 +352,6 @@ class _RoundRobin:
     def _serve(self, owner: object) -> None:
         self._tick += 1
         self._served[owner] = self._tick
-
-
-async def _racing(stop: StopSignal, awaitable: Any) -> Any:
-    """``await awaitable`` unless ``stop`` is set first (then it is cancelled).
-
-    Raises:
-        Stopped: ``stop`` was set first.
-    """
-    task = asyncio.ensure_future(awaitable)
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        if not task.done():
-            task.cancel()
-    if task.done() and not task.cancelled():
-        return task.result()
-    stop.check()
-    return await task  # pragma: no cover - cancelled from outside
 
 
 def _unreachable(error: BaseException) -> bool:
