@@ -82,7 +82,7 @@ class RedisBudget:
             raise UsageError(f"rate must be > 0, got {rate}")
         try:
             from redis.asyncio import Redis
-            from redis.exceptions import BusyLoadingError
+            from redis.exceptions import BusyLoadingError, ReadOnlyError
             from redis.exceptions import ConnectionError as RedisConnectionError
             from redis.exceptions import TimeoutError as RedisTimeoutError
         except ImportError:  # pragma: no cover - the test extra installs it
@@ -90,8 +90,15 @@ class RedisBudget:
                 "a Redis budget needs the redis package: pip install 'bulkdel[redis]'"
             ) from None
         global _REDIS_DOWN
-        # A server loading its AOF after a restart answers LOADING: it is coming back.
-        _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError)
+        # A server loading its AOF after a restart answers LOADING, a replica not promoted
+        # yet after a failover READONLY: both are coming back.
+        _REDIS_DOWN = (
+            RedisConnectionError,
+            RedisTimeoutError,
+            BusyLoadingError,
+            ReadOnlyError,
+            OSError,
+        )
         self._owned = isinstance(redis, str)
         self._redis: Redis = (
             Redis.from_url(redis, socket_timeout=5.0, socket_connect_timeout=2.0)
