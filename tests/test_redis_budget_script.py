@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
+from bulkdel.budget import controller
 from bulkdel.budget import redis_scripts as rs
 from tests.redis_server import RedisServer
 
@@ -197,6 +198,15 @@ async def test_a_429_granted_before_the_last_slow_down_is_no_new_signal(adaptive
     assert fresh.rate is not None
     assert slowed.rate is not None
     assert fresh.rate == pytest.approx(slowed.rate * 0.85 * 1.02)
+
+
+async def test_one_bad_epoch_cuts_to_a_quarter_at_most(adaptive: Script) -> None:
+    for i in range(100):
+        await adaptive.take(T0 + i / 100)
+    slowed = await adaptive.report(T0 + 1, T0 + 0.99)
+    assert slowed.rate == pytest.approx(50.0)
+    refused = await _refuse(adaptive, T0 + 1.2, T0 + 1.05, 20)  # every answer a 429
+    assert refused.rate == pytest.approx(50.0 * (1 - controller.MAX_CUT))
 
 
 async def test_successes_counted_with_a_turn_raise_the_pace_after_an_epoch(

@@ -115,7 +115,7 @@ local function decide()
     local got = trim(KEYS[3], now) / span(now)
     local sent = sent_rate(now)
     st.lrr = sent
-    set_rate(math.max(got, sent * cfg.max_cut))
+    set_rate(math.max(got, sent / 2))
   elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
     local sent = math.min(st.rate, sent_rate(now))
     st.lrr = sent

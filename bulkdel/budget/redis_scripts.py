@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Final
 
+from . import controller, pace
+
 #: the script's time origin (2025-01-01 UTC): microseconds since then stay exact in a double
 EPOCH: Final = 1_735_689_600
 #: a slot is reserved only this close (seconds); past it the caller asks again later, so a
@@ -22,26 +24,28 @@ EPOCH: Final = 1_735_689_600
 HORIZON: Final = 0.5
 #: the state outlives its last use by this long (then a new run starts unpaced)
 TTL_SECONDS: Final = 3600
-#: GCRA's burst tolerance: a tenth of a second of turns beyond the first
-BURST_SECONDS: Final = 0.1
+#: GCRA's burst tolerance, as the in-process pace has it
+BURST_SECONDS: Final = pace.BURST_SECONDS
 
-#: the controller's constants (bulkdel.budget.controller), as the script reads them
+#: the controller's constants as the script reads them: taken from the in-process controller,
+#: so that a change of its constants reaches every process (a change of its rules needs the
+#: script to follow; tests/test_redis_budget_parity.py fails until it does)
 CONTROLLER: Final[dict[str, float]] = {
-    "target": 0.02,
-    "min_refusals": 3,
-    "min_answers": 20,
-    "probe_every": 1.0,
-    "fast_step": 0.10,
-    "slow_step": 0.02,
-    "near": 0.9,
-    "max_cut": 0.5,
-    "ceiling_share": 0.985,
-    "long_window": 1.0,
-    "quota_share": 0.99,
-    "ceiling_trust": 600.0,
-    "max_answers": 400,
-    "min_rate": 0.5,
-    "app_limit": 2.0,
+    "target": controller.TARGET,
+    "min_refusals": controller.MIN_REFUSALS,
+    "min_answers": controller.MIN_ANSWERS,
+    "probe_every": controller.PROBE_EVERY,
+    "fast_step": controller.FAST_STEP,
+    "slow_step": controller.SLOW_STEP,
+    "near": controller.NEAR,
+    "max_cut": controller.MAX_CUT,
+    "ceiling_share": controller.CEILING_SHARE,
+    "long_window": controller.LONG_WINDOW,
+    "quota_share": pace.QUOTA_SHARE,
+    "ceiling_trust": controller.CEILING_TRUST,
+    "max_answers": controller.MAX_ANSWERS,
+    "min_rate": controller.MIN_RATE,
+    "app_limit": controller.APP_LIMIT,
 }
 
 SOURCE: Final = (files(__package__) / "budget.lua").read_text(encoding="utf-8")
