@@ -86,29 +86,6 @@ async def test_a_turn_carries_the_successes_so_a_request_costs_one_round_trip(
     assert budget.round_trips == 11
 
 
-async def test_while_unpaced_one_round_trip_reserves_a_slot_for_every_waiter(
-    budget: RedisBudget,
-) -> None:
-    lease = budget.lease(StopSignal())
-    turns = await asyncio.gather(*(lease.turn() for _ in range(8)))
-    assert len(turns) == 8
-    assert budget.round_trips == 2  # the first asks alone; the next for the seven waiting
-
-
-async def test_slots_reserved_earlier_are_dropped_when_old_or_after_a_429(
-    budget: RedisBudget,
-) -> None:
-    lease = budget.lease(StopSignal())
-    await asyncio.gather(*(lease.turn() for _ in range(3)))
-    calls = budget.round_trips
-    budget._reserved.append((1.0, -100.0))  # reserved long ago: not spent
-    await lease.turn()
-    assert budget.round_trips == calls + 1
-    budget._reserved.append((1.0, 1e12))
-    await lease.report(Turn(1.0), Outcome(Kind.THROTTLED, 429))
-    assert not budget._reserved
-
-
 async def test_many_successes_without_a_turn_are_counted_on_their_own(budget: RedisBudget) -> None:
     lease = budget.lease(StopSignal())
     turn = await lease.turn()

@@ -28,10 +28,8 @@ class Script:
     keys: list[str]
     cfg: str
 
-    async def take(
-        self, now: float | None, pending: tuple[float, ...] = (), slots: int = 1
-    ) -> rs.Reply:
-        args = rs.take_args(self.cfg, list(pending), now, slots=slots)
+    async def take(self, now: float | None, pending: tuple[float, ...] = ()) -> rs.Reply:
+        args = rs.take_args(self.cfg, list(pending), now)
         return rs.Reply.parse(await self.client.evalsha(self.sha, 3, *self.keys, *args))
 
     async def count(self, now: float, pending: tuple[float, ...]) -> rs.Reply:
@@ -253,14 +251,6 @@ async def test_without_an_injected_time_the_script_reads_the_servers_clock(
     after = after_s - rs.EPOCH + after_us / 1e6
     assert before <= reply.now <= after
     assert reply.slot == reply.now
-
-
-async def test_while_unpaced_one_call_reserves_several_slots(adaptive: Script) -> None:
-    unpaced = await adaptive.take(T0, slots=4)
-    assert (unpaced.slot, unpaced.more) == (T0, (T0, T0, T0))
-    await adaptive.report(T0, T0, limit=100, interval=1.0, retry_after=0.1)
-    paced = await adaptive.take(T0 + 0.2, slots=4)
-    assert (paced.verdict, paced.more) == ("go", ())  # paced: one slot a call, fair to others
 
 
 async def test_the_keys_carry_a_hash_tag_never_the_key(adaptive: Script) -> None:

@@ -5,12 +5,10 @@
 -- ARGV: 1 mode ('take' | 'count' | 'report'), 2 now in us since cfg.epoch ('' = TIME; tests only),
 --       3 cfg (JSON: constants, fixed rate, horizon, ttl), then
 --       take, count: 4 granted-at (us) of successes not reported yet, comma-separated ('' none);
---               'count' only counts them, 'take' then reserves a slot, or up to 5 slots
---               while the account is unpaced (one round trip for several waiting requests)
+--               'count' only counts them, 'take' then reserves a slot
 --       report: 4 granted-at (us), 5 '429' or 'ok', 6 limit, 7 interval (s), 8 retry-after (s)
 --               ('' where the answer did not say)
--- Reply: {verdict ('go' | 'wait' | 'ok'), delay us, slot us, rate ('' = unpaced), gate us, now us,
---         further slots reserved (us, comma-separated)}
+-- Reply: {verdict ('go' | 'wait' | 'ok'), delay us, slot us, rate ('' = unpaced), gate us, now us}
 -- Times are microseconds since cfg.epoch (a recent epoch, so they stay exact as doubles) and
 -- every number goes back as a string: Lua numbers returned to Redis are cut to integers.
 
@@ -207,7 +205,7 @@ local function take()
   return 'go', allow - now, allow
 end
 
-local verdict, delay, slot, extra = 'ok', 0, nil, {}
+local verdict, delay, slot = 'ok', 0, nil
 if ARGV[1] == 'report' then
   report(tonumber(ARGV[4]), ARGV[5] == '429', tonumber(ARGV[6]), tonumber(ARGV[7]),
     tonumber(ARGV[8]))
@@ -215,15 +213,7 @@ else
   for granted in string.gmatch(ARGV[4], '[^,]+') do
     on_answer(tonumber(granted), false, nil, nil)
   end
-  if ARGV[1] == 'take' then
-    verdict, delay, slot = take()
-    for _ = 2, tonumber(ARGV[5]) or 1 do
-      if verdict ~= 'go' or pace() then break end
-      local more, _, at = take()
-      if more ~= 'go' then break end
-      table.insert(extra, fmt(at))
-    end
-  end
+  if ARGV[1] == 'take' then verdict, delay, slot = take() end
 end
 
 local fields = {tat = st.tat, gate = st.gate, rate = st.rate, epoch = st.epoch, acc = st.acc,
@@ -243,4 +233,4 @@ end
 if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
 redis.call('HSET', KEYS[1], unpack(put))
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], cfg.ttl_ms) end
-return {verdict, fmt(delay), fmt(slot), fmt(pace()), fmt(st.gate), fmt(now), table.concat(extra, ',')}
+return {verdict, fmt(delay), fmt(slot), fmt(pace()), fmt(st.gate), fmt(now)}

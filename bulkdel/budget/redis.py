@@ -50,8 +50,6 @@ BACKOFF_MAX: Final = 5.0
 MAX_POLL: Final = 1.0
 #: what "Redis cannot be reached (yet)" raises; set when the redis package is first imported
 _REDIS_DOWN: tuple[type[BaseException], ...] = (OSError,)
-#: most slots one call reserves (only while the account is unpaced)
-MAX_SLOTS: Final = 16
 #: successes held back for the next turn's call at most; more are counted on their own
 MAX_PENDING: Final = 256
 
@@ -110,8 +108,6 @@ class RedisBudget:
         self._cfg = scripts.config(rate)
         self._fixed = rate is not None
         self._pending: list[float] = []
-        #: slots reserved by an earlier call (unpaced), with the local time of the reply
-        self._reserved: deque[tuple[float, float]] = deque()
         self._fair = _RoundRobin()
         self._last: scripts.Reply | None = None
         self._last_at = 0.0
@@ -151,23 +147,11 @@ class RedisBudget:
 
     async def _take(self, stop: StopSignal) -> Turn:
         """Reserve a slot (asking again while none is near) and sleep until it."""
-        now = stop.clock.time()
-        while self._reserved:
-            slot, reserved_at = self._reserved.popleft()
-            if now - reserved_at <= scripts.HORIZON:
-                return Turn(slot)
         while True:
             pending, self._pending = self._pending, []
-            slots = 1
-            if self._rate is None and not self._fixed:
-                # Unpaced: every waiter of this process in one round trip.
-                slots = min(MAX_SLOTS, 1 + self._fair.waiting)
-            args = scripts.take_args(self._cfg, pending, slots=slots)
-            reply = await self._call(args, stop)
+            reply = await self._call(scripts.take_args(self._cfg, pending), stop)
             if reply.verdict == "go":
                 assert reply.slot is not None
-                at = stop.clock.time()
-                self._reserved.extend((more, at) for more in reply.more)
                 await stop.sleep(reply.delay)
                 return Turn(reply.slot)
             await stop.sleep(min(max(reply.delay - scripts.HORIZON / 2, 0.001), MAX_POLL))
@@ -183,7 +167,6 @@ class RedisBudget:
             return
         if self._fixed and outcome.limit is None:
             return  # a fixed pace learns nothing, and only a stated window closes the gate
-        self._reserved.clear()  # reserved while unpaced: not to be spent into a 429
         args = scripts.report_args(
             self._cfg,
             turn.granted_at,
@@ -280,6 +263,10 @@ class RedisLease:
         raise Stopped(self._stop.reason)
 
     async def _turn(self) -> Turn:
+        # Unpaced too, one turn at a time per process: asking Redis turn by turn is what
+        # keeps an unpaced start from flooding the server before its first 429 is known
+        # (measured: letting a process's turns ask at once, or reserve several slots a call,
+        # doubled the 429s of three processes' first contact with a limit).
         fair = self._budget._fair
         await fair.acquire(self)
         try:
@@ -332,11 +319,6 @@ class _RoundRobin:
             else:
                 waiter.cancel()
             raise
-
-    @property
-    def waiting(self) -> int:
-        """Waiters queued (a few may have left already)."""
-        return sum(len(queue) for queue in self._waiting.values())
 
     def release(self) -> None:
         """Pass the head to the waiting lease served longest ago (or free it)."""

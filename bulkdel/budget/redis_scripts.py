@@ -86,7 +86,6 @@ class Reply:
         rate: the account's pace now, None while unpaced.
         gate: when the gate opens (or opened), None if it never closed.
         now: the server's time of the call.
-        more: further slots reserved by the same call (unpaced only).
     """
 
     verdict: str
@@ -95,13 +94,12 @@ class Reply:
     rate: float | None
     gate: float | None
     now: float
-    more: tuple[float, ...] = ()
 
     @classmethod
     def parse(cls, raw: list[Any]) -> Reply:
         """From the script's reply (bytes or str, as the client decodes)."""
         text = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
-        verdict, delay, slot, rate, gate, now, more = text
+        verdict, delay, slot, rate, gate, now = text
         return cls(
             verdict=verdict,
             delay=float(delay) / 1e6,
@@ -109,7 +107,6 @@ class Reply:
             rate=float(rate) if rate else None,
             gate=_seconds(gate),
             now=float(now) / 1e6,
-            more=tuple(float(us) / 1e6 for us in more.split(",") if us),
         )
 
 
@@ -128,13 +125,11 @@ def take_args(
     now: float | None = None,
     *,
     reserve: bool = True,
-    slots: int = 1,
 ) -> list[str]:
     """Arguments of a ``take`` (or, without ``reserve``, a ``count``): first the successes
-    not reported yet, by the time their turns were granted; then up to ``slots`` slots (more
-    than one only while the account is unpaced)."""
+    not reported yet, by the time their turns were granted."""
     mode = "take" if reserve else "count"
-    return [mode, _now(now), cfg, ",".join(micros(g) for g in pending), str(slots)]
+    return [mode, _now(now), cfg, ",".join(micros(g) for g in pending)]
 
 
 def report_args(
