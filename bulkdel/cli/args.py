@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
 from ..models import Settings
+from .budget import add_redis_option
 
 #: the library's defaults, shown in --help and used when an option is not given
 DEFAULTS = Settings()
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--jsonl", action="store_true", help="name, path, size, createdAt too")
     listing.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    for command in (delete, listing):  # not in shared_parent: `job submit` has its own
+        add_redis_option(command)
     commands.add_parser("fake-server", help="a local ImageKit-compatible server", add_help=False)
     rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
     rebuild.add_argument("--journal", type=Path, required=True)

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._engine.sources import FileReader, open_files
+from ..budget import AccountBudget
 from ..deleter import BulkDeleter
 from ..imagekit import ListingClient
 from ..report import Report
+from .budget import account_budget
 from .confirm import Declined, confirm, files_target
 from .progress import ProgressDisplay
 from .settings import Job, default_report_dir, delete_job
@@ -30,25 +32,27 @@ async def run_delete(args: argparse.Namespace) -> Report:
         Declined: a terminal user did not confirm; nothing was sent.
     """
     job = delete_job(args, os.environ)
-    if job.selection is not None:
-        return await _delete_selected(args, job)
-    readers = open_files(args.sources or ["-"], args.format, args.column)
-    try:
-        confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
-    except Declined:
-        for reader in readers:
-            reader.close()
-        raise
-    deleter = _deleter(args, job)
-    return await run_with_signals(deleter, readers, show_progress=not args.quiet)
+    async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+        if job.selection is not None:
+            return await _delete_selected(args, job, budget)
+        readers = open_files(args.sources or ["-"], args.format, args.column)
+        try:
+            confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
+        except Declined:
+            for reader in readers:
+                reader.close()
+            raise
+        deleter = _deleter(args, job, budget)
+        return await run_with_signals(deleter, readers, show_progress=not args.quiet)
 
 
-def _deleter(args: argparse.Namespace, job: Job) -> BulkDeleter:
+def _deleter(args: argparse.Namespace, job: Job, budget: AccountBudget | None) -> BulkDeleter:
     return BulkDeleter(
         job.private_key if not job.settings.dry_run else None,
         settings=job.settings,
         report_dir=args.report_dir or default_report_dir(),
         journal=args.journal,
+        budget=budget,
     )
 
 
@@ -66,7 +70,9 @@ def listing_for(job: Job) -> Listing:
     return Listing(client, job.selection)
 
 
-async def _delete_selected(args: argparse.Namespace, job: Job) -> Report:
+async def _delete_selected(
+    args: argparse.Namespace, job: Job, budget: AccountBudget | None
+) -> Report:
     """Selectors: list and delete at once (the listing is the source; a dry run lists and
     counts files and bytes)."""
     listing = listing_for(job)
@@ -77,7 +83,7 @@ async def _delete_selected(args: argparse.Namespace, job: Job) -> Report:
     except Declined:
         await listing.close()
         raise
-    deleter = _deleter(args, job)
+    deleter = _deleter(args, job, budget)
     report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
     print(
         f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "

@@ -10,9 +10,11 @@ import sys
 from typing import Any, TextIO
 
 from .._engine.pager import Listing, StandaloneHost
+from ..budget import AccountBudget
 from ..models import Abort
+from .budget import account_budget
 from .delete import listing_for
-from .settings import list_job
+from .settings import Job, list_job
 from .signals import stop_on_signals
 
 
@@ -30,8 +32,13 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
         ListingError: the listing cannot go on (a fatal answer, or a page kept failing).
     """
     job = list_job(args, os.environ)
+    async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+        return await _list(args, job, budget)
+
+
+async def _list(args: argparse.Namespace, job: Job, budget: AccountBudget | None) -> Abort | None:
     listing = listing_for(job)
-    host = StandaloneHost(job.settings)
+    host = StandaloneHost(job.settings, budget=budget)
     out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
     with stop_on_signals(host.stop) as interrupts:
         try:

@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL, check_base_url
 from ..models import Settings
 from ..selection import Selection
+from .budget import resolve_redis_url
 
 #: the options that select files through the listing API (argparse destinations)
 SELECTORS = ("path", "recursive", "search_query", "older_than", "created_before", "tag")
@@ -32,11 +33,14 @@ class Job:
         settings: the library's settings.
         selection: the listing selectors, or None when ids are read from files.
         private_key: None when nothing will be sent (a dry run of files); never in ``repr``.
+        redis_url: where the account's budget is shared (``--redis``), or None; never in
+            ``repr`` (it may hold a password).
     """
 
     settings: Settings
     selection: Selection | None
     private_key: str | None = field(repr=False)
+    redis_url: str | None = field(default=None, repr=False)
 
 
 def resolve_base_url(option: str | None, environ: Mapping[str, str]) -> str:
@@ -117,7 +121,7 @@ def delete_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     needs_key = selection is not None or not settings.dry_run
     key = read_private_key(args.private_key_file, environ) if needs_key else None
-    return Job(settings, selection, key)
+    return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
 
 
 def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
@@ -128,7 +132,8 @@ def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
     """
     settings = settings_from_args(args, environ)
     selection = _selection(args)
-    return Job(settings, selection, read_private_key(args.private_key_file, environ))
+    key = read_private_key(args.private_key_file, environ)
+    return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
 
 
 def default_report_dir(now: dt.datetime | None = None) -> Path:
