@@ -12,8 +12,8 @@ and for every run the Redis round trips per request (script calls counted by the
 ``INFO commandstats``, over the requests the fake server answered). The Redis server is a
 private ``redis-server`` on a free port; without one the group is skipped.
 
-``EXTRA`` holds further runners of this group (the distributed job's workers add theirs):
-each takes ``(cfg, work, redis_url)`` and returns a block for ``results["redis"]``.
+``EXTRA`` holds further runners of this group (the distributed job's workers): each takes
+``(cfg, work, redis_url)`` and returns blocks for ``results["redis"]``; ``--quick`` skips them.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import harness
+from . import harness, jobs_scenarios
 from .harness import FakeServer, ProcResult, child_env, make_id, run_timed
 from .scenarios import Config
 
 PROCESSES = (1, 2, 4)
 #: further runners of this group: (cfg, work dir, redis URL) -> {name: block}
-EXTRA: list[Callable[[Config, Path, str], dict[str, Any]]] = []
+EXTRA: list[Callable[[Config, Path, str], dict[str, Any]]] = [jobs_scenarios.run_workers]
 
 
 def run_redis(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
@@ -58,7 +58,9 @@ def run_redis(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
         for n in PROCESSES:
             ids = _id_files(work / f"free{n}", cfg.ids, n)
             unthrottled[str(n)] = _run(cfg, ids, url, rate=None)
-        for extra in EXTRA:
+        # --quick (several runs at once: no measurement) leaves them out, for the smoke
+        # test's time.
+        for extra in EXTRA if cfg.jobs == 1 else ():
             results.update(extra(cfg, work, url))
     return results
 
