@@ -52,4 +52,6 @@ async def preflight(client: ListingClient, *, clock: Clock = LOOP_CLOCK) -> None
     hint = " (check the private key)" if outcome.status in (401, 403) else ""
     if outcome.status == 200:
         hint = " (is the base URL ImageKit's API?)"
-    raise FatalAPIError(outcome.status, f"preflight GET {url}: {outcome.message}{hint}")
+    raise FatalAPIError(
+        outcome.status, f"preflight (a one-file listing page) GET {url}: {outcome.message}{hint}"
+    )

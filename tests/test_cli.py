@@ -112,15 +112,23 @@ def test_usage_errors_exit_2_without_a_request(tmp_path: Path) -> None:
 
 
 def test_wrong_key_exits_3(tmp_path: Path) -> None:
-    """A key the server refuses aborts the run with exit 3 and an accounted report."""
+    """A key the server refuses stops at the preflight: exit 3 naming the key, one listing
+    request, nothing deleted and no report; with --no-preflight the run itself aborts with
+    exit 3 and an accounted report."""
     source = write_ids(tmp_path / "ids.txt", hex_ids(2000))
     threaded = ThreadedServer(FakeImageKit("the right key"))
     with threaded as server:
         result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--concurrency", "4"))
+        assert result.returncode == 3, result.stderr
+        assert "HTTP 403" in result.stderr and "private key" in result.stderr
+        assert server.stats.requests == server.stats.list_requests == 1
+        assert not (tmp_path / "r").exists()
+        args = delete_args(source, threaded.url, tmp_path / "r", "--concurrency", "4")
+        result = run_cli([*args, "--no-preflight"])
     assert result.returncode == 3, result.stderr
     summary = check_report_dir(tmp_path / "r")
     assert summary["aborted"].startswith("fatal: HTTP 403")
-    assert server.stats.requests <= 4
+    assert server.stats.requests <= 5
 
 
 def test_max_delete_refuses_with_exit_2(tmp_path: Path) -> None:
@@ -131,7 +139,7 @@ def test_max_delete_refuses_with_exit_2(tmp_path: Path) -> None:
         result = run_cli(delete_args(source, threaded.url, tmp_path / "r", "--max-delete", "100"))
     assert result.returncode == 2
     assert "--max-delete" in result.stderr
-    assert server.stats.requests == 0
+    assert server.stats.requests == server.stats.list_requests == 1  # the preflight only
 
 
 def test_dry_run_exit_0_without_key_or_request(tmp_path: Path) -> None:

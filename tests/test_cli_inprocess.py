@@ -112,7 +112,8 @@ def test_exit_2_when_max_delete_refuses(
     code = cli.main(delete_args(source, served.url, tmp_path / "r", "--max-delete", "10"))
     assert code == cli.EXIT_USAGE
     assert "--max-delete" in capsys.readouterr().err
-    assert served.server.stats.requests == 0
+    stats = served.server.stats
+    assert stats.requests == stats.list_requests == 1  # the preflight; no delete sent
 
 
 @pytest.mark.usefixtures("env_key")
@@ -134,7 +135,9 @@ def test_exit_3_when_the_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     threaded = ThreadedServer(FakeImageKit("another key"))
     with threaded:
         source = write_ids(tmp_path / "ids.txt", hex_ids(300))
-        code = cli.main(delete_args(source, threaded.url, tmp_path / "r", "--json"))
+        # the run's own handling of a 403 (the preflight would stop it first)
+        argv = delete_args(source, threaded.url, tmp_path / "r", "--json", "--no-preflight")
+        code = cli.main(argv)
     assert code == cli.EXIT_FATAL
     summary = json.loads(capsys.readouterr().out)
     assert summary["aborted"].startswith("fatal: HTTP 403")
@@ -289,7 +292,7 @@ def test_a_terminal_user_who_does_not_say_yes_deletes_nothing(
     answer: str,
 ) -> None:
     """Above the threshold on a terminal, 'no', end of input or anything but yes: exit 2,
-    no request, no report; the prompt says how many files at most and where from."""
+    no delete sent, no report; the prompt says how many files at most and where from."""
     source = write_ids(tmp_path / "ids.txt", hex_ids(cli.CONFIRM_ABOVE + 1))
     on_a_terminal(monkeypatch, answer)
     code = cli.main(delete_args(source, served.url, tmp_path / "r"))
@@ -297,7 +300,8 @@ def test_a_terminal_user_who_does_not_say_yes_deletes_nothing(
     assert code == cli.EXIT_USAGE
     assert f"about to delete up to 1,001 files listed in {source} from {served.url}" in err
     assert err.endswith("bulkdel: nothing deleted.\n")
-    assert served.server.stats.requests == 0
+    stats = served.server.stats
+    assert stats.requests == stats.list_requests == 1  # the preflight; no delete sent
     assert not (tmp_path / "r").exists()
 
 
@@ -391,7 +395,15 @@ def test_second_signal_stops_at_once_and_still_writes_the_report(
         thread = signal_when(lambda: server.stats.in_flight >= 2, [signal.SIGTERM, signal.SIGINT])
         started = time.monotonic()
         code = cli.main(
-            delete_args(source, threaded.url, tmp_path / "r", "--concurrency", "2", "--json")
+            delete_args(
+                source,
+                threaded.url,
+                tmp_path / "r",
+                "--concurrency",
+                "2",
+                "--json",
+                "--no-preflight",
+            )
         )
         elapsed = time.monotonic() - started
         thread.join()
@@ -570,7 +582,7 @@ def test_selected_delete_asks_on_a_terminal_then_deletes_the_folder(
         assert code == cli.EXIT_USAGE
         assert "about to delete every file selected by --path /a/ --recursive" in err
         assert err.endswith("bulkdel: nothing deleted.\n")
-        assert server.stats.requests == 0
+        assert server.stats.requests == server.stats.list_requests == 1  # the preflight
 
         on_a_terminal(monkeypatch, "yes\n")
         code = cli.main([*argv, "--report-dir", str(tmp_path / "r2")])
@@ -631,6 +643,7 @@ def test_selected_delete_whose_listing_keeps_failing_exits_1(
                 "--report-dir",
                 str(tmp_path / "r"),
                 "--json",
+                "--no-preflight",
             ]
         )
         assert server.deleted == set()
@@ -687,13 +700,14 @@ def test_list_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     refused = ThreadedServer(FakeImageKit("another key", files=seed_files({"/a/": 3})))
     with refused:
         assert cli.main(["list", "--path", "/a/", "--base-url", refused.url]) == cli.EXIT_FATAL
-    assert "bulkdel: error: listing:" in capsys.readouterr().err
+    assert "bulkdel: error: HTTP 403: preflight" in capsys.readouterr().err
 
     broken = ThreadedServer(
         FakeImageKit(KEY, files=seed_files({"/a/": 3}), faults=Faults(error_5xx=1.0))
     )
     with broken:
         argv = ["list", "--path", "/a/", "--max-attempts", "1", "--base-url", broken.url]
+        argv.append("--no-preflight")  # the listing's own failure, not the preflight's
         assert cli.main(argv) == cli.EXIT_INCOMPLETE
     assert "bulkdel: error: listing:" in capsys.readouterr().err
 

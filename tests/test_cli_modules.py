@@ -100,7 +100,8 @@ def test_list_stops_after_the_page_in_flight_on_sigint(
     with listing_server as server:
         thread = signal_when(lambda: server.stats.list_requests >= 2, [signal.SIGINT])
         # paced at 2 pages a second: the signal arrives while the listing has pages to go
-        code = cli.main(["list", "--path", "/a/", "--rate", "2", "--base-url", listing_server.url])
+        argv = ["list", "--path", "/a/", "--rate", "2", "--no-preflight"]
+        code = cli.main([*argv, "--base-url", listing_server.url])
         thread.join()
     captured = capsys.readouterr()
     listed = captured.out.splitlines()
@@ -122,7 +123,8 @@ def test_list_stops_at_once_on_a_second_signal(
         thread = signal_when(
             lambda: server.stats.list_requests >= 1, [signal.SIGTERM, signal.SIGINT]
         )
-        code = cli.main(["list", "--path", "/a/", "--base-url", threaded.url])
+        argv = ["list", "--path", "/a/", "--no-preflight", "--base-url", threaded.url]
+        code = cli.main(argv)
         thread.join()
     captured = capsys.readouterr()
     assert code == cli.EXIT_INTERRUPTED
@@ -138,7 +140,7 @@ def test_list_jsonl_output_file_is_whole_after_a_signal(
     out = tmp_path / "l.jsonl"
     with listing_server as server:
         thread = signal_when(lambda: server.stats.list_requests >= 2, [signal.SIGTERM])
-        argv = ["list", "--path", "/a/", "--rate", "2", "--jsonl", "-o", str(out)]
+        argv = ["list", "--path", "/a/", "--rate", "2", "--jsonl", "-o", str(out), "--no-preflight"]
         code = cli.main([*argv, "--base-url", listing_server.url])
         thread.join()
     assert code == cli.EXIT_INTERRUPTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -144,15 +145,14 @@ async def test_purge_after_per_file_and_when_nothing_was_deleted(tmp_path: Path)
 def test_cdn_note() -> None:
     """After a live delete without --purge-cache, the note says the CDN may still serve the
     files and how to purge; never after a dry run, a purge, or nothing deleted."""
-    ids_note = cdn_note(report(None, 5), None, None)
+    ids_note = cdn_note(report(None, 5))
     assert ids_note is not None and "may still serve the 5 deleted files" in ids_note
     assert "POST /v1/files/purge" in ids_note
-    selected = cdn_note(report(None, 5), None, Selection(path="/a/"))
+    selected = cdn_note(replace(report(None, 5), selection={"cutoff": None}))
     assert selected is not None and "add --purge-cache" in selected
-    plan = PurgePlan("folders", ENDPOINT, ENDPOINT + "/a/b/*", 100)
-    assert cdn_note(report(None, 5), plan, None) is None
-    assert cdn_note(report(None, 5, dry_run=True), None, None) is None
-    assert cdn_note(report(None, 0), None, None) is None
+    assert cdn_note(replace(report(None, 5), purge={"requests": 1})) is None
+    assert cdn_note(report(None, 5, dry_run=True)) is None
+    assert cdn_note(report(None, 0)) is None
 
 
 async def test_check_api_runs_unless_skipped() -> None:

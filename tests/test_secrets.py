@@ -109,7 +109,8 @@ def test_no_key_in_output_under_server_faults(tmp_path: Path, name: str) -> None
     as_json = sorted(FAULTS).index(name) % 2 == 0  # both summary forms, half each
     threaded = ThreadedServer(FakeImageKit(KEY, existing=hex_ids(20), faults=FAULTS[name]))
     with threaded:
-        result = _cli(threaded.url, tmp_path, *(["--json"] if as_json else []))
+        # the faults hit the run itself, not the preflight
+        result = _cli(threaded.url, tmp_path, "--no-preflight", *(["--json"] if as_json else []))
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
     assert_no_key([result.stdout, result.stderr], tmp_path / "r")
@@ -181,8 +182,11 @@ def test_no_key_in_usage_errors(
 
 
 def test_no_key_when_connection_refused(tmp_path: Path) -> None:
-    """Nothing listening: every id fails, no key anywhere."""
+    """Nothing listening: the preflight exits 3; without it every id fails; no key anywhere."""
     result = _cli("http://127.0.0.1:9", tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert_no_key([result.stdout, result.stderr], tmp_path / "r")
+    result = _cli("http://127.0.0.1:9", tmp_path, "--no-preflight")
     assert result.returncode == 1, result.stderr
     assert_no_key([result.stdout, result.stderr], tmp_path / "r")
 

@@ -15,7 +15,17 @@ from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
 from ..models import Settings
 from .budget import add_redis_option
+from .preflight import add_preflight_argument
+from .purge import add_purge_arguments
 
+AGE_HELP = (
+    "created longer ago than AGE: a number and s, min, h, d, w, mo (calendar months) or y, "
+    "like 90d or 6mo; a bare m is refused (months to ImageKit, minutes elsewhere)"
+)
+TAG_HELP = (
+    "carrying TAG (repeatable: all of them); ImageKit matches it against the file's tags "
+    "and its AI-generated AITags"
+)
 #: the library's defaults, shown in --help and used when an option is not given
 DEFAULTS = Settings()
 
@@ -83,15 +93,15 @@ def shared_parent() -> Parser:
     group.add_argument("--path", metavar="FOLDER", help="files in this folder, like /tmp/")
     group.add_argument("--recursive", action="store_true", help="and in its sub-folders")
     group.add_argument("--search-query", metavar="Q", help="ImageKit's search language")
-    group.add_argument("--older-than", metavar="DURATION", help="created longer ago: 90d, 12h")
+    group.add_argument("--older-than", metavar="AGE", help=AGE_HELP)
     group.add_argument("--created-before", metavar="DATE", help="ISO date or date-time (UTC)")
-    group.add_argument(
-        "--tag", action="append", default=[], metavar="TAG", help="carrying TAG (repeatable)"
-    )
+    group.add_argument("--tag", action="append", default=[], metavar="TAG", help=TAG_HELP)
+    add_preflight_argument(parent)
     return parent
 
 
 def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
+    add_purge_arguments(parser)
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
     parser.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
     parser.add_argument("--column", default="fileId", help="id field in csv/jsonl")

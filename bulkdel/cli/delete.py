@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING
 from .._engine.sources import FileReader, open_files
 from ..budget import AccountBudget
 from ..deleter import BulkDeleter
+from ..errors import UsageError
 from ..imagekit import ListingClient
+from ..ledger import LedgerSink
 from ..report import Report
 from .budget import account_budget
 from .confirm import Declined, confirm, files_target
+from .preflight import check_api
 from .progress import ProgressDisplay
+from .purge import DeletedIds, PurgePlan, purge_after, purge_plan, refuse_above_limit
 from .settings import Job, default_report_dir, delete_job
 from .signals import stop_on_signals
 
@@ -30,29 +34,42 @@ async def run_delete(args: argparse.Namespace) -> Report:
     Raises:
         UsageError: a bad option or source, or no key.
         Declined: a terminal user did not confirm; nothing was sent.
+        UnreachableError, FatalAPIError: the preflight failed; nothing was read or sent.
     """
     job = delete_job(args, os.environ)
+    plan = purge_plan(args, job.selection, os.environ)
+    if job.selection is not None:
+        await check_api(job.settings, job.private_key, skip=args.no_preflight)
+        async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+            return await _delete_selected(args, job, budget, plan)
+    readers = open_files(args.sources or ["-"], args.format, args.column)
+    try:
+        # Opened (a bad path or header is a usage error first), no id read yet: a wrong
+        # key, base URL or TLS fails here, in one request, before anything is read or sent.
+        await check_api(job.settings, job.private_key, skip=args.no_preflight)
+        confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
     async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
-        if job.selection is not None:
-            return await _delete_selected(args, job, budget)
-        readers = open_files(args.sources or ["-"], args.format, args.column)
-        try:
-            confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
-        except Declined:
-            for reader in readers:
-                reader.close()
-            raise
         deleter = _deleter(args, job, budget)
         return await run_with_signals(deleter, readers, show_progress=not args.quiet)
 
 
-def _deleter(args: argparse.Namespace, job: Job, budget: AccountBudget | None) -> BulkDeleter:
+def _deleter(
+    args: argparse.Namespace,
+    job: Job,
+    budget: AccountBudget | None,
+    sinks: Sequence[LedgerSink] = (),
+) -> BulkDeleter:
     return BulkDeleter(
         job.private_key if not job.settings.dry_run else None,
         settings=job.settings,
         report_dir=args.report_dir or default_report_dir(),
         journal=args.journal,
         budget=budget,
+        sinks=sinks,
     )
 
 
@@ -71,19 +88,24 @@ def listing_for(job: Job) -> Listing:
 
 
 async def _delete_selected(
-    args: argparse.Namespace, job: Job, budget: AccountBudget | None
+    args: argparse.Namespace, job: Job, budget: AccountBudget | None, plan: PurgePlan | None
 ) -> Report:
     """Selectors: list and delete at once (the listing is the source; a dry run lists and
-    counts files and bytes)."""
+    counts files and bytes), then purge the CDN when asked."""
     listing = listing_for(job)
-    assert job.selection is not None
-    description = f"every file selected by {job.selection.describe()}"
+    assert job.private_key is not None and job.selection is not None
+    resolved = listing.resolved.describe()
+    print(f"bulkdel: selecting {resolved}", file=sys.stderr)
     try:
-        confirm(job.settings, yes=args.yes, target=lambda: description)
-    except Declined:
+        if plan is not None:
+            await refuse_above_limit(plan, listing, job.private_key, job.settings)
+        what = f"every file selected by {job.selection.describe()} ({resolved})"
+        confirm(job.settings, yes=args.yes, target=lambda: what)
+    except (Declined, UsageError):
         await listing.close()
         raise
-    deleter = _deleter(args, job, budget)
+    deleted = DeletedIds()
+    deleter = _deleter(args, job, budget, [deleted] if listing.urls is not None else [])
     report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
     print(
         f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "
@@ -91,7 +113,16 @@ async def _delete_selected(
         + (" would be deleted (dry run)" if job.settings.dry_run else ""),
         file=sys.stderr,
     )
-    return report
+    if plan is None:
+        return report
+    return await purge_after(
+        plan,
+        report,
+        private_key=job.private_key,
+        settings=job.settings,
+        urls=listing.urls,
+        deleted=deleted.ids,
+    )
 
 
 async def run_with_signals(

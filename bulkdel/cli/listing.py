@@ -14,6 +14,7 @@ from ..budget import AccountBudget
 from ..models import Abort
 from .budget import account_budget
 from .delete import listing_for
+from .preflight import check_api
 from .settings import Job, list_job
 from .signals import stop_on_signals
 
@@ -32,6 +33,7 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
         ListingError: the listing cannot go on (a fatal answer, or a page kept failing).
     """
     job = list_job(args, os.environ)
+    await check_api(job.settings, job.private_key, skip=args.no_preflight)
     async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
         return await _list(args, job, budget)
 

@@ -57,8 +57,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return finish(report, args.json)
     # imported here: ``--version``, ``--help`` and ``report`` need no HTTP stack or engine
     from .delete import run_delete
+    from .purge import print_note
 
-    return finish(asyncio.run(run_delete(args)), args.json)
+    report = asyncio.run(run_delete(args))
+    code = finish(report, args.json)
+    print_note(report)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,9 +189,11 @@ async def purge_after(
     Nothing is purged after a dry run or a run that deleted nothing.
     """
     result = PurgeResult(plan.mode)
-    if report.dry_run or report.counts.deleted == 0:
+    wanted: list[str] = []
+    if report.dry_run:
+        result.refused = f"dry run: would purge {plan.folder_url or 'each deleted file'}"
+    elif report.counts.deleted == 0:
         result.refused = "nothing was deleted"
-        wanted: list[str] = []
     elif plan.folder_url is not None:
         wanted = [plan.folder_url]
     else:
@@ -211,13 +213,14 @@ async def purge_after(
     return report
 
 
-def cdn_note(report: Report, plan: PurgePlan | None, selection: Selection | None) -> str | None:
-    """The end-of-run note that the CDN may still serve what was deleted, or None."""
-    if plan is not None or report.dry_run or report.counts.deleted == 0:
+def cdn_note(report: Report) -> str | None:
+    """The end-of-run note that the CDN may still serve what was deleted, or None (a dry
+    run, nothing deleted, or a run that purged)."""
+    if report.purge is not None or report.dry_run or report.counts.deleted == 0:
         return None
     how = (
         "add --purge-cache (one wildcard purge of the --path folder) or --purge-cache=files"
-        if selection is not None
+        if report.selection is not None
         else "purge a folder with 'bulkdel delete --path FOLDER --purge-cache', or each URL "
         "with POST /v1/files/purge or the dashboard's Purge Cache"
     )
@@ -227,8 +230,8 @@ def cdn_note(report: Report, plan: PurgePlan | None, selection: Selection | None
     )
 
 
-def print_note(report: Report, plan: PurgePlan | None, selection: Selection | None) -> None:
+def print_note(report: Report) -> None:
     """Print ``cdn_note`` on stderr when there is one."""
-    note = cdn_note(report, plan, selection)
+    note = cdn_note(report)
     if note is not None:
         print(note, file=sys.stderr)
