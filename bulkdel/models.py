@@ -8,6 +8,10 @@ from typing import Final
 
 from .errors import UsageError
 
+#: files ``--purge-cache=files`` purges one by one at most, by default (each purge counts
+#: against the account's monthly quota)
+DEFAULT_PURGE_LIMIT: Final = 100
+
 
 class Kind(StrEnum):
     """What an answer to one delete request means for bulkdel."""

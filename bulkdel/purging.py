@@ -31,8 +31,6 @@ from .imagekit.purge import PurgeClient
 from .models import Kind, Outcome
 from .report import write_json_atomic
 
-#: ``--purge-limit``'s default: files purged one by one at most
-DEFAULT_PURGE_LIMIT: Final = 100
 #: ImageKit's documented monthly purge quota (dashboard and API together)
 MONTHLY_QUOTA: Final = 1000
 #: wildcard paths ImageKit never accepts

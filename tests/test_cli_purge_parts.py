@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bulkdel._engine.pager import Listing
-from bulkdel.cli.preflight import add_preflight_argument, check_api
+from bulkdel.cli.args import add_preflight_argument, add_purge_arguments
+from bulkdel.cli.preflight import check_api
 from bulkdel.cli.purge import (
     DeletedIds,
     PurgePlan,
-    add_purge_arguments,
     cdn_note,
     purge_after,
     purge_plan,

@@ -13,10 +13,8 @@ from typing import NoReturn
 from .. import __version__
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
-from ..models import Settings
+from ..models import DEFAULT_PURGE_LIMIT, Settings
 from .budget import add_redis_option
-from .preflight import add_preflight_argument
-from .purge import add_purge_arguments
 
 AGE_HELP = (
     "created longer ago than AGE: a number and s, min, h, d, w, mo (calendar months) or y, "
@@ -98,6 +96,45 @@ def shared_parent() -> Parser:
     group.add_argument("--tag", action="append", default=[], metavar="TAG", help=TAG_HELP)
     add_preflight_argument(parent)
     return parent
+
+
+def add_preflight_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-preflight``, shared by ``delete`` and ``list``."""
+    parser.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the first request (one listing page of one file) that checks the key, "
+        "base URL and TLS before anything is read; for keys that may not list files",
+    )
+
+
+def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
+    """``delete``'s CDN options (their checks and the purge itself: ``cli/purge.py``)."""
+    group = parser.add_argument_group(
+        "CDN cache (deleting a file does not purge it; purges count against a monthly quota)"
+    )
+    group.add_argument(
+        "--purge-cache",
+        nargs="?",
+        const="folders",
+        choices=("folders", "files"),
+        metavar="folders|files",
+        help="after deleting, purge the CDN: one wildcard per --path folder (the default), "
+        "or each deleted file's URL (files)",
+    )
+    group.add_argument(
+        "--purge-limit",
+        type=positive_int,
+        default=DEFAULT_PURGE_LIMIT,
+        metavar="N",
+        help=f"--purge-cache=files refuses to start above N files (default {DEFAULT_PURGE_LIMIT})",
+    )
+    group.add_argument(
+        "--url-endpoint",
+        metavar="URL",
+        help="your URL endpoint, like https://ik.imagekit.io/your_id "
+        "(default $IMAGEKIT_URL_ENDPOINT)",
+    )
 
 
 def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:

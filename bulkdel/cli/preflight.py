@@ -1,22 +1,11 @@
-"""The preflight on the command line: checked before any input is read (``--no-preflight``)."""
+"""The preflight on the command line: checked before any input is read (``--no-preflight``,
+defined in ``args``)."""
 
 from __future__ import annotations
-
-import argparse
 
 from ..imagekit import ListingClient
 from ..models import Settings
 from ..preflight import preflight
-
-
-def add_preflight_argument(parser: argparse.ArgumentParser) -> None:
-    """``--no-preflight``, shared by ``delete`` and ``list``."""
-    parser.add_argument(
-        "--no-preflight",
-        action="store_true",
-        help="skip the first request (one listing page of one file) that checks the key, "
-        "base URL and TLS before anything is read; for keys that may not list files",
-    )
 
 
 async def check_api(settings: Settings, private_key: str | None, *, skip: bool) -> None:

@@ -20,7 +20,6 @@ from ..errors import UsageError
 from ..imagekit import ListingClient, PurgeClient
 from ..models import Settings
 from ..purging import (
-    DEFAULT_PURGE_LIMIT,
     MONTHLY_QUOTA,
     Mode,
     PurgeResult,
@@ -32,42 +31,6 @@ from ..purging import (
 )
 from ..report import Report, write_json_atomic
 from ..selection import Selection
-
-
-def _limit(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
-    """``delete``'s CDN options."""
-    group = parser.add_argument_group(
-        "CDN cache (deleting a file does not purge it; purges count against a monthly quota)"
-    )
-    group.add_argument(
-        "--purge-cache",
-        nargs="?",
-        const="folders",
-        choices=("folders", "files"),
-        metavar="folders|files",
-        help="after deleting, purge the CDN: one wildcard per --path folder (the default), "
-        "or each deleted file's URL (files)",
-    )
-    group.add_argument(
-        "--purge-limit",
-        type=_limit,
-        default=DEFAULT_PURGE_LIMIT,
-        metavar="N",
-        help=f"--purge-cache=files refuses to start above N files (default {DEFAULT_PURGE_LIMIT})",
-    )
-    group.add_argument(
-        "--url-endpoint",
-        metavar="URL",
-        help="your URL endpoint, like https://ik.imagekit.io/your_id "
-        "(default $IMAGEKIT_URL_ENDPOINT)",
-    )
 
 
 @dataclass(frozen=True)
