@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._engine.clock import Clock
-    from ._engine.pager import Listing
+    from ._engine.pager import Listing, StandaloneHost
     from ._engine.pipeline import BatchSender
     from ._engine.sources import FileReader, open_files
     from .deleter import BulkDeleter, delete_files
@@ -23,14 +23,18 @@ if TYPE_CHECKING:
         InputError,
         JournalMismatchError,
         ListingError,
+        QueryRefusedError,
         Stopped,
+        UnreachableError,
         UsageError,
     )
-    from .imagekit import ImageKitClient, ListingClient
+    from .imagekit import ImageKitClient, ListingClient, PurgeClient
     from .ledger import Counts, LedgerSink, RequestStats
     from .models import Abort, AbortReason, FileError, Kind, Outcome, Settings
+    from .preflight import preflight
+    from .purging import PurgeRecord, PurgeResult, folder_purge_url, purge_urls
     from .report import Report, Resumed
-    from .selection import Selection
+    from .selection import ResolvedSelection, Selection
 
 __version__ = "0.1.0"
 
@@ -57,15 +61,25 @@ _LAZY: dict[str, str] = {
     "ListingClient": ".imagekit",
     "ListingError": ".errors",
     "Outcome": ".models",
+    "PurgeClient": ".imagekit",
+    "PurgeRecord": ".purging",
+    "PurgeResult": ".purging",
+    "QueryRefusedError": ".errors",
     "Report": ".report",
     "RequestStats": ".ledger",
+    "ResolvedSelection": ".selection",
     "Resumed": ".report",
     "Selection": ".selection",
     "Settings": ".models",
+    "StandaloneHost": "._engine.pager",
     "Stopped": ".errors",
+    "UnreachableError": ".errors",
     "UsageError": ".errors",
     "delete_files": ".deleter",
+    "folder_purge_url": ".purging",
     "open_files": "._engine.sources",
+    "preflight": ".preflight",
+    "purge_urls": ".purging",
 }
 
 
@@ -102,14 +116,24 @@ __all__ = [
     "ListingClient",
     "ListingError",
     "Outcome",
+    "PurgeClient",
+    "PurgeRecord",
+    "PurgeResult",
+    "QueryRefusedError",
     "Report",
     "RequestStats",
+    "ResolvedSelection",
     "Resumed",
     "Selection",
     "Settings",
+    "StandaloneHost",
     "Stopped",
+    "UnreachableError",
     "UsageError",
     "__version__",
     "delete_files",
+    "folder_purge_url",
     "open_files",
+    "preflight",
+    "purge_urls",
 ]
