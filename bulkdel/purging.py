@@ -19,17 +19,19 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
-
 from ._engine.clock import LOOP_CLOCK, Clock
-from ._engine.pager import Listing, ListingHost
 from .errors import UsageError
-from .imagekit.purge import PurgeClient
 from .models import Kind, Outcome
 from .report import write_json_atomic
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
+
+    from ._engine.pager import Listing, ListingHost
+    from .imagekit.purge import PurgeClient
 
 #: ImageKit's documented monthly purge quota (dashboard and API together)
 MONTHLY_QUOTA: Final = 1000
@@ -144,6 +146,8 @@ class PurgeResult:
 
 
 def _retrying(clock: Clock, attempts: int) -> AsyncRetrying:
+    from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt  # first use only
+
     def wait(state: RetryCallState) -> float:
         assert state.outcome is not None
         outcome: Outcome = state.outcome.result()[0]

@@ -13,11 +13,9 @@ import argparse
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from .._engine.pager import Listing, StandaloneHost
 from ..errors import UsageError
-from ..imagekit import ListingClient, PurgeClient
 from ..models import Settings
 from ..purging import (
     MONTHLY_QUOTA,
@@ -31,6 +29,9 @@ from ..purging import (
 )
 from ..report import Report, write_json_atomic
 from ..selection import Selection
+
+if TYPE_CHECKING:
+    from .._engine.pager import Listing
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ async def refuse_above_limit(
     """
     if plan.mode != "files":
         return
+    from .._engine.pager import Listing, StandaloneHost  # only a per-file purge counts
+    from ..imagekit import ListingClient
+
     counting = Listing(
         ListingClient(
             private_key,
@@ -162,6 +166,8 @@ async def purge_after(
     else:
         wanted, result.refused = file_urls(deleted, urls or {}, plan.limit)
     if wanted:
+        from ..imagekit import PurgeClient  # only a run that purges
+
         async with PurgeClient(
             private_key,
             base_url=settings.base_url,
