@@ -74,12 +74,8 @@ class BulkDeleter:
         self._sender = sender
         if sender is None and not self.settings.dry_run:
             # Built now so that a bad key or base URL fails before anything is read.
-            self._sender = ImageKitClient(
-                private_key or "",
-                base_url=self.settings.base_url,
-                session=session,
-                timeout=self.settings.timeout,
-                allow_insecure_http=self.settings.allow_insecure_http,
+            self._sender = ImageKitClient.for_settings(
+                private_key or "", self.settings, session=session
             )
         if budget is None and sender is None and not self.settings.dry_run:
             budget = budget_for(self.settings.base_url, private_key or "")

@@ -78,12 +78,7 @@ def listing_for(job: Job) -> Listing:
     from .._engine.pager import Listing  # only a job with a selection lists
 
     assert job.selection is not None and job.private_key is not None
-    client = ListingClient(
-        job.private_key,
-        base_url=job.settings.base_url,
-        timeout=job.settings.timeout,
-        allow_insecure_http=job.settings.allow_insecure_http,
-    )
+    client = ListingClient.for_settings(job.private_key, job.settings)
     return Listing(client, job.selection)
 
 

@@ -17,10 +17,5 @@ async def check_api(settings: Settings, private_key: str | None, *, skip: bool) 
     """
     if skip or private_key is None:
         return
-    async with ListingClient(
-        private_key,
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        allow_insecure_http=settings.allow_insecure_http,
-    ) as client:
+    async with ListingClient.for_settings(private_key, settings) as client:
         await preflight(client)

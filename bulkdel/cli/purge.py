@@ -94,12 +94,7 @@ async def refuse_above_limit(
     from ..imagekit import ListingClient
 
     counting = Listing(
-        ListingClient(
-            private_key,
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            allow_insecure_http=settings.allow_insecure_http,
-        ),
+        ListingClient.for_settings(private_key, settings),
         listing.selection,
         page_size=min(1000, plan.limit + 1),
         now=listing.resolved.now,
@@ -168,12 +163,7 @@ async def purge_after(
     if wanted:
         from ..imagekit import PurgeClient  # only a run that purges
 
-        async with PurgeClient(
-            private_key,
-            base_url=settings.base_url,
-            timeout=settings.timeout,
-            allow_insecure_http=settings.allow_insecure_http,
-        ) as client:
+        async with PurgeClient.for_settings(private_key, settings) as client:
             result.records = await purge_urls(client, wanted)
     report = replace(report, purge=result.counts())
     if report.report_dir is not None:

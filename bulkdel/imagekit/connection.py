@@ -10,7 +10,7 @@ from typing import Any, Final, Self
 import aiohttp
 
 from ..errors import UsageError
-from ..models import Kind, Outcome
+from ..models import Kind, Outcome, Settings
 from .urls import DEFAULT_BASE_URL, check_base_url
 
 _MESSAGE_MAX: Final = 300
@@ -85,6 +85,18 @@ class ApiConnection:
         self.connect_failures = 0
         #: why the last connection failed, as the network library said it
         self.last_connect_failure = ""
+
+    @classmethod
+    def for_settings(cls, private_key: str, settings: Settings, **options: Any) -> Self:
+        """A client for a job's ``settings`` (base URL, timeout, plain-http permission);
+        ``options`` as in the constructor (a caller's ``session``, ``connections``)."""
+        return cls(
+            private_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            allow_insecure_http=settings.allow_insecure_http,
+            **options,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, private_key=***)"
