@@ -9,8 +9,8 @@ prints JSON. Two measurements per worker count:
 * unthrottled: ids/s against the number of workers, and the Redis round trips a worker makes
   per request sent (client commands, counted by Redis ``INFO commandstats`` after the submit).
 
-Each worker paces itself at ``R / workers`` until workers share the account budget in Redis;
-``--budget-args`` passes extra worker options (the Redis budget's) when it exists.
+The workers share the account's adaptive budget in Redis (no --rate); ``--budget-args``
+passes extra worker options (``--account-rate R``, say).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ SAMPLE = 0.05
 
 
 def worker_pace(rate: float, workers: int) -> list[str]:
-    """Each worker's options for a job against a limit of ``rate``: its share of it."""
-    return ["--rate", str(rate / workers)]
+    """Each worker's options for a job against a limit of ``rate``: none, the workers share
+    the account's adaptive budget in Redis (it learns the limit from the server's 429s)."""
+    return []
 
 
 #: commands a worker sends itself; the ones inside its scripts are not round trips

@@ -45,6 +45,12 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     worker.add_argument("--allow-insecure-http", action="store_true")
     worker.add_argument("--concurrency", type=positive_int, default=8)
     worker.add_argument("--rate", type=float, help="this worker's cap in requests per second")
+    worker.add_argument(
+        "--account-rate",
+        type=float,
+        help="pace the whole account at exactly this many requests per second (shared by "
+        "every worker; default: adapt to the server's 429s)",
+    )
     worker.add_argument("--max-attempts", type=positive_int, default=6)
     worker.add_argument("--timeout", type=float, default=30.0, help="seconds a request")
     worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
@@ -124,6 +130,7 @@ async def _file_chunks(readers: list[FileReader]) -> Any:
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
     the worker stopped, 3 for a fatal answer (a job gone from Redis raises)."""
+    from ..budget.redis import RedisBudget
     from ..jobs import PipelineProcessor, Worker
 
     settings = settings_from_args(args, os.environ)
@@ -135,8 +142,11 @@ async def run_worker(args: argparse.Namespace) -> int:
         timeout=settings.timeout,
         allow_insecure_http=settings.allow_insecure_http,
     )
+    # Every worker of the account (and every `delete --redis`) takes its turns from one
+    # budget in Redis: one pace and one gate for the account, on any host.
+    budget = RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=args.account_rate)
     try:
-        async with PipelineProcessor(client, settings) as processor:
+        async with PipelineProcessor(client, settings, budget=budget) as processor:
             worker = Worker(
                 redis,
                 args.job,
@@ -161,6 +171,7 @@ async def run_worker(args: argparse.Namespace) -> int:
                     return EXIT_INTERRUPTED
     finally:
         await client.close()
+        await budget.aclose()
         await redis.aclose()
     return _worker_exit(result)
 
