@@ -233,3 +233,45 @@ async def test_a_waiter_cancelled_as_the_head_reaches_it_passes_the_head_on() ->
     with pytest.raises(asyncio.CancelledError):
         await handed
     await asyncio.wait_for(fair.acquire("c"), 1)  # the head is free, not lost
+
+
+async def test_a_stop_leaves_no_turn_with_an_unretrieved_exception(
+    redis_server: RedisServer,
+) -> None:
+    """A turn whose Redis call finishes although the stop cancelled it (seen on a worker's
+    terminal after a 403: "Task exception was never retrieved" and a traceback) ends with
+    nothing for asyncio to print."""
+    import gc
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY, rate=5) as budget:
+        original = budget._call
+        in_call = asyncio.Event()
+
+        async def slow(args: list[str], stop: StopSignal) -> object:
+            await asyncio.sleep(0.05)
+            return await original(args, stop)
+
+        async def finishes_anyway(args: list[str], stop: StopSignal) -> object:
+            call = asyncio.ensure_future(slow(args, stop))
+            in_call.set()
+            while True:
+                try:
+                    return await asyncio.shield(call)
+                except asyncio.CancelledError:
+                    continue
+
+        budget._call = finishes_anyway  # type: ignore[method-assign]
+        stop = StopSignal()
+        waiting = asyncio.create_task(budget.lease(stop).turn())
+        await in_call.wait()
+        stop.set(Abort(AbortReason.FATAL, "HTTP 403"))
+        ended = await asyncio.gather(waiting, return_exceptions=True)
+        assert isinstance(ended[0], Stopped)
+        del waiting, ended  # their traceback holds the turn's inner task
+        await asyncio.sleep(0.2)
+        gc.collect()
+        await asyncio.sleep(0.01)
+    assert not [c for c in reported if "never retrieved" in str(c.get("message"))]

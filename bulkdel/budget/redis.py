@@ -258,6 +258,9 @@ class RedisLease:
             for waiting in ending:
                 waiting.cancel()
             taking.cancel()
+            # A turn that ends as the stop comes may still finish with ``Stopped`` after we
+            # leave: retrieve it then, or asyncio prints "exception was never retrieved".
+            taking.add_done_callback(_retrieve)
         if taking.done() and not taking.cancelled():
             return taking.result()
         raise Stopped(self._stop.reason)
@@ -341,6 +344,11 @@ class _RoundRobin:
     def _serve(self, owner: object) -> None:
         self._tick += 1
         self._served[owner] = self._tick
+
+
+def _retrieve(task: asyncio.Future[Turn]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _unreachable(error: BaseException) -> bool:
