@@ -103,6 +103,24 @@ def test_cli_submit_worker_status_report(
 
 
 @pytest.mark.usefixtures("job_env")
+def test_cli_worker_with_a_wrong_key_takes_no_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker's preflight: a refused key exits 3 before a batch is taken or sent."""
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(hex_ids(300)) + "\n")
+    with ThreadedServer(FakeImageKit("the server's own key")) as threaded:
+        url = ["--base-url", threaded.url, "--allow-insecure-http"]
+        assert cli.main(["job", "submit", str(source), "--job", "k", *url]) == 0
+        assert cli.main(["job", "worker", "--job", "k", *url]) == 3
+        assert "403" in capsys.readouterr().err
+        assert cli.main(["job", "status", "k", "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert threaded.stats.requests == 1  # the preflight's listing page, no delete
+    assert status["counts"]["pending"] == 300 and not status["workers"]
+
+
+@pytest.mark.usefixtures("job_env")
 def test_cli_submit_from_a_listing(tmp_path: Path) -> None:
     """A selector is a submit source; a partly submitted listing job cannot be resumed."""
     files = seed_files({"/a/": 120, "/b/": 30})
@@ -142,8 +160,10 @@ def test_cli_errors(
     assert cli.main(["job", "status", "bad name!", *redis_url]) == 2
     monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
     worker = ["job", "worker", "--job", "x", "--base-url", "http://127.0.0.1:9", *redis_url]
-    assert cli.main([*worker, "--allow-insecure-http"]) == 3
+    assert cli.main([*worker, "--allow-insecure-http", "--no-preflight"]) == 3
     assert "not in Redis" in capsys.readouterr().err
+    assert cli.main([*worker, "--allow-insecure-http"]) == 3  # the preflight: nothing listens
+    assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         cli.main([*worker, "--allow-insecure-http", "--concurrency", "0"])
     assert exited.value.code == 2

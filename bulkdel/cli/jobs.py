@@ -18,7 +18,8 @@ from ..errors import UsageError
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from ..report import format_text
-from .args import positive_int, shared_parent
+from .args import add_preflight_argument, positive_int, shared_parent
+from .preflight import check_api
 from .settings import Job, read_private_key, selection_from_args, settings_from_args
 from .signals import stop_on_signals
 
@@ -55,6 +56,7 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     worker.add_argument("--timeout", type=float, default=30.0, help="seconds a request")
     worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
+    add_preflight_argument(worker)
     for sub in (submit, worker):
         sub.add_argument("--job", required=True, metavar="NAME")
     status = subs.add_parser("status", help="live counts of a job, per worker too")
@@ -135,13 +137,11 @@ async def run_worker(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args, os.environ)
     key = read_private_key(args.private_key_file, os.environ)
+    # A wrong key or base URL stops the worker before it takes a batch: taken batches would
+    # wait out the visibility timeout, and end "outcome unknown" if the job stopped.
+    await check_api(settings, key, skip=args.no_preflight)
     redis = _redis(args)
-    client = ImageKitClient(
-        key,
-        base_url=settings.base_url,
-        timeout=settings.timeout,
-        allow_insecure_http=settings.allow_insecure_http,
-    )
+    client = ImageKitClient.for_settings(key, settings)
     # Every worker of the account (and every `delete --redis`) takes its turns from one
     # budget in Redis: one pace and one gate for the account, on any host.
     budget = RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=args.account_rate)
