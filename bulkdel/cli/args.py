@@ -50,7 +50,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _batch_size(text: str) -> int:
+def batch_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be 1..100, got {value}")
@@ -144,7 +144,7 @@ def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--column", default="fileId", help="id field in csv/jsonl")
     parser.add_argument(
         "--batch-size",
-        type=_batch_size,
+        type=batch_size,
         default=DEFAULTS.batch_size,
         help="ids a request, 1..100 (default %(default)s)",
     )

@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from ..report import format_text
-from .args import add_preflight_argument, positive_int, shared_parent
+from .args import DEFAULTS, add_preflight_argument, batch_size, positive_int, shared_parent
 from .preflight import check_api
 from .settings import Job, read_private_key, selection_from_args, settings_from_args
 from .signals import stop_on_signals
@@ -38,13 +38,15 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     submit.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
     submit.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
     submit.add_argument("--column", default="fileId")
-    submit.add_argument("--batch-size", type=positive_int, default=100, help="ids a batch")
+    submit.add_argument(
+        "--batch-size", type=batch_size, default=DEFAULTS.batch_size, help="ids a batch, 1..100"
+    )
     submit.add_argument("--max-open", type=positive_int, default=1000, help="unsettled batches")
     worker = subs.add_parser("worker", help="send the job's batches (run any number)")
     worker.add_argument("--base-url", default=None, help="default $IMAGE_KIT_BASE_URL")
     worker.add_argument("--private-key-file", type=Path)
     worker.add_argument("--allow-insecure-http", action="store_true")
-    worker.add_argument("--concurrency", type=positive_int, default=8)
+    worker.add_argument("--concurrency", type=positive_int, default=DEFAULTS.concurrency)
     worker.add_argument("--rate", type=float, help="this worker's cap in requests per second")
     worker.add_argument(
         "--account-rate",
@@ -52,8 +54,8 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
         help="pace the whole account at exactly this many requests per second (shared by "
         "every worker; default: adapt to the server's 429s)",
     )
-    worker.add_argument("--max-attempts", type=positive_int, default=6)
-    worker.add_argument("--timeout", type=float, default=30.0, help="seconds a request")
+    worker.add_argument("--max-attempts", type=positive_int, default=DEFAULTS.max_attempts)
+    worker.add_argument("--timeout", type=float, default=DEFAULTS.timeout, help="seconds a request")
     worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     add_preflight_argument(worker)
