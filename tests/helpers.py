@@ -144,3 +144,20 @@ def signal_when(
     thread = threading.Thread(target=wait_and_signal, daemon=True)
     thread.start()
     return thread
+
+
+class VirtualClock:
+    """Time that passes only when someone sleeps on it; sleeps are recorded and return at
+    once (after one turn of the loop, so other tasks run)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)

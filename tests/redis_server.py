@@ -109,27 +109,24 @@ def require_redis() -> None:
         pytest.skip(INSTALL_HINT)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh, empty, non-persistent ``redis-server`` for one test."""
+def _running(tmp_path: Path, *, persistent: bool) -> Iterator[RedisServer]:
     require_redis()
-    server = RedisServer(tmp_path / "redis", persistent=False)
+    server = RedisServer(tmp_path / "redis", persistent=persistent)
     server.directory.mkdir()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh, empty, non-persistent ``redis-server`` for one test."""
+    yield from _running(tmp_path, persistent=False)
 
 
 @pytest.fixture
 def persistent_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A ``redis-server`` with ``appendonly yes`` (``appendfsync always``) for restart tests."""
-    require_redis()
-    server = RedisServer(tmp_path / "redis", persistent=True)
-    server.directory.mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(tmp_path, persistent=True)

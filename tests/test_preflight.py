@@ -11,22 +11,7 @@ from bulkdel.errors import FatalAPIError, UnreachableError
 from bulkdel.imagekit import ListingClient
 from bulkdel.preflight import ATTEMPTS, preflight
 from bulkdel.testing import FakeImageKit, Faults, seed_files
-from tests.helpers import KEY
-
-
-class FakeClock:
-    """Virtual time: sleeps return at once and are recorded."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.helpers import KEY, VirtualClock
 
 
 def closed_port() -> int:
@@ -36,9 +21,9 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def check(base_url: str, key: str = KEY, clock: FakeClock | None = None) -> None:
+async def check(base_url: str, key: str = KEY, clock: VirtualClock | None = None) -> None:
     async with ListingClient(key, base_url=base_url, timeout=5) as client:
-        await preflight(client, clock=clock or FakeClock())
+        await preflight(client, clock=clock or VirtualClock())
 
 
 async def test_a_good_key_and_url_pass_with_one_request() -> None:
@@ -64,7 +49,7 @@ async def test_connection_refused_and_tls_failures_name_url_and_cause(scheme: st
     async with FakeImageKit(KEY) as server:
         port = closed_port() if scheme == "http" else int(server.url.rsplit(":", 1)[1])
         url = f"{scheme}://127.0.0.1:{port}"
-        clock = FakeClock()
+        clock = VirtualClock()
         with pytest.raises(UnreachableError) as caught:
             await check(url, clock=clock)
     assert caught.value.url == url + "/v1/files"
@@ -83,7 +68,7 @@ async def test_dns_failure_names_the_host() -> None:
 async def test_5xx_is_retried_then_fatal() -> None:
     """A server answering 503 is tried ATTEMPTS times, with waits, then FatalAPIError."""
     async with FakeImageKit(KEY, faults=Faults(error_5xx=1.0)) as server:
-        clock = FakeClock()
+        clock = VirtualClock()
         with pytest.raises(FatalAPIError) as caught:
             await check(server.url, clock=clock)
         assert server.stats.list_requests == ATTEMPTS
@@ -107,7 +92,7 @@ async def test_a_429_waits_as_told_and_passes() -> None:
             return next(answers, None) or await original(request)
 
         server._answer_list = throttle_once  # type: ignore[method-assign]
-        clock = FakeClock()
+        clock = VirtualClock()
         await check(server.url, clock=clock)
     assert clock.slept == [10.0]
 
@@ -131,4 +116,4 @@ async def test_timeouts_are_unreachable_after_the_attempts() -> None:
         ListingClient(KEY, base_url=server.url, timeout=0.05) as client,
     ):
         with pytest.raises(UnreachableError, match="timed out"):
-            await preflight(client, clock=FakeClock())
+            await preflight(client, clock=VirtualClock())

@@ -22,8 +22,7 @@ from bulkdel.purging import (
 )
 from bulkdel.selection import Selection
 from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY
-from tests.test_preflight import FakeClock
+from tests.helpers import KEY, VirtualClock
 
 ENDPOINT = "https://ik.imagekit.io/fake"
 
@@ -88,7 +87,7 @@ async def test_purge_polls_until_completed_and_writes_purge_json(tmp_path: Path)
     shows the request, its id and final status; the counts say one request."""
     async with FakeImageKit(KEY) as server:
         server.purge.pending_polls = 2
-        clock = FakeClock()
+        clock = VirtualClock()
         async with PurgeClient(KEY, base_url=server.url) as client:
             records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
         assert server.purge.purged == [ENDPOINT + "/a/b/*"]
@@ -120,7 +119,7 @@ async def test_the_wait_is_bounded() -> None:
     """A purge still Pending after max_wait is left Pending, not waited for forever."""
     async with FakeImageKit(KEY) as server:
         server.purge.pending_polls = 10**6
-        clock = FakeClock()
+        clock = VirtualClock()
         async with PurgeClient(KEY, base_url=server.url) as client:
             records = await purge_urls(
                 client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_max=8
@@ -133,7 +132,7 @@ async def test_refused_and_failing_purges_are_records_not_exceptions() -> None:
     """A 400 fails at once with ImageKit's message; a 503 is retried, then failed; a 429
     is retried and the next answer taken."""
     async with FakeImageKit(KEY) as server, PurgeClient(KEY, base_url=server.url) as client:
-        clock = FakeClock()
+        clock = VirtualClock()
         refused = await purge_urls(client, ["https://elsewhere/a/b/*"], clock=clock)
         assert refused[0].status == "failed" and "not valid" in (refused[0].error or "")
         assert clock.slept == []
@@ -142,7 +141,7 @@ async def test_refused_and_failing_purges_are_records_not_exceptions() -> None:
         assert down[0].status == "failed" and down[0].error == "down"
         assert clock.slept == [1, 2]
         assert server.purge.purged == []
-        clock = FakeClock()
+        clock = VirtualClock()
         server.purge.scripted["submit"] = [(429, {"message": "slow"})]
         slow = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
         assert slow[0].status == "Completed"
@@ -157,7 +156,7 @@ async def test_status_answers_transient_then_refused() -> None:
             (503, {"message": "busy"}),
             (400, {"message": "No request found for this requestId."}),
         ]
-        records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=FakeClock())
+        records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=VirtualClock())
     assert records[0].status == "failed" and records[0].polls == 2
     assert records[0].error == "No request found for this requestId."
 

@@ -25,23 +25,7 @@ from bulkdel.models import EXIT_CODES, FileError, Kind, Outcome
 from bulkdel.report import Report
 from bulkdel.selection import Selection
 from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, hex_ids
-
-
-class VirtualClock:
-    """Time that passes only when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.helpers import KEY, VirtualClock, hex_ids
 
 
 class NeverClock(VirtualClock):
