@@ -298,7 +298,7 @@ class _Sim:
         self.at(self.now + back, lambda: self.answer(job, attempt, granted, outcome))
 
     def answer(self, job: int, attempt: int, granted: float, outcome: Outcome) -> None:
-        self.pace.report(self.now, granted, outcome)
+        self.pace.observe(self.now, granted, outcome)
         second = int(self.now - self.s.offset)
         figures = self.jobs[job]
         if outcome.kind is not Kind.THROTTLED:

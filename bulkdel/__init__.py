@@ -2,7 +2,8 @@
 
 Everything a caller needs is exported here, including the types the public functions take
 (``FileReader`` from ``open_files``, ``Listing`` over a ``Selection`` and a
-``ListingClient``, a ``BatchSender`` for tests, a ``Clock``); modules whose names start with
+``ListingClient``, a ``BatchSender`` for tests, a ``Clock`` and the ``StopSignal`` that
+budgets' leases take); modules whose names start with
 ``_`` are internal.
 """
 
@@ -13,10 +14,11 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from ._engine.clock import Clock
-    from ._engine.pager import Listing, StandaloneHost
+    from ._engine.pager import Listing
     from ._engine.pipeline import BatchSender
     from ._engine.sources import FileReader, open_files
+    from .core.clock import Clock, LoopClock
+    from .core.stop import StopSignal
     from .deleter import BulkDeleter, delete_files
     from .errors import (
         BulkdelError,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     )
     from .imagekit import ImageKitClient, ListingClient, PurgeClient
     from .ledger import Counts, LedgerSink, RequestStats
+    from .listing_host import StandaloneHost
     from .models import Abort, AbortReason, FileError, Kind, Outcome, Settings
     from .preflight import preflight
     from .purging import PurgeRecord, PurgeResult, folder_purge_url, purge_urls
@@ -48,7 +51,7 @@ _LAZY: dict[str, str] = {
     "BatchSender": "._engine.pipeline",
     "BulkDeleter": ".deleter",
     "BulkdelError": ".errors",
-    "Clock": "._engine.clock",
+    "Clock": ".core.clock",
     "Counts": ".ledger",
     "FatalAPIError": ".errors",
     "FileError": ".models",
@@ -59,6 +62,7 @@ _LAZY: dict[str, str] = {
     "Kind": ".models",
     "LedgerSink": ".ledger",
     "Listing": "._engine.pager",
+    "LoopClock": ".core.clock",
     "ListingClient": ".imagekit",
     "ListingError": ".errors",
     "Outcome": ".models",
@@ -72,7 +76,8 @@ _LAZY: dict[str, str] = {
     "Resumed": ".report",
     "Selection": ".selection",
     "Settings": ".models",
-    "StandaloneHost": "._engine.pager",
+    "StandaloneHost": ".listing_host",
+    "StopSignal": ".core.stop",
     "Stopped": ".errors",
     "UnreachableError": ".errors",
     "UsageError": ".errors",
@@ -110,6 +115,7 @@ __all__ = [
     "Listing",
     "ListingClient",
     "ListingError",
+    "LoopClock",
     "Outcome",
     "PurgeClient",
     "PurgeRecord",
@@ -122,6 +128,7 @@ __all__ = [
     "Selection",
     "Settings",
     "StandaloneHost",
+    "StopSignal",
     "Stopped",
     "UnreachableError",
     "UsageError",

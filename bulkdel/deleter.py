@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._engine.clock import LOOP_CLOCK, Clock
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
-from .budget import AccountBudget, budget_for
+from .budget import AccountBudget, LocalBudget, budget_for
+from .core.clock import LOOP_CLOCK, Clock
 from .errors import UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
@@ -129,7 +129,8 @@ class BulkDeleter:
             clock=self._clock,
             journal=journal,
             rng=self._rng,
-            budget=self.budget,
+            # a job with an injected sender and no budget gets one of its own
+            budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
             # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
             spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
         )

@@ -7,12 +7,13 @@
     │                            ``ValueError``, so code catching that for a bad setting works)
     │   └── InputError           a source cannot be read or parsed as a whole (CLI exit 2)
     │       └── JournalMismatchError  a journal belongs to another input
-    ├── FatalAPIError            kept for compatibility: a run reports the API's "stop" (401/403,
-    │                            a 404 not about files) as ``Abort(AbortReason.FATAL)`` in its
-    │                            report (exit 3) and never raises this
+    ├── FatalAPIError            the preflight's refusal: a bad key (401/403) or a base URL that
+    │                            is not ImageKit's (exit 3); a run reports the same answers as
+    │                            ``Abort(AbortReason.FATAL)`` in its report and never raises this
     ├── ListingError             the listing cannot go on (fatal: exit 3; else exit 1)
     │   └── QueryRefusedError    ImageKit answered 400 to the query (on the first page: exit 2)
     ├── UnreachableError         the preflight found no way to the API: DNS, refused, TLS (exit 3)
+    ├── JobGoneError             a distributed job's keys are missing from Redis (exit 3)
     └── Stopped                  a wait ended because the run is stopping (control flow: the
                                  run's own parts catch it; it carries the stop's reason)
 
@@ -45,9 +46,10 @@ class JournalMismatchError(InputError):
 
 
 class FatalAPIError(BulkdelError):
-    """The API answered in a way that makes going on pointless or dangerous.
+    """The API answered the preflight in a way that makes starting pointless or dangerous.
 
-    A run does not raise it: the report's ``abort`` says ``AbortReason.FATAL`` instead.
+    Raised by ``bulkdel.preflight``; a run does not raise it: the report's ``abort`` says
+    ``AbortReason.FATAL`` instead.
 
     Attributes:
         status: the HTTP status that caused the abort.
@@ -93,6 +95,11 @@ class UnreachableError(BulkdelError):
         super().__init__(f"cannot reach {url}: {cause}")
         self.url = url
         self.cause = cause
+
+
+class JobGoneError(BulkdelError):
+    """A distributed job's keys are missing from Redis: never created, deleted, or lost in a
+    restart."""
 
 
 class Stopped(BulkdelError):

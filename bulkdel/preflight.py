@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._engine.clock import LOOP_CLOCK, Clock
+from .core.clock import LOOP_CLOCK, Clock
 from .errors import FatalAPIError, UnreachableError
 from .imagekit import LIST_PATH, ListingClient
 from .models import Kind, Outcome

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
-from ._engine.clock import LOOP_CLOCK, Clock
+from .core.clock import LOOP_CLOCK, Clock
 from .errors import UsageError
 from .models import Kind, Outcome
 from .report import write_json_atomic

@@ -49,7 +49,7 @@ def test_a_long_window_is_spent_as_a_quota_not_paced() -> None:
     """1000 per 15 s: the 429 shuts the gate to the reset; then 990 turns at once, then the
     gate of the quota until the window ends; the pace is not touched."""
     pace = Pace()
-    pace.report(0.0, 0.0, stated(1000, 15.0, reset=10.0))
+    pace.observe(0.0, 0.0, stated(1000, 15.0, reset=10.0))
     assert pace.rate is None
     assert pace.wait(0.0) == pytest.approx(10.0)
     granted = 0
@@ -155,17 +155,17 @@ def test_a_stated_429_closes_the_gate_for_as_long_as_it_says() -> None:
     """X-RateLimit-Reset shuts the gate; a shorter later one never reopens it early."""
     pace = Pace()
     assert pace.wait(0.0) == 0
-    pace.report(5.0, 5.0, stated(reset=2.0))
+    pace.observe(5.0, 5.0, stated(reset=2.0))
     assert pace.gate_wait(5.0) == 2.0
     assert pace.wait(6.5) >= 0.5
-    pace.report(6.5, 6.5, stated(reset=0.1))
+    pace.observe(6.5, 6.5, stated(reset=0.1))
     assert pace.gate_wait(6.5) == 0.5
 
 
 def test_a_bare_retry_after_closes_no_gate() -> None:
     """Only Retry-After: the refused request's own retry waits, not the account."""
     pace = Pace(paced_at(10.0))
-    pace.report(1.0, 1.0, BARE_RETRY_AFTER)
+    pace.observe(1.0, 1.0, BARE_RETRY_AFTER)
     assert pace.gate_wait(1.0) == 0
 
 
@@ -184,7 +184,7 @@ def test_no_turns_are_banked_while_the_gate_is_shut() -> None:
     """When the gate opens, turns go at the pace, not in a burst: the server's bucket is
     empty then."""
     pace = Pace(PaceController.fixed_at(100.0))
-    pace.report(0.0, 0.0, stated(100, 1.0, reset=1.0))
+    pace.observe(0.0, 0.0, stated(100, 1.0, reset=1.0))
     assert pace.wait(0.5) == pytest.approx(0.5)
     pace.grant(1.0)
     assert pace.wait(1.0) == pytest.approx(0.01)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bulkdel._engine.stop import StopSignal
 from bulkdel.budget import CappedLease, Lease, LocalBudget, budget_for
 from bulkdel.budget.memory import _REGISTRY
+from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped
 from bulkdel.imagekit.answers import classify
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
@@ -48,10 +48,10 @@ async def _worker(job: Job, limiter: Limiter, until: float) -> None:
             await asyncio.sleep(LATENCY)
             if headers is None:
                 job.done.append(loop.time())
-                await job.lease.report(turn, OK)
+                await job.lease.observe(turn, OK)
             else:
                 job.refused += 1
-                await job.lease.report(turn, classify(429, b"{}", headers, ["x"]))
+                await job.lease.observe(turn, classify(429, b"{}", headers, ["x"]))
     except Stopped:
         job.stopped = True
 
@@ -175,7 +175,7 @@ def test_a_stated_429_holds_every_lease_until_the_reset() -> None:
         lease_a, lease_b = budget.lease(StopSignal()), budget.lease(StopSignal())
         turn = await lease_a.turn()
         refused = Outcome(Kind.THROTTLED, 429, retry_after=2.0, limit=100, interval=1.0)
-        await lease_a.report(turn, refused)
+        await lease_a.observe(turn, refused)
         assert budget.gate_wait() == pytest.approx(2.0)
         await lease_b.turn()
         return loop.time()
@@ -216,7 +216,7 @@ def test_a_fixed_rate_budget_paces_every_job_together() -> None:
             while loop.time() < 5.0:
                 turn = await lease.turn()
                 seconds[int(loop.time())] += 1
-                await lease.report(turn, Outcome(Kind.THROTTLED, 429, retry_after=0.0))
+                await lease.observe(turn, Outcome(Kind.THROTTLED, 429, retry_after=0.0))
 
         await asyncio.gather(*(take(lease) for lease in leases))
         assert budget.rate == 20.0

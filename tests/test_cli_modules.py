@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bulkdel import cli
-from bulkdel.cli.args import DEFAULTS, build_parser
+from bulkdel.cli.args import DEFAULTS
+from bulkdel.cli.parser import build_parser
 from bulkdel.cli.settings import delete_job, list_job, resolve_base_url, settings_from_args
 from bulkdel.errors import UsageError
 from bulkdel.imagekit import DEFAULT_BASE_URL

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkdel._engine import keyruns
+from bulkdel._engine import dedupe_runs
 from bulkdel._engine.dedupe import Deduper
 
 HEX = "0123456789abcdef"
@@ -60,12 +60,12 @@ def test_exact_like_a_set_across_spills_and_merges(tmp_path: Path, chunks: list[
 @pytest.fixture
 def weak_hash(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A hash with 8 values: most different keys share one, as a 64-bit hash never shows."""
-    real = keyruns.mix
+    real = dedupe_runs.mix
 
-    def weak(hi: keyruns.U64, lo: keyruns.U64) -> keyruns.U64:
+    def weak(hi: dedupe_runs.U64, lo: dedupe_runs.U64) -> dedupe_runs.U64:
         return real(hi, lo) & np.uint64(0xE000_0000_0000_0007)
 
-    monkeypatch.setattr(keyruns, "mix", weak)
+    monkeypatch.setattr(dedupe_runs, "mix", weak)
     yield
 
 

@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel._engine.pager import Listing, StandaloneHost
+from bulkdel._engine.pager import Listing
 from bulkdel.deleter import BulkDeleter, delete_files
 from bulkdel.errors import QueryRefusedError, UsageError
 from bulkdel.imagekit import ListingClient
+from bulkdel.listing_host import StandaloneHost
 from bulkdel.models import AbortReason, Settings
 from bulkdel.report import format_text
 from bulkdel.selection import Selection

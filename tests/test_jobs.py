@@ -21,7 +21,7 @@ from bulkdel.jobs import (
     job_report,
     job_status,
 )
-from bulkdel.jobs.keys import GROUP, JobKeys
+from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import HEARTBEAT, SETTLE
 from tests.jobs_helpers import StandIn, chunks, ids
 from tests.redis_server import RedisServer
@@ -355,7 +355,7 @@ async def test_redis_calls_retry_while_unreachable_and_raise_other_errors() -> N
     """Unreachable (or still loading its AOF): waited for; any other error: raised."""
     from redis.exceptions import BusyLoadingError, ResponseError
 
-    from bulkdel._engine.stop import StopSignal
+    from bulkdel.core.stop import StopSignal
     from bulkdel.jobs import redisio
 
     keys = JobKeys.of("r")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulkdel._engine.keyset import Keyset, created_at, entry_key, is_file
+from bulkdel._engine.listing_cursor import Keyset, created_at, entry_key, is_file
 from bulkdel.errors import ListingError
 
 

@@ -10,10 +10,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel._engine.pager import Listing, StandaloneHost
+from bulkdel._engine.pager import Listing
 from bulkdel.deleter import BulkDeleter
 from bulkdel.errors import ListingError, UsageError
 from bulkdel.imagekit import ImageKitClient, ListingClient, classify_listing
+from bulkdel.listing_host import StandaloneHost
 from bulkdel.models import Kind, Settings
 from bulkdel.selection import Selection
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files

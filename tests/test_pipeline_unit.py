@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from bulkdel import BulkDeleter, Settings
+from bulkdel.budget import LocalBudget
 from bulkdel.models import Abort, AbortReason, FileError, Kind, Outcome
 from tests.helpers import check_report_dir, hex_ids
 
@@ -135,7 +136,8 @@ async def test_backoff_waits_through_the_injected_sleep() -> None:
 
     settings = Settings(backoff_base=60.0, backoff_max=600.0)
     ledger = Ledger()
-    pipeline = Pipeline(Sender(), settings, ledger, clock=FakeClock())
+    clock = FakeClock()
+    pipeline = Pipeline(Sender(), settings, ledger, clock=clock, budget=LocalBudget(clock=clock))
     await pipeline.run(iterable_chunks(["a" * 24]))
     assert ledger.counts.deleted == 1
     assert len(slept) == 1 and 0 <= slept[0] <= 60.0

@@ -12,7 +12,7 @@ import pytest
 from bulkdel import BulkDeleter, Settings
 from bulkdel._engine.pipeline import Pipeline
 from bulkdel._engine.sources import FileReader
-from bulkdel.budget import Turn
+from bulkdel.budget import LocalBudget, Turn
 from bulkdel.cli import progress as progress_module
 from bulkdel.cli.progress import ProgressDisplay
 from bulkdel.ledger import Ledger
@@ -84,7 +84,7 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
     """Once the whole input is read the total is exact; a paced run shows its pace, and a
     shut throttle gate shows the wait instead."""
     deleter = job(50, 20, 5)
-    pipeline = Pipeline(_NeverSends(), Settings(rate=12.5), Ledger())
+    pipeline = Pipeline(_NeverSends(), Settings(rate=12.5), Ledger(), budget=LocalBudget())
     deleter.pipeline = pipeline
     reader = half_read_file(tmp_path)
     display = started_ago(ProgressDisplay(deleter, [reader], io.StringIO()), 5)
@@ -95,12 +95,14 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
             "25/50 done | 20 deleted, 5 missing | 5 ids/s | ETA 5s | pace 12.5 req/s"
         )
         shut = Outcome(Kind.THROTTLED, 429, retry_after=30.0, limit=12, interval=1.0)
-        await pipeline.lease.report(Turn(0.0), shut)
+        await pipeline.lease.observe(Turn(0.0), shut)
         line = display.line()
         assert "throttled: waiting 30.0s" in line or "throttled: waiting 29.9s" in line
         assert "pace" not in line
         # an adaptive run that has not been throttled yet is unpaced: no pace to show
-        deleter.pipeline = unpaced = Pipeline(_NeverSends(), Settings(), Ledger())
+        deleter.pipeline = unpaced = Pipeline(
+            _NeverSends(), Settings(), Ledger(), budget=LocalBudget()
+        )
         unpaced.reader.input_done = True
         assert display.line().endswith("| 5 ids/s | ETA 5s")
     finally:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel._engine.pager import Listing, StandaloneHost
+from bulkdel._engine.pager import Listing
 from bulkdel.errors import UsageError
 from bulkdel.imagekit import ListingClient, PurgeClient, classify_purge
+from bulkdel.listing_host import StandaloneHost
 from bulkdel.models import Kind, Settings
 from bulkdel.purging import (
     PurgeResult,

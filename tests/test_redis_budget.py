@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bulkdel._engine.stop import StopSignal
 from bulkdel.budget import Turn
 from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease, _RoundRobin
+from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped, UsageError
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from tests.redis_server import RedisServer
@@ -76,9 +76,9 @@ async def test_a_turn_carries_the_successes_so_a_request_costs_one_round_trip(
     lease = budget.lease(StopSignal())
     for _ in range(10):
         turn = await lease.turn()
-        await lease.report(turn, OK)
-        await lease.report(turn, Outcome(Kind.TRANSIENT, 502))  # no rate signal: not sent
-        await lease.report(turn, Outcome(Kind.TRANSIENT, None))
+        await lease.observe(turn, OK)
+        await lease.observe(turn, Outcome(Kind.TRANSIENT, 502))  # no rate signal: not sent
+        await lease.observe(turn, Outcome(Kind.TRANSIENT, None))
     assert budget.round_trips == 10
     await lease.release()  # counts the last one
     assert budget.round_trips == 11
@@ -90,9 +90,9 @@ async def test_many_successes_without_a_turn_are_counted_on_their_own(budget: Re
     lease = budget.lease(StopSignal())
     turn = await lease.turn()
     for _ in range(MAX_PENDING - 1):
-        await lease.report(turn, OK)
+        await lease.observe(turn, OK)
     assert budget.round_trips == 1
-    await lease.report(turn, OK)
+    await lease.observe(turn, OK)
     assert budget.round_trips == 2
 
 
@@ -102,11 +102,11 @@ async def test_a_fixed_pace_sends_only_the_429s_that_close_the_gate(
     async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY, rate=50) as budget:
         lease = budget.lease(StopSignal())
         turn = await lease.turn()
-        await lease.report(turn, OK)
-        await lease.report(turn, Outcome(Kind.THROTTLED, 429, retry_after=1.0))
+        await lease.observe(turn, OK)
+        await lease.observe(turn, Outcome(Kind.THROTTLED, 429, retry_after=1.0))
         await lease.release()
         assert budget.round_trips == 1
-        await budget.lease(StopSignal()).report(turn, STATED_429)
+        await budget.lease(StopSignal()).observe(turn, STATED_429)
         assert budget.round_trips == 2
         assert budget.gate_wait() > 29
         assert budget.rate == 50
@@ -118,7 +118,7 @@ async def test_a_stated_429_closes_the_gate_for_every_lease_and_a_stop_ends_the_
     first, other = budget.lease(StopSignal()), StopSignal()
     turn = await first.turn()
     assert (budget.rate, budget.gate_wait()) == (None, 0.0)
-    await first.report(turn, STATED_429)
+    await first.observe(turn, STATED_429)
     assert budget.rate == pytest.approx(98.5)
     assert 29 < budget.gate_wait() <= 30
     waiting = asyncio.create_task(budget.lease(other).turn())
@@ -157,7 +157,7 @@ async def test_a_stopped_job_reports_nothing_and_its_429_is_dropped(
         turn = await lease.turn()
         stop.set(Abort(AbortReason.STOPPED))
         redis_server.stop()  # the report would wait for Redis, but the job is stopping
-        await lease.report(turn, STATED_429)
+        await lease.observe(turn, STATED_429)
         with pytest.raises(Stopped):
             await lease.turn()
 
@@ -187,7 +187,7 @@ async def test_a_stop_ends_the_wait_for_an_unreachable_redis(redis_server: Redis
         stop = StopSignal()
         lease = budget.lease(stop)
         await lease.turn()
-        await lease.report(await lease.turn(), OK)
+        await lease.observe(await lease.turn(), OK)
         redis_server.stop()
         waiting = asyncio.create_task(lease.turn())
         await asyncio.sleep(0.2)
@@ -200,7 +200,7 @@ async def test_a_stop_ends_the_wait_for_an_unreachable_redis(redis_server: Redis
 async def test_a_release_while_redis_is_down_ends_at_once(redis_server: RedisServer) -> None:
     async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY) as budget:
         lease = budget.lease(StopSignal())
-        await lease.report(await lease.turn(), OK)
+        await lease.observe(await lease.turn(), OK)
         redis_server.stop()
         await asyncio.wait_for(lease.release(), 10)  # the success is not counted: no wait
 

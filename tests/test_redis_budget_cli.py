@@ -12,8 +12,8 @@ import redis
 
 from bulkdel import cli
 from bulkdel.budget import redis_scripts
-from bulkdel.cli.args import build_parser
 from bulkdel.cli.budget import REDIS_ENV, resolve_redis_url
+from bulkdel.cli.parser import build_parser
 from bulkdel.cli.settings import delete_job
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, delete_args, hex_ids, write_ids

@@ -59,7 +59,7 @@ class Mirror:
 
     async def answer(self, outcome: Outcome, rng: random.Random) -> None:
         granted = rng.choice(self.granted[-rng.choice([1, 3, 30]) :])
-        self.pace.report(self.now, granted, outcome)
+        self.pace.observe(self.now, granted, outcome)
         if outcome.kind is Kind.THROTTLED:
             args = rs.report_args(
                 self.cfg,

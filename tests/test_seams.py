@@ -11,16 +11,18 @@ from typing import Any
 import pytest
 
 from bulkdel import Abort, AbortReason, BulkDeleter, Settings, Stopped
-from bulkdel._engine.clock import Clock
-from bulkdel._engine.pager import Listing, StandaloneHost
+from bulkdel._engine.pager import Listing
 from bulkdel._engine.pipeline import Pipeline
 from bulkdel._engine.retry import Backoff
 from bulkdel._engine.sources import iterable_chunks
-from bulkdel._engine.stop import StopSignal
 from bulkdel._journal.journal import Journal
 from bulkdel._journal.rebuild import report_from_journal
+from bulkdel.budget import LocalBudget
+from bulkdel.core.clock import Clock
+from bulkdel.core.stop import StopSignal
 from bulkdel.imagekit import ListingClient
 from bulkdel.ledger import Counts, Ledger, RequestStats
+from bulkdel.listing_host import StandaloneHost
 from bulkdel.models import EXIT_CODES, FileError, Kind, Outcome
 from bulkdel.report import Report
 from bulkdel.selection import Selection
@@ -166,7 +168,14 @@ async def test_a_207_retry_waits_on_the_run_clock_with_the_run_backoff() -> None
     as_clock: Clock = clock  # the protocol every part takes
     ledger = Ledger()
     settings = Settings(backoff_base=60.0, backoff_max=600.0, linger=0.001)
-    pipeline = Pipeline(Sender(), settings, ledger, clock=as_clock, rng=Recording())
+    pipeline = Pipeline(
+        Sender(),
+        settings,
+        ledger,
+        clock=as_clock,
+        rng=Recording(),
+        budget=LocalBudget(clock=as_clock),
+    )
     await pipeline.run(iterable_chunks(ids))
     assert ledger.counts.deleted == 3
     assert drawn == [(0, 60.0)]

@@ -6,7 +6,7 @@ costs). A hex key is looked for in two places:
 
 * an in-memory hash table (numpy, open addressing, at most half full) of the last 262,144
   new keys, the ``memtable``; it also finds repeats within a chunk;
-* sorted runs of keys on disk (``keyruns``: temporary files beside the report or journal,
+* sorted runs of keys on disk (``dedupe_runs``: temporary files beside the report or journal,
   unlinked at once), each found through one in-memory fence every ``block`` keys and merged
   four at a time, so that there are a handful of runs at 100M ids. A Bloom filter of the
   keys on disk (20 bits a key, rebuilt twice as large from the runs when it fills) sits in
@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
-from . import keyruns
-from .keyruns import KEY, MIX2, Runs
+from . import dedupe_runs
+from .dedupe_runs import KEY, MIX2, Runs
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from .keyruns import U64, Bools
+    from .dedupe_runs import U64, Bools
 
 _WIRE: Final = np.dtype([("hi", ">u8"), ("lo", ">u4")])
 _HEX24: Final = re.compile(r"[0-9a-f]{24}")
@@ -242,8 +242,8 @@ class Deduper:
         if len(raw) > piece:
             parts = [self._add_hex(raw[i : i + piece]) for i in range(0, len(raw), piece)]
             return np.concatenate(parts)
-        hi, lo = keyruns.split_keys(np.frombuffer(raw, _WIRE))
-        h = keyruns.mix(hi, lo)
+        hi, lo = dedupe_runs.split_keys(np.frombuffer(raw, _WIRE))
+        h = dedupe_runs.mix(hi, lo)
         table = self._table
         if table.count + len(h) > table.size:
             self._spill()

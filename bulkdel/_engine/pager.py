@@ -7,28 +7,27 @@ yields the files as ``Chunk``s for the pipeline.
 Paging while deleting: ImageKit's ``skip`` is an offset into the result set as it is at the
 time of each request, and the run deletes the files it has listed, so ``skip += limit`` jumps
 over as many unseen files as were deleted in between. We page by **keyset on createdAt**
-instead (see ``keyset``).
+instead (see ``listing_cursor``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
-from ..budget import AccountBudget, Lease, LocalBudget, job_lease
+from ..core.clock import Clock
+from ..core.lease import Lease
+from ..core.stop import StopSignal
 from ..errors import ListingError, QueryRefusedError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
 from ..ledger import LIST, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
 from ..selection import Selection, date_literal, to_second
-from .clock import LOOP_CLOCK, Clock
-from .keyset import SECOND, Keyset, created_at, entry_key, is_file
+from .listing_cursor import SECOND, Keyset, created_at, entry_key, is_file
 from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
-from .stop import StopSignal
 from .validate import id_problem
 
 
@@ -55,42 +54,6 @@ class ListingHost(Protocol):
     def requests(self) -> RequestStats: ...
 
     def stop(self, reason: Abort) -> None: ...
-
-
-class StandaloneHost:
-    """A host for a listing that feeds no pipeline (``bulkdel list``).
-
-    Args:
-        settings: the rate, attempts and backoff knobs.
-        clock: the run's time and sleep.
-        rng: the backoff's jitter.
-        budget: the account's budget (shared with the jobs that hold it); its own if None.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        clock: Clock = LOOP_CLOCK,
-        rng: random.Random | None = None,
-        budget: AccountBudget | None = None,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.signal = StopSignal(clock)
-        budget = budget if budget is not None else LocalBudget(clock=clock)
-        self.lease = job_lease(budget, self.signal, settings.rate)
-        self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
-        self.requests = RequestStats()
-
-    @property
-    def aborted(self) -> Abort | None:
-        """Why the listing stopped early, or None."""
-        return self.signal.reason
-
-    def stop(self, reason: Abort) -> None:
-        """Stop listing; the first reason wins."""
-        self.signal.set(reason)
 
 
 def _and(conditions: Iterable[str]) -> str:
@@ -158,7 +121,7 @@ class Listing:
 
     async def entries(self, host: ListingHost) -> AsyncIterator[list[dict[str, Any]]]:
         """Every selected file exactly once, a page's new files at a time, by keyset paging
-        on createdAt at whole seconds (see ``keyset`` for why it is exact while deleting).
+        on createdAt at whole seconds (see ``listing_cursor`` for why it is exact while deleting).
 
         Raises:
             ListingError: a fatal answer, a page that kept failing, or an answer that cannot
@@ -257,7 +220,7 @@ class Listing:
             host.requests.sending(LIST)
             outcome, entries = await self.client.get_page(params)
             host.requests.answered(LIST, outcome.status)
-            await host.lease.report(turn, outcome)
+            await host.lease.observe(turn, outcome)
             if entries is not None:
                 page.append(entries)
             return outcome

@@ -18,16 +18,16 @@ from collections.abc import AsyncIterable
 from typing import Any, Protocol
 
 from .._journal.journal import Journal
-from ..budget import AccountBudget, LocalBudget, job_lease
+from ..core.clock import LOOP_CLOCK, Clock
+from ..core.lease import AccountBudget, job_lease
+from ..core.stop import StopSignal
 from ..errors import Stopped
 from ..ledger import DELETE, Ledger, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
 from .accounts import OpenIds
-from .clock import LOOP_CLOCK, Clock
 from .reader import Reader
 from .retry import RETRYABLE, Backoff, Chain, send_with_retries
 from .sources import Chunk
-from .stop import StopSignal
 from .workpool import WorkPool
 
 
@@ -48,7 +48,8 @@ class Pipeline:
         journal: the job's journal: ids it has settled are not sent again, and ids go on
             record as in flight before they are sent.
         rng: the backoff's jitter (seed it to replay a run).
-        budget: the account's budget, shared with the jobs that hold it (its own if None).
+        budget: the account's budget, shared with the jobs that hold it (the caller picks
+            it: ``bulkdel.budget.budget_for`` for this process's, a ``RedisBudget``...).
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
     """
@@ -59,10 +60,10 @@ class Pipeline:
         settings: Settings,
         ledger: Ledger,
         *,
+        budget: AccountBudget,
         clock: Clock = LOOP_CLOCK,
         journal: Journal | None = None,
         rng: random.Random | None = None,
-        budget: AccountBudget | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sender = sender
@@ -74,7 +75,7 @@ class Pipeline:
         #: the run's one stop: the budget, the retries and the listing wait through it
         self.signal = StopSignal(clock)
         #: every request of the job (listing pages too) takes a turn; rate caps its share
-        self.budget: AccountBudget = budget if budget is not None else LocalBudget(clock=clock)
+        self.budget = budget
         self.lease = job_lease(self.budget, self.signal, settings.rate)
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, clock)
@@ -170,7 +171,7 @@ class Pipeline:
         outcome = await self.sender.delete_batch(file_ids)
         self.ids.sending.difference_update(file_ids)
         requests.answered(DELETE, outcome.status)
-        await self.lease.report(turn, outcome)
+        await self.lease.observe(turn, outcome)
         if outcome.maybe_applied:
             self.ids.ambiguous.update(file_ids)
         return outcome

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState
 
+from ..core.clock import Clock
+from ..core.stop import StopSignal
 from ..models import Kind, Outcome, Settings
-from .clock import Clock
-from .stop import StopSignal
 
 RETRYABLE = frozenset({Kind.TRANSIENT, Kind.THROTTLED})
 #: 429s tolerated for one batch before its ids fail (a server that never lets us in)

@@ -16,7 +16,7 @@ import asyncio
 import heapq
 from collections import deque
 
-from .clock import Clock
+from ..core.clock import Clock
 
 
 class WorkPool:

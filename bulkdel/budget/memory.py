@@ -14,11 +14,11 @@ import hashlib
 import weakref
 from collections import deque
 
-from .._engine.clock import LOOP_CLOCK, Clock
-from .._engine.stop import StopSignal
+from ..core.clock import LOOP_CLOCK, Clock
+from ..core.lease import Turn
+from ..core.stop import StopSignal
 from ..models import Outcome
 from .controller import PaceController
-from .interface import Turn
 from .pace import Pace
 
 
@@ -100,7 +100,7 @@ class LocalBudget:
                 self._dispatcher = None
 
     def _report(self, turn: Turn, outcome: Outcome) -> None:
-        self._pace.report(self._clock.time(), turn.granted_at, outcome)
+        self._pace.observe(self._clock.time(), turn.granted_at, outcome)
 
     def _leave(self, lease: LocalLease) -> None:
         if lease in self._rotation:
@@ -153,7 +153,7 @@ class LocalLease:
         self._stop.check()
         return waiter.result()
 
-    async def report(self, turn: Turn, outcome: Outcome) -> None:
+    async def observe(self, turn: Turn, outcome: Outcome) -> None:
         """What the request sent on ``turn`` got back."""
         self._budget._report(turn, outcome)
 

@@ -94,7 +94,7 @@ class Pace:
         self.controller.on_grant(now)
         return now
 
-    def report(self, now: float, granted_at: float, outcome: Outcome) -> None:
+    def observe(self, now: float, granted_at: float, outcome: Outcome) -> None:
         """Learn from an answer: a 429 stating its window closes the gate for everybody."""
         if (
             outcome.kind is not Kind.THROTTLED

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-    from .._engine.stop import StopSignal
+    from ..core.stop import StopSignal
 
 log = logging.getLogger("bulkdel.budget")
 
@@ -277,7 +277,7 @@ class RedisLease:
         finally:
             fair.release()
 
-    async def report(self, turn: Turn, outcome: Outcome) -> None:
+    async def observe(self, turn: Turn, outcome: Outcome) -> None:
         """What the request sent on ``turn`` got back; a 429 reaches Redis at once."""
         # Stopping: what the answer said about the pace no longer matters.
         with contextlib.suppress(Stopped):

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from .confirm import CONFIRM_ABOVE
-from .main import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from .main import main
 
 __all__ = [
     "CONFIRM_ABOVE",

@@ -10,11 +10,9 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
-from .. import __version__
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
 from ..models import DEFAULT_PURGE_LIMIT, Settings
-from .budget import add_redis_option
 
 AGE_HELP = (
     "created longer ago than AGE: a number and s, min, h, d, w, mo (calendar months) or y, "
@@ -137,7 +135,7 @@ def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
+def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     add_purge_arguments(parser)
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
     parser.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
@@ -161,38 +159,3 @@ def _add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print summary.json on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--yes", action="store_true", help="no confirmation prompt")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line (``fake-server``'s own options are parsed by its module, so
-    that the fake server is imported only when it is used)."""
-    parser = Parser(
-        prog="bulkdel", description="Purge files in bulk from an ImageKit media library."
-    )
-    parser.add_argument("--version", action="version", version=f"bulkdel {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    shared = shared_parent()
-    delete = commands.add_parser(
-        "delete", parents=[shared], help="delete the ids read from files or stdin"
-    )
-    _add_delete_arguments(delete)
-    listing = commands.add_parser(
-        "list", parents=[shared], help="write the ids of the selected files, to review"
-    )
-    listing.add_argument("--jsonl", action="store_true", help="name, path, size, createdAt too")
-    listing.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
-    for command in (delete, listing):  # not in shared_parent: `job submit` has its own
-        add_redis_option(command)
-    commands.add_parser("fake-server", help="a local ImageKit-compatible server", add_help=False)
-    rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
-    rebuild.add_argument("--journal", type=Path, required=True)
-    rebuild.add_argument("--report-dir", type=Path)
-    rebuild.add_argument("--json", action="store_true")
-    demo = commands.add_parser("demo", help="the whole job against an in-process fake server")
-    demo.add_argument("--ids", type=positive_int, default=20_000)
-    demo.add_argument("--report-dir", type=Path)
-    demo.add_argument("--json", action="store_true")
-    from .jobs import add_job_parser  # after the shared options it reuses are defined
-
-    add_job_parser(commands, Parser)
-    return parser

@@ -7,9 +7,12 @@ The ``redis`` package is imported only when a URL is given.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from ..budget import AccountBudget
@@ -51,3 +54,13 @@ async def account_budget(
 
     async with RedisBudget(redis_url, base_url=settings.base_url, private_key=private_key) as made:
         yield made
+
+
+def open_redis(args: argparse.Namespace) -> Any:
+    """A Redis client for a job command: ``--redis``, else ``$BULKDEL_REDIS_URL``."""
+    from ..jobs import connect
+
+    url = args.redis or os.environ.get(REDIS_ENV)
+    if not url:
+        raise UsageError(f"give --redis redis://host:6379/0 or set ${REDIS_ENV}")
+    return connect(url)

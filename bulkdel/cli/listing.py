@@ -9,8 +9,9 @@ import os
 import sys
 from typing import Any, TextIO
 
-from .._engine.pager import Listing, StandaloneHost
+from .._engine.pager import Listing
 from ..budget import AccountBudget
+from ..listing_host import StandaloneHost
 from ..models import Abort
 from .budget import account_budget
 from .delete import listing_for

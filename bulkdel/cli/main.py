@@ -16,11 +16,10 @@ from .._journal.rebuild import report_from_journal
 from ..errors import BulkdelError, ListingError, UsageError
 from ..models import EXIT_CODES, Abort
 from ..report import Report, format_text
-from .args import build_parser
 from .confirm import Declined
+from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from .parser import build_parser
 from .settings import default_report_dir
-
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _abort_code(abort: Abort | None) -> int:

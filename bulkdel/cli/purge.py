@@ -90,8 +90,9 @@ async def refuse_above_limit(
     """
     if plan.mode != "files":
         return
-    from .._engine.pager import Listing, StandaloneHost  # only a per-file purge counts
+    from .._engine.pager import Listing  # only a per-file purge counts
     from ..imagekit import ListingClient
+    from ..listing_host import StandaloneHost
 
     counting = Listing(
         ListingClient.for_settings(private_key, settings),

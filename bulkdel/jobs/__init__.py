@@ -12,9 +12,10 @@ Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` import
 
 from __future__ import annotations
 
-from .engine import PipelineProcessor
-from .keys import PERSISTENCE_HINT, JobGoneError, JobKeys, connect
+from ..errors import JobGoneError
 from .outcome import BatchOutcome, BatchProcessor
+from .processor import PipelineProcessor
+from .redis_keys import PERSISTENCE_HINT, JobKeys, connect
 from .report import job_report
 from .status import JobStatus, cancel_job, delete_job, job_status
 from .submit import SubmitResult, Submitter

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from .._engine.stop import StopSignal
+from ..core.stop import StopSignal
 from . import redisio
-from .keys import GROUP, JobKeys
+from .redis_keys import GROUP, JobKeys
 from .scripts import HEARTBEAT, RELEASE
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ from typing import Final, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_random_exponential
 
-from .._engine.stop import StopSignal
-from .keys import JobGoneError, JobKeys, gone
+from ..core.stop import StopSignal
+from ..errors import JobGoneError
+from .redis_keys import JobKeys, gone
 
 T = TypeVar("T")
 log = logging.getLogger("bulkdel.jobs")

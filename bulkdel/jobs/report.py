@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..ledger import Counts, RequestStats
 from ..models import Abort, AbortReason
 from ..report import Report, ReportWriter
-from .keys import GROUP, JobKeys
+from .redis_keys import GROUP, JobKeys
 from .status import job_status
 
 if TYPE_CHECKING:

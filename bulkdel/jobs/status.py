@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..ledger import Counts
-from .keys import GROUP, JobKeys, gone
+from .redis_keys import GROUP, JobKeys, gone
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Final
 
 from .._engine.dedupe import Deduper
 from .._engine.sources import Chunk
-from .._engine.stop import StopSignal
+from ..core.stop import StopSignal
 from ..errors import UsageError
 from . import redisio
-from .keys import GROUP, JobKeys
+from .redis_keys import GROUP, JobKeys
 from .scripts import CREATE, SUBMIT
 
 if TYPE_CHECKING:

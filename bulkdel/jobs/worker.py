@@ -19,14 +19,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .._engine.stop import StopSignal
+from ..core.stop import StopSignal
 from ..errors import Stopped
 from ..ledger import RequestStats
 from ..models import Abort, AbortReason
 from . import redisio
 from .claim import Claims
-from .keys import GROUP, JobKeys
 from .outcome import BatchOutcome, BatchProcessor
+from .redis_keys import GROUP, JobKeys
 from .scripts import SETTLE
 
 if TYPE_CHECKING:

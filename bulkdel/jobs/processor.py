@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .._engine.pipeline import BatchSender, Pipeline
 from .._engine.sources import Chunk
-from ..budget import AccountBudget
+from ..budget import AccountBudget, LocalBudget
 from ..ledger import Ledger, RequestStats
 from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
 from .outcome import BatchOutcome
@@ -80,7 +80,10 @@ class PipelineProcessor:
 
     async def __aenter__(self) -> PipelineProcessor:
         pipeline = self._pipeline = Pipeline(
-            self.sender, self.settings, self.ledger, budget=self.budget
+            self.sender,
+            self.settings,
+            self.ledger,
+            budget=self.budget if self.budget is not None else LocalBudget(),
         )
         pipeline.reader.dedupe = _Forgetful()
         self._task = asyncio.create_task(pipeline.run(self._chunks()))

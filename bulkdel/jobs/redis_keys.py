@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import BulkdelError, UsageError
+from ..errors import JobGoneError, UsageError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -24,10 +24,6 @@ PERSISTENCE_HINT: Final = (
     "was Redis restarted without persistence? Run Redis with `appendonly yes` so that a "
     "restart keeps jobs"
 )
-
-
-class JobGoneError(BulkdelError):
-    """The job's keys are missing from Redis: never created, deleted, or lost in a restart."""
 
 
 @dataclass(frozen=True, slots=True)

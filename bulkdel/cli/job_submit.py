@@ -1,0 +1,64 @@
+"""``bulkdel job submit``: put a job's batches on its Redis stream."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .._engine.sources import FileReader, files_chunks, open_files
+from .._journal.journal import fingerprint
+from ..errors import UsageError
+from ..listing_host import StandaloneHost
+from .budget import open_redis
+from .exits import EXIT_INCOMPLETE, EXIT_OK
+from .settings import Job, read_private_key, selection_from_args, settings_from_args
+from .signals import stop_on_signals
+
+
+async def run_submit(args: argparse.Namespace) -> int:
+    """``bulkdel job submit``: exit 0 once the whole input is on the job's stream."""
+    from ..jobs import Submitter
+
+    settings = settings_from_args(args, os.environ)
+    selection = selection_from_args(args)
+    if selection is not None and args.sources:
+        raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
+    redis = open_redis(args)
+    submitter = Submitter(redis, args.job, batch_size=args.batch_size, max_open=args.max_open)
+    try:
+        with stop_on_signals(submitter.stop.set):
+            if selection is not None:
+                from .delete import listing_for
+
+                key = read_private_key(args.private_key_file, os.environ)
+                listing = listing_for(Job(settings, selection, key))
+                try:
+                    chunks = listing.chunks(StandaloneHost(settings))
+                    print_ = fingerprint([listing.name], settings.base_url)
+                    result = await submitter.submit(chunks, print_, resumable=False)
+                finally:
+                    await listing.close()
+            else:
+                readers = open_files(args.sources or ["-"], args.format, args.column)
+                print_ = fingerprint([r.name for r in readers], settings.base_url)
+                result = await submitter.submit(_file_chunks(readers), print_)
+    finally:
+        await redis.aclose()
+    what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
+    resumed = f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""
+    print(
+        f"bulkdel: job {args.job}: submit {what}: {result.batches:,} batches added{resumed}",
+        file=sys.stderr,
+    )
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+async def _file_chunks(readers: list[FileReader]) -> Any:
+    try:
+        async for chunk in files_chunks(readers):
+            yield chunk
+    finally:
+        for reader in readers:
+            reader.close()
