@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_getattr
+from .core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing

@@ -1,4 +1,5 @@
-"""The package's shape: a sorted public API that imports, and size limits on every module."""
+"""The package's shape: a sorted public API that imports, size limits on every module, and
+the import rules (no cycles, the base packages on public modules, engine and budget apart)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,141 @@ def test_the_size_check_finds_what_is_too_long(tmp_path: Path) -> None:
     assert any("small.py:1: f of 51 lines" in v for v in found)
     assert any("big.py: module of 401 lines" in v for v in found)
     assert any("klass.py:1: C of" in v for v in found)
+
+
+# -- the import rules ----------------------------------------------------------------------
+
+#: public packages that are the base the rest stands on: they import nothing underscored
+BASE_PACKAGES = ("bulkdel.core", "bulkdel.budget", "bulkdel.imagekit", "bulkdel.testing")
+
+
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    """``bulkdel.budget.memory`` for ``.../bulkdel/budget/memory.py`` (packages: their name)."""
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _only_for_type_checking(tree: ast.AST) -> set[int]:
+    """The nodes inside ``if TYPE_CHECKING:`` blocks: no import at run time."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for sub in node.body for inner in ast.walk(sub))
+    return skipped
+
+
+def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    prefix = node.module or ""
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        prefix = ".".join([*base, *([node.module] if node.module else [])])
+    submodules = [f"{prefix}.{alias.name}" for alias in node.names]
+    # ``from . import redisio`` depends on the submodule, not on the package's __init__
+    return submodules if node.module is None else [prefix, *submodules]
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the modules of the package it imports at run time, lazy imports inside
+    functions included (they are dependencies too), ``TYPE_CHECKING`` imports left out."""
+    modules = {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = _only_for_type_checking(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skipped:
+                found = _targets(node, name, path.name == "__init__.py")
+                graph[name].update(t for t in found if t in modules and t != name)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_no_import_cycle_outside_testing() -> None:
+    """No two modules import each other, directly or round a loop (the fakes aside)."""
+    cycles = [c for c in import_cycles(import_graph()) if not _inside(c[0], "bulkdel.testing")]
+    assert cycles == []
+
+
+def test_base_packages_import_nothing_underscored() -> None:
+    """``core``, ``budget``, ``imagekit`` and ``testing`` stand on public modules only."""
+    bad = {
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        if any(_inside(module, base) for base in BASE_PACKAGES)
+        and any(part.startswith("_") and part != "__init__" for part in target.split("."))
+    }
+    assert bad == set()
+
+
+def test_the_engine_and_the_budget_do_not_depend_on_each_other() -> None:
+    """Both take the neutral base (``bulkdel.core``), not each other."""
+    graph = import_graph()
+    crossing = {
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        for a, b in (("bulkdel._engine", "bulkdel.budget"), ("bulkdel.budget", "bulkdel._engine"))
+        if _inside(module, a) and _inside(target, b)
+    }
+    assert crossing == set()
+    for module in graph:
+        if _inside(module, "bulkdel.core"):
+            assert not {t for t in graph[module] if not _inside(t, "bulkdel.core")} - {
+                "bulkdel.errors",
+                "bulkdel.models",
+            }, module
+
+
+def test_the_import_checks_see_a_cycle_and_a_lazy_import(tmp_path: Path) -> None:
+    """The checker itself: a loop through a function-level import is found; a
+    TYPE_CHECKING import is not a dependency."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("def f():\n    from .a import x\n")
+    (package / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import y\n"
+    )
+    graph = import_graph(package)
+    assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
+    assert graph["pkg.c"] == set()

@@ -20,7 +20,7 @@ Refusals that others cause (other traffic on the account, another client) arrive
 pace is; under the target share they change nothing, over it the pace settles where the share
 is about the target, which is also where an unstated limit is held alone.
 
-Why: measured in the discrete-event simulation (``python -m benchmarks.budget_candidates``:
+Why: measured in the discrete-event simulation (``python -m tests.budget.budget_candidates``:
 the fake's own limiter, R = 100/s, 8 workers, 10-20 ms answers, no credit for the bucket's
 first burst). Throughput over R (the long window: over ideal) / 429 share:
 

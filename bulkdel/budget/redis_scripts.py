@@ -29,7 +29,7 @@ BURST_SECONDS: Final = pace.BURST_SECONDS
 
 #: the controller's constants as the script reads them: taken from the in-process controller,
 #: so that a change of its constants reaches every process (a change of its rules needs the
-#: script to follow; tests/test_redis_budget_parity.py fails until it does)
+#: script to follow; tests/budget/test_redis_budget_parity.py fails until it does)
 CONTROLLER: Final[dict[str, float]] = {
     "target": controller.TARGET,
     "min_refusals": controller.MIN_REFUSALS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_getattr
+from ..core.lazy import lazy_getattr
 from .urls import DEFAULT_BASE_URL, check_base_url, is_loopback_host
 
 if TYPE_CHECKING:

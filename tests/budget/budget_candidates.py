@@ -1,6 +1,6 @@
 """Controller designs measured against bulkdel's in the simulation (``budget_sim``).
 
-``python -m benchmarks.budget_candidates`` prints each design's figures on every floor
+``python -m tests.budget.budget_candidates`` prints each design's figures on every floor
 scenario; the chosen design's docstring (``bulkdel/budget/controller.py``) quotes them.
 """
 

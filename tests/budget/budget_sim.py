@@ -6,7 +6,7 @@ workers that take turns from one ``Pace`` (gate, GCRA pacer, controller) round-r
 jobs, as ``LocalBudget`` does, and retry like the pipeline (a stated 429 waits at the gate, a
 bare ``Retry-After`` or a 5xx waits in its own batch). "Another client" spends a steady share
 of the limit and never retries. Used by the tests (every floor row) and to choose the
-controller: ``python -m benchmarks.budget_sim`` prints each candidate's figures.
+controller: ``python -m tests.budget.budget_sim`` prints each candidate's figures.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from bulkdel.imagekit import DELETE_PATH
 from bulkdel.testing import FakeImageKit, Faults
 
 #: a copy of ../shared/reference/imagekit-openapi-v1.0.0.yaml, so the check never skips
-SPEC_PATH = Path(__file__).parent / "data" / "imagekit-openapi-v1.0.0.yaml"
+SPEC_PATH = Path(__file__).parent.parent / "data" / "imagekit-openapi-v1.0.0.yaml"
 KEY = "private_openapi_test_key"
 LOCKED = "d" * 24
 

@@ -213,7 +213,7 @@ async def test_naive_offset_paging_misses_files_and_keyset_does_not() -> None:
         assert len(server.store) == 0
 
 
-async def test_keyset_sees_files_added_while_listing() -> None:
+async def test_listing_cursor_sees_files_added_while_listing() -> None:
     """Files uploaded during the run (later createdAt) are listed when they match, once."""
     files = seed_files({"/a/": 2500, "/c/": 500})
     late = seed_files({"/a/": 700, "/c/": 100}, start=T0 + dt.timedelta(days=1), first_id=10**6)

@@ -21,8 +21,7 @@ from bulkdel.errors import Stopped
 from bulkdel.imagekit.answers import classify
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
 from bulkdel.testing.fake_limits import Limiter
-
-from .virtual_time import VirtualTimeLoop, run_virtual
+from tests.virtual_time import VirtualTimeLoop, run_virtual
 
 LATENCY = 0.015
 OK = Outcome(Kind.SUCCESS, 200)
