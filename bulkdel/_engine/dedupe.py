@@ -15,8 +15,8 @@ costs). A hex key is looked for in two places:
 
 Measured (2-core benchmark machine, ``python -m benchmarks --only scale``, whole-process
 peak RSS with the interpreter, aiohttp and numpy, about 75 MiB, included): the previous
-``set`` of packed ints took 61-130 bytes an id (763 MiB at 10M ids); this design 13 bytes an
-id at 10M (124 MiB), 7.8 at 30M (223 MiB) and 3.8 at 100M (364 MiB, dry run). The add is
+``set`` of packed ints took 61-130 bytes an id (763 MiB at 10M ids); this design's peaks at
+10M, 30M and 100M ids are in ``benchmarks/RESULTS.md`` ("Scale and memory"). The add is
 ~390 ns an id against ~660 for the ``set`` loop (2M ids, 10,000 a chunk); a version that
 sorted each chunk to find repeats took 685, hence the memtable. Not built, estimated from
 their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id while it

@@ -1,4 +1,4 @@
-"""The ImageKit client: one batch, one request, one classified outcome (SPEC's API table)."""
+"""The ImageKit client: one batch, one request, one classified outcome (the API's table in docs/contract.md)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _sent(m: aioresponses) -> list[Any]:
     return m.requests[("POST", URL(URL_DELETE))]
 
 
-# --- over the wire (aioresponses), one test or more per row of SPEC's API table -----------
+# --- over the wire (aioresponses), one test or more per row of the API's table -----------
 
 
 async def test_200_lists_deleted_ids(mocked: aioresponses, client: ImageKitClient) -> None:
