@@ -182,7 +182,7 @@ def test_ledger_and_report_files_agree(
     )
 )
 def test_balanced_is_the_two_equalities(c: Counts) -> None:
-    """Counts.balanced() is exactly the contract's two equalities (plus after-retry within missing)."""
+    """Counts.balanced() is exactly the contract's two equalities (after-retry within missing)."""
     expected = (
         c.read == c.invalid + c.duplicate + c.unique
         and c.unique == c.deleted + c.missing + c.failed + c.not_attempted

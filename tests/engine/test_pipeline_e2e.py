@@ -1,4 +1,5 @@
-"""Every outcome of the API's table (docs/contract.md) end to end: library API -> client -> fake server -> report files."""
+"""Every outcome of the API's table (docs/contract.md) end to end: library API -> client ->
+fake server -> report files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The ImageKit client: one batch, one request, one classified outcome (the API's table in docs/contract.md)."""
+"""The ImageKit client: one batch, one request, one classified outcome (the API's table in
+docs/contract.md)."""
 
 from __future__ import annotations
 
