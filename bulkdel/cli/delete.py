@@ -70,6 +70,7 @@ def _deleter(
         journal=args.journal,
         budget=budget,
         sinks=sinks,
+        invocation=getattr(args, "invocation", None),
     )
 
 
