@@ -86,7 +86,7 @@ async def test_the_client_reads_every_answer() -> None:
     """exists -> SUCCESS, deleted -> MISSING, malformed -> BAD_REQUEST; a 404 that is not
     ImageKit's (a wrong base URL) is fatal; an unreadable 200 is transient."""
     files = seed_files({"/d/": 1})
-    async with FakeImageKit(KEY, files=files, existing=[]) as server:
+    async with FakeImageKit(KEY, files=files, existing=[]) as server:  # noqa: SIM117 - url
         async with DetailsClient(KEY, base_url=server.url) as client:
             assert (await client.details(files[0].file_id)).kind is Kind.SUCCESS
             assert (await client.details("a" * 24)).kind is Kind.MISSING
