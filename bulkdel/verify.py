@@ -29,9 +29,9 @@ from typing import Any, Final, Protocol
 
 from ._engine.pager import Listing, ListingHost
 from ._engine.retry import Chain, send_with_retries
-from .errors import ListingError, UsageError
+from .errors import ListingError, Stopped, UsageError
 from .imagekit.listing import ListingClient
-from .models import Kind, Outcome
+from .models import Abort, AbortReason, Kind, Outcome
 from .report import write_json_atomic
 from .sampling import read_ids, sample_ids, upper_bound
 from .selection import Selection
@@ -167,9 +167,10 @@ class Verifier:
     async def run(self) -> Verification:
         """Run the three checks; the result is also kept as ``self.result``."""
         try:
-            await self._check_deleted()
-            await self._check_failed()
-            await self._check_selection()
+            for check in (self._check_deleted, self._check_failed, self._check_selection):
+                if self.host.signal.is_set:
+                    break
+                await check()
         except ListingError as exc:
             self.result.aborted = f"listing: {exc}"
         finally:
@@ -190,7 +191,7 @@ class Verifier:
         still = [i for i in ids if answers.get(i) is Kind.SUCCESS]
         for file_id in still:
             self._discrepancy("deleted_but_exists", file_id, "reported deleted; the server has it")
-        self._unchecked("deleted", ids, answers, expected=Kind.MISSING)
+        self._unchecked("deleted", ids, answers)
         bound = upper_bound(total, len(ids), CONFIDENCE) if not still else None
         self.result.deleted = {
             "reported": total,
@@ -208,7 +209,7 @@ class Verifier:
         gone = [i for i in ids if answers.get(i) is Kind.MISSING]
         for file_id in gone:
             self._discrepancy("failed_but_gone", file_id, "reported failed; the server has none")
-        self._unchecked("failed", ids, answers, expected=Kind.SUCCESS)
+        self._unchecked("failed", ids, answers)
         self.result.failed = {"reported": len(ids), "checked": len(ids), "gone": len(gone)}
 
     async def _check_selection(self) -> None:
@@ -277,11 +278,15 @@ class Verifier:
         async def worker() -> None:
             while not queue.empty() and not self.host.signal.is_set:
                 file_id = queue.get_nowait()
-                outcome = await self._ask(file_id)
+                try:
+                    outcome = await self._ask(file_id)
+                except Stopped:
+                    return  # stopped (a signal, a fatal answer): the rest stays unchecked
                 answers[file_id] = outcome.kind
                 if outcome.kind is Kind.FATAL:
-                    raise ListingError(f"HTTP {outcome.status}: {outcome.message}", fatal=True)
-                if outcome.kind not in (Kind.SUCCESS, Kind.MISSING):
+                    detail = f"details: HTTP {outcome.status}: {outcome.message}"
+                    self.host.stop(Abort(AbortReason.FATAL, detail))
+                elif outcome.kind not in (Kind.SUCCESS, Kind.MISSING):
                     self._errors[file_id] = outcome.message or f"HTTP {outcome.status}"
 
         workers = min(self.host.settings.concurrency, queue.qsize())
@@ -316,9 +321,7 @@ class Verifier:
     def _discrepancy(self, kind: str, file_id: str, detail: str) -> None:
         self.result.discrepancies.append({"kind": kind, "fileId": file_id, "detail": detail})
 
-    def _unchecked(
-        self, check: str, ids: list[str], answers: dict[str, Kind], expected: Kind
-    ) -> None:
+    def _unchecked(self, check: str, ids: list[str], answers: dict[str, Kind]) -> None:
         for file_id in ids:
             kind = answers.get(file_id)
             if kind not in (Kind.SUCCESS, Kind.MISSING):

@@ -133,3 +133,18 @@ def test_sampling_counts_draws_and_bounds(tmp_path: Path) -> None:
     assert upper_bound(1_000_000, 1000) == pytest.approx(2990, abs=5)
     assert upper_bound(100, 100) == 0
     assert upper_bound(10, 1) == 9
+
+
+def test_a_refused_key_aborts_with_exit_3(tmp_path: Path) -> None:
+    """A 403 on the details endpoint stops verify at once: exit 3, nothing passed."""
+    report = tmp_path / "r"
+    report.mkdir()
+    write_ids(report / "deleted.txt", hex_ids(20))
+    (report / "summary.json").write_text(json.dumps({"counts": {"deleted": 20}}))
+    threaded = ThreadedServer(FakeImageKit(KEY))
+    with threaded as server:
+        code, found, err = verify(report, "--base-url", threaded.url, key="another_key_0123456")
+        assert server.stats.details_requests <= 8  # one a worker at most
+    assert code == 3, err
+    assert found["ok"] is False and found["aborted"].startswith("fatal: details: HTTP 403")
+    assert "Traceback" not in err and "another_key_0123456" not in err
