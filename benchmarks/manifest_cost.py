@@ -61,9 +61,7 @@ def manifest_cost(files: int, rounds: int, work: Path) -> dict[str, object]:
     runs: dict[str, list[float]] = {"with": [], "without": []}
     for n in range(rounds):
         for manifest in (n % 2 == 0, n % 2 != 0):  # alternate which goes first
-            runs["with" if manifest else "without"].append(
-                _selector_run(files, manifest, work, n)
-            )
+            runs["with" if manifest else "without"].append(_selector_run(files, manifest, work, n))
     with_, without = statistics.median(runs["with"]), statistics.median(runs["without"])
     return {
         "files": files,
@@ -73,6 +71,29 @@ def manifest_cost(files: int, rounds: int, work: Path) -> dict[str, object]:
         "ratio": round(with_ / without, 3),
         "runs": {k: [round(v) for v in vs] for k, vs in runs.items()},
     }
+
+
+def raw_manifest(pages: int, work: Path) -> dict[str, object]:
+    """The manifest alone: ``pages`` pages of 1,000 listing records written and fsync-ed one
+    page at a time, as a run writes them (records/s: the ceiling it puts on a run)."""
+    import asyncio
+
+    from bulkdel.manifest import Manifest
+    from bulkdel.testing import seed_files
+
+    records = [f.as_json() for f in seed_files({"/bench/": 1000})]
+    manifest = Manifest(work / "raw")
+    (work / "raw").mkdir()
+
+    async def write() -> float:
+        started = time.perf_counter()
+        for _ in range(pages):
+            await manifest.write(records)
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(write())
+    manifest.close()
+    return {"records": pages * 1000, "records_per_s": round(pages * 1000 / elapsed)}
 
 
 def verify_time(ids: int, sample: int, work: Path) -> dict[str, object]:
@@ -118,11 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as tmp:
         work = Path(tmp)
         cost = manifest_cost(args.files, args.rounds, work)
+        cost["alone"] = raw_manifest(100, work)
         verify = verify_time(args.ids, args.sample, work)
     print(json.dumps({"manifest": cost, "verify": verify}, indent=2))
     print(
         f"manifest: {cost['files_per_s_with']:,} files/s with, {cost['files_per_s_without']:,} "
-        f"without: ratio {cost['ratio']} (target >= 0.9)\n"
+        f"without: ratio {cost['ratio']} (target >= 0.9); alone "
+        f"{cost['alone']['records_per_s']:,} records/s\n"
         f"verify --sample {verify['sample']:,} of {verify['ids']:,} ids: {verify['wall_s']} s",
         file=sys.stderr,
     )
