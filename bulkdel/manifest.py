@@ -10,8 +10,10 @@ moment leaves a manifest that names every file the server may have deleted. With
 the order is manifest, then the journal's in-flight mark, then the request.
 
 One ``write`` + ``fsync`` a chunk (a listing page: up to 1,000 records), in a thread so that
-requests in flight go on meanwhile. Measured (``benchmarks/manifest_cost.py``): see
-``benchmarks/RESULTS.md``, "The manifest".
+requests in flight go on meanwhile. Measured (``python -m benchmarks.manifest_cost``,
+``benchmarks/MANIFEST_RESULTS.md``): a 100,000-file selector run keeps 0.94 of its files/s
+with the manifest (the listing is the bound), and the manifest alone writes about 57,000
+records a second.
 
 The manifest also knows each listed file's size until its id settles, so the run can say how
 many bytes it deleted (memory stays bounded: a record is dropped when its id settles).
