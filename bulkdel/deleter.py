@@ -15,11 +15,13 @@ import aiohttp
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
+from .audit import Audit, key_fingerprint, library_call, redact
 from .budget import AccountBudget, LocalBudget, budget_for
 from .core.clock import LOOP_CLOCK, Clock
 from .errors import UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
+from .manifest import Manifest, recorded
 from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed
 
@@ -43,6 +45,10 @@ class BulkDeleter:
         sender: send batches through this instead of an ``ImageKitClient`` (tests).
         clock: the run's time and sleep (tests drive a virtual one).
         rng: where the backoff's jitter comes from (seed it to replay a run).
+        manifest: with a ``report_dir``, write ``manifest.jsonl``: every file record read
+            (a listing's, a JSONL input's), durable before any request that deletes it.
+        invocation: the command line that asked for the run, for ``summary.json``'s audit
+            (secrets are removed); None: the library call is recorded.
         budget: the account's request budget. By default every job of this process with
             the same base URL and key shares one (``bulkdel.budget.budget_for``), so jobs
             split the account's rate limit instead of fighting over it; pass a
@@ -67,8 +73,16 @@ class BulkDeleter:
         clock: Clock = LOOP_CLOCK,
         rng: random.Random | None = None,
         budget: AccountBudget | None = None,
+        manifest: bool = True,
+        invocation: Sequence[str] | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.write_manifest = manifest
+        #: the audit's account and command: the key's fingerprint, never the key
+        self._account = key_fingerprint(private_key)
+        self._call = (
+            redact(invocation, [private_key]) if invocation else library_call(self.settings)
+        )
         self._clock = clock
         self._rng = rng
         self._sender = sender
@@ -118,27 +132,19 @@ class BulkDeleter:
         """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
         the files a ``listing`` selects (listed while deleting, with turns from the same
         budget; the listing's client is closed at the end)."""
+        audit = Audit(self._call, self.settings.base_url, self._account)
         journal = self._open_journal(files, listing)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
-        own: list[LedgerSink] = [sink for sink in (writer, journal) if sink is not None]
+        manifest = self._open_manifest(journal, listing)
+        own: list[LedgerSink] = [s for s in (writer, journal, manifest) if s is not None]
         self.ledger.sinks = [*own, *self._extra_sinks]
-        pipeline = self.pipeline = Pipeline(
-            self._sender or _NoSender(),
-            self.settings,
-            self.ledger,
-            clock=self._clock,
-            journal=journal,
-            rng=self._rng,
-            # a job with an injected sender and no budget gets one of its own
-            budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
-            # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
-            spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
-        )
+        pipeline = self.pipeline = self._pipeline(journal)
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
         # The listing pages under the pipeline's lease and stop: listing and deleting share
         # the account's rate limit, and a 429 to either holds both.
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
+        chunks = recorded(chunks, manifest) if manifest is not None else chunks
         started = self._clock.time()
         failure: BaseException | None = None
         try:
@@ -152,12 +158,35 @@ class BulkDeleter:
             if listing is not None:
                 await listing.close()
             elapsed = self._clock.time() - started
-            report = self._report(pipeline, failure, elapsed, writer, journal)
-            if listing is not None:
-                report = replace(report, selection=listing.resolved.as_dict())
+            report = _with_records(
+                self._report(pipeline, failure, elapsed, writer, journal), listing, manifest, audit
+            )
             self.last_report = report
             await _close_records(report, pipeline, writer, journal)
         return report
+
+    def _pipeline(self, journal: Journal | None) -> Pipeline:
+        return Pipeline(
+            self._sender or _NoSender(),
+            self.settings,
+            self.ledger,
+            clock=self._clock,
+            journal=journal,
+            rng=self._rng,
+            # a job with an injected sender and no budget gets one of its own
+            budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
+            # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
+            spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
+        )
+
+    def _open_manifest(self, journal: Journal | None, listing: Listing | None) -> Manifest | None:
+        if self.report_dir is None or not self.write_manifest:
+            return None
+        # a resumed job's manifest already names what its earlier runs deleted
+        manifest = Manifest(self.report_dir, append=journal is not None and journal.resumed)
+        if listing is not None:
+            manifest.open()
+        return manifest
 
     def _open_journal(self, files: Sequence[FileReader], listing: Listing | None) -> Journal | None:
         if self.journal_path is None:
@@ -198,6 +227,24 @@ class BulkDeleter:
             dry_run=self.settings.dry_run,
             resumed=resumed,
         )
+
+
+def _with_records(
+    report: Report, listing: Listing | None, manifest: Manifest | None, audit: Audit
+) -> Report:
+    """The report with what the run knows beyond counts: its selection, manifest, bytes
+    deleted and audit record."""
+    audit.finish()
+    selection = listing.resolved.as_dict() if listing is not None else None
+    if manifest is not None:
+        manifest.close()
+    return replace(
+        report,
+        selection=selection,
+        manifest=None if manifest is None else manifest.as_dict(listed=listing is not None),
+        bytes_deleted=None if manifest is None else manifest.bytes_known,
+        audit=audit.as_dict(selection),
+    )
 
 
 async def _close_records(

@@ -40,7 +40,7 @@ class _LineFile:
     __slots__ = ("_buffer", "_fd", "_size")
 
     def __init__(self, path: Path) -> None:
-        self._fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
+        self._fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
         self._buffer: list[str] = []
         self._size = 0
 
@@ -60,7 +60,7 @@ class _LineFile:
             data = "".join(self._buffer).encode("utf-8", errors="surrogateescape")
             self._buffer.clear()
             self._size = 0
-            _write_all(self._fd, data)
+            write_all(self._fd, data)
 
     def close(self) -> None:
         self.flush()
@@ -135,7 +135,7 @@ class ReportWriter:
             write_json_atomic(self.directory / "summary.json", summary)
 
 
-def _open_private(path: Path, flags: int) -> int:
+def open_private(path: Path, flags: int) -> int:
     """Open for writing with mode 0600, also when the file already existed with a looser mode
     (``O_CREAT`` keeps an existing file's mode); never through a symlink."""
     fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
@@ -147,7 +147,7 @@ def _open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     """``os.write`` until everything is written: it may write less than asked."""
     view = memoryview(data)
     while view:
@@ -162,9 +162,9 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     dies or the disk fills midway; a stale temporary file from a crash is replaced.
     """
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = _open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
-        _write_all(fd, (json.dumps(data, indent=2) + "\n").encode())
+        write_all(fd, (json.dumps(data, indent=2) + "\n").encode())
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -229,6 +229,12 @@ class Report:
     selection: dict[str, Any] | None = None
     #: CDN purges after the delete: requests sent (they count against a monthly quota)
     purge: dict[str, Any] | None = None
+    #: ``manifest.jsonl``: the records written, or a note that the input held ids only
+    manifest: dict[str, Any] | None = None
+    #: bytes of the deleted files whose records gave a size (None: no record had one)
+    bytes_deleted: int | None = None
+    #: who ran it, when, where, how, on which account (``bulkdel.audit``)
+    audit: dict[str, Any] | None = None
 
     @property
     def aborted(self) -> str | None:
@@ -255,6 +261,9 @@ class Report:
             **({"journal": self.resumed.as_dict()} if self.resumed is not None else {}),
             **({"selection": self.selection} if self.selection is not None else {}),
             **({"purge": self.purge} if self.purge is not None else {}),
+            **({"manifest": self.manifest} if self.manifest is not None else {}),
+            **({"bytes_deleted": self.bytes_deleted} if self.manifest is not None else {}),
+            **({"audit": self.audit} if self.audit is not None else {}),
         }
 
     @property
@@ -305,6 +314,7 @@ def format_text(report: Report) -> str:
             f"completed, {p['pending']:,} pending, {p['failed']:,} failed"
             + (f"; refused: {p['refused']}" if p.get("refused") else "")
         )
+    lines.extend(_manifest_lines(report))
     if report.report_dir is not None:
         where = report.report_dir
         lines.append(f"  report: {where}")
@@ -315,3 +325,17 @@ def format_text(report: Report) -> str:
         if c.not_attempted:
             lines.append(f"  not attempted: {where / 'not_attempted.txt'}")
     return "\n".join(lines)
+
+
+def _manifest_lines(report: Report) -> list[str]:
+    """What the report knows of the files, beyond their ids."""
+    manifest = report.manifest
+    if manifest is None or report.report_dir is None:
+        return []
+    if manifest.get("note"):
+        return [f"  {manifest['note']}"]
+    sized = "" if report.bytes_deleted is None else f", {report.bytes_deleted:,} bytes deleted"
+    return [
+        f"  manifest: {report.report_dir / manifest['file']} ({manifest['records']:,} file "
+        f"records{sized})"
+    ]

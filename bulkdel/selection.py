@@ -163,6 +163,7 @@ class ResolvedSelection:
             "cutoff": None if self.cutoff is None else utc_text(self.cutoff),
             "search_query": self.query,
             "describe": self.describe(),
+            "folder": self.folder,
         }
 
 

@@ -264,7 +264,8 @@ class Listing:
                     position += 1
                     items.append(self._item(position, entry))
                 if items:
-                    yield Chunk(self.name, items)
+                    # the records as ImageKit returned them: the manifest's lines
+                    yield Chunk(self.name, items, entries)
         except QueryRefusedError as exc:
             # A query refused before any page was answered deleted nothing: a usage error.
             reason = AbortReason.REFUSED if exc.first_page else AbortReason.FATAL

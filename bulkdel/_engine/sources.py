@@ -42,6 +42,9 @@ class Chunk:
 
     source: str
     items: list[Item]
+    #: the file records the items came with, as read (a listing page's File objects, a
+    #: JSONL input's objects), for the manifest; None for a source of bare ids
+    records: list[dict[str, Any]] | None = None
 
 
 def detect_format(name: str, fmt: Format) -> Literal["lines", "csv", "jsonl"]:
@@ -68,6 +71,15 @@ class _LineParser:
         self.fmt = fmt
         self.column = column
         self._csv_index: int | None = None
+        #: the JSONL objects that gave an id, since ``take_records`` last took them
+        self.records: list[dict[str, Any]] = []
+
+    def take_records(self) -> list[dict[str, Any]] | None:
+        """The records parsed since the last call (None when there are none)."""
+        if not self.records:
+            return None
+        taken, self.records = self.records, []
+        return taken
 
     def parse(self, line_no: int, raw: bytes, overlong: bool, out: list[Item]) -> None:
         if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -103,7 +115,10 @@ class _LineParser:
         if not isinstance(value, str):
             return (line_no, _shown(text), f"no string field {self.column!r}")
         value = value.strip()
-        return (line_no, value, id_problem(value))
+        problem = id_problem(value)
+        if problem is None:
+            self.records.append(data)
+        return (line_no, value, problem)
 
     def _csv(self, line_no: int, text: str, out: list[Item]) -> None:
         try:
@@ -267,7 +282,7 @@ class FileReader:
                     # the event loop for the GIL.
                     items = self._read_items()
                 if items:
-                    yield Chunk(self.name, items)
+                    yield Chunk(self.name, items, self._parser.take_records())
         finally:
             self.close()
 

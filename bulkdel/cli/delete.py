@@ -15,12 +15,13 @@ from ..deleter import BulkDeleter
 from ..errors import UsageError
 from ..imagekit import ListingClient
 from ..ledger import LedgerSink
+from ..purge_plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
 from ..report import Report
 from .budget import account_budget
 from .confirm import Declined, confirm, files_target
 from .preflight import check_api
 from .progress import ProgressDisplay
-from .purge import DeletedIds, PurgePlan, purge_after, purge_plan, refuse_above_limit
+from .purge import purge_plan
 from .settings import Job, default_report_dir, delete_job
 from .signals import stop_on_signals
 
@@ -70,6 +71,7 @@ def _deleter(
         journal=args.journal,
         budget=budget,
         sinks=sinks,
+        invocation=getattr(args, "invocation", None),
     )
 
 

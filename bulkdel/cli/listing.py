@@ -82,4 +82,6 @@ def summary_line(entry: dict[str, Any]) -> dict[str, Any]:
         "path": entry.get("filePath"),
         "size": entry.get("size"),
         "createdAt": entry.get("createdAt"),
+        # what a CDN purge of the file needs, after it is deleted from this list
+        "url": entry.get("url"),
     }

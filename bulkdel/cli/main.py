@@ -51,6 +51,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .jobs import run_job
 
         return run_job(args)
+    if args.command in ("verify", "purge"):
+        from .purge import run_purge
+        from .verify import run_verify
+
+        return run_verify(args) if args.command == "verify" else run_purge(args)
     if args.command == "report":
         report = report_from_journal(args.journal, args.report_dir or default_report_dir())
         return finish(report, args.json)
@@ -94,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Namespace:
     """Parsed options; a bad one exits 2 at once with one line."""
     try:
-        return parser.parse_args(arguments)
+        parsed = parser.parse_args(arguments)
+        parsed.invocation = ["bulkdel", *arguments]  # summary.json's audit (secrets removed)
+        return parsed
     except UsageError as exc:
         print(f"bulkdel: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

@@ -44,4 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--report-dir", type=Path)
     demo.add_argument("--json", action="store_true")
     add_job_parser(commands, Parser)
+    from .purge import add_purge_parser  # the report's after-the-fact commands
+    from .verify import add_verify_parser
+
+    add_verify_parser(commands)
+    add_purge_parser(commands)
     return parser

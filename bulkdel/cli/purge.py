@@ -1,48 +1,52 @@
-"""The CDN cache on the command line: ``--purge-cache``, ``--purge-limit``, ``--url-endpoint``.
+"""The CDN cache on the command line: ``delete --purge-cache``, and ``bulkdel purge``.
 
 Deleting a file does not purge ImageKit's CDN. With ``--purge-cache`` (folders) a selector
 run with ``--path`` ends with one wildcard purge of the folder; ``--purge-cache=files`` purges
 each deleted file's ``url`` and is refused, before anything is deleted, above
-``--purge-limit`` files (every purge counts against the account's monthly quota). Other runs
-end with a note saying the CDN may still serve what was deleted, and how to purge it.
+``--purge-limit`` files (every purge counts against the account's monthly quota). After the
+fact, ``bulkdel purge REPORT_DIR`` purges what ``--purge-cache`` would have (the selection's
+folder, or the manifest's URLs); ``--folder`` and ``--url`` purge what they name. The
+orchestration is the library's (``bulkdel.purge_plan``); this module reads options.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
 
 from ..errors import UsageError
-from ..models import Settings
-from ..purging import (
-    MONTHLY_QUOTA,
-    Mode,
-    PurgeResult,
-    check_url_endpoint,
-    count_up_to,
-    file_urls,
-    folder_purge_url,
-    purge_urls,
+from ..models import DEFAULT_PURGE_LIMIT
+from ..purge_plan import (
+    DeletedIds,
+    PurgePlan,
+    plan_purge,
+    purge_after,
+    purge_listed,
+    refuse_above_limit,
+    report_urls,
 )
-from ..report import Report, write_json_atomic
+from ..purging import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, folder_purge_url
+from ..report import Report
 from ..selection import Selection
+from ..verify import read_summary
 
-if TYPE_CHECKING:
-    from .._engine.pager import Listing
-
-
-@dataclass(frozen=True)
-class PurgePlan:
-    """What ``--purge-cache`` will purge, checked before anything is read or sent."""
-
-    mode: Mode
-    url_endpoint: str
-    #: the folder's wildcard URL (folders mode)
-    folder_url: str | None
-    limit: int
+__all__ = [
+    "DeletedIds",
+    "PurgePlan",
+    "add_purge_parser",
+    "cdn_note",
+    "print_note",
+    "purge_after",
+    "purge_plan",
+    "refuse_above_limit",
+    "run_purge",
+]
 
 
 def purge_plan(
@@ -51,138 +55,28 @@ def purge_plan(
     """The purge ``--purge-cache`` asks for, or None without it.
 
     Raises:
-        UsageError: no selectors (a file of ids has no URLs), no URL endpoint, folders mode
-            without ``--path``, or a folder ImageKit would not purge by wildcard (the
-            message says why).
+        UsageError: see ``bulkdel.purge_plan.plan_purge``.
     """
     mode = cast(Mode | None, getattr(args, "purge_cache", None))
     if mode is None:
         return None
-    if selection is None:
-        raise UsageError(
-            "--purge-cache needs listing selectors (--path ...): a file of ids has no URLs to purge"
-        )
     endpoint = args.url_endpoint or environ.get("IMAGEKIT_URL_ENDPOINT")
-    if not endpoint:
-        raise UsageError(
-            "--purge-cache needs your URL endpoint: pass --url-endpoint "
-            "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
-        )
-    endpoint = check_url_endpoint(endpoint)
-    folder_url = None
-    if mode == "folders":
-        if selection.folder is None:
-            raise UsageError(
-                "--purge-cache purges the --path folder; without --path use --purge-cache=files"
-            )
-        folder_url = folder_purge_url(endpoint, selection.folder)
-    return PurgePlan(mode, endpoint, folder_url, args.purge_limit)
-
-
-async def refuse_above_limit(
-    plan: PurgePlan, listing: Listing, private_key: str, settings: Settings
-) -> None:
-    """In files mode, count the selection (no further than the limit) before deleting, and
-    have ``listing`` keep each listed file's URL.
-
-    Raises:
-        UsageError: more files than ``--purge-limit``: nothing is deleted.
-    """
-    if plan.mode != "files":
-        return
-    from .._engine.pager import Listing  # only a per-file purge counts
-    from ..imagekit import ListingClient
-    from ..listing_host import StandaloneHost
-
-    counting = Listing(
-        ListingClient.for_settings(private_key, settings),
-        listing.selection,
-        page_size=min(1000, plan.limit + 1),
-        now=listing.resolved.now,
-    )
-    count = await count_up_to(counting, StandaloneHost(settings), plan.limit)
-    if count > plan.limit:
-        raise UsageError(
-            f"--purge-cache=files would purge more than --purge-limit {plan.limit:,} files one "
-            f"by one (ImageKit allows {MONTHLY_QUOTA:,} purges a month): purge their folder "
-            "(--purge-cache) or raise --purge-limit; nothing was deleted"
-        )
-    listing.urls = {}
-
-
-class DeletedIds:
-    """A ledger sink keeping the ids deleted (for per-file purges: at most the limit's worth
-    plus what was uploaded during the run)."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def deleted(self, file_ids: Sequence[str]) -> None:
-        """Keep them."""
-        self.ids.extend(file_ids)
-
-    def invalid(self, source: str, line: int, value: str, reason: str) -> None:
-        """Not a delete."""
-
-    def duplicate(self, file_id: str, source: str, line: int) -> None:
-        """Not a delete."""
-
-    def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
-        """Not a delete."""
-
-    def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
-        """Not a delete."""
-
-    def not_attempted(self, file_ids: Iterable[str]) -> None:
-        """Not a delete."""
-
-
-async def purge_after(
-    plan: PurgePlan,
-    report: Report,
-    *,
-    private_key: str,
-    settings: Settings,
-    urls: dict[str, str] | None,
-    deleted: Sequence[str],
-) -> Report:
-    """Purge what the run deleted, write ``purge.json`` beside the report and add the purge
-    to ``summary.json``; returns the report with its ``purge`` section.
-
-    Nothing is purged after a dry run or a run that deleted nothing.
-    """
-    result = PurgeResult(plan.mode)
-    wanted: list[str] = []
-    if report.dry_run:
-        result.refused = f"dry run: would purge {plan.folder_url or 'each deleted file'}"
-    elif report.counts.deleted == 0:
-        result.refused = "nothing was deleted"
-    elif plan.folder_url is not None:
-        wanted = [plan.folder_url]
-    else:
-        wanted, result.refused = file_urls(deleted, urls or {}, plan.limit)
-    if wanted:
-        from ..imagekit import PurgeClient  # only a run that purges
-
-        async with PurgeClient.for_settings(private_key, settings) as client:
-            result.records = await purge_urls(client, wanted)
-    report = replace(report, purge=result.counts())
-    if report.report_dir is not None:
-        result.write(report.report_dir)
-        write_json_atomic(report.report_dir / "summary.json", report.summary())
-    return report
+    return plan_purge(mode, selection, endpoint, args.purge_limit)
 
 
 def cdn_note(report: Report) -> str | None:
-    """The end-of-run note that the CDN may still serve what was deleted, or None (a dry
-    run, nothing deleted, or a run that purged)."""
+    """The end-of-run note that the CDN may still serve what was deleted, with a command
+    that purges it now, or None (a dry run, nothing deleted, or a run that purged)."""
     if report.purge is not None or report.dry_run or report.counts.deleted == 0:
         return None
+    where = str(report.report_dir) if report.report_dir is not None else "REPORT_DIR"
+    has_urls = report.selection is not None or bool(report.manifest and report.manifest["records"])
     how = (
-        "add --purge-cache (one wildcard purge of the --path folder) or --purge-cache=files"
-        if report.selection is not None
-        else "purge a folder with 'bulkdel delete --path FOLDER --purge-cache', or each URL "
-        "with POST /v1/files/purge or the dashboard's Purge Cache"
+        f"purge them now with 'bulkdel purge {where}' (next time, --purge-cache purges as "
+        "part of the run)"
+        if has_urls
+        else "the report holds ids only, no URLs: purge with 'bulkdel purge --folder FOLDER' "
+        "or 'bulkdel purge --url URL' (or delete by selector with --purge-cache)"
     )
     return (
         f"bulkdel: note: ImageKit's CDN may still serve the {report.counts.deleted:,} deleted "
@@ -195,3 +89,99 @@ def print_note(report: Report) -> None:
     note = cdn_note(report)
     if note is not None:
         print(note, file=sys.stderr)
+
+
+def add_purge_parser(commands: Any) -> None:
+    """``bulkdel purge``'s options."""
+    from .args import positive_int
+    from .verify import add_api_options
+
+    parser = commands.add_parser(
+        "purge", help="purge ImageKit's CDN: a report's files, folders or URLs"
+    )
+    parser.add_argument("report_dir", type=Path, nargs="?", metavar="REPORT_DIR")
+    parser.add_argument("--folder", action="append", default=[], help="purge FOLDER/* (repeatable)")
+    parser.add_argument("--url", action="append", default=[], help="purge this URL (repeatable)")
+    parser.add_argument(
+        "--mode",
+        choices=("folders", "files"),
+        help="with REPORT_DIR: the selection's folder (default when the run had --path) or "
+        "each deleted file's URL from manifest.jsonl",
+    )
+    parser.add_argument(
+        "--purge-limit",
+        type=positive_int,
+        default=DEFAULT_PURGE_LIMIT,
+        metavar="N",
+        help=f"refuse to purge more than N files one by one (default {DEFAULT_PURGE_LIMIT})",
+    )
+    parser.add_argument(
+        "--url-endpoint", metavar="URL", help="default $IMAGEKIT_URL_ENDPOINT (for folders)"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="where purge.json goes (default: REPORT_DIR, else new)"
+    )
+    parser.add_argument("--json", action="store_true", help="print purge.json on stdout")
+    add_api_options(parser)
+
+
+def _named(args: argparse.Namespace, endpoint: str | None) -> tuple[Mode, list[str]]:
+    """The URLs ``--folder`` and ``--url`` name, checked."""
+    if args.folder and not endpoint:
+        raise UsageError(
+            "--folder needs your URL endpoint: pass --url-endpoint "
+            "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
+        )
+    urls = [folder_purge_url(check_url_endpoint(endpoint or ""), f) for f in args.folder]
+    for url in args.url:
+        check_url_endpoint(url.removesuffix("*"))  # an http(s) URL
+    if len(args.url) > args.purge_limit:
+        raise UsageError(
+            f"{len(args.url):,} URLs, above --purge-limit {args.purge_limit:,} (each purge "
+            f"counts against ImageKit's {MONTHLY_QUOTA:,} a month); raise --purge-limit"
+        )
+    return ("folders" if args.folder else "files"), [*urls, *args.url]
+
+
+async def _purge(args: argparse.Namespace) -> tuple[PurgeResult, Path]:
+    from .settings import default_report_dir
+    from .verify import run_account
+
+    if (args.report_dir is None) == (not args.folder and not args.url):
+        raise UsageError("give a REPORT_DIR, or --folder / --url (not both)")
+    endpoint = args.url_endpoint or os.environ.get("IMAGEKIT_URL_ENDPOINT")
+    refused = None
+    if args.report_dir is not None:
+        summary = read_summary(args.report_dir)
+        mode, urls, refused = report_urls(
+            args.report_dir, summary, mode=args.mode, url_endpoint=endpoint, limit=args.purge_limit
+        )
+    else:
+        summary = {}
+        mode, urls = _named(args, endpoint)
+    settings, key = run_account(args, summary, os.environ)
+    result = await purge_listed(mode, urls, refused=refused, private_key=key, settings=settings)
+    out = (
+        args.output_dir
+        or args.report_dir
+        or default_report_dir().with_name(default_report_dir().name.replace("report", "purge"))
+    )
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return result, result.write(out)
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """Run ``bulkdel purge``; returns the exit code (0 every purge completed or nothing to
+    purge, 1 some failed or still pending)."""
+    result, path = asyncio.run(_purge(args))
+    counts = result.counts()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    line = (
+        f"bulkdel purge ({counts['mode']}): {counts['requests']:,} requests, "
+        f"{counts['completed']:,} completed, {counts['pending']:,} pending, "
+        f"{counts['failed']:,} failed"
+        + (f"; nothing purged: {counts['refused']}" if counts["refused"] else "")
+    )
+    print(f"{line}\n  purge.json: {path}", file=sys.stderr)
+    return 1 if counts["failed"] or counts["pending"] else 0

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from . import fake_details
 from .fake_limits import Limiter, LimitHeaders, RateWindow
 from .fake_limits import rate_limit_headers as rate_limit_headers  # tests/soak.py reads it
 from .fake_list_api import answer_list, handle_list
@@ -91,6 +92,8 @@ class ServerStats:
     ids_deleted: int = 0
     #: listing requests (``GET /v1/files``), of any status; also counted in ``requests``
     list_requests: int = 0
+    #: file details requests (``GET /v1/files/{id}/details``); also counted in ``requests``
+    details_requests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready counters."""
@@ -167,6 +170,7 @@ class FakeImageKit:
         self.url_endpoint = url_endpoint.rstrip("/")
         self.purge = FakePurge(self.url_endpoint)
         self.purge.install(self.app, self._check_access)
+        fake_details.install(self, self.app)
         self._runner: web.AppRunner | None = None
         self.url = ""
 

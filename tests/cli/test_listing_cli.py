@@ -186,6 +186,7 @@ def test_list_writes_ids_or_jsonl(tmp_path: Path) -> None:
         "path": first.file_path,
         "size": 10,
         "createdAt": "2024-01-01T00:00:00.000Z",
+        "url": "https://ik.imagekit.io/fake" + first.file_path,
     }
     assert "1,500 files, 15,000 bytes" in rich.stderr
 

@@ -1,0 +1,175 @@
+"""``bulkdel verify REPORT_DIR``: check against the server that a report tells the truth.
+
+The checks are the library's (``bulkdel.verify``); this module reads the options and the
+key, refuses a key that is not the run's (its fingerprint is in ``summary.json``: another
+account would answer 404 for every id and prove nothing), writes ``verify.json`` and
+prints what was found. Exit 0 when every check holds, 1 with the discrepancies listed, 2 for
+a usage error, 3 for a fatal answer (a bad key), 130 when stopped by a signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..audit import key_fingerprint
+from ..errors import UsageError
+from ..verify import Verification, Verifier, read_summary
+from .args import positive_int
+from .budget import account_budget, add_redis_option, resolve_redis_url
+from .settings import read_private_key, settings_from_args
+from .signals import stop_on_signals
+
+EXIT_OK, EXIT_FOUND, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how to reach the API (``verify`` and ``purge``): as ``delete``'s options."""
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="default: the run's (summary.json), else $IMAGE_KIT_BASE_URL or ImageKit's",
+    )
+    parser.add_argument(
+        "--private-key-file", type=Path, help="file holding the key (else $IMAGEKIT_PRIVATE_KEY)"
+    )
+    parser.add_argument("--rate", type=_positive_float, help="at most R requests per second")
+    parser.add_argument("--max-attempts", type=positive_int, default=6, help="per request")
+    parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a request")
+    parser.add_argument("--allow-insecure-http", action="store_true")
+    add_redis_option(parser)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_verify_parser(commands: Any) -> None:
+    """``bulkdel verify``'s options."""
+    parser = commands.add_parser(
+        "verify", help="check against the server that a report is true (writes verify.json)"
+    )
+    parser.add_argument("report_dir", type=Path, metavar="REPORT_DIR")
+    parser.add_argument(
+        "--sample",
+        type=positive_int,
+        metavar="N",
+        help="check N ids reported deleted, drawn at random (default: all)",
+    )
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=8, help="requests in flight (default 8)"
+    )
+    parser.add_argument("--json", action="store_true", help="print verify.json on stdout")
+    add_api_options(parser)
+
+
+def run_account(
+    args: argparse.Namespace, summary: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[Any, str]:
+    """The settings and key for a command on a finished run: the run's base URL unless
+    told otherwise, and a key whose fingerprint is the run's.
+
+    Raises:
+        UsageError: no key, a bad option, or a key of another account than the run's.
+    """
+    account = (summary.get("audit") or {}).get("account") or {}
+    if args.base_url is None and "IMAGE_KIT_BASE_URL" not in environ:
+        args.base_url = account.get("base_url")
+    settings = settings_from_args(args, environ)
+    key = read_private_key(args.private_key_file, environ)
+    expected = account.get("key_fingerprint")
+    if expected and key_fingerprint(key) != expected:
+        raise UsageError(
+            f"the key is not the one the run used (its fingerprint {key_fingerprint(key)}, the "
+            f"run's {expected}): another account's answers would prove nothing"
+        )
+    return settings, key
+
+
+async def _verify(args: argparse.Namespace) -> Verification:
+    from ..imagekit import ListingClient
+    from ..imagekit.details import DetailsClient
+    from ..listing_host import StandaloneHost
+
+    summary = read_summary(args.report_dir)
+    settings, key = run_account(args, summary, os.environ)
+    redis_url = resolve_redis_url(args.redis, os.environ)
+    async with account_budget(redis_url, settings, key) as budget:
+        host = StandaloneHost(settings, budget=budget)
+        async with DetailsClient.for_settings(key, settings) as details:
+            verifier = Verifier(
+                args.report_dir,
+                details,
+                host,
+                listing_client=ListingClient.for_settings(key, settings),
+                sample=args.sample,
+            )
+            with stop_on_signals(host.stop):
+                return await verifier.run()
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Run ``bulkdel verify``; returns the exit code."""
+    result = asyncio.run(_verify(args))
+    path = result.write(args.report_dir)
+    if args.json:
+        import json
+
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(format_verification(result, path), file=sys.stderr)
+    if result.aborted is not None:
+        interrupted = result.aborted.startswith("interrupted")
+        return EXIT_INTERRUPTED if interrupted else EXIT_FATAL
+    return EXIT_OK if result.ok else EXIT_FOUND
+
+
+def format_verification(result: Verification, path: Path, shown: int = 20) -> str:
+    """The text ``verify`` prints on stderr."""
+    found = len(result.discrepancies)
+    head = "bulkdel verify: " + (
+        "OK: every check holds"
+        if result.ok
+        else f"{found:,} DISCREPANCIES" + (f", {len(result.unchecked):,} unchecked")
+    )
+    if result.aborted:
+        head += f" — aborted: {result.aborted}"
+    d, f = result.deleted, result.failed
+    lines = [head]
+    if d:
+        lines.append(f"  deleted    {d['confidence']}")
+    if f:
+        lines.append(
+            f"  failed     {f['reported']:,} reported, {f['checked']:,} checked, {f['gone']:,} gone"
+        )
+    s = result.selection
+    if s is not None:
+        if s.get("checked"):
+            lines.append(
+                f"  selection  listed again: {s['found']:,} files, "
+                f"{s['should_have_been_deleted']:,} the run should have deleted, "
+                f"{s['created_after_run']:,} created after the run (not counted)"
+            )
+        else:
+            lines.append(f"  selection  not listed again: {s['skipped']}")
+    lines.extend(
+        f"  {item['kind']:<19} {item['fileId']}  {item['detail']}"
+        for item in result.discrepancies[:shown]
+    )
+    lines.extend(
+        f"  unchecked ({item['check']}) {item['fileId']}  {item['error']}"
+        for item in result.unchecked[:shown]
+    )
+    hidden = max(0, found - shown) + max(0, len(result.unchecked) - shown)
+    if hidden:
+        lines.append(f"  ... and {hidden:,} more in {path}")
+    lines.append(f"  verify.json: {path}")
+    return "\n".join(lines)
