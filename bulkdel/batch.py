@@ -128,6 +128,7 @@ async def delete_batch(
     max_attempts: int = 6,
     timeout: float = 30.0,  # noqa: ASYNC109 - per request, not for the whole call
     in_flight_earlier: bool = False,
+    backoff_base: float = 0.5,
 ) -> BatchOutcome:
     """Delete one batch of at most 100 ids from ImageKit and say what became of each.
 
@@ -144,6 +145,7 @@ async def delete_batch(
         timeout: seconds for one request.
         in_flight_earlier: this batch may have been sent before (a task queue's retry of a
             task whose worker died): a 404 for its ids then counts as missing after retry.
+        backoff_base: the first retry's backoff, seconds (capped exponential, full jitter).
 
     Returns:
         Every id's bucket: ``deleted``, ``missing``, ``missing_after_retry`` or ``failed``.
@@ -167,6 +169,7 @@ async def delete_batch(
         rate=rate,
         max_attempts=max_attempts,
         timeout=timeout,
+        backoff_base=backoff_base,
     )
     if budget is None:
         budget = _kept_budget(settings.base_url, private_key)
