@@ -136,9 +136,8 @@ async def delete_batch(
         file_ids: the ids (a repeated id is sent once and listed once).
         private_key: the account's ImageKit private key (never logged or returned).
         base_url: the API's root.
-        budget: the account's request budget; the default is this process's
-            (``bulkdel.budget.budget_for``), kept between calls so that its learned pace
-            carries over. Workers in several processes share a ``RedisBudget``.
+        budget: the account's budget; default: this process's (``budget_for``), kept
+            between calls. Workers in several processes share a ``RedisBudget``.
         session: an aiohttp session to send through (left open); one of its own if None.
         rate: at most this many requests per second for this call, within the budget.
         max_attempts: tries per id for 5xx, timeouts and dropped connections.
@@ -148,20 +147,14 @@ async def delete_batch(
         backoff_base: the first retry's backoff, seconds (capped exponential, full jitter).
 
     Returns:
-        Every id's bucket: ``deleted``, ``missing``, ``missing_after_retry`` or ``failed``.
+        Every id's bucket (``deleted``, ``missing``, ``missing_after_retry``, ``failed``).
 
     Raises:
         UsageError: more than 100 ids, an invalid id, or a bad setting (nothing was sent).
         FatalAPIError: the API refused the key (401/403) or is not ImageKit's; ids not yet
             answered were not sent.
     """
-    unique = list(dict.fromkeys(file_ids))
-    if len(unique) > MAX_BATCH:
-        raise UsageError(f"file_ids: at most {MAX_BATCH} ids a batch, got {len(unique)}")
-    for file_id in unique:
-        problem = id_problem(file_id)
-        if problem is not None:
-            raise UsageError(f"file_ids: {file_id!r:.80} is not a file id: {problem}")
+    unique = _checked(file_ids)
     settings = Settings(
         base_url=base_url,
         batch_size=MAX_BATCH,
@@ -171,11 +164,25 @@ async def delete_batch(
         timeout=timeout,
         backoff_base=backoff_base,
     )
-    if budget is None:
-        budget = _kept_budget(settings.base_url, private_key)
-    client = ImageKitClient.for_settings(private_key, settings, session=session)
-    async with client:
+    budget = budget or _kept_budget(settings.base_url, private_key)
+    async with ImageKitClient.for_settings(private_key, settings, session=session) as client:
         return await _run(_Watch(client), settings, budget, unique, in_flight_earlier)
+
+
+def _checked(file_ids: Sequence[str]) -> list[str]:
+    """The ids once each, in order.
+
+    Raises:
+        UsageError: more than ``MAX_BATCH`` of them, or one that is not a file id.
+    """
+    unique = list(dict.fromkeys(file_ids))
+    if len(unique) > MAX_BATCH:
+        raise UsageError(f"file_ids: at most {MAX_BATCH} ids a batch, got {len(unique)}")
+    for file_id in unique:
+        problem = id_problem(file_id)
+        if problem is not None:
+            raise UsageError(f"file_ids: {file_id!r:.80} is not a file id: {problem}")
+    return unique
 
 
 #: the default budgets used by ``delete_batch``, held between calls (a task queue's worker
