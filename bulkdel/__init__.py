@@ -92,7 +92,11 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+#: coroutine functions a service may first look up inside its event loop: their modules are
+#: then imported in a thread (``core.lazy``), not on the loop
+_OFF_LOOP = frozenset({"delete_batch", "delete_files"})
+
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), off_loop=_OFF_LOOP)
 
 
 def __dir__() -> list[str]:
