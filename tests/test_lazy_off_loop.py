@@ -6,6 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
+
+from bulkdel.core.lazy import lazy_getattr
 
 PROBE = textwrap.dedent(
     """
@@ -57,3 +62,26 @@ def test_outside_a_loop_the_export_is_the_real_function() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+async def test_the_stand_in_imports_in_a_thread_then_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process: a module not imported yet is imported by a worker thread, then called."""
+    (tmp_path / "offloop_probe.py").write_text(
+        "import threading\n"
+        "IMPORTED_IN_MAIN = threading.current_thread() is threading.main_thread()\n"
+        "async def work(x):\n    return x * 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "offloop_probe", raising=False)
+    namespace: dict[str, object] = {}
+    getattr_ = lazy_getattr("offloop", {"work": "offloop_probe"}, namespace, off_loop={"work"})
+    work = getattr_("work")
+    assert work.__name__ == "work"
+    assert await work(21) == 42
+    assert sys.modules["offloop_probe"].IMPORTED_IN_MAIN is False
+    assert await work(1) == 2  # imported now: no thread
+    assert getattr_("work") is sys.modules["offloop_probe"].work
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        getattr_("nope")
