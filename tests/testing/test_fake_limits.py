@@ -114,5 +114,6 @@ def test_the_cli_takes_a_burst() -> None:
     add_arguments(parser)
     server = server_from_args(parser.parse_args(["--rate", "100", "--burst", "20"]))
     assert server._throttle._capacity == 20
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--burst", "0"])
+    for silly in ("0", "abc"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--burst", silly])
