@@ -66,11 +66,15 @@ def _split(ids: list[str], parts: int) -> list[list[str]]:
 async def bulkdel_jobs(args: argparse.Namespace) -> dict[str, Any]:
     """K concurrent ``delete_files()`` calls: one budget for the account, by default."""
     import bulkdel
+    import bulkdel.budget
 
     start = time.perf_counter()
     ids = args.ids_file.read_text(encoding="ascii").split()
     parts = _split(ids, args.jobs)
     progress = [_Progress(start) for _ in parts]
+    # One budget for every job either way (``budget_for``'s, or this one without the slow
+    # start: how the first contact went before it).
+    shared = None if args.slow_start else bulkdel.budget.LocalBudget(slow_start=False)
 
     async def one(part: list[str], sink: _Progress) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as tmp:
@@ -82,6 +86,7 @@ async def bulkdel_jobs(args: argparse.Namespace) -> dict[str, Any]:
                 rate=args.rate,
                 report_dir=Path(tmp) / "report",
                 sinks=[sink],  # type: ignore[list-item]
+                budget=shared,
             )
         counts = report.counts
         return {
@@ -199,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=None)
+    parser.add_argument("--no-slow-start", dest="slow_start", action="store_false")
     args = parser.parse_args(argv)
     result = asyncio.run(CONTENDERS[args.name](args))
     print(json.dumps(result), flush=True)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._engine.pager import Listing
     from ._engine.pipeline import BatchSender
     from ._engine.sources import FileReader, open_files
+    from .batch import BatchOutcome, delete_batch
     from .core.clock import Clock, LoopClock
     from .core.stop import StopSignal
     from .deleter import BulkDeleter, delete_files
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Abort": ".models",
     "AbortReason": ".models",
+    "BatchOutcome": ".batch",
     "BatchSender": "._engine.pipeline",
     "BulkDeleter": ".deleter",
     "BulkdelError": ".errors",
@@ -81,6 +83,7 @@ _LAZY: dict[str, str] = {
     "Stopped": ".errors",
     "UnreachableError": ".errors",
     "UsageError": ".errors",
+    "delete_batch": ".batch",
     "delete_files": ".deleter",
     "folder_purge_url": ".purging",
     "open_files": "._engine.sources",
@@ -89,7 +92,11 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+#: coroutine functions a service may first look up inside its event loop: their modules are
+#: then imported in a thread (``core.lazy``), not on the loop
+_OFF_LOOP = frozenset({"delete_batch", "delete_files"})
+
+__getattr__ = lazy_getattr(__name__, _LAZY, globals(), off_loop=_OFF_LOOP)
 
 
 def __dir__() -> list[str]:
@@ -99,6 +106,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Abort",
     "AbortReason",
+    "BatchOutcome",
     "BatchSender",
     "BulkDeleter",
     "BulkdelError",
@@ -133,6 +141,7 @@ __all__ = [
     "UnreachableError",
     "UsageError",
     "__version__",
+    "delete_batch",
     "delete_files",
     "folder_purge_url",
     "open_files",

@@ -101,6 +101,10 @@ class Reader:
         """Read everything; batches go to the pool (held back while ``max_delete`` may
         still refuse the job). Ends early when the pool stops."""
         try:
+            # A new table's pages, faulted in between turns of the loop (a job's pass-through
+            # de-duplication has none).
+            for _ in getattr(self.dedupe, "warm", tuple)():
+                await asyncio.sleep(0)
             if await self._batches(chunks):
                 self.input_done = True
         finally:

@@ -32,7 +32,16 @@ local st = {
   tat = tonumber(h.tat), gate = tonumber(h.gate), rate = tonumber(h.rate),
   epoch = tonumber(h.epoch), acc = tonumber(h.acc) or 0, ref = tonumber(h.ref) or 0,
   lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, quota = {}, dropped = {},
+  starting = tonumber(h.starting), esends = tonumber(h.esends) or 0,
 }
+-- a new account's state begins in the slow start (a fixed pace never does)
+if st.starting == nil then
+  if cfg.fixed or not cfg.slow_start or st.rate or st.epoch then
+    st.starting = 0
+  else
+    st.starting, st.rate = 1, cfg.start_rate
+  end
+end
 -- c:<interval> = 'ceiling|stated at'; q:<interval> = 'quota|window end|turns in it'
 for k, v in pairs(h) do
   local kind, interval = string.sub(k, 1, 2), string.sub(k, 3)
@@ -82,13 +91,14 @@ end
 local function set_rate(rate)
   st.rate = math.max(rate, cfg.min_rate)
   st.epoch = now
-  st.acc, st.ref = 0, 0
+  st.acc, st.ref, st.esends = 0, 0, 0
 end
 
 local function learn_limit(limit, interval)
   st.ceil[fmt(interval)] = {limit / interval * cfg.ceiling_share, now}
   local c = ceiling(now)
-  if st.rate == nil or st.rate > c then
+  if st.rate == nil or st.rate > c or st.starting == 1 then
+    st.starting = 0
     set_rate(c)
     return true
   end
@@ -105,15 +115,40 @@ local function probe()
   if target > st.rate then set_rate(target) end
 end
 
+local function first_pace()
+  local got = trim(KEYS[3], now) / span(now)
+  local sent = sent_rate(now)
+  st.lrr = sent
+  set_rate(math.max(got, sent / 2))
+end
+
+-- the slow start: a refusal ends it; a round of answers doubles the pace, or ends the slow
+-- start unpaced when the jobs did not use half of it
+local function start()
+  if st.ref > 0 then
+    st.starting = 0
+    first_pace()
+    return
+  end
+  local since = math.max(st.epoch or -math.huge, st.first or now)
+  if st.acc < cfg.start_answers or now - since < cfg.start_round * SPAN then return end
+  if st.esends / ((now - since) / SPAN) >= st.rate * cfg.start_binding then
+    set_rate(st.rate * cfg.start_growth)
+    return
+  end
+  st.starting = 0
+  set_rate(st.rate)
+  st.rate = nil
+end
+
 local function decide()
   local answers = st.acc + st.ref
   local share = st.ref / answers
-  if st.rate == nil then
+  if st.starting == 1 then
+    start()
+  elseif st.rate == nil then
     if st.ref == 0 then return end
-    local got = trim(KEYS[3], now) / span(now)
-    local sent = sent_rate(now)
-    st.lrr = sent
-    set_rate(math.max(got, sent / 2))
+    first_pace()
   elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
     local sent = math.min(st.rate, sent_rate(now))
     st.lrr = sent
@@ -198,6 +233,7 @@ local function take()
   for _, q in pairs(windows) do q[3] = q[3] + 1 end
   st.quota = windows
   if not cfg.fixed then
+    if st.epoch == nil or allow > st.epoch then st.esends = st.esends + 1 end
     trim(KEYS[2], allow)
     redis.call('RPUSH', KEYS[2], fmt(allow))
     if st.first == nil then st.first = allow end
@@ -216,10 +252,12 @@ else
   if ARGV[1] == 'take' then verdict, delay, slot = take() end
 end
 
-local fields = {tat = st.tat, gate = st.gate, rate = st.rate, epoch = st.epoch, acc = st.acc,
-  ref = st.ref, lrr = st.lrr, first = st.first}
+-- by name, not pairs(): a field that became nil (the rate, when the slow start ends
+-- unpaced) is no key of a table, and must be deleted
 local put, gone = {}, st.dropped
-for k, v in pairs(fields) do
+for _, k in ipairs({'tat', 'gate', 'rate', 'epoch', 'acc', 'ref', 'lrr', 'first', 'starting',
+    'esends'}) do
+  local v = st[k]
   if v == nil then table.insert(gone, k) else table.insert(put, k); table.insert(put, fmt(v)) end
 end
 for interval, c in pairs(st.ceil) do

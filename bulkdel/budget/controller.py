@@ -43,6 +43,39 @@ fixes that, but a CUBIC sawtooth still spends 13-15% of an unstated limit in its
 target share holds the limit it cannot see (its cut goes to what got through, not a fixed
 fraction), follows a limit that moves, and keeps its 429s near the 2% it aims at. Its known
 weakness: random refusals above the target (3%) pull it down to about 0.6 (not to zero).
+
+**The slow start** (a first contact, before any answer has said anything): the pace begins at
+``START_RATE`` (a tenth of a second of it, five turns, at once) and doubles after each round
+of ``START_ROUND`` seconds whose own turns were answered (``START_ANSWERS`` at least, none
+refused). The first 429 ends it (a stated limit: straight to the ceiling; a bare one: the
+first-refusal rule, what got through), and so do jobs that use less than half of the pace
+(their concurrency holds them back, not the pace): unpaced from then on, as before. Every job
+of the account shares it, so two or eight jobs start no faster than one. Unpaced, the first
+contact spent the server's burst at the jobs' concurrency and every request in flight when
+it ran out was refused (8 a job). Measured in the same simulation (``python -m
+tests.budget.budget_candidates --first-contact``: 100/s, the bucket full at the start, limit
+stated), 429s in the first 5 s of 2 / 8 jobs, and seconds for a 1,200-request job at 100/s
+(burst 20) and for a 2,000-request job without a limit (4 ms answers):
+
+============================  ==========  ==========  ===========  =====  ========
+start rate, growth, round     2 ms,       15 ms,      15 ms,       100/s  no limit
+                              burst 20    burst 20    burst 100
+============================  ==========  ==========  ===========  =====  ========
+unpaced (before)              16 / 64     13 / 62     13 / 53      11.70  0.70
+20/s, x2, 0.25 s              1 / 1       5 / 5       13 / 11      12.10  2.15
+50/s, x2, 0.15 s              2 / 2       7 / 7       12 / 15      11.73  1.38
+50/s, x1.5, 0.1 s             1 / 1       4 / 4       13 / 13      11.74  1.44
+50/s, x3, 0.3 s               1 / 1       7 / 7       9 / 9        11.82  1.61
+100/s, x2, 0.25 s             1 / 1       3 / 3       9 / 9        11.69  1.57
+50/s, x2, 0.25 s (chosen)     1 / 1       2 / 2       10 / 10      11.77  1.83
+============================  ==========  ==========  ===========  =====  ========
+
+The 429s left are the turns in flight when the bucket runs out: the pace times the answer
+time, past the limit; a bucket of a whole second lets the pace double further before it
+runs out. Faster growth or shorter rounds overshoot further; a start at the limit itself
+(100/s) is no slow start for an account whose limit is lower. The price is paid once, at the
+start: a job limited at 100/s takes 1% longer; a job against no limit at all reaches its own
+concurrency's pace after about a second (1.8 s instead of 0.7 s for 2,000 requests).
 """
 
 from __future__ import annotations
@@ -79,6 +112,16 @@ MIN_RATE = 0.5
 #: must not bank a pace it would storm with later)
 APP_LIMIT = 2.0
 _SEND_SPAN = 1.0
+#: the slow start (a first contact): the pace before any answer has said more ...
+START_RATE = 50.0
+#: ... doubled after each round of ``START_ROUND`` seconds and ``START_ANSWERS`` answers to
+#: its own turns, none refused ...
+START_GROWTH = 2.0
+START_ROUND = 0.25
+START_ANSWERS = 4
+#: ... until the jobs send less than this share of it (their concurrency holds them back,
+#: not the pace: unpaced from then on) or the first 429 (the rules above from then on)
+START_BINDING = 0.5
 
 
 @dataclass(slots=True)
@@ -87,12 +130,17 @@ class PaceController:
 
     Args:
         rate: a fixed pace (requests per second) that answers never change; None adapts.
+        starting: begin with the slow start (``START_RATE``, doubled each round of answers);
+            False begins unpaced, as before the slow start.
 
-    ``rate`` is None (unpaced) until the first 429.
+    ``rate`` is None (unpaced) once the slow start has found the jobs' own limit, until the
+    first 429.
     """
 
     rate: float | None = None
     fixed: bool = False
+    #: in the slow start: the pace grows by rounds until the first 429 or until it is no limit
+    starting: bool = True
     #: when the current epoch began (the last change of pace)
     epoch_start: float = float("-inf")
     accepted: float = 0.0
@@ -105,6 +153,14 @@ class PaceController:
     _sends: list[float] = field(default_factory=list)
     _answers: list[float] = field(default_factory=list)
     _first_grant: float | None = None
+    #: turns granted since the current epoch began (the slow start's measure of use)
+    epoch_sends: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fixed or self.rate is not None:
+            self.starting = False
+        elif self.starting:
+            self.rate = START_RATE
 
     @classmethod
     def fixed_at(cls, rate: float) -> PaceController:
@@ -126,6 +182,8 @@ class PaceController:
         """A turn was granted at ``now``."""
         _trim(self._sends, now)
         self._sends.append(now)
+        if now > self.epoch_start:
+            self.epoch_sends += 1
         if self._first_grant is None:
             self._first_grant = now
 
@@ -158,7 +216,8 @@ class PaceController:
         self.ceilings[interval] = (limit / interval * CEILING_SHARE, now)
         ceiling = self.ceiling(now)
         assert ceiling is not None
-        if self.rate is None or self.rate > ceiling:
+        if self.rate is None or self.rate > ceiling or self.starting:
+            self.starting = False
             self._set(now, ceiling)
             return True
         return False
@@ -166,7 +225,9 @@ class PaceController:
     def _decide(self, now: float) -> None:
         answers = self.accepted + self.refused
         share = self.refused / answers
-        if self.rate is None:
+        if self.starting:
+            self._start(now)
+        elif self.rate is None:
             if not self.refused:
                 return
             self._first_pace(now)
@@ -179,6 +240,25 @@ class PaceController:
             self._set(now, sent * cut)
         elif now - self.epoch_start >= PROBE_EVERY and answers >= MIN_ANSWERS:
             self._probe(now)
+
+    def _start(self, now: float) -> None:
+        """The slow start: a refusal ends it; a round of answers doubles the pace, or ends
+        the slow start unpaced when the jobs did not use half of it."""
+        assert self.rate is not None
+        if self.refused:
+            self.starting = False
+            self._first_pace(now)
+            return
+        start = self.epoch_start if self._first_grant is None else self._first_grant
+        start = max(start, self.epoch_start)
+        if self.accepted < START_ANSWERS or now - start < START_ROUND:
+            return
+        if self.epoch_sends / (now - start) >= self.rate * START_BINDING:
+            self._set(now, self.rate * START_GROWTH)
+            return
+        self.starting = False
+        self._set(now, self.rate)
+        self.rate = None
 
     def _first_pace(self, now: float) -> None:
         """The first refusal of an unpaced run, with no stated limit: what got through in
@@ -214,6 +294,7 @@ class PaceController:
         self.rate = max(rate, MIN_RATE)
         self.epoch_start = now
         self.accepted = self.refused = 0.0
+        self.epoch_sends = 0
 
 
 def _trim(times: list[float], now: float) -> None:

@@ -28,6 +28,9 @@ class LocalBudget:
     Args:
         rate: the account's pace in requests per second for every job together, fixed;
             None (the default) learns it from the server's answers.
+        slow_start: with ``rate`` None, begin at a small pace that doubles with each round
+            of answers until the first 429 (``budget.controller``); False begins unpaced,
+            spending the server's first burst (only where nothing else uses the account).
         clock: the clock the pace and the gate run on.
 
     Jobs take a ``lease``; ``budget_for(base_url, key)`` gives every job of one account the
@@ -36,8 +39,12 @@ class LocalBudget:
 
     __slots__ = ("__weakref__", "_clock", "_dispatcher", "_pace", "_rotation")
 
-    def __init__(self, rate: float | None = None, *, clock: Clock = LOOP_CLOCK) -> None:
-        controller = PaceController() if rate is None else PaceController.fixed_at(rate)
+    def __init__(
+        self, rate: float | None = None, *, slow_start: bool = True, clock: Clock = LOOP_CLOCK
+    ) -> None:
+        controller = (
+            PaceController(starting=slow_start) if rate is None else PaceController.fixed_at(rate)
+        )
         self._pace = Pace(controller)
         self._clock = clock
         #: leases with a waiting worker, in the order their next turn comes

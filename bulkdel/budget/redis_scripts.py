@@ -46,6 +46,11 @@ CONTROLLER: Final[dict[str, float]] = {
     "max_answers": controller.MAX_ANSWERS,
     "min_rate": controller.MIN_RATE,
     "app_limit": controller.APP_LIMIT,
+    "start_rate": controller.START_RATE,
+    "start_growth": controller.START_GROWTH,
+    "start_round": controller.START_ROUND,
+    "start_answers": controller.START_ANSWERS,
+    "start_binding": controller.START_BINDING,
 }
 
 SOURCE: Final = (files(__package__) / "budget.lua").read_text(encoding="utf-8")
@@ -60,14 +65,21 @@ def key_prefix(base_url: str, private_key: str) -> str:
     return f"bulkdel:{{{hashlib.sha256(account).hexdigest()[:32]}}}:"
 
 
-def config(rate: float | None) -> str:
-    """The script's ``cfg`` argument: constants, and the fixed pace if any."""
+def config(rate: float | None, *, slow_start: bool = True) -> str:
+    """The script's ``cfg`` argument: constants, and the fixed pace if any.
+
+    Args:
+        rate: a fixed pace for the whole account; None adapts.
+        slow_start: a new account state begins in the slow start (``controller.START_RATE``),
+            as ``PaceController`` does; False begins unpaced.
+    """
     cfg: dict[str, Any] = dict(CONTROLLER)
     cfg.update(
         epoch=EPOCH,
         horizon=HORIZON,
         burst=BURST_SECONDS,
         ttl_ms=TTL_SECONDS * 1000,
+        slow_start=slow_start,
     )
     if rate is not None:
         cfg["fixed"] = rate

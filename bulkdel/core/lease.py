@@ -92,6 +92,13 @@ class CappedLease:
     Workers that call ``turn`` together get evenly spaced slots (GCRA: each reserves the
     next slot, then sleeps until it), and a stop ends the sleep.
 
+    Not aiolimiter's ``AsyncLimiter``, though a fixed cap is what it is for: it reads
+    ``loop.time()`` and wakes its waiters with ``loop.call_at``, both the event loop's, while
+    this cap runs on the job's injectable ``Clock`` (the pipeline's, virtual in tests), which
+    a subclass could take only by replacing its private ``_loop`` with a stand-in loop; and its
+    waits end only by cancelling the task, where this one ends on the job's ``StopSignal``.
+    The GCRA here is the few lines below.
+
     Args:
         lease: the job's hold on the budget.
         rate: the most requests per second for this job.

@@ -1,38 +1,14 @@
-"""What processing one batch gave, and the interface of whatever processes batches."""
+"""What processing one batch gave (``bulkdel.batch.BatchOutcome``, the one outcome type of a
+batch, re-exported here), and the interface of whatever processes batches."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..batch import BatchOutcome
 from ..ledger import RequestStats
 
-
-@dataclass
-class BatchOutcome:
-    """The final bucket of every id of one batch.
-
-    Attributes:
-        deleted: ids the server deleted.
-        missing: ids the server did not know (not after an ambiguous attempt).
-        missing_after_retry: missing ids that an earlier attempt may have deleted.
-        failed: ``(id, error, status, attempts)`` of ids given up on.
-    """
-
-    deleted: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    missing_after_retry: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str, int | None, int]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (
-            len(self.deleted) + len(self.missing) + len(self.missing_after_retry) + len(self.failed)
-        )
-
-    def failed_json(self) -> str:
-        """The failures as the settle script takes them."""
-        return json.dumps([list(f) for f in self.failed], ensure_ascii=True)
+__all__ = ["BatchOutcome", "BatchProcessor"]
 
 
 class BatchProcessor(Protocol):

@@ -26,6 +26,16 @@ def _window(text: str) -> RateWindow:
         ) from None
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"--burst takes a number >= 1, got {text!r}")
+    return value
+
+
 def _folder_count(text: str) -> tuple[str, int]:
     folder, _, count = text.rpartition("=")
     try:
@@ -68,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="N files in FOLDER for GET /v1/files (repeatable), created 1 ms apart",
     )
     parser.add_argument("--rate", type=float, help="requests per second before 429")
+    parser.add_argument(
+        "--burst", type=_positive, help="requests the --rate bucket holds (default: one second)"
+    )
     parser.add_argument(
         "--window", type=_window, action="append", default=[], help="fixed window LIMIT/SECONDS"
     )
@@ -136,6 +149,7 @@ def server_from_args(args: argparse.Namespace) -> FakeImageKit:
         files=files,
         limit_headers=args.limit_headers,
         url_endpoint=args.url_endpoint,
+        burst=args.burst,
     )
 
 

@@ -65,6 +65,8 @@ class Limiter:
         other_traffic: share of requests refused at random, as if the account's other traffic
             had just spent the limit (the 429 states the limit in full).
         seed: of the random refusals.
+        burst: tokens the bucket holds, full at the start (None: one second of ``rate``); a
+            429 states ``rate`` as the limit either way.
     """
 
     def __init__(
@@ -76,13 +78,15 @@ class Limiter:
         headers: LimitHeaders = LimitHeaders.FULL,
         other_traffic: float = 0.0,
         seed: int = 0,
+        burst: float | None = None,
     ) -> None:
         #: requests per second of the token bucket, None when unlimited
         self.rate = rate
         self.headers = headers
         self.other_traffic = other_traffic
         self._random = random.Random(seed)
-        self._capacity = max(1.0, rate or 0.0)
+        self._burst = burst
+        self._capacity = max(1.0, burst or rate or 0.0)
         self._tokens = self._capacity
         self._last = clock()
         self._windows = list(windows)
@@ -98,7 +102,7 @@ class Limiter:
     def set_rate(self, rate: float | None) -> None:
         """Change the per-second limit (a plan change, or a test's limit that moves)."""
         self.rate = rate
-        self._capacity = max(1.0, rate or 0.0)
+        self._capacity = max(1.0, self._burst or rate or 0.0)
         self._tokens = min(self._tokens, self._capacity)
 
     def refusal(self, limit: int, reset: float, interval: float) -> dict[str, str]:
@@ -113,7 +117,8 @@ class Limiter:
             self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
             self._last = now
             if self._tokens < 1.0 and refused is None:
-                refused = (int(self._capacity), (1.0 - self._tokens) / self.rate, 1.0)
+                stated = int(self._capacity) if self._burst is None else max(1, int(self.rate))
+                refused = (stated, (1.0 - self._tokens) / self.rate, 1.0)
         if refused is None and self.other_traffic and self._random.random() < self.other_traffic:
             # The others just took the last token: the limit is stated, the wait one token.
             limit = int(self.rate or 1000)

@@ -114,6 +114,7 @@ class FakeImageKit:
         private_key: the one key accepted.
         existing: ids that exist; None means every well-formed id exists once.
         rate: requests per second before 429 (a token bucket), None for no limit.
+        burst: the bucket's size, full at the start (None: one second of ``rate``).
         windows: extra fixed windows, e.g. ``[RateWindow(1000, 15.0)]``.
         faults: what to inject.
         clock: monotonic clock, injectable for tests.
@@ -139,6 +140,7 @@ class FakeImageKit:
         files: Iterable[FakeFile] = (),
         limit_headers: LimitHeaders = LimitHeaders.FULL,
         url_endpoint: str = URL_ENDPOINT,
+        burst: float | None = None,
     ) -> None:
         #: the key accepted, as ImageKit reads it: the Basic-auth user name
         self._private_key = private_key
@@ -162,6 +164,7 @@ class FakeImageKit:
             headers=limit_headers,
             other_traffic=self.faults.other_traffic,
             seed=self.faults.seed,
+            burst=burst,
         )
         self.app = web.Application()
         self.app.router.add_post(DELETE_PATH, self._handle_delete)

@@ -7,14 +7,16 @@ scenario; the chosen design's docstring (``bulkdel/budget/controller.py``) quote
 from __future__ import annotations
 
 import json
+import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bulkdel.budget import controller as ctl
 from bulkdel.budget.controller import PaceController
 from bulkdel.models import Kind, Outcome
 
-from .budget_sim import FLOORS, STRESS, Controller, simulate
+from .budget_sim import FLOORS, STRESS, Controller, Scenario, simulate
 
 
 @dataclass
@@ -91,8 +93,60 @@ CANDIDATES: dict[str, Callable[[], Controller]] = {
 }
 
 
-def main() -> None:
-    """Print every candidate's figures on every floor scenario (and with 5xx) as JSON."""
+#: slow starts tried: (START_RATE, START_GROWTH, START_ROUND); None is no slow start
+START_CANDIDATES: tuple[tuple[float, float, float] | None, ...] = (
+    None,
+    (20.0, 2.0, 0.25),
+    (50.0, 2.0, 0.15),
+    (50.0, 1.5, 0.1),
+    (50.0, 3.0, 0.3),
+    (100.0, 2.0, 0.25),
+    (50.0, 2.0, 0.25),
+)
+
+
+def first_contact(start: tuple[float, float, float] | None) -> dict[str, object]:
+    """429s in the first 5 s of 2 and 8 jobs (8 workers each) against 100/s with the bucket
+    full (burst 20, or one second's 100), answers in 2-4 ms or 15-30 ms, limit stated; the
+    time a 1,200-request job takes (burst 20) and a 2,000-request job against no limit
+    (4 ms answers: about 2,000 requests/s)."""
+    saved = ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND
+    if start is not None:
+        ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND = start
+    make = (lambda: PaceController(starting=False)) if start is None else PaceController
+    try:
+        refused = {}
+        for latency in (0.002, 0.015):
+            for jobs in (2, 8):
+                for burst in (20.0, None):
+                    row = Scenario(
+                        "first contact",
+                        jobs=jobs,
+                        requests=max(300, 1200 // jobs),
+                        burst=burst,
+                        drain=False,
+                        latency=latency,
+                        jitter=latency,
+                    )
+                    result = simulate(row, make())
+                    key = f"{jobs} jobs, {latency * 1000:g} ms, burst {burst or 100:g}"
+                    refused[key] = sum(second[2] for second in result.series[:5])
+        limited = simulate(Scenario("limited", requests=1200, burst=20.0, drain=False), make())
+        free = simulate(Scenario("free", rate=None, requests=2000, latency=0.004, jitter=0.0),
+                        make())  # fmt: skip
+    finally:
+        ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND = saved
+    return {"start": start, "429s": refused, "limited_s": round(limited.elapsed, 2),
+            "unlimited_s": round(free.elapsed, 2)}  # fmt: skip
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    """Print every candidate's figures on every floor scenario (and with 5xx) as JSON;
+    ``--first-contact``: each slow start's instead."""
+    if "--first-contact" in argv:
+        for start in START_CANDIDATES:
+            print(json.dumps(first_contact(start)), flush=True)
+        return
     for name, make in CANDIDATES.items():
         for scenario in FLOORS + STRESS:
             for variant in (scenario, scenario.with_faults()):
@@ -101,4 +155,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

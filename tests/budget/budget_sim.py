@@ -68,6 +68,11 @@ class Scenario:
     horizon: float = 400.0
     #: (seconds after the start, new rate): the server's per-second limit changes then
     rate_change: tuple[float, float] | None = None
+    #: the server's bucket: tokens at most (None: one second of the rate)
+    burst: float | None = None
+    #: spend the bucket's first burst before the jobs start (False: a first contact, the
+    #: bucket full)
+    drain: bool = True
 
     @property
     def limit(self) -> float:
@@ -190,6 +195,7 @@ class _Sim:
             headers=scenario.headers,
             other_traffic=scenario.other_traffic,
             seed=scenario.seed,
+            burst=scenario.burst,
         )
         self.pace = Pace(controller)  # type: ignore[arg-type]
         self.jobs = [JobFigures() for _ in range(scenario.jobs)]
@@ -212,7 +218,7 @@ class _Sim:
             workers = s.concurrency if isinstance(s.concurrency, int) else s.concurrency[job]
             for _ in range(workers):
                 self.at(start, lambda job=job: self.want_turn(job, 0))
-        if s.rate is not None and not s.windows:
+        if s.rate is not None and not s.windows and s.drain:
             self.at(start, self.drain)
         if s.other_client:
             self.at(start, self.other_client)

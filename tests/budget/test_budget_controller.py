@@ -19,8 +19,8 @@ def stated(limit: int = 50, interval: float = 1.0, reset: float = 0.02) -> Outco
 
 
 def paced_at(rate: float, now: float = 0.0) -> PaceController:
-    """A controller that already paces at ``rate`` (with nothing learned)."""
-    controller = PaceController()
+    """A controller that already paces at ``rate`` (past the slow start, nothing learned)."""
+    controller = PaceController(starting=False)
     controller._set(now, rate)
     return controller
 
@@ -37,8 +37,9 @@ def feed(controller: PaceController, start: float, rate: float, seconds: float, 
 
 
 def test_unpaced_until_the_first_429_then_straight_to_a_stated_limit() -> None:
-    """A 429 that states 50 per second sets the pace just under it, at once."""
-    controller = PaceController()
+    """Without the slow start: a 429 that states 50 per second sets the pace just under it,
+    at once."""
+    controller = PaceController(starting=False)
     feed(controller, 0.0, 400, 1.0)
     assert controller.rate is None
     controller.on_answer(1.0, 1.0, stated(50, 1.0))
@@ -48,7 +49,7 @@ def test_unpaced_until_the_first_429_then_straight_to_a_stated_limit() -> None:
 def test_a_long_window_is_spent_as_a_quota_not_paced() -> None:
     """1000 per 15 s: the 429 shuts the gate to the reset; then 990 turns at once, then the
     gate of the quota until the window ends; the pace is not touched."""
-    pace = Pace()
+    pace = Pace(PaceController(starting=False))
     pace.observe(0.0, 0.0, stated(1000, 15.0, reset=10.0))
     assert pace.rate is None
     assert pace.wait(0.0) == pytest.approx(10.0)
@@ -70,9 +71,14 @@ def test_a_5xx_an_html_page_or_a_dropped_connection_is_no_rate_signal(status: in
         controller.on_grant(i / 80)
         controller.on_answer(i / 80, i / 80, transient)
     assert controller.rate == 80.0
-    unpaced = PaceController()
+    unpaced = PaceController(starting=False)
     unpaced.on_answer(0.0, 0.0, transient)
     assert unpaced.rate is None
+    starting = PaceController()
+    for i in range(100):
+        starting.on_grant(i / 50)
+        starting.on_answer(i / 50, i / 50, transient)
+    assert (starting.rate, starting.starting) == (ctl.START_RATE, True)
 
 
 def test_a_429_for_a_turn_granted_before_the_last_slow_down_is_no_new_signal() -> None:
@@ -116,7 +122,7 @@ def test_one_bad_epoch_cuts_to_a_quarter_at_most() -> None:
 
 def test_the_first_bare_429_goes_to_what_got_through() -> None:
     """No stated limit: the first refusal paces at the answers of the last second."""
-    controller = PaceController()
+    controller = PaceController(starting=False)
     feed(controller, 0.0, 120, 1.0)
     controller.on_grant(1.0)
     controller.on_answer(1.0, 1.0, BARE_RETRY_AFTER)

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bulkdel.budget import Turn
+from bulkdel.budget.controller import START_RATE
 from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease, _RoundRobin
 from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped, UsageError
@@ -117,7 +118,7 @@ async def test_a_stated_429_closes_the_gate_for_every_lease_and_a_stop_ends_the_
 ) -> None:
     first, other = budget.lease(StopSignal()), StopSignal()
     turn = await first.turn()
-    assert (budget.rate, budget.gate_wait()) == (None, 0.0)
+    assert (budget.rate, budget.gate_wait()) == (START_RATE, 0.0)  # the slow start
     await first.observe(turn, STATED_429)
     assert budget.rate == pytest.approx(98.5)
     assert 29 < budget.gate_wait() <= 30

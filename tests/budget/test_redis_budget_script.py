@@ -60,9 +60,12 @@ class Script:
     sha: str = ""
 
 
-async def _script(server: RedisServer, rate: float | None) -> AsyncIterator[Script]:
+async def _script(
+    server: RedisServer, rate: float | None, *, slow_start: bool = True
+) -> AsyncIterator[Script]:
     client = Redis.from_url(server.url)
-    script = Script(client, rs.keys(rs.key_prefix("https://api.example", KEY)), rs.config(rate))
+    cfg = rs.config(rate, slow_start=slow_start)
+    script = Script(client, rs.keys(rs.key_prefix("https://api.example", KEY)), cfg)
     script.sha = await client.script_load(rs.SOURCE)
     try:
         yield script
@@ -81,6 +84,13 @@ async def fixed10(redis_server: RedisServer) -> AsyncIterator[Script]:
 async def adaptive(redis_server: RedisServer) -> AsyncIterator[Script]:
     """The script with the adaptive controller."""
     async for script in _script(redis_server, None):
+        yield script
+
+
+@pytest.fixture
+async def unstarted(redis_server: RedisServer) -> AsyncIterator[Script]:
+    """The adaptive controller without the slow start: unpaced until the first 429."""
+    async for script in _script(redis_server, None, slow_start=False):
         yield script
 
 
@@ -136,7 +146,8 @@ async def test_the_gate_only_moves_later(adaptive: Script) -> None:
     assert later.gate == pytest.approx(T0 + 5)
 
 
-async def test_a_long_window_is_spent_as_a_quota_from_its_stated_reset(adaptive: Script) -> None:
+async def test_a_long_window_is_spent_as_a_quota_from_its_stated_reset(unstarted: Script) -> None:
+    adaptive = unstarted
     spent = await adaptive.report(T0, T0, limit=10, interval=15.0, retry_after=5)
     assert (spent.rate, spent.gate) == (None, pytest.approx(T0 + 5))  # no pace: a quota
     slots = [(await adaptive.take(T0 + 4.6)).slot for _ in range(9)]  # 99% of 10
@@ -175,8 +186,9 @@ async def _refuse(script: Script, now: float, granted_at: float, times: int) -> 
 
 
 async def test_unpaced_until_the_first_429_then_paced_from_what_was_sent(
-    adaptive: Script,
+    unstarted: Script,
 ) -> None:
+    adaptive = unstarted
     for i in range(100):  # 100 turns in the first second
         reply = await adaptive.take(T0 + i / 100)
         assert (reply.verdict, reply.delay, reply.rate) == ("go", 0.0, None)
@@ -185,7 +197,8 @@ async def test_unpaced_until_the_first_429_then_paced_from_what_was_sent(
     assert paced.rate == pytest.approx(50.0)
 
 
-async def test_a_429_granted_before_the_last_slow_down_is_no_new_signal(adaptive: Script) -> None:
+async def test_a_429_granted_before_the_last_slow_down_is_no_new_signal(unstarted: Script) -> None:
+    adaptive = unstarted
     for i in range(100):
         await adaptive.take(T0 + i / 100)
     slowed = await adaptive.report(T0 + 1, T0 + 0.99)  # epoch starts at T0 + 1
@@ -198,7 +211,8 @@ async def test_a_429_granted_before_the_last_slow_down_is_no_new_signal(adaptive
     assert fresh.rate == pytest.approx(slowed.rate * 0.85 * 1.02)
 
 
-async def test_one_bad_epoch_cuts_to_a_quarter_at_most(adaptive: Script) -> None:
+async def test_one_bad_epoch_cuts_to_a_quarter_at_most(unstarted: Script) -> None:
+    adaptive = unstarted
     for i in range(100):
         await adaptive.take(T0 + i / 100)
     slowed = await adaptive.report(T0 + 1, T0 + 0.99)
@@ -208,8 +222,9 @@ async def test_one_bad_epoch_cuts_to_a_quarter_at_most(adaptive: Script) -> None
 
 
 async def test_successes_counted_with_a_turn_raise_the_pace_after_an_epoch(
-    adaptive: Script,
+    unstarted: Script,
 ) -> None:
+    adaptive = unstarted
     for i in range(100):
         await adaptive.take(T0 + i / 100)
     start = await adaptive.report(T0 + 1, T0 + 0.99)
@@ -268,3 +283,33 @@ async def test_the_keys_carry_a_hash_tag_never_the_key(adaptive: Script) -> None
     assert KEY.encode() not in repr(await adaptive.client.hgetall(adaptive.keys[0])).encode()
     for key in stored:
         assert await adaptive.client.pttl(key) > 0  # an unused account's state goes
+
+
+# -- the slow start -----------------------------------------------------------------------
+
+
+async def test_a_new_account_starts_slow_and_a_round_of_answers_doubles_it(
+    adaptive: Script,
+) -> None:
+    """The first turns go at ``START_RATE`` (a tenth of a second of them at once), and a
+    round of answers, none refused, doubles the pace, as ``PaceController`` does."""
+    first = [await adaptive.take(T0) for _ in range(6)]
+    assert [r.delay for r in first[:5]] == [0.0] * 5
+    assert first[5].delay == pytest.approx(1 / controller.START_RATE)
+    assert first[0].rate == controller.START_RATE
+    granted = tuple(r.slot or 0.0 for r in first)
+    early = await adaptive.count(T0 + 0.1, granted)  # a round lasts START_ROUND seconds
+    assert early.rate == controller.START_RATE
+    later = [(await adaptive.take(T0 + 0.12 + i / 50)).slot or 0.0 for i in range(8)]
+    doubled = await adaptive.count(T0 + controller.START_ROUND + 0.05, tuple(later))
+    assert doubled.rate == controller.START_RATE * controller.START_GROWTH
+
+
+async def test_the_slow_start_ends_unpaced_when_the_jobs_use_less_than_half(
+    adaptive: Script,
+) -> None:
+    """Jobs that send a tenth of the pace are held back by their concurrency: unpaced."""
+    granted = tuple([(await adaptive.take(T0 + i / 5)).slot or 0.0 for i in range(5)])
+    ended = await adaptive.count(T0 + 1.0, granted)
+    assert ended.rate is None
+    assert (await adaptive.take(T0 + 1.0)).rate is None

@@ -101,7 +101,7 @@ async def test_line_once_the_input_is_read_is_exact_and_shows_the_pace(tmp_path:
         assert "pace" not in line
         # an adaptive run that has not been throttled yet is unpaced: no pace to show
         deleter.pipeline = unpaced = Pipeline(
-            _NeverSends(), Settings(), Ledger(), budget=LocalBudget()
+            _NeverSends(), Settings(), Ledger(), budget=LocalBudget(slow_start=False)
         )
         unpaced.reader.input_done = True
         assert display.line().endswith("| 5 ids/s | ETA 5s")

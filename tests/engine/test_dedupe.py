@@ -109,3 +109,12 @@ def test_ids_equal_as_numbers_are_different_ids() -> None:
     assert deduper.add_new(values) == [True] * len(values)
     assert deduper.add_new(["00", "0" * 24, "0" * 23 + "a"]) == [False] * 3
     assert deduper.add_new(["g" * 24, "0" * 24, "g" * 24]) == [True, False, False]
+
+
+def test_warming_the_table_takes_its_steps_and_changes_no_answer() -> None:
+    """``warm`` faults the table in over ``parts`` steps; the ids are then found as before."""
+    dedupe = Deduper(None, memtable=1 << 10)
+    assert sum(1 for _ in dedupe.warm(8)) == 8
+    ids = [f"{i:024x}" for i in range(300)]
+    assert dedupe.add_new(ids + ids[:5]) == [True] * 300 + [False] * 5
+    dedupe.close()

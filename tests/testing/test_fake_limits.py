@@ -6,6 +6,7 @@ import argparse
 import base64
 
 import aiohttp
+import pytest
 
 from bulkdel.testing import FakeImageKit, Faults, LimitHeaders
 from bulkdel.testing.cli import add_arguments, server_from_args
@@ -90,3 +91,29 @@ def test_the_command_line_takes_the_limit_options() -> None:
     assert server._throttle.headers is LimitHeaders.NONE
     assert server.faults.other_traffic == 0.25
     assert server._throttle.other_traffic == 0.25
+
+
+def test_a_burst_sizes_the_bucket_and_the_429_still_states_the_rate() -> None:
+    """``burst=20`` at 100/s: 20 at once, then a 429 saying 100 per second; refilled at 100/s."""
+    now = [0.0]
+    limiter = Limiter(100.0, (), lambda: now[0], burst=20)
+    admitted = 0
+    while limiter.admit() is None:
+        admitted += 1
+    assert admitted == 20
+    refused = limiter.admit()
+    assert refused is not None
+    assert (refused["X-RateLimit-Limit"], refused["X-RateLimit-Interval"]) == ("100", "1000")
+    now[0] = 0.1
+    assert sum(limiter.admit() is None for _ in range(30)) == 10
+
+
+def test_the_cli_takes_a_burst() -> None:
+    """``--burst 20`` reaches the server's bucket; a burst under 1 is refused."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    server = server_from_args(parser.parse_args(["--rate", "100", "--burst", "20"]))
+    assert server._throttle._capacity == 20
+    for silly in ("0", "abc"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--burst", silly])
