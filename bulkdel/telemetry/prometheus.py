@@ -24,7 +24,6 @@ workers is told apart; Prometheus adds ``instance``):
 ``bulkdel_budget_wait_seconds_total``       time requests waited for a turn from the budget
 ``bulkdel_budget_pace_requests_per_second`` the pace (absent while unpaced)
 ``bulkdel_budget_ceiling_requests_per_second``  the limit a 429 stated, or the job's cap
-``bulkdel_budget_gate_wait_seconds``        seconds until the gate a 429 closed opens
 ``bulkdel_batches_total``                   batches finished
 ``bulkdel_purge_requests_total``            CDN purges sent (against a quota of 1000 a month)
 ``bulkdel_runs_active``                     runs going on
@@ -92,7 +91,6 @@ class RunCollector:
         for name, help_, value in (
             ("bulkdel_budget_pace_requests_per_second", "The pace", stats.pace()),
             ("bulkdel_budget_ceiling_requests_per_second", "The ceiling", stats.ceiling()),
-            ("bulkdel_budget_gate_wait_seconds", "Until the gate opens", stats.gate_wait()),
             ("bulkdel_runs_active", "Runs going on", stats.running),
             ("bulkdel_purge_monthly_quota", "ImageKit's monthly purge quota", PURGE_QUOTA),
         ):

@@ -86,7 +86,8 @@ DurationKey = tuple[str, str, int, int | None, str | None]
 
 
 class RunStats(RunObserver):
-    """The figures of every run it follows, summed, readable at any time from any thread.
+    """The figures of every run it follows, summed, readable at any time from any thread
+    (a scrape reads no clock: a budget's clock may be its loop's).
 
     Attributes:
         requests: requests by (kind, status), status ``"error"`` for no answer.
@@ -162,10 +163,6 @@ class RunStats(RunObserver):
         cap = sum(caps) if caps and len(caps) == len(self._live) else None
         known = [c for c in (self.limit, cap) if c is not None]
         return min(known) if known else None
-
-    def gate_wait(self) -> float:
-        """Seconds until the live runs' gate opens (0: open)."""
-        return max((run.budget.gate_wait() for run in list(self._live.values())), default=0.0)
 
 
 def _add(total: Counts, more: Counts) -> None:
