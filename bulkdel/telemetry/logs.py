@@ -10,12 +10,14 @@ application that does not configure logging pays nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import fields
 
 from .observer import BatchTally, RunObserver, RunView
 from .stats import pace_of
 
 LOG = logging.getLogger("bulkdel.run")
+#: a batch's figures as logged (not the observers' handles: a span is no log field)
+_BATCH_FIELDS = tuple(f.name for f in fields(BatchTally) if f.name != "handle")
 
 
 class LogObserver(RunObserver):
@@ -45,8 +47,7 @@ class LogObserver(RunObserver):
     def batch_finished(self, run: RunView, batch: BatchTally) -> None:
         logger = self.logger
         if logger.isEnabledFor(logging.DEBUG):
-            fields = asdict(batch)
-            fields.pop("handle")
+            fields = {name: getattr(batch, name) for name in _BATCH_FIELDS}
             logger.debug(
                 "batch %d: %d deleted, %d missing, %d failed, %d later (%d requests)",
                 batch.number,

@@ -179,3 +179,22 @@ def test_error_types_are_few_and_named() -> None:
     refused = "cannot connect: ClientConnectorError: Cannot connect to host h:1 ssl:default"
     assert error_type(Outcome(Kind.TRANSIENT, None, message=refused)) == "ClientConnectorError"
     assert error_type(Outcome(Kind.TRANSIENT, None, message="odd")) == "_OTHER"
+
+
+async def test_logging_and_spans_together(providers: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A batch carrying a span is still logged (the span is not a log field)."""
+    meter_provider, tracer_provider, _, exporter = providers
+    caplog.set_level("DEBUG", logger="bulkdel.run")
+    async with FakeImageKit(KEY) as server:
+        report = await bulkdel.delete_files(
+            hex_ids(300),
+            private_key=KEY,
+            base_url=server.url,
+            budget=LocalBudget(),
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+        )
+    assert report.counts.deleted == 300
+    logged = [r for r in caplog.records if getattr(r, "bulkdel_event", "") == "batch"]
+    assert len(logged) == 3 and "handle" not in logged[0].bulkdel_batch
+    assert len([s for s in exporter.get_finished_spans() if s.name == "bulkdel.batch"]) == 3
