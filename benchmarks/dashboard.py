@@ -47,25 +47,40 @@ def parse(text: str) -> dict[str, float]:
 
 
 def pick(sample: dict[str, float], name: str, *parts: str) -> float:
-    return sum(v for k, v in sample.items() if k.startswith(name + "{") and all(p in k for p in parts))
+    """The sum of ``name``'s samples whose labels hold every one of ``parts``."""
+    return sum(
+        v for k, v in sample.items() if k.startswith(name + "{") and all(p in k for p in parts)
+    )
 
 
-def run(ids_each: int, workers: int, rate: float) -> list[list[tuple[float, dict[str, float]]]]:
+Series = list[tuple[float, dict[str, float]]]
+Points = list[tuple[float, float]]
+PACE, CEILING = (
+    "bulkdel_budget_pace_requests_per_second",
+    "bulkdel_budget_ceiling_requests_per_second",
+)
+
+
+def start_worker(n: int, ids_each: int, url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    source = tmp / f"ids{n}.txt"
+    ids = range(n * ids_each, (n + 1) * ids_each)
+    source.write_text("".join(make_id(i) + "\n" for i in ids))
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkdel", "delete", str(source), "--base-url", url,
+         "--metrics-port", str(port), "--metrics-host", "127.0.0.1", "--yes", "--quiet",
+         "--batch-size", "20", "--report-dir", str(tmp / f"r{n}")],
+        env={**os.environ, "IMAGEKIT_PRIVATE_KEY": KEY},
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def run(ids_each: int, workers: int, rate: float) -> list[Series]:
     """Scrapes of each worker's /metrics, (seconds since start, samples), until all exit."""
-    series: list[list[tuple[float, dict[str, float]]]] = [[] for _ in range(workers)]
-    with FakeServer(rate=rate, extra_args=("--error-5xx", "0.01")) as server, tempfile.TemporaryDirectory() as tmp:
-        ports, procs = [], []
-        for n in range(workers):
-            source = Path(tmp) / f"ids{n}.txt"
-            source.write_text("".join(make_id(i) + "\n" for i in range(n * ids_each, (n + 1) * ids_each)))
-            ports.append(free_port())
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "bulkdel", "delete", str(source), "--base-url", server.url,
-                 "--metrics-port", str(ports[-1]), "--metrics-host", "127.0.0.1", "--yes",
-                 "--quiet", "--batch-size", "20", "--report-dir", str(Path(tmp) / f"r{n}")],
-                env={**os.environ, "IMAGEKIT_PRIVATE_KEY": KEY},
-                stderr=subprocess.DEVNULL,
-            ))  # fmt: skip
+    series: list[Series] = [[] for _ in range(workers)]
+    faults = ("--error-5xx", "0.01")
+    with FakeServer(rate=rate, extra_args=faults) as server, tempfile.TemporaryDirectory() as tmp:
+        ports = [free_port() for _ in range(workers)]
+        procs = [start_worker(n, ids_each, server.url, p, Path(tmp)) for n, p in enumerate(ports)]
         began = time.monotonic()
         while any(p.poll() is None for p in procs):
             for n, port in enumerate(ports):
@@ -73,12 +88,12 @@ def run(ids_each: int, workers: int, rate: float) -> list[list[tuple[float, dict
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as a:
                         series[n].append((time.monotonic() - began, parse(a.read().decode())))
                 except OSError:
-                    pass
+                    pass  # not listening yet, or gone
             time.sleep(0.25)
     return series
 
 
-def rate_of(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def rate_of(points: Points) -> Points:
     """Per-second rate of a counter over the last ``WINDOW`` seconds."""
     found = []
     for i, (t, v) in enumerate(points):
@@ -90,72 +105,76 @@ def rate_of(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return found
 
 
-def draw(series: list[list[tuple[float, dict[str, float]]]], out: Path) -> None:
+def summed(series: list[Series], name: str, *parts: str) -> Points:
+    """``name`` summed over the workers at each scrape time (a worker gone keeps its last)."""
+    times = sorted({t for s in series for t, _ in s})
+    points = []
+    for t in times:
+        total = 0.0
+        for s in series:
+            before = [sample for at, sample in s if at <= t]
+            if before:
+                total += pick(before[-1], name, *parts)
+        points.append((t, total))
+    return points
+
+
+def settled(sample: dict[str, float]) -> float:
+    return sum(pick(sample, "bulkdel_ids_total", f"outcome={o}") for o in SETTLED)
+
+
+def draw(series: list[Series], out: Path) -> None:
+    """The dashboard's six panels from ``series``, into ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
-    fig.suptitle("bulkdel dashboard, from a real run's /metrics (2 workers, fake server at 150 req/s)")
-    times = sorted({round(t, 2) for s in series for t, _ in s})
+    fig.suptitle(
+        f"bulkdel dashboard from a real run's /metrics ({len(series)} workers, one fake server)"
+    )
 
-    def summed(name: str, *parts: str) -> list[tuple[float, float]]:
-        points = []
-        for t in times:
-            total = 0.0
-            for s in series:
-                before = [sample for at, sample in s if at <= t + 1e-9]
-                if before:
-                    total += pick(before[-1], name, *parts)
-            points.append((t, total))
-        return points
-
-    def line(ax: Any, points: list[tuple[float, float]], label: str) -> None:
+    def line(ax: Any, points: Points, label: str) -> None:
         ax.plot([p[0] for p in points], [p[1] for p in points], label=label)
 
-    ax = axes[0][0]
-    settled = [(t, sum(v for tt, v in summed("bulkdel_ids_total", f"outcome={o}") if tt == t)) for t in times for o in [SETTLED[0]]]
-    settled = [(t, a + b + c) for (t, a), (_, b), (_, c) in zip(*(summed("bulkdel_ids_total", f"outcome={o}") for o in SETTLED), strict=True)]
-    line(ax, settled, "settled")
-    line(ax, summed("bulkdel_ids_unique_total"), "unique ids read")
-    ax.set_title("Job progress: ids settled of ids read")
+    columns = [summed(series, "bulkdel_ids_total", f"outcome={o}") for o in SETTLED]
+    totals = [(t, a + b + c) for (t, a), (_, b), (_, c) in zip(*columns, strict=True)]
+    line(axes[0][0], totals, "settled (deleted, missing, failed)")
+    line(axes[0][0], summed(series, "bulkdel_ids_unique_total"), "unique ids read")
+    axes[0][0].set_title("Job progress (ids)")
 
     ax = axes[0][1]
     for n, s in enumerate(series):
-        line(ax, [(t, pick(x, "bulkdel_budget_pace_requests_per_second")) for t, x in s if pick(x, "bulkdel_budget_pace_requests_per_second")], f"pace, worker {n + 1}")
-    line(ax, [(t, v) for t, v in summed("bulkdel_budget_pace_requests_per_second") if v], "pace, summed")
-    ceilings = [(t, min(pick(x, "bulkdel_budget_ceiling_requests_per_second") for x in [x])) for s in series[:1] for t, x in s if pick(x, "bulkdel_budget_ceiling_requests_per_second")]
-    line(ax, ceilings, "ceiling (stated limit)")
-    line(ax, rate_of(summed("bulkdel_requests_total")), "sent")
+        line(ax, [(t, pick(x, PACE)) for t, x in s if pick(x, PACE)], f"pace, worker {n + 1}")
+    ceiling = [(t, pick(x, CEILING)) for t, x in series[0] if pick(x, CEILING)]
+    ax.plot([p[0] for p in ceiling], [p[1] for p in ceiling], "k--", lw=2, label="ceiling")
+    sent = rate_of(summed(series, "bulkdel_requests_total"))
+    line(ax, sent, "sent, all workers")
+    if ceiling:
+        ax.set_ylim(0, 2 * max(v for _, v in ceiling))  # the unpaced first second goes off top
     ax.set_title("Pace vs ceiling (requests/s)")
 
-    ax = axes[0][2]
-    sent = rate_of(summed("bulkdel_requests_total"))
-    refused = dict(rate_of(summed("bulkdel_requests_total", "status=429")))
-    line(ax, [(t, 100 * refused.get(t, 0.0) / v) for t, v in sent if v > 0], "429s / requests")
-    ax.set_title("429 share (%)")
+    refused = dict(rate_of(summed(series, "bulkdel_requests_total", "status=429")))
+    share = [(t, 100 * refused.get(t, 0.0) / v) for t, v in sent if v > 0]
+    line(axes[0][2], share, "429s / requests")
+    axes[0][2].set_title("429 share (%)")
 
-    ax = axes[1][0]
-    for outcome in ("deleted", "missing", "failed"):
-        line(ax, summed("bulkdel_ids_total", f"outcome={outcome}"), outcome)
-    ax.set_title("Outcomes (ids)")
+    for outcome in SETTLED:
+        line(axes[1][0], summed(series, "bulkdel_ids_total", f"outcome={outcome}"), outcome)
+    axes[1][0].set_title("Outcomes (ids)")
 
-    ax = axes[1][1]
     for n, s in enumerate(series):
-        points = [(t, sum(pick(x, "bulkdel_ids_total", f"outcome={o}") for o in SETTLED)) for t, x in s]
-        line(ax, rate_of(points), f"worker {n + 1}")
-    ax.set_title("Per-worker rates (ids settled/s)")
+        line(axes[1][1], rate_of([(t, settled(x)) for t, x in s]), f"worker {n + 1}")
+    axes[1][1].set_title("Per-worker rates (ids settled/s)")
 
-    ax = axes[1][2]
-    waits = rate_of(summed("bulkdel_budget_wait_seconds_total"))
-    line(ax, [(t, w / v) for (t, w), (_, v) in zip(waits, sent, strict=False) if v > 0], "wait per request")
-    ax.set_title("Waiting for the budget (s a request)")
-    for row in axes:
-        for ax in row:
-            ax.set_xlabel("seconds")
-            ax.legend(fontsize=8)
-            ax.grid(alpha=0.3)
+    waits = dict(rate_of(summed(series, "bulkdel_budget_wait_seconds_total")))
+    line(axes[1][2], [(t, waits.get(t, 0.0) / v) for t, v in sent if v > 0], "wait a request")
+    axes[1][2].set_title("Waiting for the budget (s)")
+    for ax in axes.flat:
+        ax.set_xlabel("seconds")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     fig.savefig(out, dpi=80)
 
 

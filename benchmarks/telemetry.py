@@ -6,6 +6,8 @@ fake server process on loopback, with ids of its own (every id exists once on th
 variants alternate, round after round, and the median of the rounds is reported as a ratio
 to nothing listening, measured in the same run.
 
+* ``before``: the code before the observer's hooks (``main`` at ``git merge-base``), from a
+  snapshot: what the hooks themselves cost when nobody listens;
 * ``none``: no observer (the engine's calls go to the no-op observer);
 * ``prometheus``: ``RunStats``, what ``--metrics-port`` feeds (no scrape during the run);
 * ``events``: ``RunEvents`` with a callback, snapshots every second;
@@ -22,17 +24,21 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from .harness import KEY, FakeServer, make_id
+from .harness import KEY, FakeServer, make_id, snapshot
 
-VARIANTS = ("none", "prometheus", "events", "otel", "all")
+VARIANTS = ("before", "none", "prometheus", "events", "otel", "all")
 IDS = 100_000
 
 
 def observers(variant: str) -> dict[str, Any]:
     """The keyword arguments of ``delete_files`` for ``variant``."""
+    if variant == "before":
+        return {}
     found: dict[str, Any] = {"observers": []}
     if variant in ("prometheus", "all"):
         from bulkdel.telemetry import RunStats
@@ -79,7 +85,11 @@ def child(variant: str, url: str, start: int) -> None:
 def measure(rounds: int) -> dict[str, list[float]]:
     """ids/s of every variant, ``rounds`` times, alternating."""
     found: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    with FakeServer() as server:
+    base = subprocess.run(
+        ["git", "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with FakeServer() as server, tempfile.TemporaryDirectory() as tmp:
+        before = snapshot(base, Path(tmp))
         start = 0
         for _ in range(rounds):
             for variant in VARIANTS:
@@ -87,6 +97,7 @@ def measure(rounds: int) -> dict[str, list[float]]:
                     [sys.executable, "-m", "benchmarks.telemetry", "--child", variant,
                      server.url, str(start)],
                     capture_output=True, text=True, check=True, timeout=600,
+                    cwd=before if variant == "before" else None,
                 )  # fmt: skip
                 found[variant].append(json.loads(done.stdout)["ids_per_s"])
                 start += IDS
@@ -103,8 +114,8 @@ def main() -> None:
         child(variant, url, int(start))
         return
     found = measure(args.rounds)
-    base = statistics.median(found["none"])
-    print(f"{IDS:,} ids, unthrottled, {args.rounds} rounds (median ids/s, ratio to none):")
+    base = statistics.median(found["before"])
+    print(f"{IDS:,} ids, unthrottled, {args.rounds} rounds (median ids/s, ratio to before):")
     for variant in VARIANTS:
         median = statistics.median(found[variant])
         print(f"  {variant:<11} {median:>9,.0f} ids/s  {median / base:5.2f}")
