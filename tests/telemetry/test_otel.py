@@ -198,3 +198,21 @@ async def test_logging_and_spans_together(providers: Any, caplog: pytest.LogCapt
     logged = [r for r in caplog.records if getattr(r, "bulkdel_event", "") == "batch"]
     assert len(logged) == 3 and "handle" not in logged[0].bulkdel_batch
     assert len([s for s in exporter.get_finished_spans() if s.name == "bulkdel.batch"]) == 3
+
+
+async def test_a_fatal_answer_marks_the_run_span_an_error(providers: Any) -> None:
+    """A 403 stops the run: its span says why, with an error status."""
+    meter_provider, tracer_provider, _, exporter = providers
+    async with FakeImageKit("another_private_key_0123") as server:
+        report = await bulkdel.delete_files(
+            hex_ids(10),
+            private_key=KEY,
+            base_url=server.url,
+            budget=LocalBudget(),
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+        )
+    assert report.abort is not None
+    (run,) = [s for s in exporter.get_finished_spans() if s.name == "bulkdel.run"]
+    assert run.status.status_code is StatusCode.ERROR
+    assert run.attributes["bulkdel.aborted"].startswith("fatal: HTTP 40")

@@ -125,3 +125,38 @@ def test_the_check_finds_a_metric_that_does_not_exist() -> None:
     bare = re.sub(r'"[^"]*"|\[[^\]]*\]', "", 'sum(rate(bulkdel_request_total{status="429"}[1m]))')
     names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", bare)) - NOT_METRICS
     assert names == {"bulkdel_request_total"}
+
+
+def test_the_server_serves_its_registry_and_refuses_a_busy_port() -> None:
+    """``MetricsServer`` on port 0 says where it listens and serves the text; a second one
+    on that port is a usage error naming it."""
+    import urllib.request
+
+    import pytest
+
+    from bulkdel.errors import UsageError
+    from bulkdel.telemetry import MetricsServer
+
+    stats = RunStats()
+    stats.purged(4)
+    server = MetricsServer(stats, 0, host="127.0.0.1", labels=LABELS)
+    try:
+        assert server.url == f"http://127.0.0.1:{server.port}/metrics"
+        with urllib.request.urlopen(server.url, timeout=5) as answer:
+            text = answer.read().decode()
+        assert pick(values(text), "bulkdel_purge_requests_total", worker=LABELS["worker"]) == 4
+        with pytest.raises(UsageError, match=f"--metrics-port {server.port}: cannot listen"):
+            MetricsServer(stats, server.port, host="127.0.0.1")
+    finally:
+        server.close()
+
+
+def test_observers_together_each_get_every_call() -> None:
+    """``Observers`` hands each call to each observer (here: purges to two stats)."""
+    from bulkdel.telemetry.observer import NO_OBSERVER, combine
+
+    first, second = RunStats(), RunStats()
+    both = combine([first, None, NO_OBSERVER, second])
+    both.purged(2)
+    assert (first.purge_requests, second.purge_requests) == (2, 2)
+    assert combine([None]) is NO_OBSERVER and combine([first]) is first
