@@ -24,6 +24,8 @@ from .ledger import Counts, Ledger, LedgerSink
 from .manifest import Manifest, recorded
 from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed
+from .telemetry.observer import RunObserver
+from .telemetry.setup import run_observer
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing  # only a job with a selection lists
@@ -54,6 +56,12 @@ class BulkDeleter:
             split the account's rate limit instead of fighting over it; pass a
             ``LocalBudget(rate=R)`` to pace the account at R for all its jobs.
             ``settings.rate`` caps this job's share of it.
+        observers: follow the run (``bulkdel.telemetry.RunEvents`` for progress events and
+            batch outcomes, your own ``RunObserver``).
+        meter_provider, tracer_provider: OpenTelemetry's (``bulkdel[otel]``): the run's
+            metrics and spans (``bulkdel.telemetry.otel`` lists them). By default the global
+            ones if the application has imported opentelemetry, else none (bulkdel never
+            imports it on its own).
 
     Call ``await deleter.run(ids)`` once. ``deleter.stop()`` (from any task) stops taking
     new batches, lets in-flight requests settle and makes ``run`` return an accounted
@@ -75,6 +83,9 @@ class BulkDeleter:
         budget: AccountBudget | None = None,
         manifest: bool = True,
         invocation: Sequence[str] | None = None,
+        observers: Sequence[RunObserver] = (),
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.settings = settings or Settings()
         self.write_manifest = manifest
@@ -82,6 +93,10 @@ class BulkDeleter:
         self._account = key_fingerprint(private_key)
         self._call = (
             redact(invocation, [private_key]) if invocation else library_call(self.settings)
+        )
+        #: what follows the run (the caller's observers, OpenTelemetry's, logging's)
+        self.observer = run_observer(
+            observers, meter_provider=meter_provider, tracer_provider=tracer_provider
         )
         self._clock = clock
         self._rng = rng
@@ -141,8 +156,7 @@ class BulkDeleter:
         pipeline = self.pipeline = self._pipeline(journal)
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
-        # The listing pages under the pipeline's lease and stop: listing and deleting share
-        # the account's rate limit, and a 429 to either holds both.
+        # The listing pages under the pipeline's lease and stop (one limit; a 429 holds both).
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
         chunks = recorded(chunks, manifest) if manifest is not None else chunks
         started = self._clock.time()
@@ -177,6 +191,7 @@ class BulkDeleter:
             budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
             # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
             spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
+            observer=self.observer,
         )
 
     def _open_manifest(self, journal: Journal | None, listing: Listing | None) -> Manifest | None:
@@ -312,6 +327,9 @@ async def delete_files(
     max_delete: int | None = None,
     sinks: Sequence[LedgerSink] = (),
     budget: AccountBudget | None = None,
+    observers: Sequence[RunObserver] = (),
+    meter_provider: Any = None,
+    tracer_provider: Any = None,
 ) -> Report:
     """Delete every id in ``ids`` and/or every file ``listing`` selects from ImageKit, and
     return the accounted report.
@@ -319,6 +337,7 @@ async def delete_files(
     Calls running at once in one process with the same base URL and key share the account's
     budget (fair halves for two); ``rate`` caps this call's share, ``budget`` gives another
     (``LocalBudget(rate=R)`` paces the account at R for every call that holds it).
+    ``observers``, ``meter_provider`` and ``tracer_provider`` follow the run (``BulkDeleter``).
 
     Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
     key, base URL or setting, or neither ids nor a listing, before anything is sent.
@@ -335,12 +354,18 @@ async def delete_files(
         dry_run=dry_run,
         max_delete=max_delete,
     )
-    deleter = BulkDeleter(
-        private_key,
-        settings=settings,
-        session=session,
-        report_dir=report_dir,
-        sinks=sinks,
-        budget=budget,
-    )
-    return await deleter.run(ids, listing=listing)
+    given = locals()  # the arguments passed through to BulkDeleter as they are
+    options = {name: given[name] for name in _PASSED_ON}
+    return await BulkDeleter(private_key, settings=settings, **options).run(ids, listing=listing)
+
+
+#: ``delete_files``' arguments that ``BulkDeleter`` takes as they are
+_PASSED_ON = (
+    "session",
+    "report_dir",
+    "sinks",
+    "budget",
+    "observers",
+    "meter_provider",
+    "tracer_provider",
+)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from ..core.clock import Clock
@@ -25,6 +25,7 @@ from ..imagekit.listing import MAX_PAGE, ListingClient
 from ..ledger import LIST, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
 from ..selection import Selection, date_literal, to_second
+from ..telemetry.observer import Attempt
 from .listing_cursor import SECOND, Keyset, created_at, entry_key, is_file
 from .retry import Backoff, Chain, send_with_retries
 from .sources import Chunk, Item
@@ -214,19 +215,8 @@ class Listing:
         chain = Chain(budget=settings.max_attempts, started=host.clock.time())
         page: list[list[dict[str, Any]]] = []
 
-        async def attempt() -> Outcome:
-            turn = await host.lease.turn()
-            host.signal.check()
-            host.requests.sending(LIST)
-            outcome, entries = await self.client.get_page(params)
-            host.requests.answered(LIST, outcome.status)
-            await host.lease.observe(turn, outcome)
-            if entries is not None:
-                page.append(entries)
-            return outcome
-
         outcome = await send_with_retries(
-            attempt,
+            _page_attempt(self, host, params, chain, page),
             settings,
             chain=chain,
             clock=host.clock,
@@ -297,3 +287,36 @@ class Listing:
             if isinstance(size, int | float) and not isinstance(size, bool):
                 self.bytes += int(size)
         return files
+
+
+def _page_attempt(
+    listing: Listing,
+    host: ListingHost,
+    params: dict[str, str],
+    chain: Chain,
+    page: list[list[dict[str, Any]]],
+) -> Callable[[], Awaitable[Outcome]]:
+    """One try at a page: a turn, the request (counted, and told to the host's observer),
+    the answer to the budget; a page that came is put in ``page``."""
+    observer = getattr(host, "observer", None)  # a pipeline's (a bare listing has none)
+    clock = host.clock.time
+
+    async def attempt() -> Outcome:
+        asked = clock()
+        turn = await host.lease.turn()
+        host.signal.check()
+        host.requests.sending(LIST)
+        sent = clock()
+        outcome, entries = await listing.client.get_page(params)
+        host.requests.answered(LIST, outcome.status)
+        if observer is not None:
+            resent = chain.failures + chain.throttled
+            observer.attempt(
+                host, Attempt(LIST, "GET", outcome, clock() - sent, sent - asked, resent, 0)
+            )
+        await host.lease.observe(turn, outcome)
+        if entries is not None:
+            page.append(entries)
+        return outcome
+
+    return attempt

@@ -24,6 +24,7 @@ from ..core.stop import StopSignal
 from ..errors import Stopped
 from ..ledger import DELETE, Ledger, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
+from ..telemetry.observer import NO_OBSERVER, Attempt, BatchTally, RunObserver
 from .accounts import OpenIds
 from .reader import Reader
 from .retry import RETRYABLE, Backoff, Chain, send_with_retries
@@ -52,6 +53,7 @@ class Pipeline:
             it: ``bulkdel.budget.budget_for`` for this process's, a ``RedisBudget``...).
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
+        observer: follows the run (``bulkdel.telemetry``); nobody by default.
     """
 
     def __init__(
@@ -65,8 +67,11 @@ class Pipeline:
         journal: Journal | None = None,
         rng: random.Random | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
+        observer: RunObserver = NO_OBSERVER,
     ) -> None:
         self.sender = sender
+        self.observer = observer
+        self._batches = 0
         self.settings = settings
         self.ledger = ledger
         self.journal = journal
@@ -122,6 +127,7 @@ class Pipeline:
 
     async def run(self, chunks: AsyncIterable[Chunk]) -> None:
         """Read everything, send everything, settle everything; then account what is left."""
+        self.observer.run_started(self)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.reader.run(chunks))
@@ -132,6 +138,7 @@ class Pipeline:
             self._land_unsent()
             await self.lease.release()
             self.ids.settle_leftovers()
+            self.observer.run_finished(self)
 
     async def _put(self, batch: list[str]) -> bool:
         if self.settings.dry_run:
@@ -155,58 +162,69 @@ class Pipeline:
     async def _work(self) -> None:
         pool = self.pool
         while (batch := await pool.get()) is not None:
+            self._batches += 1
+            tally = BatchTally(self._batches, len(batch), self._clock())
+            self.observer.batch_started(self, tally)
             try:
-                await self._process(batch)
+                await self._process(batch, tally)
             except Stopped:
                 pass  # its ids stay open and end up not attempted
             finally:
+                tally.elapsed = self._clock() - tally.started
+                self.observer.batch_finished(self, tally)
                 await pool.done()
 
-    async def _send(self, file_ids: list[str]) -> Outcome:
+    async def _send(self, file_ids: list[str], chain: Chain, tally: BatchTally) -> Outcome:
+        asked = self._clock()
         turn = await self.lease.turn()
         self.signal.check()
         requests = self.ledger.requests
         requests.sending(DELETE)
         self.ids.sending.update(file_ids)
+        sent = self._clock()
         outcome = await self.sender.delete_batch(file_ids)
         self.ids.sending.difference_update(file_ids)
         requests.answered(DELETE, outcome.status)
+        tally.requests += 1
+        took, resent = self._clock() - sent, chain.failures + chain.throttled
+        attempt = Attempt(DELETE, "POST", outcome, took, sent - asked, resent, len(file_ids), tally)
+        self.observer.attempt(self, attempt)
         await self.lease.observe(turn, outcome)
         if outcome.maybe_applied:
             self.ids.ambiguous.update(file_ids)
         return outcome
 
-    def _count_retry(self) -> None:
-        self.ledger.requests.retrying(DELETE)
-
-    async def _send_with_retries(self, file_ids: list[str]) -> tuple[Outcome, Chain]:
+    async def _send_with_retries(
+        self, file_ids: list[str], tally: BatchTally
+    ) -> tuple[Outcome, Chain]:
         used = self.ids.used(file_ids)
         chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._clock())
         outcome = await send_with_retries(
-            lambda: self._send(file_ids),
+            lambda: self._send(file_ids, chain, tally),
             self.settings,
             chain=chain,
             clock=self.clock,
             signal=self.signal,
             backoff=self.backoff,
-            on_retry=self._count_retry,
+            on_retry=lambda: self.ledger.requests.retrying(DELETE),
         )
         return outcome, chain
 
-    async def _process(self, batch: list[str]) -> None:
+    async def _process(self, batch: list[str], tally: BatchTally) -> None:
         """Send one batch until every id in it is settled or handed back for later."""
         token = await self._mark(batch)
         work = [batch]
         while work:
             file_ids = work.pop()
-            outcome, chain = await self._send_with_retries(file_ids)
+            outcome, chain = await self._send_with_retries(file_ids, tally)
             kind = outcome.kind
             if kind is Kind.SUCCESS:
-                await self._success(outcome, chain.failures)
+                await self._success(outcome, chain.failures, tally)
             elif kind is Kind.MISSING:
                 # Nothing in the batch was deleted: the rest goes out again at once, and
                 # this request does not count against them.
                 self.ids.missing(outcome.missing)
+                tally.missing += len(outcome.missing)
                 gone = set(outcome.missing)
                 rest = [i for i in file_ids if i not in gone]
                 if rest:
@@ -216,6 +234,7 @@ class Pipeline:
                 self.ids.charge(file_ids, chain.failures)
                 if len(file_ids) == 1:
                     self.ids.fail(file_ids, outcome)
+                    tally.failed += 1
                 else:
                     middle = len(file_ids) // 2
                     work.extend((file_ids[middle:], file_ids[:middle]))
@@ -227,6 +246,7 @@ class Pipeline:
                     return  # interrupted mid-retry: the ids stay open, so not attempted
                 self.ids.charge(file_ids, chain.failures)
                 self.ids.fail(file_ids, outcome)
+                tally.failed += len(file_ids)
         if token is not None and self.journal is not None:
             self.journal.landed(token)
 
@@ -241,9 +261,10 @@ class Pipeline:
         await committed
         return token
 
-    async def _success(self, outcome: Outcome, failures: int) -> None:
+    async def _success(self, outcome: Outcome, failures: int, tally: BatchTally) -> None:
         self.ids.close(outcome.deleted)
         self.ledger.deleted(outcome.deleted)
+        tally.deleted += len(outcome.deleted)
         if not outcome.errors:
             return
         attempts = self.ids.attempts
@@ -253,10 +274,12 @@ class Pipeline:
             if used >= self.settings.max_attempts:
                 attempts[error.file_id] = used
                 self.ids.fail_one(error.file_id, error.error, outcome.status)
+                tally.failed += 1
             else:
                 attempts[error.file_id] = used
                 later.append(error.file_id)
         if later:
+            tally.later += len(later)
             # The same backoff as a failed request.
             delay = self.backoff.delay(max(attempts[i] for i in later))
             await self.pool.retry_later(later, self._clock() + delay)

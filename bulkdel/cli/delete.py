@@ -19,6 +19,7 @@ from ..purge_plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
 from ..report import Report
 from .budget import account_budget
 from .confirm import Declined, confirm, files_target
+from .metrics import serving_metrics
 from .preflight import check_api
 from .progress import ProgressDisplay
 from .purge import purge_plan
@@ -33,12 +34,22 @@ async def run_delete(args: argparse.Namespace) -> Report:
     """Run ``bulkdel delete`` and return its report.
 
     Raises:
-        UsageError: a bad option or source, or no key.
+        UsageError: a bad option or source, or no key, or a ``--metrics-port`` that cannot
+            be listened on.
         Declined: a terminal user did not confirm; nothing was sent.
         UnreachableError, FatalAPIError: the preflight failed; nothing was read or sent.
     """
     job = delete_job(args, os.environ)
     plan = purge_plan(args, job.selection, os.environ)
+    with serving_metrics(args) as observers:
+        args.run_observers = observers
+        report = await _run_delete(args, job, plan)
+        for observer in observers:
+            observer.purged((report.purge or {}).get("requests", 0))
+    return report
+
+
+async def _run_delete(args: argparse.Namespace, job: Job, plan: PurgePlan | None) -> Report:
     if job.selection is not None:
         await check_api(job.settings, job.private_key, skip=args.no_preflight)
         async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
@@ -72,6 +83,7 @@ def _deleter(
         budget=budget,
         sinks=sinks,
         invocation=getattr(args, "invocation", None),
+        observers=getattr(args, "run_observers", ()),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .args import DEFAULTS, add_preflight_argument, batch_size, positive_int, shared_parent
 from .budget import REDIS_ENV
+from .metrics import add_metrics_arguments
 
 
 def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -42,6 +43,7 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
     worker.add_argument("--name", help="consumer name (default: host-pid-random)")
     add_preflight_argument(worker)
+    add_metrics_arguments(worker)
     for sub in (submit, worker):
         sub.add_argument("--job", required=True, metavar="NAME")
     status = subs.add_parser("status", help="live counts of a job, per worker too")

@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..imagekit import ImageKitClient
-from ..models import Abort
+from ..models import Abort, Settings
+from ..telemetry.observer import RunObserver
 from .budget import open_redis
 from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from .metrics import serving_metrics
 from .preflight import check_api
 from .settings import read_private_key, settings_from_args
 from .signals import stop_on_signals
@@ -20,26 +23,47 @@ from .signals import stop_on_signals
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
     the worker stopped, 3 for a fatal answer (a job gone from Redis raises)."""
-    from ..budget.redis import RedisBudget
-    from ..jobs import PipelineProcessor, Worker
+    from ..jobs.worker import worker_name
 
     settings = settings_from_args(args, os.environ)
     key = read_private_key(args.private_key_file, os.environ)
-    # A wrong key or base URL stops the worker before it takes a batch: taken batches would
-    # wait out the visibility timeout, and end "outcome unknown" if the job stopped.
-    await check_api(settings, key, skip=args.no_preflight)
+    name = args.name or worker_name()
+    # one series per worker: a fleet's /metrics endpoints are told apart by these labels
+    with serving_metrics(args, {"worker": name, "bulkdel_job": args.job}) as observers:
+        # A wrong key or base URL stops the worker before it takes a batch: taken batches
+        # would wait out the visibility timeout, and end "outcome unknown" if the job stopped.
+        await check_api(settings, key, skip=args.no_preflight)
+        return await _run_worker(args, settings, key, name, observers)
+
+
+async def _run_worker(
+    args: argparse.Namespace,
+    settings: Settings,
+    key: str,
+    name: str,
+    observers: Sequence[RunObserver],
+) -> int:
+    from ..budget.redis import RedisBudget
+    from ..jobs import PipelineProcessor, Worker
+
     redis = open_redis(args)
     client = ImageKitClient.for_settings(key, settings)
     # Every worker of the account (and every `delete --redis`) takes its turns from one
     # budget in Redis: one pace and one gate for the account, on any host.
     budget = RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=args.account_rate)
     try:
-        async with PipelineProcessor(client, settings, budget=budget) as processor:
+        async with PipelineProcessor(
+            client,
+            settings,
+            budget=budget,
+            observers=observers,
+            attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
+        ) as processor:
             worker = Worker(
                 redis,
                 args.job,
                 processor,
-                name=args.name,
+                name=name,
                 capacity=3 * settings.concurrency + 2,
                 visibility_timeout=args.visibility_timeout,
             )

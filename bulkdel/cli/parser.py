@@ -12,6 +12,7 @@ from .. import __version__
 from .args import Parser, add_delete_arguments, positive_int, shared_parent
 from .budget import add_redis_option
 from .job_parser import add_job_parser
+from .metrics import add_metrics_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "delete", parents=[shared], help="delete the ids read from files or stdin"
     )
     add_delete_arguments(delete)
+    add_metrics_arguments(delete)
     listing = commands.add_parser(
         "list", parents=[shared], help="write the ids of the selected files, to review"
     )

@@ -9,14 +9,17 @@ the batch when its last id has one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._engine.pipeline import BatchSender, Pipeline
 from .._engine.sources import Chunk
 from ..budget import AccountBudget, LocalBudget
 from ..ledger import Ledger, RequestStats
 from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
+from ..telemetry.observer import RunObserver
+from ..telemetry.setup import run_observer
 from .outcome import BatchOutcome
 
 _SOURCE = "<job>"
@@ -53,14 +56,32 @@ class PipelineProcessor:
         settings: the pipeline's knobs (``rate`` caps this worker's share).
         budget: the account's budget: a ``RedisBudget`` shares one pace among every
             worker of the account, on any host; a budget of this process's own if None.
+        observers, meter_provider, tracer_provider: follow the worker's pipeline, as in
+            ``BulkDeleter`` (one run from enter to exit, a batch span per batch).
+        attributes: OpenTelemetry attributes of every point (``bulkdel.worker``...).
 
     Use ``async with``: the pipeline runs from enter to exit.
     """
 
     def __init__(
-        self, sender: BatchSender, settings: Settings, *, budget: AccountBudget | None = None
+        self,
+        sender: BatchSender,
+        settings: Settings,
+        *,
+        budget: AccountBudget | None = None,
+        observers: Sequence[RunObserver] = (),
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> None:
         self.sender = sender
+        #: what follows the worker's pipeline (as ``BulkDeleter``'s)
+        self.observer = run_observer(
+            observers,
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+            attributes=attributes,
+        )
         self.settings = settings
         self.budget = budget
         self.ledger = Ledger([self])
@@ -84,6 +105,7 @@ class PipelineProcessor:
             self.settings,
             self.ledger,
             budget=self.budget if self.budget is not None else LocalBudget(),
+            observer=self.observer,
         )
         pipeline.reader.dedupe = _Forgetful()
         self._task = asyncio.create_task(pipeline.run(self._chunks()))
