@@ -304,8 +304,14 @@ class RedisWait:
             sleep=stop.sleep,
             reraise=True,
         )
+
+        async def attempt() -> T:
+            # a coroutine function, so that tenacity awaits it (a lambda returning an
+            # awaitable would be called once and its awaitable returned unawaited)
+            return await operation()
+
         try:
-            result: T = await retrying(operation)
+            result: T = await retrying(attempt)
         except Exception as error:
             verdict = classify(error)
             if verdict is Verdict.FATAL:

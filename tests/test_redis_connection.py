@@ -187,6 +187,13 @@ async def test_a_fatal_error_raises_at_once(error: BaseException) -> None:
     assert caught.value.url == "redis://:***@h:1/0" and SECRET not in str(caught.value)
 
 
+async def test_an_operation_may_be_a_lambda_returning_an_awaitable() -> None:
+    """What the jobs pass (``lambda: client.xlen(key)``) is awaited, every attempt."""
+    flaky = _Flaky(rx.ConnectionError("refused"))
+    answer = await RedisWait("redis://h:1/0").call(lambda: flaky(), _stop(VirtualClock()))
+    assert answer == "ok" and flaky.calls == 2
+
+
 async def test_other_errors_pass_through_untouched() -> None:
     """A script's own answer (NOGROUP) is the caller's business."""
     error = rx.ResponseError("NOGROUP no such group")
