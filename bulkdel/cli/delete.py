@@ -16,7 +16,7 @@ from ..errors import UsageError
 from ..imagekit import ListingClient
 from ..ledger import LedgerSink
 from ..report import Report
-from .budget import account_budget
+from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .preflight import check_api
 from .progress import ProgressDisplay
@@ -40,19 +40,23 @@ async def run_delete(args: argparse.Namespace) -> Report:
     plan = purge_plan(args, job.selection, os.environ)
     if job.selection is not None:
         await check_api(job.settings, job.private_key, skip=args.no_preflight)
-        async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
-            return await _delete_selected(args, job, budget, plan)
+        wait = args.redis_wait
+        async with account_budget(job.redis_url, job.settings, job.private_key, wait=wait) as b:
+            return await _delete_selected(args, job, b, plan)
     readers = open_files(args.sources or ["-"], args.format, args.column)
     try:
         # Opened (a bad path or header is a usage error first), no id read yet: a wrong
         # key, base URL or TLS fails here, in one request, before anything is read or sent.
         await check_api(job.settings, job.private_key, skip=args.no_preflight)
+        await check_redis(job.redis_url, job.private_key, args.redis_wait)
         confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
     except BaseException:
         for reader in readers:
             reader.close()
         raise
-    async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+    async with account_budget(
+        job.redis_url, job.settings, job.private_key, wait=args.redis_wait
+    ) as budget:
         deleter = _deleter(args, job, budget)
         return await run_with_signals(deleter, readers, show_progress=not args.quiet)
 
