@@ -227,7 +227,9 @@ def describe(error: BaseException, url: str = "") -> str:
     rx = _redis_errors()
     text = " ".join(str(error).split()) or type(error).__name__
     if rx is not None:
-        if isinstance(error, rx.AuthenticationError | rx.AuthorizationError):
+        if isinstance(error, rx.AuthenticationError) and "required" in text:
+            text = f"Redis wants a password, give it in the URL as :PASSWORD@ ({text})"
+        elif isinstance(error, rx.AuthenticationError | rx.AuthorizationError):
             text = f"the password was refused ({text})"
         elif isinstance(error, rx.NoPermissionError):
             text = f"the user may not run this command ({text})"
