@@ -14,6 +14,9 @@
     │   └── QueryRefusedError    ImageKit answered 400 to the query (on the first page: exit 2)
     ├── UnreachableError         the preflight found no way to the API: DNS, refused, TLS (exit 3)
     ├── JobGoneError             a distributed job's keys are missing from Redis (exit 3)
+    ├── RedisError               Redis cannot be used: a refused password, out of memory, a
+    │                            server that is not Redis, or unreachable at start (exit 3)
+    │   └── RedisUnavailableError  an outage outlasted the wait's bound (``--redis-wait``)
     └── Stopped                  a wait ended because the run is stopping (control flow: the
                                  run's own parts catch it; it carries the stop's reason)
 
@@ -102,6 +105,24 @@ class JobGoneError(BulkdelError):
     restart."""
 
 
+class RedisError(BulkdelError):
+    """Redis cannot be used, and waiting will not change that (or no longer may).
+
+    Attributes:
+        url: the Redis URL, redacted (``bulkdel.redis_connection.redacted``): no password.
+        cause: what went wrong, in a few words.
+    """
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot use Redis at {url}: {cause}")
+        self.url = url
+        self.cause = cause
+
+
+class RedisUnavailableError(RedisError):
+    """Redis did not answer for as long as the caller may wait (``RedisWait.total``)."""
+
+
 class Stopped(BulkdelError):
     """The run is stopping: raised out of any wait on its ``StopSignal``.
 
@@ -110,5 +131,7 @@ class Stopped(BulkdelError):
     """
 
     def __init__(self, reason: Abort | None = None) -> None:
-        super().__init__(f"stopped: {reason}" if reason is not None else "stopped")
+        # The reason's text says what it is ("interrupted by SIGTERM", "stopped: ..."): a
+        # prefix here doubled it ("stopped: stopped: interrupted by SIGTERM").
+        super().__init__(str(reason) if reason is not None else "stopped")
         self.reason = reason

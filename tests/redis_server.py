@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,11 +32,15 @@ class RedisServer:
     Args:
         directory: where it keeps its files (the AOF, when ``persistent``).
         persistent: ``appendonly yes`` with ``appendfsync always``; else nothing on disk.
+        extra: more ``redis-server`` options (``--requirepass``, ``--maxmemory``, ...).
     """
 
-    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, persistent: bool = False, extra: Sequence[str] = ()
+    ) -> None:
         self.directory = directory
         self.persistent = persistent
+        self.extra = list(extra)
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -68,13 +72,15 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
+        args += self.extra
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                    # -NOAUTH: up, with a password (``--requirepass``)
+                    if conn.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

@@ -8,10 +8,14 @@ one gate and one adaptive controller.
 * Within a process, jobs (leases) take turns round robin and only the job at the head asks
   Redis, so a process holds at most one reservation; across processes the GCRA order splits
   the pace, and several independent processes split it as jobs in one process do.
-* Fail closed: while Redis is unreachable no turn is granted; the caller waits, reconnecting
-  with capped exponential backoff, until Redis answers or its stop signal is set.
+* Fail closed: while Redis is unreachable no turn is granted; the caller waits as
+  ``RedisWait`` says (capped backoff, through its stop signal, at most ``RedisWait.total``
+  seconds). When Redis cannot be used (a refused password, out of memory, not Redis, or an
+  outage past the bound) the lease sets the job's stop with ``Abort(AbortReason.FATAL)``
+  naming the redacted URL and the cause: the job ends with its report, exit 3.
 
-The ``redis`` package is imported only when a ``RedisBudget`` is made.
+Connecting is ``bulkdel.redis_connection``'s; the ``redis`` package is imported only when a
+``RedisBudget`` is made from a URL.
 """
 
 from __future__ import annotations
@@ -23,15 +27,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_never,
-)
-from tenacity import wait_random_exponential as _backoff
-
-from ..errors import Stopped, UsageError
-from ..models import Kind, Outcome
+from ..errors import RedisError, Stopped, UsageError
+from ..models import Abort, AbortReason, Kind, Outcome
+from ..redis_connection import RedisWait, Verdict, classify, connect, describe, url_of
 from . import Turn
 from . import redis_scripts as scripts
 
@@ -43,13 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bulkdel.budget")
 
-#: first and longest wait between attempts to reach Redis, seconds
-BACKOFF_BASE: Final = 0.05
-BACKOFF_MAX: Final = 5.0
 #: longest local sleep before asking Redis again while no slot is near
 MAX_POLL: Final = 1.0
-#: what "Redis cannot be reached (yet)" raises; set when the redis package is first imported
-_REDIS_DOWN: tuple[type[BaseException], ...] = (OSError,)
 #: successes held back for the next turn's call at most; more are counted on their own
 MAX_PENDING: Final = 256
 
@@ -58,14 +51,17 @@ class RedisBudget:
     """The request budget of one account, shared through Redis by every process holding it.
 
     Args:
-        redis: a ``redis://`` URL, or a ``redis.asyncio.Redis`` client (closed by its owner).
+        redis: a Redis URL (``bulkdel.redis_connection.connect``), or a
+            ``redis.asyncio.Redis`` client (closed by its owner).
         base_url: the API's base URL; with ``private_key``, names the account's keys.
         private_key: only hashed into the key names; never stored or sent.
         rate: None adapts (one controller for every process); a number paces the whole
             account at exactly that many requests per second.
+        wait: how long to wait for Redis through an outage (shared with the client's other
+            users, so that an outage is one outage); ``RedisWait`` defaults if None.
 
     Raises:
-        UsageError: the ``redis`` package is missing, or ``rate`` is not positive.
+        UsageError: a bad URL, the ``redis`` package is missing, or ``rate`` is not positive.
     """
 
     def __init__(
@@ -75,34 +71,13 @@ class RedisBudget:
         base_url: str,
         private_key: str,
         rate: float | None = None,
+        wait: RedisWait | None = None,
     ) -> None:
         if rate is not None and not rate > 0:
             raise UsageError(f"rate must be > 0, got {rate}")
-        try:
-            from redis.asyncio import Redis
-            from redis.exceptions import BusyLoadingError, ReadOnlyError
-            from redis.exceptions import ConnectionError as RedisConnectionError
-            from redis.exceptions import TimeoutError as RedisTimeoutError
-        except ImportError:  # pragma: no cover - the test extra installs it
-            raise UsageError(
-                "a Redis budget needs the redis package: pip install 'bulkdel[redis]'"
-            ) from None
-        global _REDIS_DOWN
-        # A server loading its AOF after a restart answers LOADING, a replica not promoted
-        # yet after a failover READONLY: both are coming back.
-        _REDIS_DOWN = (
-            RedisConnectionError,
-            RedisTimeoutError,
-            BusyLoadingError,
-            ReadOnlyError,
-            OSError,
-        )
         self._owned = isinstance(redis, str)
-        self._redis: Redis = (
-            Redis.from_url(redis, socket_timeout=5.0, socket_connect_timeout=2.0)
-            if isinstance(redis, str)
-            else redis
-        )
+        self._redis: Redis = connect(redis) if isinstance(redis, str) else redis
+        self._wait = wait or RedisWait(redis if isinstance(redis, str) else url_of(self._redis))
         self._script: AsyncScript = self._redis.register_script(scripts.SOURCE)
         self._keys = scripts.keys(scripts.key_prefix(base_url, private_key))
         self._cfg = scripts.config(rate)
@@ -116,7 +91,7 @@ class RedisBudget:
         self.round_trips = 0
 
     def __repr__(self) -> str:
-        return f"RedisBudget(keys={self._keys[0]!r}, rate={self._rate!r})"
+        return f"RedisBudget({self._wait.url!r}, keys={self._keys[0]!r}, rate={self._rate!r})"
 
     async def __aenter__(self) -> RedisBudget:
         return self
@@ -187,47 +162,29 @@ class RedisBudget:
     async def _call(
         self, args: list[str], stop: StopSignal, *, patient: bool = True
     ) -> scripts.Reply:
-        """One script call; while Redis is unreachable, again and again (once if not patient).
+        """One script call; through an outage, as the wait policy says (once if not patient).
 
         Raises:
             Stopped: ``stop`` was set while waiting to try again.
+            RedisError: Redis cannot be used (``RedisUnavailableError``: not within the wait).
         """
-        self.round_trips += 1
-        try:
-            raw = await self._script(keys=self._keys, args=args)
-        except _REDIS_DOWN as error:
-            if not patient:
-                raise
-            raw = await self._call_again(args, stop, error)
+
+        async def attempt() -> Any:
+            self.round_trips += 1
+            return await self._script(keys=self._keys, args=args)
+
+        if patient:
+            raw = await self._wait.call(attempt, stop)
+        else:
+            try:
+                raw = await attempt()
+            except Exception as error:
+                if classify(error) is Verdict.OTHER:
+                    raise
+                raise RedisError(self._wait.url, describe(error)) from None
         reply = scripts.Reply.parse(raw)
         self._last, self._last_at, self._rate = reply, time.monotonic(), reply.rate
         return reply
-
-    async def _call_again(self, args: list[str], stop: StopSignal, error: BaseException) -> Any:
-        """The script call, after a failure, with capped exponential backoff until it works.
-
-        Raises:
-            Stopped: ``stop`` was set while waiting.
-        """
-        # The error's type only: a message may carry the URL, and with it a password.
-        log.warning(
-            "Redis is unreachable (%s): no request is sent until it answers",
-            type(error).__name__,
-        )
-        await stop.sleep(BACKOFF_BASE)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_unreachable),
-            wait=_backoff(multiplier=BACKOFF_BASE, max=BACKOFF_MAX),
-            stop=stop_never,
-            sleep=stop.sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                self.round_trips += 1
-                raw = await self._script(keys=self._keys, args=args)
-        log.warning("Redis answers again; the account budget goes on")
-        return raw
 
 
 class RedisLease:
@@ -249,6 +206,15 @@ class RedisLease:
         if self._left.is_set():
             raise Stopped(self._stop.reason)
         self._stop.check()
+        try:
+            return await self._race()
+        except RedisError as error:
+            # Waiting cannot help (or may no longer): the job ends, with its report, for
+            # this reason (a stop that came first keeps its own).
+            self._stop.set(Abort(AbortReason.FATAL, str(error)))
+            raise Stopped(self._stop.reason) from None
+
+    async def _race(self) -> Turn:
         # One race for the whole turn: a stop or a release ends it wherever it waits.
         taking = asyncio.ensure_future(self._turn())
         ending = [asyncio.ensure_future(event.wait()) for event in (self._left, self._stop)]
@@ -280,8 +246,12 @@ class RedisLease:
     async def observe(self, turn: Turn, outcome: Outcome) -> None:
         """What the request sent on ``turn`` got back; a 429 reaches Redis at once."""
         # Stopping: what the answer said about the pace no longer matters.
-        with contextlib.suppress(Stopped):
+        try:
             await self._budget._report(turn, outcome, self._stop)
+        except Stopped:
+            pass
+        except RedisError as error:
+            self._stop.set(Abort(AbortReason.FATAL, str(error)))
 
     async def release(self) -> None:
         """Leave: this job's waits end; held-back successes are counted if Redis answers."""
@@ -290,7 +260,7 @@ class RedisLease:
         self._left.set()
         self._budget._fair.drop(self)
         # One attempt: a job must be able to end while Redis is down.
-        with contextlib.suppress(Stopped, *_REDIS_DOWN):
+        with contextlib.suppress(Stopped, RedisError):
             await self._budget._flush(self._stop, patient=False)
 
 
@@ -349,7 +319,3 @@ class _RoundRobin:
 def _retrieve(task: asyncio.Future[Turn]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def _unreachable(error: BaseException) -> bool:
-    return isinstance(error, _REDIS_DOWN)

@@ -13,6 +13,7 @@ from typing import NoReturn
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
 from ..models import DEFAULT_PURGE_LIMIT, Settings
+from ..redis_connection import DEFAULT_WAIT, REDIS_ENV, check_url
 
 AGE_HELP = (
     "created longer ago than AGE: a number and s, min, h, d, w, mo (calendar months) or y, "
@@ -53,6 +54,51 @@ def batch_size(text: str) -> int:
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be 1..100, got {value}")
     return value
+
+
+#: longest --redis-wait, seconds (a week: a standing fleet may wait out a long repair)
+MAX_REDIS_WAIT = 7 * 86400
+
+
+def redis_url(text: str) -> str:
+    """A Redis URL ``redis_connection`` accepts (the message never shows its password)."""
+    try:
+        check_url(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def redis_wait(text: str) -> float:
+    """Seconds, 0..a week (0: a Redis outage ends the run at once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_REDIS_WAIT:
+        raise argparse.ArgumentTypeError(f"must be seconds, 0..{MAX_REDIS_WAIT}, got {text!r}")
+    return value
+
+
+def add_redis_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--redis URL`` and ``--redis-wait SECONDS``: the one definition, for ``delete``,
+    ``list`` and every ``job`` command; ``what`` says what the Redis is for."""
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        type=redis_url,
+        default=None,
+        help=f"{what}: redis://[:password@]host:6379/0, rediss:// (TLS) or "
+        f"unix:///path/to.sock (default ${REDIS_ENV})",
+    )
+    parser.add_argument(
+        "--redis-wait",
+        metavar="SECONDS",
+        type=redis_wait,
+        default=DEFAULT_WAIT,
+        help="how long a Redis outage during a run is waited out before the run ends, exit 3 "
+        "(default %(default)g; at start an unreachable Redis exits 3 at once)",
+    )
 
 
 def shared_parent() -> Parser:

@@ -17,7 +17,7 @@ from ..imagekit import ListingClient
 from ..ledger import LedgerSink
 from ..purge_plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
 from ..report import Report
-from .budget import account_budget
+from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .metrics import serving_metrics
 from .preflight import check_api
@@ -52,19 +52,23 @@ async def run_delete(args: argparse.Namespace) -> Report:
 async def _run_delete(args: argparse.Namespace, job: Job, plan: PurgePlan | None) -> Report:
     if job.selection is not None:
         await check_api(job.settings, job.private_key, skip=args.no_preflight)
-        async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
-            return await _delete_selected(args, job, budget, plan)
+        wait = args.redis_wait
+        async with account_budget(job.redis_url, job.settings, job.private_key, wait=wait) as b:
+            return await _delete_selected(args, job, b, plan)
     readers = open_files(args.sources or ["-"], args.format, args.column)
     try:
         # Opened (a bad path or header is a usage error first), no id read yet: a wrong
         # key, base URL or TLS fails here, in one request, before anything is read or sent.
         await check_api(job.settings, job.private_key, skip=args.no_preflight)
+        await check_redis(job.redis_url, job.private_key, args.redis_wait)
         confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
     except BaseException:
         for reader in readers:
             reader.close()
         raise
-    async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+    async with account_budget(
+        job.redis_url, job.settings, job.private_key, wait=args.redis_wait
+    ) as budget:
         deleter = _deleter(args, job, budget)
         return await run_with_signals(deleter, readers, show_progress=not args.quiet)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Any
 
-from .args import DEFAULTS, add_preflight_argument, batch_size, positive_int, shared_parent
-from .budget import REDIS_ENV
+from .args import (
+    DEFAULTS,
+    add_preflight_argument,
+    add_redis_arguments,
+    batch_size,
+    positive_int,
+    shared_parent,
+)
 from .metrics import add_metrics_arguments
 
 
@@ -55,6 +60,4 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     for sub in (status, report):
         sub.add_argument("--json", action="store_true")
     for sub in (submit, worker, status, report, cancel):
-        # The shared options may carry --redis already (the account's budget in Redis).
-        with contextlib.suppress(argparse.ArgumentError):
-            sub.add_argument("--redis", default=None, help=f"redis://host:port/db (${REDIS_ENV})")
+        add_redis_arguments(sub, "the Redis that holds the job (and the account's budget)")

@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..report import format_text
-from .budget import open_redis
+from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 
 
@@ -15,11 +15,8 @@ async def run_status(args: argparse.Namespace) -> int:
     """``bulkdel job status NAME``."""
     from ..jobs import job_status
 
-    redis = open_redis(args)
-    try:
+    async with redis_session(*job_redis(args)) as (redis, _):
         status = await job_status(redis, args.job)
-    finally:
-        await redis.aclose()
     if args.json:
         print(json.dumps(status.as_dict(), indent=2))
         return EXIT_OK
@@ -41,11 +38,8 @@ async def run_report(args: argparse.Namespace) -> int:
     """``bulkdel job report NAME --report-dir D``."""
     from ..jobs import job_report
 
-    redis = open_redis(args)
-    try:
+    async with redis_session(*job_redis(args)) as (redis, _):
         report = await job_report(redis, args.job, args.report_dir)
-    finally:
-        await redis.aclose()
     if args.json:
         print(json.dumps(report.summary(), indent=2))
     else:
@@ -57,10 +51,7 @@ async def run_cancel(args: argparse.Namespace) -> int:
     """``bulkdel job cancel NAME``."""
     from ..jobs import cancel_job
 
-    redis = open_redis(args)
-    try:
+    async with redis_session(*job_redis(args)) as (redis, _):
         await cancel_job(redis, args.job)
-    finally:
-        await redis.aclose()
     print(f"bulkdel: job {args.job} cancelled", file=sys.stderr)
     return EXIT_OK

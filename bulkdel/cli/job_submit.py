@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._engine.sources import FileReader, files_chunks, open_files
 from .._journal.journal import fingerprint
-from ..errors import UsageError
+from ..errors import Stopped, UsageError
 from ..listing_host import StandaloneHost
-from .budget import open_redis
+from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 from .settings import Job, read_private_key, selection_from_args, settings_from_args
 from .signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from ..jobs import SubmitResult, Submitter
+    from ..models import Settings
+    from ..selection import Selection
 
 
 async def run_submit(args: argparse.Namespace) -> int:
@@ -25,34 +30,51 @@ async def run_submit(args: argparse.Namespace) -> int:
     selection = selection_from_args(args)
     if selection is not None and args.sources:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
-    redis = open_redis(args)
-    submitter = Submitter(redis, args.job, batch_size=args.batch_size, max_open=args.max_open)
-    try:
+    async with redis_session(*job_redis(args)) as (redis, wait):
+        submitter = Submitter(
+            redis, args.job, batch_size=args.batch_size, max_open=args.max_open, wait=wait
+        )
         with stop_on_signals(submitter.stop.set):
-            if selection is not None:
-                from .delete import listing_for
-
-                key = read_private_key(args.private_key_file, os.environ)
-                listing = listing_for(Job(settings, selection, key))
-                try:
-                    chunks = listing.chunks(StandaloneHost(settings))
-                    print_ = fingerprint([listing.name], settings.base_url)
-                    result = await submitter.submit(chunks, print_, resumable=False)
-                finally:
-                    await listing.close()
-            else:
-                readers = open_files(args.sources or ["-"], args.format, args.column)
-                print_ = fingerprint([r.name for r in readers], settings.base_url)
-                result = await submitter.submit(_file_chunks(readers), print_)
-    finally:
-        await redis.aclose()
+            try:
+                result = await _submit(args, submitter, settings, selection)
+            except Stopped as stopped:  # a signal while waiting for Redis or for room
+                result = submitter.result
+                code = stopped.reason.exit_code if stopped.reason else None
+                _say(args.job, f"stopped ({stopped})", result)
+                return code if code is not None else EXIT_INCOMPLETE
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
+    _say(args.job, what, result)
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def _say(job: str, what: str, result: SubmitResult) -> None:
     resumed = f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""
     print(
-        f"bulkdel: job {args.job}: submit {what}: {result.batches:,} batches added{resumed}",
+        f"bulkdel: job {job}: submit {what}: {result.batches:,} batches added{resumed}",
         file=sys.stderr,
     )
-    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+async def _submit(
+    args: argparse.Namespace,
+    submitter: Submitter,
+    settings: Settings,
+    selection: Selection | None,
+) -> SubmitResult:
+    if selection is not None:
+        from .delete import listing_for
+
+        key = read_private_key(args.private_key_file, os.environ)
+        listing = listing_for(Job(settings, selection, key))
+        try:
+            chunks = listing.chunks(StandaloneHost(settings))
+            print_ = fingerprint([listing.name], settings.base_url)
+            return await submitter.submit(chunks, print_, resumable=False)
+        finally:
+            await listing.close()
+    readers = open_files(args.sources or ["-"], args.format, args.column)
+    print_ = fingerprint([r.name for r in readers], settings.base_url)
+    return await submitter.submit(_file_chunks(readers), print_)
 
 
 async def _file_chunks(readers: list[FileReader]) -> Any:

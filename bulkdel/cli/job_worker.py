@@ -7,85 +7,106 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..errors import Stopped
 from ..imagekit import ImageKitClient
-from ..models import Abort, Settings
-from ..telemetry.observer import RunObserver
-from .budget import open_redis
+from ..models import Abort
+from .budget import job_redis, redis_session
 from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from .metrics import serving_metrics
 from .preflight import check_api
 from .settings import read_private_key, settings_from_args
 from .signals import stop_on_signals
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..models import Settings
+    from ..redis_connection import RedisWait
+    from ..telemetry.observer import RunObserver
+
 
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
-    the worker stopped, 3 for a fatal answer (a job gone from Redis raises)."""
+    the worker stopped, 3 for a fatal answer (a job gone from Redis, or a Redis that cannot
+    be used, raises)."""
     from ..jobs.worker import worker_name
 
     settings = settings_from_args(args, os.environ)
     key = read_private_key(args.private_key_file, os.environ)
+    url, wait = job_redis(args)
     name = args.name or worker_name()
     # one series per worker: a fleet's /metrics endpoints are told apart by these labels
     with serving_metrics(args, {"worker": name, "bulkdel_job": args.job}) as observers:
         # A wrong key or base URL stops the worker before it takes a batch: taken batches
         # would wait out the visibility timeout, and end "outcome unknown" if the job stopped.
         await check_api(settings, key, skip=args.no_preflight)
-        return await _run_worker(args, settings, key, name, observers)
+        async with redis_session(url, wait) as (redis, policy):
+            client = ImageKitClient.for_settings(key, settings)
+            try:
+                return await _work(args, settings, key, (redis, policy), client, name, observers)
+            finally:
+                await client.close()
 
 
-async def _run_worker(
+async def _work(
     args: argparse.Namespace,
     settings: Settings,
     key: str,
+    connection: tuple[Redis, RedisWait],
+    client: ImageKitClient,
     name: str,
     observers: Sequence[RunObserver],
 ) -> int:
-    from ..budget.redis import RedisBudget
     from ..jobs import PipelineProcessor, Worker
 
-    redis = open_redis(args)
-    client = ImageKitClient.for_settings(key, settings)
-    # Every worker of the account (and every `delete --redis`) takes its turns from one
-    # budget in Redis: one pace and one gate for the account, on any host.
-    budget = RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=args.account_rate)
-    try:
-        async with PipelineProcessor(
-            client,
-            settings,
-            budget=budget,
-            observers=observers,
-            attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
-        ) as processor:
-            worker = Worker(
-                redis,
-                args.job,
-                processor,
-                name=name,
-                capacity=3 * settings.concurrency + 2,
-                visibility_timeout=args.visibility_timeout,
-            )
+    redis, policy = connection
+    async with PipelineProcessor(
+        client,
+        settings,
+        budget=_account_budget(args, settings, key, connection),
+        observers=observers,
+        attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
+    ) as processor:
+        worker = Worker(
+            redis,
+            args.job,
+            processor,
+            name=name,
+            capacity=3 * settings.concurrency + 2,
+            visibility_timeout=args.visibility_timeout,
+            wait=policy,
+        )
 
-            def stop(reason: Abort) -> None:
-                # Requests in flight settle; batches not sent are given back to others.
-                worker.stop(str(reason))
-                processor.stop(str(reason))
+        def stop(reason: Abort) -> None:
+            # Requests in flight settle; batches not sent are given back to others.
+            worker.stop(str(reason))
+            processor.stop(str(reason))
 
-            with stop_on_signals(stop) as interrupts:
-                try:
-                    result = await worker.run()
-                except asyncio.CancelledError:
-                    if not interrupts.forced:
-                        raise
-                    print("bulkdel: stopped at once", file=sys.stderr)
-                    return EXIT_INTERRUPTED
-    finally:
-        await client.close()
-        await budget.aclose()
-        await redis.aclose()
+        with stop_on_signals(stop) as interrupts:
+            try:
+                result = await worker.run()
+            except asyncio.CancelledError:
+                if not interrupts.forced:
+                    raise
+                print("bulkdel: stopped at once", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            except Stopped as stopped:  # a signal while waiting for Redis at the start
+                print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
+                return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
     return _worker_exit(result)
+
+
+def _account_budget(
+    args: argparse.Namespace, settings: Settings, key: str, connection: tuple[Redis, RedisWait]
+) -> Any:
+    """One budget in Redis for every worker of the account, on the job's wait policy."""
+    from ..budget.redis import RedisBudget
+
+    redis, policy = connection
+    rate = args.account_rate
+    return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)
 
 
 def _worker_exit(result: Any) -> int:

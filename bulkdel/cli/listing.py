@@ -35,7 +35,8 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
     """
     job = list_job(args, os.environ)
     await check_api(job.settings, job.private_key, skip=args.no_preflight)
-    async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
+    wait = args.redis_wait
+    async with account_budget(job.redis_url, job.settings, job.private_key, wait=wait) as budget:
         return await _list(args, job, budget)
 
 

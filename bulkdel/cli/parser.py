@@ -9,8 +9,7 @@ import argparse
 from pathlib import Path
 
 from .. import __version__
-from .args import Parser, add_delete_arguments, positive_int, shared_parent
-from .budget import add_redis_option
+from .args import Parser, add_delete_arguments, add_redis_arguments, positive_int, shared_parent
 from .job_parser import add_job_parser
 from .metrics import add_metrics_arguments
 
@@ -35,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--jsonl", action="store_true", help="name, path, size, createdAt too")
     listing.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     for command in (delete, listing):  # not in shared_parent: `job submit` has its own
-        add_redis_option(command)
+        add_redis_arguments(
+            command,
+            "share the account's budget with every process using this Redis, on any host "
+            "(none: this process's own)",
+        )
     commands.add_parser("fake-server", help="a local ImageKit-compatible server", add_help=False)
     rebuild = commands.add_parser("report", help="rebuild a job's report from its journal")
     rebuild.add_argument("--journal", type=Path, required=True)

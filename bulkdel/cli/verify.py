@@ -20,8 +20,8 @@ from typing import Any
 from ..audit import key_fingerprint
 from ..errors import UsageError
 from ..verify import Verification, Verifier, read_summary
-from .args import positive_int
-from .budget import account_budget, add_redis_option, resolve_redis_url
+from .args import add_redis_arguments, positive_int
+from .budget import account_budget, resolve_redis_url
 from .settings import read_private_key, settings_from_args
 from .signals import stop_on_signals
 
@@ -42,7 +42,7 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-attempts", type=positive_int, default=6, help="per request")
     parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a request")
     parser.add_argument("--allow-insecure-http", action="store_true")
-    add_redis_option(parser)
+    add_redis_arguments(parser, "take turns from the account's budget kept in this Redis")
 
 
 def _positive_float(text: str) -> float:
@@ -102,7 +102,7 @@ async def _verify(args: argparse.Namespace) -> Verification:
     summary = read_summary(args.report_dir)
     settings, key = run_account(args, summary, os.environ)
     redis_url = resolve_redis_url(args.redis, os.environ)
-    async with account_budget(redis_url, settings, key) as budget:
+    async with account_budget(redis_url, settings, key, wait=args.redis_wait) as budget:
         host = StandaloneHost(settings, budget=budget)
         async with DetailsClient.for_settings(key, settings) as details:
             verifier = Verifier(

@@ -7,15 +7,17 @@
   event loop;
 * ``job_status``, ``job_report``, ``cancel_job`` read and steer the job from anywhere.
 
-Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` imports it.
+Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` (the one of
+``bulkdel.redis_connection``) imports it.
 """
 
 from __future__ import annotations
 
 from ..errors import JobGoneError
+from ..redis_connection import connect
 from .outcome import BatchOutcome, BatchProcessor
 from .processor import PipelineProcessor
-from .redis_keys import PERSISTENCE_HINT, JobKeys, connect
+from .redis_keys import PERSISTENCE_HINT, JobKeys
 from .report import job_report
 from .status import JobStatus, cancel_job, delete_job, job_status
 from .submit import SubmitResult, Submitter

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from ..core.stop import StopSignal
+from ..redis_connection import RedisWait
 from . import redisio
 from .redis_keys import GROUP, JobKeys
 from .scripts import HEARTBEAT, RELEASE
@@ -27,10 +28,19 @@ class Claims:
         keys: the job's keys.
         name: the worker's consumer name.
         visibility_timeout: seconds a batch may go without its worker's heartbeat.
+        wait: how to wait for Redis (the worker's).
     """
 
-    def __init__(self, redis: Redis, keys: JobKeys, name: str, visibility_timeout: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: JobKeys,
+        name: str,
+        visibility_timeout: float,
+        wait: RedisWait,
+    ) -> None:
         self.redis = redis
+        self.wait = wait
         self.keys = keys
         self.name = name
         self.min_idle_ms = int(visibility_timeout * 1000)
@@ -51,6 +61,7 @@ class Claims:
                 block=max(1, int(block * 1000)),
             ),
             stop,
+            wait=self.wait,
         )
         return list(answer[0][1]) if answer else []
 
@@ -69,6 +80,7 @@ class Claims:
                 count=count,
             ),
             stop,
+            wait=self.wait,
         )
         self._cursor = str(answer[0])
         # An entry of our own comes back only if our heartbeat could not reach Redis: it is
@@ -84,6 +96,7 @@ class Claims:
             keys,
             lambda: self._heartbeat(keys=[keys.meta, keys.batches, keys.workers], args=args),
             stop,
+            wait=self.wait,
         )
         redisio.check_gone(keys, answer)
         return str(answer[0])

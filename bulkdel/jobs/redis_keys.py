@@ -1,20 +1,16 @@
-"""Where a distributed job lives in Redis: its key names, and how to reach Redis.
+"""Where a distributed job lives in Redis: its key names.
 
 Every key of one job carries the same ``{hash tag}`` so that a script's keys share a Redis
-Cluster slot. The ``redis`` package is imported only here and only when a job is used, so the
-single-process path needs no Redis.
+Cluster slot. Reaching Redis is ``bulkdel.redis_connection``'s (``connect``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 from ..errors import JobGoneError, UsageError
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 #: the consumer group every worker of a job reads through
 GROUP: Final = "workers"
@@ -79,22 +75,6 @@ _FIELDS: Final = (
     "duplicates",
     "workers",
 )
-
-
-def connect(url: str, **options: Any) -> Redis:
-    """An asyncio Redis client for ``url`` (decoded strings).
-
-    Raises:
-        UsageError: the ``redis`` package is not installed.
-    """
-    try:
-        from redis.asyncio import Redis
-    except ImportError:  # pragma: no cover - the test extra installs it
-        raise UsageError(
-            "distributed jobs need the redis package: pip install 'bulkdel[redis]'"
-        ) from None
-    client: Redis = Redis.from_url(url, decode_responses=True, **options)
-    return client
 
 
 def gone(keys: JobKeys) -> JobGoneError:

@@ -1,37 +1,25 @@
-"""Talking to Redis through outages: retry while it is unreachable, stop when the job is gone.
+"""Talking to Redis for a job: the one wait policy, and "the job is gone" told apart.
 
-A worker or submitter that loses Redis waits and reconnects with capped exponential backoff
-(tenacity) for as long as it takes, or until its stop signal is set; nothing it would record
-is treated as recorded until a call has returned. A job whose keys are missing (``NOGROUP``,
-or a script's -1) raises ``JobGoneError`` at once: waiting cannot bring it back.
+Every call goes through ``bulkdel.redis_connection.RedisWait``: an outage is waited out with
+capped backoff (bounded by the policy's ``total``, ``--redis-wait``), what waiting cannot fix
+raises ``RedisError`` at once; nothing a caller would record is treated as recorded until a
+call has returned. A job whose keys are missing (``NOGROUP``, or a script's -1) raises
+``JobGoneError`` at once: waiting cannot bring it back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
-
-from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_random_exponential
+from typing import TypeVar
 
 from ..core.stop import StopSignal
 from ..errors import JobGoneError
+from ..redis_connection import RedisWait
 from .redis_keys import JobKeys, gone
 
 T = TypeVar("T")
 log = logging.getLogger("bulkdel.jobs")
-#: longest wait between two attempts to reach Redis, seconds
-BACKOFF_MAX: Final = 5.0
-
-
-def _unreachable(exc: BaseException) -> bool:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-        return True
-    # A server still loading its AOF after a restart answers LOADING: it is coming back.
-    return type(exc).__name__ == "BusyLoadingError"
 
 
 async def call(
@@ -39,39 +27,25 @@ async def call(
     operation: Callable[[], Awaitable[T]],
     stop: StopSignal,
     *,
-    backoff_base: float = 0.05,
+    wait: RedisWait,
 ) -> T:
-    """``await operation()``, again and again while Redis is unreachable.
+    """``await operation()``, as ``wait`` says while Redis has an outage.
 
     Args:
         keys: the job's keys (for the error when it is gone).
         operation: one Redis call or script (idempotent or atomic).
         stop: waits end when it is set.
-        backoff_base: first backoff step, seconds.
+        wait: the client's wait policy (shared by all its users).
 
     Raises:
         JobGoneError: the job's consumer group or metadata is missing.
+        RedisError: Redis cannot be used, or did not answer within ``wait.total``.
         Stopped: ``stop`` was set while waiting for Redis.
     """
     from redis.exceptions import ResponseError
 
-    def before_sleep(state: object) -> None:
-        log.warning("Redis unreachable; retrying")
-
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(_unreachable),
-        wait=wait_random_exponential(multiplier=backoff_base, max=BACKOFF_MAX),
-        stop=stop_never,
-        sleep=stop.sleep,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-
-    async def attempt() -> T:
-        return await operation()
-
     try:
-        return await retrying(attempt)
+        return await wait.call(operation, stop)
     except ResponseError as exc:
         if "NOGROUP" in str(exc):
             raise gone(keys) from None

@@ -20,6 +20,7 @@ from .._engine.dedupe import Deduper
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
 from ..errors import UsageError
+from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .redis_keys import GROUP, JobKeys
 from .scripts import CREATE, SUBMIT
@@ -70,6 +71,7 @@ class Submitter:
         batch_size: ids a batch, 1..100.
         max_open: unsettled batches the stream may hold before submitting waits.
         stop: ends waits (for Redis, or for room on the stream).
+        wait: how to wait for Redis through an outage; ``RedisWait`` defaults if None.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Submitter:
         batch_size: int = 100,
         max_open: int = MAX_OPEN,
         stop: StopSignal | None = None,
+        wait: RedisWait | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
             raise UsageError(f"batch_size must be 1..100, got {batch_size}")
@@ -88,6 +91,7 @@ class Submitter:
         self.batch_size = batch_size
         self.max_open = max(1, max_open)
         self.stop = stop or StopSignal()
+        self.wait = wait or RedisWait(url_of(redis))
         self._create = redis.register_script(CREATE)
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
@@ -115,6 +119,7 @@ class Submitter:
                 args=[GROUP, fingerprint, self.batch_size, "files" if resumable else "listing"],
             ),
             self.stop,
+            wait=self.wait,
         )
         if answer[0] == -2:
             raise UsageError(f"job {keys.name!r} exists for another input; pick another --job")
@@ -196,6 +201,7 @@ class Submitter:
                     args=args,
                 ),
                 self.stop,
+                wait=self.wait,
             )
             redisio.check_gone(keys, answer)
             if answer == -2:

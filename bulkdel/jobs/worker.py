@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..core.stop import StopSignal
-from ..errors import Stopped
+from ..errors import RedisError, Stopped
 from ..ledger import RequestStats
 from ..models import Abort, AbortReason
+from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .claim import Claims
 from .outcome import BatchOutcome, BatchProcessor
@@ -76,6 +77,8 @@ class Worker:
         visibility_timeout: seconds without a heartbeat after which a batch is taken over.
         block: seconds one read waits for new batches.
         stop: the worker's stop signal (``stop()`` sets it).
+        wait: how to wait for Redis through an outage (``--redis-wait``); shared with the
+            account budget on the same client. ``RedisWait`` defaults if None.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class Worker:
         visibility_timeout: float = VISIBILITY_TIMEOUT,
         block: float = 1.0,
         stop: StopSignal | None = None,
+        wait: RedisWait | None = None,
     ) -> None:
         self.redis = redis
         self.keys = JobKeys.of(job)
@@ -99,10 +103,14 @@ class Worker:
         self.heartbeat_every = visibility_timeout / 4
         self.block = block
         self.stop_signal = stop or StopSignal()
-        #: settles and heartbeats wait for Redis until they succeed (a hard stop cancels)
+        self.wait = wait or RedisWait(url_of(redis))
+        #: settles and heartbeats wait for Redis as long as ``wait`` allows, whatever a
+        #: stop says (a hard stop cancels)
         self._forever = StopSignal(self.stop_signal.clock)
         self._settle = redis.register_script(SETTLE)
-        self.claims = Claims(redis, self.keys, self.name, visibility_timeout)
+        self.claims = Claims(redis, self.keys, self.name, visibility_timeout, self.wait)
+        #: why Redis cannot be used (out of memory, past the wait): raised once all is given back
+        self._failure: RedisError | None = None
         self._in_hand: set[str] = set()
         #: batches this worker stopped without sending: given back when it leaves
         self._unsent: list[str] = []
@@ -119,6 +127,10 @@ class Worker:
 
         Raises:
             JobGoneError: the job is not in Redis (never submitted, or lost in a restart).
+            RedisError: Redis cannot be used (a refused password, out of memory) or did not
+                answer within ``wait.total``; the batches this worker held and could not
+                settle were given back first (or, if Redis is gone, are taken over after
+                the visibility timeout).
         """
         await self._state()
         try:
@@ -134,7 +146,20 @@ class Worker:
         finally:
             await self.claims.give_back(self._unsent)
             await self._flush_requests()
+        if self._failure is not None:
+            raise self._failure
         return self.result
+
+    def _fail(self, error: RedisError) -> None:
+        """Redis cannot be used: take nothing more, send nothing more, stop the heartbeat."""
+        if self._failure is None:
+            self._failure = error
+        reason = Abort(AbortReason.FATAL, str(error))
+        self.stop_signal.set(reason)
+        self._forever.set(reason)
+        stop = getattr(self.processor, "stop", None)  # not in the protocol: a stand-in may lack it
+        if callable(stop):
+            stop(str(error))
 
     async def _take(self, group: asyncio.TaskGroup) -> None:
         """Take batches while there is room, until the job is done or the worker stops."""
@@ -161,6 +186,9 @@ class Worker:
                     return
             except Stopped:
                 return
+            except RedisError as error:
+                self._fail(error)
+                return
             for entry_id, fields in entries:
                 self._in_hand.add(entry_id)
                 group.create_task(self._handle(entry_id, fields, bool(claimed)))
@@ -171,7 +199,10 @@ class Worker:
         # HMGET, not HGET: scripts use HGET, and benchmarks count a worker's round trips
         # by command name
         (state,) = await redisio.call(
-            keys, lambda: self.redis.hmget(keys.meta, ["state"]), self.stop_signal
+            keys,
+            lambda: self.redis.hmget(keys.meta, ["state"]),
+            self.stop_signal,
+            wait=self.wait,
         )
         redisio.check_gone(keys, -1 if state is None else state)
         return str(state)
@@ -185,7 +216,9 @@ class Worker:
         if state != "submitted":
             return False
         keys = self.keys
-        left = await redisio.call(keys, lambda: self.redis.xlen(keys.batches), self.stop_signal)
+        left = await redisio.call(
+            keys, lambda: self.redis.xlen(keys.batches), self.stop_signal, wait=self.wait
+        )
         self.result.finished = left == 0
         return self.result.finished
 
@@ -199,7 +232,14 @@ class Worker:
                     self.stop_signal.set(Abort(AbortReason.FATAL, aborted))
                 self._unsent.append(entry_id)  # given back for another worker to take
                 return
-            await self._settle_one(entry_id, outcome, earlier)
+            try:
+                await self._settle_one(entry_id, outcome, earlier)
+            except (RedisError, Stopped) as error:
+                # Not settled: given back, so that another worker takes it over at once
+                # (its ids count as in flight earlier there); never held by a dead worker.
+                self._unsent.append(entry_id)
+                if isinstance(error, RedisError):
+                    self._fail(error)
         finally:
             self._in_hand.discard(entry_id)
             self._room.set()
@@ -225,6 +265,7 @@ class Worker:
             keys,
             lambda: self._settle(keys=[*script_keys, keys.workers], args=args),
             self._forever,
+            wait=self.wait,
         )
         redisio.check_gone(keys, answer)
         if answer == 1:
@@ -234,11 +275,16 @@ class Worker:
 
     async def _heartbeats(self) -> None:
         """Keep our batches ours; notice a cancel; say we are alive."""
-        while True:
-            await self._forever.sleep(self.heartbeat_every)
-            if await self.claims.heartbeat(self._in_hand, self._forever) == "cancelled":
-                self.result.cancelled = True
-                self.stop("cancelled")
+        try:
+            while True:
+                await self._forever.sleep(self.heartbeat_every)
+                if await self.claims.heartbeat(self._in_hand, self._forever) == "cancelled":
+                    self.result.cancelled = True
+                    self.stop("cancelled")
+        except RedisError as error:
+            self._fail(error)
+        except Stopped:
+            pass  # ``_fail`` stopped it
 
     async def _flush_requests(self) -> None:
         """Count the requests of batches left unsettled (stopped, or fatal)."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -16,7 +17,8 @@ from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease, _RoundRob
 from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped, UsageError
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
-from tests.redis_server import RedisServer
+from bulkdel.redis_connection import RedisWait
+from tests.redis_server import RedisServer, require_redis
 
 KEY = "private_test_key_0123456789"
 BASE = "https://api.example"
@@ -171,16 +173,17 @@ async def test_redis_down_grants_no_turn_until_it_answers_again(
         lease = budget.lease(StopSignal())
         await lease.turn()
         server.stop()
-        with caplog.at_level(logging.WARNING, logger="bulkdel.budget"):
+        with caplog.at_level(logging.WARNING, logger="bulkdel.redis"):
             waiting = asyncio.create_task(lease.turn())
             await asyncio.sleep(0.3)
             assert not waiting.done()  # fail closed: no turn while Redis is away
             await asyncio.to_thread(server.start)
             assert isinstance(await asyncio.wait_for(waiting, 30), Turn)
         messages = [r.getMessage() for r in caplog.records]
-        assert any("unreachable" in m for m in messages)
+        # The outage names the Redis it waits for (issue 21), never the key.
+        assert any(f"Redis at {server.url} does not answer" in m for m in messages)
         assert any("answers again" in m for m in messages)
-        assert all(KEY not in m and str(server.port) not in m for m in messages)
+        assert all(KEY not in m for m in messages)
 
 
 async def test_a_stop_ends_the_wait_for_an_unreachable_redis(redis_server: RedisServer) -> None:
@@ -196,6 +199,41 @@ async def test_a_stop_ends_the_wait_for_an_unreachable_redis(redis_server: Redis
         with pytest.raises(Stopped):
             await asyncio.wait_for(waiting, 10)
         await lease.release()  # ends although the held-back success cannot be counted
+
+
+async def test_an_outage_past_the_wait_ends_the_job_as_fatal_naming_the_url(
+    redis_server: RedisServer,
+) -> None:
+    """Past ``RedisWait.total`` the lease sets the job's stop (FATAL, the URL and the cause):
+    the job ends with its report instead of waiting forever."""
+    wait = RedisWait(redis_server.url, total=0.3)
+    async with RedisBudget(redis_server.url, base_url=BASE, private_key=KEY, wait=wait) as b:
+        stop = StopSignal()
+        lease = b.lease(stop)
+        await lease.turn()
+        redis_server.stop()
+        with pytest.raises(Stopped):
+            await asyncio.wait_for(lease.turn(), 30)
+        assert stop.reason is not None and stop.reason.reason is AbortReason.FATAL
+        assert f"cannot use Redis at {redis_server.url}" in stop.reason.detail
+
+
+async def test_a_refused_password_ends_the_job_at_once(tmp_path: Path) -> None:
+    """A wrong password is not an outage (AuthenticationError is a ConnectionError)."""
+    require_redis()
+    server = RedisServer(tmp_path, extra=["--requirepass", "right-one"])
+    server.start()
+    try:
+        url = f"redis://:wrong-one@127.0.0.1:{server.port}/0"
+        async with RedisBudget(url, base_url=BASE, private_key=KEY) as budget:
+            stop = StopSignal()
+            with pytest.raises(Stopped):
+                await asyncio.wait_for(budget.lease(stop).turn(), 30)
+        assert stop.reason is not None and stop.reason.reason is AbortReason.FATAL
+        assert "password was refused" in stop.reason.detail
+        assert "wrong-one" not in stop.reason.detail and ":***@" in stop.reason.detail
+    finally:
+        server.stop()
 
 
 async def test_a_release_while_redis_is_down_ends_at_once(redis_server: RedisServer) -> None:

@@ -367,10 +367,13 @@ async def test_redis_calls_retry_while_unreachable_and_raise_other_errors() -> N
             raise answer
         return str(answer)
 
-    assert await redisio.call(keys, flaky, StopSignal(), backoff_base=0.001) == "ok"
+    from bulkdel.redis_connection import RedisWait
+
+    wait = RedisWait("redis://h:1/0", base=0.001)
+    assert await redisio.call(keys, flaky, StopSignal(), wait=wait) == "ok"
 
     async def wrong() -> None:
         raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
 
     with pytest.raises(ResponseError, match="WRONGTYPE"):
-        await redisio.call(keys, wrong, StopSignal())
+        await redisio.call(keys, wrong, StopSignal(), wait=wait)
