@@ -43,9 +43,11 @@ def test_units(age: str, expected: dt.datetime) -> None:
 
 @pytest.mark.parametrize("age", ["6", "0d", "-1d", "6M", "6months", "6 minutes", "d", "1.5h"])
 def test_bad_ages(age: str) -> None:
-    """Anything but a positive whole number and a known unit is a usage error."""
-    with pytest.raises(UsageError, match="--older-than"):
+    """Anything but a positive whole number and a known unit is a usage error naming the
+    parameter (never a CLI flag: the CLI shows it as --older-than)."""
+    with pytest.raises(UsageError, match="^older_than ") as raised:
         parse_age(age)
+    assert raised.value.parameter == "older_than"
 
 
 def test_months_before_crosses_years_and_leap_days() -> None:

@@ -21,7 +21,7 @@ from .confirm import Declined, confirm, files_target
 from .preflight import check_api
 from .progress import ProgressDisplay
 from .purge import DeletedIds, PurgePlan, purge_after, purge_plan, refuse_above_limit
-from .settings import Job, default_report_dir, delete_job
+from .settings import Job, delete_job
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def _deleter(
     return BulkDeleter(
         job.private_key if not job.settings.dry_run else None,
         settings=job.settings,
-        report_dir=args.report_dir or default_report_dir(),
+        report_dir=job.report_dir,
         journal=args.journal,
         budget=budget,
         sinks=sinks,
