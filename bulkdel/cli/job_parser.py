@@ -22,6 +22,10 @@ from .args import (
 from .budget import REDIS_ENV
 from .values import number, whole
 
+#: a worker's default visibility timeout, seconds (``jobs.worker``'s)
+VISIBILITY_TIMEOUT = 60.0
+#: ``--visibility-timeout``'s values: a second to a day
+VISIBILITY = number(1.0, 86400.0, low_open=False)
 #: the most batches ``--max-open`` lets wait unsettled (about 3 KB each in Redis)
 MAX_OPEN = 1_000_000
 
@@ -58,6 +62,13 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
         )
     for sub in (status, report):
         sub.add_argument("--json", action="store_true", help="print JSON on stdout")
+    status.add_argument(
+        "--visibility-timeout",
+        metavar="SECONDS",
+        type=VISIBILITY,
+        default=VISIBILITY_TIMEOUT,
+        help="the workers' --visibility-timeout: a worker not seen for longer is shown gone",
+    )
     for sub in (worker, status, report, cancel):
         add_debug_argument(sub)
     for sub in (submit, worker, status, report, cancel):
@@ -102,8 +113,8 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     worker.add_argument(
         "--visibility-timeout",
         metavar="SECONDS",
-        type=number(1.0, 86400.0, low_open=False),
-        default=60.0,
+        type=VISIBILITY,
+        default=VISIBILITY_TIMEOUT,
         help="seconds a batch may go without its worker's heartbeat before another worker "
         "takes it over, 1..86400",
     )
