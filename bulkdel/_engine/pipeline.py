@@ -91,6 +91,7 @@ class Pipeline:
             open_ids=self.ids.open,
             ambiguous=self.ids.ambiguous,
             stop=self.stop,
+            signal=self.signal,
             journal=journal,
             spill_dir=spill_dir,
         )

@@ -52,9 +52,17 @@ async def run_delete(args: argparse.Namespace) -> Report:
         for reader in readers:
             reader.close()
         raise
+    say_stdin(readers)
     async with account_budget(job.redis_url, job.settings, job.private_key) as budget:
         deleter = _deleter(args, job, budget)
         return await run_with_signals(deleter, readers, show_progress=not args.quiet)
+
+
+def say_stdin(readers: Sequence[FileReader]) -> None:
+    """On a terminal stdin, say that ids are read from it and how to end them (a run that
+    seems to hang is waiting for input)."""
+    if any(r.name == "<stdin>" for r in readers) and sys.stdin is not None and sys.stdin.isatty():
+        print("bulkdel: reading ids from stdin; Ctrl-D ends", file=sys.stderr)
 
 
 def _deleter(
