@@ -20,13 +20,13 @@ from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids
 #: far under the 30 s the input stays open, far over any scheduling delay
 BOUND = 5.0
 BULKDEL = (sys.executable, "-m", "bulkdel")
+FAST = ("--batch-size", "1", "--json", "--no-preflight")
 
 
 def _start(url: str, report_dir: Path) -> subprocess.Popen[str]:
     """``bulkdel delete -`` with stdin a pipe that the test keeps open and idle."""
     process = subprocess.Popen(
-        [*BULKDEL, "delete", "-", "--base-url", url, "--report-dir", str(report_dir)]
-        + ["--batch-size", "1", "--json", "--no-preflight"],
+        [*BULKDEL, "delete", "-", "--base-url", url, "--report-dir", str(report_dir), *FAST],
         env={**os.environ, "IMAGEKIT_PRIVATE_KEY": KEY},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
