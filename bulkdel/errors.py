@@ -37,7 +37,23 @@ class BulkdelError(Exception):
 
 
 class UsageError(BulkdelError, ValueError):
-    """A setting or option is wrong; the message names it and the fix."""
+    """A setting or option is wrong; the message names it and the fix.
+
+    The library names its own parameters (``older_than takes ...``), never a command-line
+    flag: the CLI shows each parameter named in ``parameters`` as its option, from one table.
+
+    Attributes:
+        parameters: the parameters the message names, the one at fault first (may be empty).
+    """
+
+    def __init__(self, message: str, *parameters: str) -> None:
+        super().__init__(message)
+        self.parameters = parameters
+
+    @property
+    def parameter(self) -> str | None:
+        """The parameter at fault, or None when the error is not about one."""
+        return self.parameters[0] if self.parameters else None
 
 
 class InputError(UsageError):

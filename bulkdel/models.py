@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Final
 
 from .errors import UsageError
@@ -40,16 +41,26 @@ class AbortReason(StrEnum):
     ERROR = "error"  #: an unexpected exception inside bulkdel
 
 
+class ExitCode(IntEnum):
+    """The exit codes of the command line (docs/contract.md, "Exit codes"): the one table."""
+
+    OK = 0  #: every id deleted or missing; a dry run that read its input
+    INCOMPLETE = 1  #: ids failed or not attempted; a listing page kept failing; a bug
+    USAGE = 2  #: a bad option or input, a refusal, a declined prompt: nothing deleted
+    FATAL = 3  #: the preflight failed, or a fatal answer aborted the run
+    INTERRUPTED = 130  #: SIGINT/SIGTERM
+
+
 #: the exit code of a run that ended for each reason (None: decided by the counts); the one
 #: mapping, used by ``Report.exit_code`` and so by the CLI
-EXIT_CODES: dict[AbortReason, int | None] = {
-    AbortReason.INTERRUPTED: 130,
-    AbortReason.CANCELLED: 130,
+EXIT_CODES: dict[AbortReason, ExitCode | None] = {
+    AbortReason.INTERRUPTED: ExitCode.INTERRUPTED,
+    AbortReason.CANCELLED: ExitCode.INTERRUPTED,
     AbortReason.STOPPED: None,
-    AbortReason.REFUSED: 2,
-    AbortReason.FATAL: 3,
-    AbortReason.LISTING_FAILED: 1,
-    AbortReason.ERROR: 1,
+    AbortReason.REFUSED: ExitCode.USAGE,
+    AbortReason.FATAL: ExitCode.FATAL,
+    AbortReason.LISTING_FAILED: ExitCode.INCOMPLETE,
+    AbortReason.ERROR: ExitCode.INCOMPLETE,
 }
 
 
@@ -64,7 +75,7 @@ class Abort:
     detail: str = ""
 
     @property
-    def exit_code(self) -> int | None:
+    def exit_code(self) -> ExitCode | None:
         """The exit code this reason forces, or None when the counts decide."""
         return EXIT_CODES[self.reason]
 
@@ -139,15 +150,42 @@ class Settings:
     allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
-        if not 1 <= self.batch_size <= 100:
-            raise UsageError(f"batch_size must be 1..100, got {self.batch_size}")
-        if self.concurrency < 1:
-            raise UsageError(f"concurrency must be >= 1, got {self.concurrency}")
-        if self.rate is not None and not self.rate > 0:
-            raise UsageError(f"rate must be > 0, got {self.rate}")
-        if self.max_attempts < 1:
-            raise UsageError(f"max_attempts must be >= 1, got {self.max_attempts}")
-        if not self.timeout > 0:
-            raise UsageError(f"timeout must be > 0, got {self.timeout}")
-        if self.max_delete is not None and self.max_delete < 0:
-            raise UsageError(f"max_delete must be >= 0, got {self.max_delete}")
+        _check_int("batch_size", self.batch_size, 1, 100)
+        _check_int("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        if self.rate is not None:
+            _check_float("rate", self.rate, 0.0, MAX_RATE, low_open=True)
+        _check_int("max_attempts", self.max_attempts, 1, MAX_ATTEMPTS)
+        _check_float("timeout", self.timeout, 0.0, MAX_TIMEOUT, low_open=True)
+        for name in ("max_retry_time", "backoff_base", "backoff_max", "linger"):
+            _check_float(name, getattr(self, name), 0.0, MAX_TIMEOUT)
+        if self.max_delete is not None:
+            _check_int("max_delete", self.max_delete, 0, None)
+
+
+#: the bounds ``Settings`` holds its numbers to: far beyond any sensible use, so that a typo
+#: (a 20-digit concurrency, ``1e400`` seconds) is refused instead of hanging or overflowing
+MAX_CONCURRENCY: Final = 1000
+MAX_ATTEMPTS: Final = 100
+MAX_RATE: Final = 1_000_000.0
+MAX_TIMEOUT: Final = 3600.0
+
+
+def _check_int(name: str, value: int, low: int, high: int | None) -> None:
+    """Raise a ``UsageError`` naming ``name`` unless ``low <= value <= high``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name} must be a whole number, got {value!r}", name)
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"{low}..{high}"
+        raise UsageError(f"{name} must be {bounds}, got {value}", name)
+
+
+def _check_float(
+    name: str, value: float, low: float, high: float, *, low_open: bool = False
+) -> None:
+    """Raise a ``UsageError`` naming ``name`` unless ``value`` is a finite number in range
+    (``low`` excluded when ``low_open``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, got {value!r}", name)
+    if value < low or (low_open and value == low) or value > high:
+        bounds = f"> {low:g}" if low_open else f">= {low:g}"
+        raise UsageError(f"{name} must be {bounds} and <= {high:g}, got {value:g}", name)

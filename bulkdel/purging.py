@@ -48,11 +48,17 @@ def check_url_endpoint(url: str) -> str:
     Raises:
         UsageError: not an http(s) URL, or it has a query or fragment.
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+    try:
+        parts = urlsplit(url.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError:
+        usable = False
+    if not usable:
         raise UsageError(
-            f"--url-endpoint takes your ImageKit URL endpoint like "
-            f"https://ik.imagekit.io/your_imagekit_id, got {url!r}"
+            f"url_endpoint takes your ImageKit URL endpoint like "
+            f"https://ik.imagekit.io/your_imagekit_id, got {url!r}",
+            "url_endpoint",
         )
     return url.strip().rstrip("/")
 
@@ -226,8 +232,8 @@ def file_urls(
     wanted = [urls[file_id] for file_id in deleted if file_id in urls]
     if len(wanted) > limit:
         return [], (
-            f"{len(wanted):,} files deleted, above --purge-limit {limit:,}: none purged one by "
-            "one (each purge counts against the monthly quota); purge their folder instead"
+            f"{len(wanted):,} files deleted, above the limit of {limit:,} purged one by one: "
+            "none purged (each purge counts against the monthly quota); purge their folder instead"
         )
     return wanted, None
 

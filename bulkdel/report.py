@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from .errors import UsageError
 from .ledger import Counts, RequestStats
 from .models import Abort
 
@@ -75,17 +76,41 @@ class ReportWriter:
     """A ledger sink that writes the report files into ``directory``."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """Create the directory (0700) and the lists.
+
+        Raises:
+            UsageError: the directory or a file in it cannot be created (naming
+                ``report_dir``); nothing is written.
+        """
         self.directory = Path(directory)
+        try:
+            self._files = self._open(self.directory)
+        except OSError as exc:
+            raise UsageError(
+                f"report_dir {str(directory)!r} cannot be written: {exc.strerror or exc}",
+                "report_dir",
+            ) from None
+        self._flushed_at = time.monotonic()
+
+    @staticmethod
+    def _open(directory: Path) -> dict[str, _LineFile]:
         # A directory we create is private (0700, whatever the umask); one the user already
         # has keeps its mode, and the files in it are 0600 either way.
         with contextlib.suppress(FileExistsError):
-            self.directory.mkdir(parents=True, mode=0o700)
-            self.directory.chmod(0o700)
+            directory.mkdir(parents=True, mode=0o700)
+            directory.chmod(0o700)
         # A stale temporary summary from a crashed run must not stay behind.
         with contextlib.suppress(FileNotFoundError):
-            (self.directory / ".summary.json.tmp").unlink()
-        self._files = {name: _LineFile(self.directory / name) for name in LIST_FILES}
-        self._flushed_at = time.monotonic()
+            (directory / ".summary.json.tmp").unlink()
+        files: dict[str, _LineFile] = {}
+        try:
+            for name in LIST_FILES:
+                files[name] = _LineFile(directory / name)
+        except BaseException:
+            for opened in files.values():
+                opened.close()
+            raise
+        return files
 
     def _tick(self) -> None:
         """Flush at least once a second, so that a killed run leaves what it had done on

@@ -19,13 +19,19 @@ from .errors import UsageError
 _FIXED: Final = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 #: calendar units, in months
 _CALENDAR: Final = {"mo": 1, "y": 12}
-_DURATION: Final = re.compile(r"(\d+)\s*([a-z]+)")
+_DURATION: Final = re.compile(r"([0-9]+)\s*([a-z]+)")
 AGE_UNITS: Final = "s, min, h, d, w, mo (calendar months) or y (calendar years)"
+#: the oldest age taken: ImageKit has no file that old, and a longer one would leave the
+#: calendar (``5000y`` before 2026 is a year -2973)
+MAX_AGE_YEARS: Final = 1000
+_MAX_MONTHS: Final = 12 * MAX_AGE_YEARS
+_MAX_SECONDS: Final = 366 * 86400 * MAX_AGE_YEARS
 
 
 def _age_error(text: str) -> UsageError:
     return UsageError(
-        f"--older-than takes a positive number and a unit {AGE_UNITS}, like 90d; got {text!r}"
+        f"older_than takes a positive whole number and a unit {AGE_UNITS}, like 90d; got {text!r}",
+        "older_than",
     )
 
 
@@ -41,13 +47,27 @@ def parse_age(text: str) -> tuple[int, str]:
     match = _DURATION.fullmatch(text.strip())
     if match is not None and match[2] == "m":
         raise UsageError(
-            f"--older-than {text.strip()} is ambiguous: in ImageKit's search language "
+            f"older_than {text.strip()} is ambiguous: in ImageKit's search language "
             f"{match[1]}m means {match[1]} months, elsewhere {match[1]} minutes; "
-            f"write {match[1]}mo for months or {match[1]}min for minutes"
+            f"write {match[1]}mo for months or {match[1]}min for minutes",
+            "older_than",
         )
-    if match is None or int(match[1]) <= 0 or match[2] not in {*_FIXED, *_CALENDAR}:
+    if match is None or len(match[1]) > 20 or match[2] not in {*_FIXED, *_CALENDAR}:
         raise _age_error(text)
-    return int(match[1]), match[2]
+    count, unit = int(match[1]), match[2]
+    if count <= 0:
+        raise _age_error(text)
+    too_old = (
+        count * _CALENDAR[unit] > _MAX_MONTHS
+        if unit in _CALENDAR
+        else count * _FIXED[unit] > _MAX_SECONDS
+    )
+    if too_old:
+        raise UsageError(
+            f"older_than must be at most {MAX_AGE_YEARS} years, got {text.strip()!r}",
+            "older_than",
+        )
+    return count, unit
 
 
 def months_before(when: dt.datetime, months: int) -> dt.datetime:
@@ -78,16 +98,21 @@ def parse_date(text: str) -> dt.datetime:
     """An ISO date or date-time; no zone means UTC.
 
     Raises:
-        UsageError: not ISO 8601.
+        UsageError: not ISO 8601, not a date that exists (``2024-02-30``), or a moment that
+            is not a UTC date (``0001-01-01T00:00+01:00``).
     """
     try:
         when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
+        if when.tzinfo is None:
+            return when.replace(tzinfo=dt.UTC)
+        when.astimezone(dt.UTC)  # the UTC moment must exist too
+    except (ValueError, OverflowError):
         raise UsageError(
-            f"--created-before takes an ISO date like 2024-01-31 or 2024-01-31T12:00:00Z, "
-            f"got {text!r}"
+            f"created_before takes an ISO date that exists, like 2024-01-31 or "
+            f"2024-01-31T12:00:00Z, got {text!r}",
+            "created_before",
         ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return when
 
 
 def to_second(when: dt.datetime) -> dt.datetime:
@@ -96,13 +121,18 @@ def to_second(when: dt.datetime) -> dt.datetime:
 
 
 def date_literal(when: dt.datetime) -> str:
-    """The search language's date literal: ``"2024-01-02T03:04:05"`` (UTC, whole seconds)."""
-    return quote(to_second(when).strftime("%Y-%m-%dT%H:%M:%S"))
+    """The search language's date literal: ``"2024-01-02T03:04:05"`` (UTC, whole seconds;
+    the year always four digits: ``strftime("%Y")`` writes the year 110 as ``110``)."""
+    return quote(_iso_second(when))
+
+
+def _iso_second(when: dt.datetime) -> str:
+    return to_second(when).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def utc_text(when: dt.datetime) -> str:
     """A moment for people: ``2024-01-02T03:04:05Z``."""
-    return to_second(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso_second(when) + "Z"
 
 
 def quote(value: str) -> str:
@@ -193,21 +223,31 @@ class Selection:
 
     def __post_init__(self) -> None:
         if self.recursive and self.path is None:
-            raise UsageError("--recursive needs --path FOLDER (use --path / for everything)")
+            raise UsageError(
+                "recursive needs path (a folder; path / with recursive selects everything)",
+                "recursive",
+                "path",
+            )
         if self.path is not None and not self.path.strip().startswith("/"):
-            raise UsageError(f"--path takes a folder like /uploads/, got {self.path!r}")
+            raise UsageError(f"path takes a folder like /uploads/, got {self.path!r}", "path")
         if self.older_than is not None:
-            parse_age(self.older_than)
+            age_cutoff(self.older_than, dt.datetime.now(dt.UTC))
         if self.created_before is not None:
             parse_date(self.created_before)
         if self.search_query is not None and not self.search_query.strip():
-            raise UsageError("--search-query is empty")
+            raise UsageError("search_query is empty", "search_query")
         if any(not tag.strip() for tag in self.tags):
-            raise UsageError("--tag is empty")
+            raise UsageError("tags: a tag is empty", "tags")
         if not self.selects:
             raise UsageError(
-                "select files with --path, --search-query, --older-than, --created-before or "
-                "--tag (--path / --recursive selects everything)"
+                "select files with path, search_query, older_than, created_before or tags "
+                "(path / with recursive selects everything)",
+                "path",
+                "search_query",
+                "older_than",
+                "created_before",
+                "tags",
+                "recursive",
             )
 
     @property

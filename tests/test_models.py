@@ -20,12 +20,18 @@ from bulkdel import (
     [
         ("batch_size", 0, "batch_size must be 1..100, got 0"),
         ("batch_size", 101, "batch_size must be 1..100, got 101"),
-        ("concurrency", 0, "concurrency must be >= 1, got 0"),
-        ("rate", 0.0, "rate must be > 0, got 0.0"),
-        ("rate", float("nan"), "rate must be > 0, got nan"),
-        ("max_attempts", 0, "max_attempts must be >= 1, got 0"),
-        ("timeout", 0.0, "timeout must be > 0, got 0.0"),
+        ("concurrency", 0, "concurrency must be 1..1000, got 0"),
+        ("concurrency", 10**20, f"concurrency must be 1..1000, got {10**20}"),
+        ("rate", 0.0, "rate must be > 0 and <= 1e+06, got 0"),
+        ("rate", float("nan"), "rate must be a finite number, got nan"),
+        ("rate", float("inf"), "rate must be a finite number, got inf"),
+        ("max_attempts", 0, "max_attempts must be 1..100, got 0"),
+        ("timeout", 0.0, "timeout must be > 0 and <= 3600, got 0"),
+        ("timeout", 1e400, "timeout must be a finite number, got inf"),
+        ("timeout", "30", "timeout must be a finite number, got '30'"),
+        ("linger", -1.0, "linger must be >= 0 and <= 3600, got -1"),
         ("max_delete", -1, "max_delete must be >= 0, got -1"),
+        ("max_delete", 1.5, "max_delete must be a whole number, got 1.5"),
     ],
 )
 def test_bad_settings_name_the_parameter_and_value(field: str, value: object, message: str) -> None:
@@ -33,6 +39,7 @@ def test_bad_settings_name_the_parameter_and_value(field: str, value: object, me
     with pytest.raises(UsageError) as raised:
         Settings(**{field: value})  # type: ignore[arg-type]
     assert str(raised.value) == message
+    assert raised.value.parameter == field
 
 
 def test_boundary_settings_are_accepted() -> None:

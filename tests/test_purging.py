@@ -63,8 +63,9 @@ def test_url_endpoint_is_checked() -> None:
     """An http(s) URL without a query; the trailing slash is dropped."""
     assert check_url_endpoint(" https://ik.imagekit.io/x/ ") == "https://ik.imagekit.io/x"
     for bad in ("ik.imagekit.io/x", "ftp://x/y", "https://x/y?a=1"):
-        with pytest.raises(UsageError, match="--url-endpoint"):
+        with pytest.raises(UsageError, match=r"^url_endpoint ") as raised:
             check_url_endpoint(bad)
+        assert raised.value.parameter == "url_endpoint"
 
 
 def test_classify_purge_answers() -> None:
@@ -167,7 +168,7 @@ def test_file_urls_refuses_above_the_limit() -> None:
     urls = {"a": "u/a", "b": "u/b", "c": "u/c"}
     assert file_urls(["a", "c", "x"], urls, 2) == (["u/a", "u/c"], None)
     wanted, refused = file_urls(["a", "b", "c"], urls, 2)
-    assert wanted == [] and refused is not None and "--purge-limit 2" in refused
+    assert wanted == [] and refused is not None and "above the limit of 2 purged" in refused
 
 
 async def test_count_up_to_stops_past_the_limit_and_urls_are_kept() -> None:

@@ -210,7 +210,7 @@ def test_plain_http_to_loopback_is_allowed(host: str) -> None:
 
 def test_allow_insecure_http_lets_plain_http_through() -> None:
     """--allow-insecure-http (allow_insecure_http=True) is the only way to a remote http host."""
-    with pytest.raises(UsageError, match="allow-insecure-http"):
+    with pytest.raises(UsageError, match="allow_insecure_http"):
         BulkDeleter(KEY, settings=Settings(base_url="http://example.com"))
     BulkDeleter(KEY, settings=Settings(base_url="http://example.com", allow_insecure_http=True))
 

@@ -43,9 +43,11 @@ def test_units(age: str, expected: dt.datetime) -> None:
 
 @pytest.mark.parametrize("age", ["6", "0d", "-1d", "6M", "6months", "6 minutes", "d", "1.5h"])
 def test_bad_ages(age: str) -> None:
-    """Anything but a positive whole number and a known unit is a usage error."""
-    with pytest.raises(UsageError, match="--older-than"):
+    """Anything but a positive whole number and a known unit is a usage error naming the
+    parameter (never a CLI flag: the CLI shows it as --older-than)."""
+    with pytest.raises(UsageError, match=r"^older_than ") as raised:
         parse_age(age)
+    assert raised.value.parameter == "older_than"
 
 
 def test_months_before_crosses_years_and_leap_days() -> None:
@@ -84,4 +86,5 @@ def test_summary_section() -> None:
         "cutoff": "2026-06-02T12:00:00Z",
         "search_query": 'type = "file" AND path = "/a/" AND createdAt < "2026-06-02T12:00:00"',
         "describe": 'path = "/a/" AND createdAt < 2026-06-02T12:00:00Z',
+        "folder": "/a/",
     }

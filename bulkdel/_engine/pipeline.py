@@ -96,6 +96,7 @@ class Pipeline:
             open_ids=self.ids.open,
             ambiguous=self.ids.ambiguous,
             stop=self.stop,
+            signal=self.signal,
             journal=journal,
             spill_dir=spill_dir,
         )

@@ -11,8 +11,10 @@ import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from itertools import compress
+from typing import Any
 
 from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
+from ..core.stop import StopSignal
 from ..ledger import Ledger
 from ..models import Abort, AbortReason, Settings
 from .dedupe import Deduper, SeenIds
@@ -20,17 +22,30 @@ from .sources import Chunk
 from .workpool import WorkPool
 
 
-async def _with_idle(chunks: AsyncIterable[Chunk], linger: float) -> AsyncIterator[Chunk | None]:
-    """The chunks, with None whenever the source has been silent for ``linger`` seconds."""
+async def _with_idle(
+    chunks: AsyncIterable[Chunk], linger: float, stop: StopSignal | None = None
+) -> AsyncIterator[Chunk | None]:
+    """The chunks, with None whenever the source has been silent for ``linger`` seconds;
+    ends at once when ``stop`` is set (a source blocked on an idle pipe does not hold it)."""
     iterator = aiter(chunks)
     pending: asyncio.Future[Chunk] | None = None
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     idle_told = False
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(iterator))
                 idle_told = False
-            done, _ = await asyncio.wait({pending}, timeout=None if idle_told else linger)
+            waited: set[asyncio.Future[Any]] = {pending}
+            if stopping is not None:
+                waited.add(stopping)
+            done, _ = await asyncio.wait(
+                waited,
+                timeout=None if idle_told else linger,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stopping is not None and stopping in done and pending not in done:
+                return
             if not done:
                 idle_told = True
                 yield None
@@ -42,6 +57,8 @@ async def _with_idle(chunks: AsyncIterable[Chunk], linger: float) -> AsyncIterat
             pending = None
             yield chunk
     finally:
+        if stopping is not None:
+            stopping.cancel()
         if pending is not None:
             if not pending.done():
                 pending.cancel()
@@ -64,6 +81,7 @@ class Reader:
         ambiguous: the pipeline's set of ids an attempt may have deleted (shared): ids an
             earlier run left in flight are added.
         stop: stops the run (a refused job).
+        signal: the run's stop signal: reading ends at once when it is set.
         journal: the job's journal, looked up when the job is resumed.
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
@@ -79,6 +97,7 @@ class Reader:
         open_ids: set[str],
         ambiguous: set[str],
         stop: Callable[[Abort], None],
+        signal: StopSignal | None = None,
         journal: Journal | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -90,6 +109,7 @@ class Reader:
         self._open = open_ids
         self._ambiguous = ambiguous
         self._stop = stop
+        self._signal = signal
         self.dedupe: SeenIds = Deduper(spill_dir)
         #: the whole input was read
         self.input_done = False
@@ -116,7 +136,7 @@ class Reader:
         size = settings.batch_size
         held: list[list[str]] | None = [] if settings.max_delete is not None else None
         batch: list[str] = []
-        async for chunk in _with_idle(chunks, settings.linger):
+        async for chunk in _with_idle(chunks, settings.linger, self._signal):
             if chunk is None:
                 if batch and held is None:
                     if not await self._put(batch):
@@ -135,6 +155,8 @@ class Reader:
             batch = batch[start:]
             if (held is not None and self._over_limit()) or self.pool.stopping:
                 return False
+        if self.pool.stopping or (self._signal is not None and self._signal.is_set):
+            return False  # the stop ended the reading, not the input
         if batch:
             if held is not None:
                 held.append(batch)

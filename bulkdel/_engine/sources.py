@@ -9,13 +9,15 @@ request is sent where it can be known up front).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import itertools
 import json
 import os
 import stat
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -276,7 +278,7 @@ class FileReader:
                 self._pending = []
             while not self._eof:
                 if self.size is None:
-                    items = await asyncio.to_thread(self._read_items)
+                    items = await _off_loop(self._read_items)
                 else:
                     # A regular file never blocks; parsing in a thread would only fight
                     # the event loop for the GIL.
@@ -285,6 +287,38 @@ class FileReader:
                     yield Chunk(self.name, items, self._parser.take_records())
         finally:
             self.close()
+
+
+async def _off_loop(read: Callable[[], list[Item]]) -> list[Item]:
+    """``read()`` in a daemon thread of its own, awaited on the loop.
+
+    A pipe or terminal may block a read for as long as its writer likes; the run must not
+    wait for it when it stops. ``asyncio.to_thread`` would: its executor's threads are
+    joined when the loop closes, so a second Ctrl-C on an idle stdin waited for input. A
+    cancelled await here abandons the read (what it returns is dropped: the run is ending).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[Item]] = loop.create_future()
+
+    def settle(result: list[Item] | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            assert result is not None
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = read(), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="bulkdel-stdin", daemon=True).start()
+    return await done
 
 
 async def iterable_chunks(

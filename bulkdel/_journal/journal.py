@@ -106,7 +106,7 @@ class Journal:
                 raise JournalMismatchError(
                     f"{path} belongs to another job: it was written for "
                     f"{describe(meta.get('fingerprint', ''))}, but this run reads "
-                    f"{describe(job_fingerprint)}. Use a new --journal path for a new input."
+                    f"{describe(job_fingerprint)}. Use a new journal path for a new input."
                 )
             runs = int(meta.get("runs", "0")) + 1
         else:

@@ -7,17 +7,27 @@ field defaults, so they are written in one place.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
-from ..models import DEFAULT_PURGE_LIMIT, Settings
+from ..models import (
+    DEFAULT_PURGE_LIMIT,
+    MAX_ATTEMPTS,
+    MAX_CONCURRENCY,
+    MAX_RATE,
+    MAX_TIMEOUT,
+    Settings,
+)
 from ..redis_connection import DEFAULT_WAIT, REDIS_ENV, check_url
+from .values import number, whole
 
 AGE_HELP = (
-    "created longer ago than AGE: a number and s, min, h, d, w, mo (calendar months) or y, "
-    "like 90d or 6mo; a bare m is refused (months to ImageKit, minutes elsewhere)"
+    "created longer ago than AGE: a whole number and s, min, h, d, w, mo (calendar months) "
+    "or y, like 90d or 6mo, at most 1000 years; a bare m is refused (months to ImageKit, "
+    "minutes elsewhere)"
 )
 TAG_HELP = (
     "carrying TAG (repeatable: all of them); ImageKit matches it against the file's tags "
@@ -25,35 +35,63 @@ TAG_HELP = (
 )
 #: the library's defaults, shown in --help and used when an option is not given
 DEFAULTS = Settings()
+#: the option types of ``Settings``'s numbers, with its bounds
+positive_int = whole(1)
+batch_size = whole(1, 100)
+concurrency = whole(1, MAX_CONCURRENCY)
+attempts = whole(1, MAX_ATTEMPTS)
+rate = number(0.0, MAX_RATE)
+seconds = number(0.0, MAX_TIMEOUT)
+
+#: argparse's own messages, in the one wording of option errors: ``--opt must be ...``
+_REWORDED = (
+    (
+        re.compile(r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)"),
+        "{0} must be one of {2}, got {1}",
+    ),
+    (re.compile(r"argument (\S+): expected one argument"), "{0} needs a value"),
+    (re.compile(r"argument (\S+): ignored explicit argument (.*)"), "{0} takes no value, got {1}"),
+    (re.compile(r"argument (\S+): (.*)"), "{0} {1}"),
+)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default after its help, unless the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, [], argparse.SUPPRESS)
+        if not shown or "default" in text or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse whose errors are ``UsageError``s: the exit code is decided in ``main``."""
+    """argparse whose errors are ``UsageError``s worded as the library's (``--timeout must
+    be ...``): the exit code is decided in ``main``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        for pattern, wording in _REWORDED:
+            match = pattern.fullmatch(message)
+            if match is not None:
+                message = wording.format(*match.groups())
+                break
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
-    """An int >= 1 (a nicer message than the library's for the same rule)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def batch_size(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be 1..100, got {value}")
-    return value
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    """``--debug``: an internal error prints its traceback too (read by ``main`` itself, so
+    that it works for an error anywhere)."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="on an internal error, print the traceback too",
+    )
 
 
 #: longest --redis-wait, seconds (a week: a standing fleet may wait out a long repair)
@@ -102,44 +140,75 @@ def add_redis_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def shared_parent() -> Parser:
-    """The options ``delete`` and ``list`` share: where and how to reach the API, and the
-    listing selectors."""
+    """The options ``delete``, ``list`` and ``job submit`` share: where and how to reach the
+    API, and the listing selectors."""
     parent = Parser(add_help=False)
-    parent.add_argument(
-        "--base-url", default=None, help="default $IMAGE_KIT_BASE_URL, else " + DEFAULT_BASE_URL
-    )
-    parent.add_argument(
-        "--private-key-file", type=Path, help="file holding the key (else $IMAGEKIT_PRIVATE_KEY)"
-    )
+    add_api_arguments(parent)
     parent.add_argument(
         "--rate",
-        type=_positive_float,
-        help="this job's cap in requests per second, within the account's budget",
+        type=rate,
+        help="this job's cap in requests per second, within the account's budget "
+        "(default: no cap, the account's pace adapts to the server's 429s)",
     )
     parent.add_argument(
         "--max-attempts",
-        type=positive_int,
+        metavar="N",
+        type=attempts,
         default=DEFAULTS.max_attempts,
-        help="per id, counting the first (default %(default)s)",
+        help=f"attempts per id, counting the first, 1..{MAX_ATTEMPTS}",
     )
     parent.add_argument(
         "--timeout",
-        type=_positive_float,
+        metavar="SECONDS",
+        type=seconds,
         default=DEFAULTS.timeout,
-        help="seconds a request (default %(default)s)",
+        help=f"seconds a request may take, at most {MAX_TIMEOUT:g}",
     )
-    parent.add_argument("--allow-insecure-http", action="store_true")
+    add_selector_arguments(parent)
+    add_preflight_argument(parent)
+    add_debug_argument(parent)
+    return parent
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the API is and the key to it: every command that sends."""
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="the API root, like http://127.0.0.1:8787 for `bulkdel fake-server` "
+        f"(default $IMAGE_KIT_BASE_URL or $IMAGEKIT_BASE_URL, else {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--private-key-file",
+        metavar="PATH",
+        type=Path,
+        help="file holding the private key (default $IMAGEKIT_PRIVATE_KEY; never an option value)",
+    )
+    parser.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="send the key over plain http to a host that is not loopback (refused otherwise)",
+    )
+
+
+def add_selector_arguments(parent: argparse.ArgumentParser) -> None:
+    """The listing selectors (docs/contract.md, "Selectors")."""
     group = parent.add_argument_group(
         "select files through the listing API instead of reading ids (combined with AND)"
     )
     group.add_argument("--path", metavar="FOLDER", help="files in this folder, like /tmp/")
-    group.add_argument("--recursive", action="store_true", help="and in its sub-folders")
+    group.add_argument(
+        "--recursive", action="store_true", help="and in its sub-folders (needs --path)"
+    )
     group.add_argument("--search-query", metavar="Q", help="ImageKit's search language")
     group.add_argument("--older-than", metavar="AGE", help=AGE_HELP)
-    group.add_argument("--created-before", metavar="DATE", help="ISO date or date-time (UTC)")
+    group.add_argument(
+        "--created-before",
+        metavar="DATE",
+        help="created before DATE, an ISO date or date-time (no zone: UTC)",
+    )
     group.add_argument("--tag", action="append", default=[], metavar="TAG", help=TAG_HELP)
-    add_preflight_argument(parent)
-    return parent
 
 
 def add_preflight_argument(parser: argparse.ArgumentParser) -> None:
@@ -171,7 +240,7 @@ def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_PURGE_LIMIT,
         metavar="N",
-        help=f"--purge-cache=files refuses to start above N files (default {DEFAULT_PURGE_LIMIT})",
+        help="--purge-cache=files refuses to start above N files",
     )
     group.add_argument(
         "--url-endpoint",
@@ -181,27 +250,78 @@ def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
-    add_purge_arguments(parser)
-    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
-    parser.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
-    parser.add_argument("--column", default="fileId", help="id field in csv/jsonl")
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The files of ids and how to read them: ``delete``'s and ``job submit``'s."""
+    parser.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="files of ids, one a line ('#' comments and blank lines skipped), CSV or JSONL; "
+        "- is stdin (the default without selectors)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["auto", "lines", "csv", "jsonl"],
+        default="auto",
+        help="how SOURCE is read: auto picks by extension (.csv; .jsonl/.ndjson; else lines)",
+    )
+    parser.add_argument(
+        "--column",
+        metavar="NAME",
+        default="fileId",
+        help="the id field in csv (with a header row) or jsonl",
+    )
     parser.add_argument(
         "--batch-size",
+        metavar="N",
         type=batch_size,
         default=DEFAULTS.batch_size,
-        help="ids a request, 1..100 (default %(default)s)",
+        help="ids a request, 1..100",
+    )
+    add_gate_arguments(parser)
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The safety gates before anything is deleted: ``delete``'s and ``job submit``'s."""
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read, validate, de-duplicate (or list) and report what would be deleted; send "
+        "nothing (no key needed when reading files)",
     )
     parser.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=DEFAULTS.concurrency,
-        help="requests in flight (default %(default)s)",
+        "--max-delete",
+        type=whole(0),
+        metavar="N",
+        help="refuse to start when the input holds more than N unique ids (exit 2, nothing "
+        "sent; default: no limit)",
     )
-    parser.add_argument("--report-dir", type=Path)
-    parser.add_argument("--journal", type=Path, help="durable progress; resume with the same")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--max-delete", type=int, metavar="N")
+    parser.add_argument("--yes", action="store_true", help="no confirmation prompt on a terminal")
+
+
+def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
+    """``delete``'s own options."""
+    add_purge_arguments(parser)
+    add_source_arguments(parser)
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=concurrency,
+        default=DEFAULTS.concurrency,
+        help=f"requests in flight, 1..{MAX_CONCURRENCY}",
+    )
+    parser.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        type=Path,
+        help="where the report goes (default ./bulkdel-report-<UTC timestamp>)",
+    )
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        type=Path,
+        help="durable progress in this file: running the same command again with the same "
+        "journal resumes the job and skips the ids already settled (default: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print summary.json on stdout")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
-    parser.add_argument("--yes", action="store_true", help="no confirmation prompt")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on a terminal")

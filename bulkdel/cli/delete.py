@@ -23,7 +23,7 @@ from .metrics import serving_metrics
 from .preflight import check_api
 from .progress import ProgressDisplay
 from .purge import purge_plan
-from .settings import Job, default_report_dir, delete_job
+from .settings import Job, delete_job
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -66,11 +66,19 @@ async def _run_delete(args: argparse.Namespace, job: Job, plan: PurgePlan | None
         for reader in readers:
             reader.close()
         raise
+    say_stdin(readers)
     async with account_budget(
         job.redis_url, job.settings, job.private_key, wait=args.redis_wait
     ) as budget:
         deleter = _deleter(args, job, budget)
         return await run_with_signals(deleter, readers, show_progress=not args.quiet)
+
+
+def say_stdin(readers: Sequence[FileReader]) -> None:
+    """On a terminal stdin, say that ids are read from it and how to end them (a run that
+    seems to hang is waiting for input)."""
+    if any(r.name == "<stdin>" for r in readers) and sys.stdin is not None and sys.stdin.isatty():
+        print("bulkdel: reading ids from stdin; Ctrl-D ends", file=sys.stderr)
 
 
 def _deleter(
@@ -82,7 +90,7 @@ def _deleter(
     return BulkDeleter(
         job.private_key if not job.settings.dry_run else None,
         settings=job.settings,
-        report_dir=args.report_dir or default_report_dir(),
+        report_dir=job.report_dir,
         journal=args.journal,
         budget=budget,
         sinks=sinks,

@@ -8,13 +8,26 @@ from typing import Any
 
 from .args import (
     DEFAULTS,
+    add_api_arguments,
+    add_debug_argument,
     add_preflight_argument,
     add_redis_arguments,
-    batch_size,
-    positive_int,
+    add_source_arguments,
+    attempts,
+    concurrency,
+    rate,
+    seconds,
     shared_parent,
 )
 from .metrics import add_metrics_arguments
+from .values import number, whole
+
+#: a worker's default visibility timeout, seconds (``jobs.worker``'s)
+VISIBILITY_TIMEOUT = 60.0
+#: ``--visibility-timeout``'s values: a second to a day
+VISIBILITY = number(1.0, 86400.0, low_open=False)
+#: the most batches ``--max-open`` lets wait unsettled (about 3 KB each in Redis)
+MAX_OPEN = 1_000_000
 
 
 def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -24,40 +37,85 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
     submit = subs.add_parser(
         "submit", parents=[shared_parent()], help="put the ids to delete on the job's stream"
     )
-    submit.add_argument("sources", nargs="*", metavar="SOURCE", help="files of ids; - is stdin")
-    submit.add_argument("--format", choices=["auto", "lines", "csv", "jsonl"], default="auto")
-    submit.add_argument("--column", default="fileId")
+    add_source_arguments(submit)
     submit.add_argument(
-        "--batch-size", type=batch_size, default=DEFAULTS.batch_size, help="ids a batch, 1..100"
+        "--max-open",
+        metavar="N",
+        type=whole(1, MAX_OPEN),
+        default=1000,
+        help="wait while this many batches are unsettled (bounds Redis memory)",
     )
-    submit.add_argument("--max-open", type=positive_int, default=1000, help="unsettled batches")
     worker = subs.add_parser("worker", help="send the job's batches (run any number)")
-    worker.add_argument("--base-url", default=None, help="default $IMAGE_KIT_BASE_URL")
-    worker.add_argument("--private-key-file", type=Path)
-    worker.add_argument("--allow-insecure-http", action="store_true")
-    worker.add_argument("--concurrency", type=positive_int, default=DEFAULTS.concurrency)
-    worker.add_argument("--rate", type=float, help="this worker's cap in requests per second")
+    _add_worker_arguments(worker)
+    add_metrics_arguments(worker)
+    status = subs.add_parser("status", help="live counts of a job, per worker too")
+    report = subs.add_parser("report", help="write a job's report files")
+    report.add_argument(
+        "--report-dir", metavar="DIR", type=Path, required=True, help="where the report goes"
+    )
+    cancel = subs.add_parser("cancel", help="stop a job: no new batch is taken")
+    for sub in (submit, worker):
+        sub.add_argument("--job", required=True, metavar="NAME", help="the job's name")
+    for sub in (status, report, cancel):
+        sub.add_argument("--job", metavar="NAME", help="the job's name")
+        sub.add_argument(
+            "job_name", nargs="?", metavar="NAME", help="the same as --job (kept for scripts)"
+        )
+    for sub in (status, report):
+        sub.add_argument("--json", action="store_true", help="print JSON on stdout")
+    status.add_argument(
+        "--visibility-timeout",
+        metavar="SECONDS",
+        type=VISIBILITY,
+        default=VISIBILITY_TIMEOUT,
+        help="the workers' --visibility-timeout: a worker not seen for longer is shown gone",
+    )
+    for sub in (worker, status, report, cancel):
+        add_debug_argument(sub)
+    for sub in (submit, worker, status, report, cancel):
+        add_redis_arguments(sub, "the Redis that holds the job (and the account's budget)")
+
+
+def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
+    """``job worker``'s options."""
+    add_api_arguments(worker)
+    worker.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=concurrency,
+        default=DEFAULTS.concurrency,
+        help="requests in flight",
+    )
+    worker.add_argument(
+        "--rate", type=rate, help="this worker's cap in requests per second (default: no cap)"
+    )
     worker.add_argument(
         "--account-rate",
-        type=float,
+        type=rate,
         help="pace the whole account at exactly this many requests per second (shared by "
         "every worker; default: adapt to the server's 429s)",
     )
-    worker.add_argument("--max-attempts", type=positive_int, default=DEFAULTS.max_attempts)
-    worker.add_argument("--timeout", type=float, default=DEFAULTS.timeout, help="seconds a request")
-    worker.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds")
-    worker.add_argument("--name", help="consumer name (default: host-pid-random)")
+    worker.add_argument(
+        "--max-attempts",
+        metavar="N",
+        type=attempts,
+        default=DEFAULTS.max_attempts,
+        help="attempts per id, counting the first",
+    )
+    worker.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=DEFAULTS.timeout,
+        help="seconds a request may take",
+    )
+    worker.add_argument(
+        "--visibility-timeout",
+        metavar="SECONDS",
+        type=VISIBILITY,
+        default=VISIBILITY_TIMEOUT,
+        help="seconds a batch may go without its worker's heartbeat before another worker "
+        "takes it over, 1..86400",
+    )
+    worker.add_argument("--name", help="this worker's consumer name (default: host-pid-random)")
     add_preflight_argument(worker)
-    add_metrics_arguments(worker)
-    for sub in (submit, worker):
-        sub.add_argument("--job", required=True, metavar="NAME")
-    status = subs.add_parser("status", help="live counts of a job, per worker too")
-    report = subs.add_parser("report", help="write a job's report files")
-    report.add_argument("--report-dir", type=Path, required=True)
-    cancel = subs.add_parser("cancel", help="stop a job: no new batch is taken")
-    for sub in (status, report, cancel):
-        sub.add_argument("job", metavar="NAME")
-    for sub in (status, report):
-        sub.add_argument("--json", action="store_true")
-    for sub in (submit, worker, status, report, cancel):
-        add_redis_arguments(sub, "the Redis that holds the job (and the account's budget)")

@@ -1,25 +1,74 @@
-"""``bulkdel job status|report|cancel NAME``: read and steer a job from anywhere."""
+"""``bulkdel job status|report|cancel --job NAME``: read and steer a job from anywhere.
+
+``--job NAME`` as in ``submit`` and ``worker``; the positional ``NAME`` of earlier versions is
+still taken (the same name twice is fine, two different ones are refused).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
+from ..errors import UsageError
 from ..report import format_text
 from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 
+if TYPE_CHECKING:
+    from ..jobs import JobStatus
+
+
+def job_name(args: argparse.Namespace) -> str:
+    """The job ``--job`` or the positional ``NAME`` names.
+
+    Raises:
+        UsageError: neither, or two different names.
+    """
+    named = {name for name in (args.job, getattr(args, "job_name", None)) if name is not None}
+    if len(named) != 1:
+        raise UsageError(
+            "give the job as --job NAME" + (" (once: two names given)" if named else "")
+        )
+    return str(named.pop())
+
 
 async def run_status(args: argparse.Namespace) -> int:
-    """``bulkdel job status NAME``."""
+    """``bulkdel job status --job NAME``: counts, batches, and each worker's figures with
+    when it was last seen (``gone`` past the visibility timeout)."""
     from ..jobs import job_status
 
+    name = job_name(args)
     async with redis_session(*job_redis(args)) as (redis, _):
-        status = await job_status(redis, args.job)
+        status = await job_status(redis, name)
+        now, _ = await redis.time()
+    liveness = worker_liveness(status, float(now), args.visibility_timeout)
     if args.json:
-        print(json.dumps(status.as_dict(), indent=2))
+        shown = status.as_dict()
+        for worker, (ago, gone) in liveness.items():
+            shown["workers"][worker] = {**shown["workers"][worker], "seen_ago_s": ago, "gone": gone}
+        print(json.dumps(shown, indent=2))
         return EXIT_OK
+    print("\n".join(status_lines(status, liveness)))
+    return EXIT_OK
+
+
+def worker_liveness(
+    status: JobStatus, now: float, visibility_timeout: float
+) -> dict[str, tuple[float | None, bool]]:
+    """Per worker: seconds since it was last seen (Redis server time; None: never), and
+    whether that is past the visibility timeout (its batches may be taken over)."""
+    result: dict[str, tuple[float | None, bool]] = {}
+    for worker, figures in status.workers.items():
+        seen = figures.get("seen")
+        ago = None if seen is None else max(0.0, now - seen)
+        result[worker] = (ago, ago is None or ago > visibility_timeout)
+    return result
+
+
+def status_lines(status: JobStatus, liveness: dict[str, tuple[float | None, bool]]) -> list[str]:
+    """``job status``'s text."""
     c = status.counts
     lines = [
         f"job {status.name}: {status.state}" + (" (finished)" if status.finished else ""),
@@ -29,17 +78,19 @@ async def run_status(args: argparse.Namespace) -> int:
     ]
     for name, figures in status.workers.items():
         shown = ", ".join(f"{k} {v:,}" for k, v in sorted(figures.items()) if k != "seen")
-        lines.append(f"  worker {name}: {shown}")
-    print("\n".join(lines))
-    return EXIT_OK
+        ago, gone = liveness[name]
+        seen = "never seen" if ago is None else f"last seen {ago:,.0f}s ago"
+        lines.append(f"  worker {name}: {shown}; {seen}" + (" (gone)" if gone else ""))
+    return lines
 
 
 async def run_report(args: argparse.Namespace) -> int:
-    """``bulkdel job report NAME --report-dir D``."""
+    """``bulkdel job report --job NAME --report-dir D``."""
     from ..jobs import job_report
 
+    name = job_name(args)
     async with redis_session(*job_redis(args)) as (redis, _):
-        report = await job_report(redis, args.job, args.report_dir)
+        report = await job_report(redis, name, args.report_dir)
     if args.json:
         print(json.dumps(report.summary(), indent=2))
     else:
@@ -48,10 +99,18 @@ async def run_report(args: argparse.Namespace) -> int:
 
 
 async def run_cancel(args: argparse.Namespace) -> int:
-    """``bulkdel job cancel NAME``."""
-    from ..jobs import cancel_job
+    """``bulkdel job cancel --job NAME``: refused for a finished job (its report stays
+    complete).
 
+    Raises:
+        UsageError: the job is finished: there is nothing to cancel.
+    """
+    from ..jobs import cancel_job, job_status
+
+    name = job_name(args)
     async with redis_session(*job_redis(args)) as (redis, _):
-        await cancel_job(redis, args.job)
-    print(f"bulkdel: job {args.job} cancelled", file=sys.stderr)
+        if (await job_status(redis, name)).finished:
+            raise UsageError(f"job {name!r} is finished: nothing to cancel (its report stands)")
+        await cancel_job(redis, name)
+    print(f"bulkdel: job {name} cancelled", file=sys.stderr)
     return EXIT_OK

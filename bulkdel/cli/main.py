@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from .._journal.rebuild import report_from_journal
-from ..errors import BulkdelError, ListingError, UsageError
+from ..errors import UsageError
 from ..models import EXIT_CODES, Abort
 from ..report import Report, format_text
-from .confirm import Declined
-from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from .boundary import guarded, option_message
+from .exits import EXIT_OK, EXIT_USAGE
 from .parser import build_parser
-from .settings import default_report_dir
+from .settings import report_dir_from
 
 
 def _abort_code(abort: Abort | None) -> int:
@@ -41,7 +41,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import demo
 
-        report_dir = args.report_dir or default_report_dir()
+        report_dir = report_dir_from(args.report_dir)
         return finish(asyncio.run(demo(args.ids, report_dir)), args.json)
     if args.command == "list":
         from .listing import run_list
@@ -57,7 +57,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_verify(args) if args.command == "verify" else run_purge(args)
     if args.command == "report":
-        report = report_from_journal(args.journal, args.report_dir or default_report_dir())
+        report = report_from_journal(args.journal, report_dir_from(args.report_dir))
         return finish(report, args.json)
     # imported here: ``--version``, ``--help`` and ``report`` need no HTTP stack or engine
     from .delete import run_delete
@@ -70,30 +70,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (exits 2 at once on a bad option)."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if arguments[:1] == ["fake-server"]:
-            from .fake_server import fake_server_parser, serve
+    """Run the command line; returns the exit code (exits 2 at once on a bad option).
 
-            asyncio.run(serve(_parse(fake_server_parser(), arguments[1:])))
-            return EXIT_OK
-        return _dispatch(_parse(build_parser(), arguments))
-    except Declined:
-        print("bulkdel: nothing deleted.", file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as exc:
-        print(f"bulkdel: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ListingError as exc:
-        print(f"bulkdel: error: listing: {exc}", file=sys.stderr)
-        return EXIT_FATAL if exc.fatal else EXIT_INCOMPLETE
-    except BulkdelError as exc:
-        print(f"bulkdel: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
-    except KeyboardInterrupt:
-        print("bulkdel: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    Every error ends as one line and an exit code (``boundary.ERROR_EXITS``); anything
+    unexpected as ``bulkdel: internal error: ...``, exit 1 (``--debug``: with the traceback).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments
+    return guarded(lambda: _run(arguments), debug=debug)
+
+
+def _run(arguments: list[str]) -> int:
+    if arguments[:1] == ["fake-server"]:
+        from .fake_server import fake_server_parser, serve
+
+        asyncio.run(serve(_parse(fake_server_parser(), arguments[1:])))
+        return EXIT_OK
+    return _dispatch(_parse(build_parser(), arguments))
 
 
 def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Namespace:
@@ -103,5 +96,5 @@ def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Na
         parsed.invocation = ["bulkdel", *arguments]  # summary.json's audit (secrets removed)
         return parsed
     except UsageError as exc:
-        print(f"bulkdel: error: {exc}", file=sys.stderr)
+        print(f"bulkdel: error: {option_message(exc)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

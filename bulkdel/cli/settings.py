@@ -1,8 +1,9 @@
 """Options and environment resolved once into what a command runs with.
 
 The library never reads the environment; this module is where the command line does
-(``$IMAGE_KIT_BASE_URL``, ``$IMAGEKIT_PRIVATE_KEY``). Checks are the library's: ``Settings``
-and ``Selection`` validate themselves, and their errors become ``UsageError``s naming options.
+(``$IMAGE_KIT_BASE_URL`` or ``$IMAGEKIT_BASE_URL``, ``$IMAGEKIT_PRIVATE_KEY``). Checks are the
+library's: ``Settings`` and ``Selection`` validate themselves and name their parameters, which
+``boundary.FLAGS`` shows as options.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,17 +37,38 @@ class Job:
         private_key: None when nothing will be sent (a dry run of files); never in ``repr``.
         redis_url: where the account's budget is shared (``--redis``), or None; never in
             ``repr`` (it may hold a password).
+        report_dir: where the report goes (checked writable), None for no report.
     """
 
     settings: Settings
     selection: Selection | None
     private_key: str | None = field(repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    report_dir: Path | None = None
+
+
+#: the base URL's variables: the official SDK's spelling, and the one bulkdel's other
+#: variables use (IMAGEKIT_PRIVATE_KEY); either is taken, never a guess between two
+BASE_URL_ENV = ("IMAGE_KIT_BASE_URL", "IMAGEKIT_BASE_URL")
 
 
 def resolve_base_url(option: str | None, environ: Mapping[str, str]) -> str:
-    """``--base-url``, else ``$IMAGE_KIT_BASE_URL``, else ImageKit's API."""
-    return option or environ.get("IMAGE_KIT_BASE_URL") or DEFAULT_BASE_URL
+    """``--base-url``, else ``$IMAGE_KIT_BASE_URL`` or ``$IMAGEKIT_BASE_URL``, else
+    ImageKit's API.
+
+    Raises:
+        UsageError: both variables are set, to different URLs (without ``--base-url``): the
+            key would go to one of two places, so neither is picked.
+    """
+    if option:
+        return option
+    given = {name: environ[name].strip() for name in BASE_URL_ENV if environ.get(name, "").strip()}
+    if len(set(given.values())) > 1:
+        raise UsageError(
+            "IMAGE_KIT_BASE_URL and IMAGEKIT_BASE_URL are both set, to different URLs; "
+            "unset one, or pass --base-url"
+        )
+    return next(iter(given.values()), DEFAULT_BASE_URL)
 
 
 def read_private_key(key_file: Path | None, environ: Mapping[str, str]) -> str:
@@ -72,18 +95,13 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     """``Settings`` from the options that name its fields (the rest keep their defaults).
 
     Raises:
-        UsageError: an unsafe base URL, or a value ``Settings`` refuses (named as its option).
+        UsageError: an unsafe base URL, or a value ``Settings`` refuses (naming its field:
+            the command line shows it as its option, ``boundary.FLAGS``).
     """
     given = {name: value for name, value in vars(args).items() if name in _SETTINGS_FIELDS}
     given["base_url"] = resolve_base_url(args.base_url, environ)
     check_base_url(given["base_url"], allow_insecure_http=args.allow_insecure_http)
-    try:
-        return Settings(**given)
-    except (ValueError, UsageError) as exc:
-        # Settings names the field first ("max_delete must be ..."): name the option instead.
-        name, space, rest = str(exc).partition(" ")
-        option = f"--{name.replace('_', '-')}" if name in given else name
-        raise UsageError(option + space + rest) from None
+    return Settings(**given)
 
 
 def selection_from_args(args: argparse.Namespace) -> Selection | None:
@@ -121,7 +139,10 @@ def delete_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     needs_key = selection is not None or not settings.dry_run
     key = read_private_key(args.private_key_file, environ) if needs_key else None
-    return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
+    if not settings.dry_run:
+        check_journal_path(args.journal)
+    report_dir = report_dir_from(args.report_dir)
+    return Job(settings, selection, key, resolve_redis_url(args.redis, environ), report_dir)
 
 
 def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
@@ -134,6 +155,47 @@ def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
     selection = _selection(args)
     key = read_private_key(args.private_key_file, environ)
     return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
+
+
+def report_dir_from(option: Path | None) -> Path:
+    """``--report-dir``, else ``default_report_dir()``, checked before anything is sent.
+
+    Raises:
+        UsageError: it is not a directory, or cannot be created or written (naming
+            ``report_dir``).
+    """
+    path = option or default_report_dir()
+    _check_writable("report_dir", path, create=True)
+    return path
+
+
+def check_journal_path(path: Path | None) -> None:
+    """``--journal``'s folder exists and can be written (the journal itself may not exist).
+
+    Raises:
+        UsageError: naming ``journal``.
+    """
+    if path is not None:
+        if path.is_dir():
+            raise UsageError(f"journal {str(path)!r} is a directory, not a file", "journal")
+        _check_writable("journal", path.parent if str(path.parent) else Path("."), create=False)
+
+
+def _check_writable(parameter: str, path: Path, *, create: bool) -> None:
+    """Raise a ``UsageError`` unless ``path`` is a writable directory or, with ``create``,
+    can be made inside the nearest one that exists."""
+    existing = path
+    while not existing.exists() and create and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.exists():
+        problem = "no such directory"
+    elif not existing.is_dir():
+        problem = "not a directory" if existing == path else f"{existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem is not None:
+        raise UsageError(f"{parameter} {str(path)!r} cannot be written: {problem}", parameter)
 
 
 def default_report_dir(now: dt.datetime | None = None) -> Path:

@@ -28,14 +28,22 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
     The key travels in every request, so plain http is only accepted to loopback hosts
     unless the caller explicitly allows it.
     """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"base URL {base_url!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError as exc:  # 'http://[::1' is an "Invalid IPv6 URL"
+        raise UsageError(f"base_url {base_url!r} is not a URL: {exc}", "base_url") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageError(f"base_url {base_url!r} is not an http(s) URL", "base_url")
     if parts.username or parts.password:
-        raise UsageError("base URL must not contain credentials; the key is sent separately")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise UsageError(
-            f"refusing to send the private key over plain http to {parts.hostname}; "
-            "use https, or pass --allow-insecure-http if you really mean it"
+            "base_url must not contain credentials; the key is sent separately", "base_url"
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
+        raise UsageError(
+            f"refusing to send the private key over plain http to {host}; "
+            "use https, or set allow_insecure_http if you really mean it",
+            "allow_insecure_http",
         )
     return base_url.rstrip("/")

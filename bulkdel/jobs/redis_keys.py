@@ -55,7 +55,7 @@ class JobKeys:
             UsageError: the name is not 1-80 of ``A-Z a-z 0-9 _ . : -``.
         """
         if not _NAME.fullmatch(name):
-            raise UsageError(f"--job must be 1-80 of A-Z a-z 0-9 _ . : - (got {name!r})")
+            raise UsageError(f"job must be 1-80 of A-Z a-z 0-9 _ . : - (got {name!r})", "job")
         base = f"bulkdel:job:{{{name}}}:"
         return cls(name, *(base + part for part in _PARTS))
 

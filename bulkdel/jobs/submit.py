@@ -85,7 +85,7 @@ class Submitter:
         wait: RedisWait | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
-            raise UsageError(f"batch_size must be 1..100, got {batch_size}")
+            raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
         self.redis = redis
         self.keys = JobKeys.of(job)
         self.batch_size = batch_size
@@ -122,17 +122,17 @@ class Submitter:
             wait=self.wait,
         )
         if answer[0] == -2:
-            raise UsageError(f"job {keys.name!r} exists for another input; pick another --job")
+            raise UsageError(f"job {keys.name!r} exists for another input; pick another job name")
         state, position = str(answer[1]), int(answer[2])
         if state == "cancelled":
-            raise UsageError(f"job {keys.name!r} was cancelled; pick another --job")
+            raise UsageError(f"job {keys.name!r} was cancelled; pick another job name")
         if state == "submitted":
             self.result.complete = True
             return self.result
         if answer[0] == 0 and position and not resumable:
             raise UsageError(
                 f"job {keys.name!r} was partly submitted from a listing, which cannot be "
-                "read again the same way; submit to a new --job (deleted files are not "
+                "read again the same way; submit to a new job name (deleted files are not "
                 "listed again)"
             )
         self.result.resumed_at = position

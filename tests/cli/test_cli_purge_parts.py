@@ -75,7 +75,7 @@ def test_options_and_the_plan() -> None:
             "--purge-cache=files",
         ),
         (["--purge-cache", "--url-endpoint", ENDPOINT], Selection(path="/a/"), "two levels"),
-        (["--purge-cache", "--url-endpoint", "nope"], Selection(path="/a/b/"), "--url-endpoint"),
+        (["--purge-cache", "--url-endpoint", "nope"], Selection(path="/a/b/"), "url_endpoint"),
     ],
 )
 def test_plan_refusals(argv: list[str], selection: Selection | None, message: str) -> None:

@@ -97,4 +97,4 @@ def test_another_scheme_is_a_usage_error(url: str) -> None:
     """Exit 2, one line naming the option, no ValueError traceback."""
     done = run_cli(["job", "status", "j", "--redis", url], timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert SECRET not in done.stderr and "argument --redis" in done.stderr
+    assert SECRET not in done.stderr and "error: --redis " in done.stderr

@@ -98,8 +98,12 @@ def test_cli_submit_worker_status_report(
         assert set(read_lines(report_dir / "deleted.txt")) == threaded.deleted
         assert cli.main(["job", "report", "c", "--report-dir", str(report_dir), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["complete"]
-        assert cli.main(["job", "cancel", "c"]) == 0
-        assert cli.main(["job", "submit", str(source), "--job", "c", *url]) == 2
+        capsys.readouterr()
+        # a finished job is not cancelled: refused, and its report stays complete
+        assert cli.main(["job", "cancel", "--job", "c"]) == 2
+        assert "is finished: nothing to cancel" in capsys.readouterr().err
+        assert cli.main(["job", "report", "--job", "c", "--report-dir", str(report_dir)]) == 0
+        assert check_report_dir(report_dir)["complete"]
 
 
 @pytest.mark.usefixtures("job_env")

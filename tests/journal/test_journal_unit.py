@@ -174,7 +174,7 @@ async def test_a_journal_of_another_job_names_both_inputs(tmp_path: Path) -> Non
     message = str(raised.value)
     assert f"written for {old.resolve()} at https://api.imagekit.io" in message
     assert f"this run reads {new.resolve()} at https://api.imagekit.io" in message
-    assert "Use a new --journal path" in message
+    assert "Use a new journal path" in message
     with pytest.raises(JournalMismatchError, match="this run reads an unknown input"):
         Journal.open(path, "not json")
 

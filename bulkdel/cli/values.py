@@ -1,0 +1,61 @@
+"""Option values checked where they are parsed: whole numbers and finite numbers in range.
+
+A value Python parses but nothing can use (``1e400`` seconds, a 20-digit concurrency, ``nan``)
+is refused here, naming the option, before anything runs. The bounds of the library's
+settings are ``models``'s (``Settings`` checks them again for library callers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+#: longest number text taken (int() of a 5,000-digit string is slow and a ValueError anyway)
+_MAX_DIGITS = 30
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``low..high`` (no upper bound when None)."""
+    bounds = f">= {low:,}" if high is None else f"{low:,}..{high:,}"
+
+    def parse(text: str) -> int:
+        if len(text.strip()) > _MAX_DIGITS:
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {_cut(text)}")
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number {bounds}, got {text!r}"
+            ) from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value:,}")
+        return value
+
+    parse.__name__ = f"whole {bounds}"
+    return parse
+
+
+def number(low: float, high: float, *, low_open: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number in ``(low, high]`` (``[low, high]`` when not
+    ``low_open``)."""
+    bounds = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+
+    def parse(text: str) -> float:
+        if len(text.strip()) > _MAX_DIGITS:
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {_cut(text)}")
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or value > high:
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text.strip()}")
+        return value
+
+    parse.__name__ = f"number {bounds}"
+    return parse
+
+
+def _cut(text: str) -> str:
+    """A long value, shortened for a message."""
+    return repr(text.strip()[:_MAX_DIGITS] + "...")
