@@ -148,3 +148,31 @@ def test_a_refused_key_aborts_with_exit_3(tmp_path: Path) -> None:
     assert code == 3, err
     assert found["ok"] is False and found["aborted"].startswith("fatal: details: HTTP 403")
     assert "Traceback" not in err and "another_key_0123456" not in err
+
+
+def test_verify_in_process_finds_a_planted_discrepancy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same checks run inside this process (``bulkdel.cli.main``): a clean run holds,
+    whole and sampled; a 'deleted' id that exists again is the one discrepancy."""
+    from bulkdel import cli
+
+    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
+    files = seed_files({"/v/": 300, "/v/sub/": 50})
+    server = FakeImageKit(KEY, files=files, faults=Faults(permanent_errors=frozenset({LOCKED})))
+    with ThreadedServer(server) as threaded:
+        selector_run(threaded.url, tmp_path / "r")
+        assert cli.main(["verify", str(tmp_path / "r")]) == 0, capsys.readouterr().err
+        assert cli.main(["verify", str(tmp_path / "r"), "--sample", "50"]) == 0
+        assert "every check holds" in capsys.readouterr().err
+        deleted = read_lines(tmp_path / "r" / "deleted.txt")
+        back = next(f for f in files if f.file_id == deleted[3])
+        server.store.add([back])
+        assert server.existing is not None
+        server.existing.add(back.file_id)
+        assert cli.main(["verify", str(tmp_path / "r")]) == 1
+    found = json.loads((tmp_path / "r" / "verify.json").read_text())
+    assert [(d["kind"], d["fileId"]) for d in found["discrepancies"]] == [
+        ("deleted_but_exists", back.file_id)
+    ]
+    assert back.file_id in capsys.readouterr().err
