@@ -71,7 +71,7 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
     source = [*ids, *ids[:30], *(f"bad id {n}" for n in range(20))]
     faults = Faults(
         seed=7,
-        error_5xx=0.05,
+        error_5xx=0.15,  # enough that a run of ~35 requests always meets a 5xx
         transient_207=0.01,
         throttle_burst=0.08,
         permanent_errors=PERMANENT,
