@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 from .._journal.journal import Journal
 from ..ledger import Ledger
-from ..models import INTERRUPTED_UNKNOWN, Outcome
+from ..models import INTERRUPTED_UNKNOWN, UNKNOWN_PREFIX, Outcome
+
+#: an id given up on: (id, error, status, attempts)
+Failure = tuple[str, str, int | None, int]
 
 
 class OpenIds:
@@ -81,24 +84,37 @@ class OpenIds:
             for file_id in file_ids:
                 self.attempts.pop(file_id, None)
 
-    def missing(self, file_ids: tuple[str, ...]) -> None:
-        """Ids the server does not know (after retry: an earlier attempt may have deleted them)."""
+    def forget(self, file_ids: Sequence[str]) -> None:
+        """Ids another process will settle (a job's batch given back): they leave the open
+        set with no ledger event."""
+        self.close(file_ids)
+        self.sending.difference_update(file_ids)
+
+    def deleted(self, file_ids: Sequence[str]) -> None:
+        """Ids a 200/207 body listed as deleted."""
+        self.close(file_ids)
+        self.ledger.deleted(file_ids)
+
+    def missing(self, file_ids: Sequence[str]) -> list[str]:
+        """Ids the server does not know; returns those missing after retry (an earlier
+        attempt may have deleted them)."""
         ambiguous = self.ambiguous
         after_retry = [i for i in file_ids if i in ambiguous] if ambiguous else []
         self.close(file_ids)
         self.ledger.missing(file_ids, after_retry)
+        return after_retry
 
-    def fail(self, file_ids: list[str], outcome: Outcome) -> None:
+    def fail(self, file_ids: list[str], outcome: Outcome) -> list[Failure]:
         """Give up on ``file_ids`` with ``outcome``'s reason (outcome unknown when an attempt
-        may have deleted them)."""
+        may have deleted them); returns their failure records."""
         message = outcome.message or outcome.kind.value
         if any(i in self.ambiguous for i in file_ids):
-            message = f"outcome unknown, the server may have deleted it: {message}"
-        for file_id in file_ids:
-            self.fail_one(file_id, message, outcome.status)
+            message = f"{UNKNOWN_PREFIX}{message}"
+        return [self.fail_one(file_id, message, outcome.status) for file_id in file_ids]
 
-    def fail_one(self, file_id: str, message: str, status: int | None) -> None:
-        """Give up on one id, with the attempts it used."""
+    def fail_one(self, file_id: str, message: str, status: int | None) -> Failure:
+        """Give up on one id, with the attempts it used; returns its failure record."""
         attempts = self.attempts.get(file_id, 0)
         self.close((file_id,))
         self.ledger.failed(file_id, message, status, attempts)
+        return (file_id, message, status, attempts)
