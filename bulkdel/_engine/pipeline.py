@@ -72,7 +72,7 @@ class Pipeline(Run):
             rng=rng,
             observer=observer,
         )
-        self.pool = WorkPool(2 * settings.concurrency + 2, settings.batch_size, clock)
+        self.pool = WorkPool(2 * settings.concurrency + 2)
         #: batches queued and marked in flight (by ``id``): their token and committed mark
         self._marks: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self.reader = Reader(
