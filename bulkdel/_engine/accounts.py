@@ -8,7 +8,7 @@ unknown" when a request for it may have been applied, so the counts always add u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .._journal.journal import Journal
 from ..ledger import Ledger
@@ -50,23 +50,27 @@ class OpenIds:
         self.close(file_ids)
         self.ledger.not_attempted(file_ids)
 
-    def settle_leftovers(self) -> None:
-        """Ids still open when the run ends: never sent, so not attempted, unless a request
-        for them may have been applied (cut off, or unanswered before a stop): those fail as
-        outcome unknown, because the server may have deleted them (the journal keeps them
-        in flight, so that a resumed run sends them again)."""
-        unknown = self.open & (self.ambiguous | self.sending)
+    def settle_leftovers(self, file_ids: Iterable[str] | None = None) -> None:
+        """Ids still open when the run (or, given ``file_ids``, their batch) ends: never
+        sent, so not attempted, unless a request for them may have been applied (cut off, or
+        unanswered before a stop): those fail as outcome unknown, because the server may
+        have deleted them (the journal keeps them in flight, so that a resumed run sends
+        them again)."""
+        left = set(self.open) if file_ids is None else self.open.intersection(file_ids)
+        unknown = left & (self.ambiguous | self.sending)
         self.charge(sorted(unknown & self.sending), 1)  # the attempt that was cut off
         if unknown and self.journal is not None:
             self.journal.keep_in_flight(unknown)
         for file_id in sorted(unknown):
             self.fail_one(file_id, INTERRUPTED_UNKNOWN, None)
-        rest = list(self.open)
-        self.open.clear()
+        rest = list(left - unknown)
+        self.close(rest)
+        self.sending.difference_update(left)
         self.ledger.not_attempted(rest)
-        self.attempts.clear()
-        self.ambiguous.clear()
-        self.sending.clear()
+        if file_ids is None:
+            self.attempts.clear()
+            self.ambiguous.clear()
+            self.sending.clear()
 
     def charge(self, file_ids: list[str], count: int) -> None:
         """Count ``count`` attempts against ids that stay open."""
@@ -83,12 +87,6 @@ class OpenIds:
         if self.attempts:
             for file_id in file_ids:
                 self.attempts.pop(file_id, None)
-
-    def forget(self, file_ids: Sequence[str]) -> None:
-        """Ids another process will settle (a job's batch given back): they leave the open
-        set with no ledger event."""
-        self.close(file_ids)
-        self.sending.difference_update(file_ids)
 
     def deleted(self, file_ids: Sequence[str]) -> None:
         """Ids a 200/207 body listed as deleted."""

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Stopped
+from ..errors import JobGoneError, Stopped, UsageError
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from .budget import job_redis, redis_session
@@ -62,12 +64,15 @@ async def _work(
     from ..jobs import PipelineProcessor, Worker
 
     redis, policy = connection
+    record_dir = args.record_dir or default_record_dir(args.job, name)
+    check_record_dir(record_dir)
     async with PipelineProcessor(
         client,
         settings,
         budget=_account_budget(args, settings, key, connection),
         observers=observers,
         attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
+        record_dir=record_dir,
     ) as processor:
         worker = Worker(
             redis,
@@ -87,6 +92,11 @@ async def _work(
         with stop_on_signals(stop) as interrupts:
             try:
                 result = await worker.run()
+            except JobGoneError as gone:
+                # Redis lost the job: this host's record is the proof of what it deleted.
+                raise JobGoneError(
+                    f"{gone}; what this worker deleted is on record in {record_dir}"
+                ) from None
             except asyncio.CancelledError:
                 if not interrupts.forced:
                     raise
@@ -96,6 +106,26 @@ async def _work(
                 print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
                 return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
     return _worker_exit(result)
+
+
+def default_record_dir(job: str, name: str) -> Path:
+    """``./bulkdel-worker-<job>-<name>-<UTC timestamp>``: one directory per worker run."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path(f"bulkdel-worker-{job}-{name}-{stamp}")
+
+
+def check_record_dir(path: Path) -> None:
+    """A worker's record goes into a new or empty directory, never over another record.
+
+    Raises:
+        UsageError: ``path`` holds files already, or is not a directory.
+    """
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"record_dir {str(path)!r} is not a new or empty directory: a worker's record "
+            "is never written over another; pick a new one",
+            "record_dir",
+        )
 
 
 def _account_budget(

@@ -10,14 +10,17 @@ waiting ones back unsent, so a stopped worker never gives back a batch it half d
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from .._engine.run import Run
 from .._engine.runner import BatchSender
 from ..budget import AccountBudget, LocalBudget
-from ..ledger import Ledger, LedgerSink, RequestStats
+from ..ledger import Ledger, RequestStats
 from ..models import Abort, AbortReason, Settings
+from ..report import ReportWriter
 from ..telemetry.observer import RunObserver
 from ..telemetry.setup import run_observer
 from .outcome import BatchOutcome
@@ -35,8 +38,10 @@ class PipelineProcessor:
         observers, meter_provider, tracer_provider: follow the worker's pipeline, as in
             ``BulkDeleter`` (one run from enter to exit, a batch span per batch).
         attributes: OpenTelemetry attributes of every point (``bulkdel.worker``...).
-        records: ledger sinks that keep this worker's own record of every outcome on its
-            host (a ``ReportWriter``), written before the batch is settled in Redis.
+        record_dir: where this worker keeps its own record of every outcome on its host
+            (the report files of ``delete``, and a ``summary.json`` when it ends), flushed
+            before each batch is settled in Redis: if Redis loses the job, what this worker
+            deleted is still on record here. None: no record (library use, tests).
 
     Use ``async with``: the run lasts from enter to exit.
     """
@@ -51,7 +56,7 @@ class PipelineProcessor:
         meter_provider: Any = None,
         tracer_provider: Any = None,
         attributes: Mapping[str, str] | None = None,
-        records: Sequence[LedgerSink] = (),
+        record_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sender = sender
         #: what follows the worker's pipeline (as ``BulkDeleter``'s)
@@ -63,7 +68,9 @@ class PipelineProcessor:
         )
         self.settings = settings
         self.budget = budget
-        self.ledger = Ledger(records)
+        self.record_dir = None if record_dir is None else Path(record_dir)
+        self._record: ReportWriter | None = None
+        self.ledger = Ledger()
         self.requests: RequestStats = self.ledger.requests
         self._run: Run | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -78,6 +85,9 @@ class PipelineProcessor:
         return str(run.aborted)
 
     async def __aenter__(self) -> PipelineProcessor:
+        if self.record_dir is not None:
+            self._record = ReportWriter(self.record_dir)
+            self.ledger.sinks.append(self._record)
         run = self._run = Run(
             self.sender,
             self.settings,
@@ -95,6 +105,18 @@ class PipelineProcessor:
                 await run.finish()
             finally:
                 self.observer.run_finished(run)
+        if self._record is not None:
+            self._record.close(self._summary())
+
+    def _summary(self) -> dict[str, Any]:
+        """The record's ``summary.json``: this worker's own counts (``unique`` is the ids of
+        the batches it sent; ids it gave back unsent are "not attempted" here)."""
+        return {
+            "version": 1,
+            "kind": "job worker record",
+            "counts": self.ledger.counts.as_dict(),
+            "requests": self.ledger.requests.as_dict(),
+        }
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
         """Send one batch through the runner; see ``BatchProcessor.process``."""
@@ -104,16 +126,24 @@ class PipelineProcessor:
         async with self._slots:
             if self._stopped or run.stopping:
                 return None  # never sent: given back whole
+            self.ledger.unique(len(file_ids))
             outcome = await run.runner.process(
                 file_ids, file_ids if in_flight_earlier else (), unless=lambda: self._stopped
             )
         if not outcome.complete:
-            # A fatal answer (or a halt) stopped it part way: the batch goes back whole to
-            # whoever takes it over, who treats its ids as in flight earlier. What this
-            # worker did settle is in its own ledger's record already.
-            run.ids.forget(outcome.unsettled)
+            # Stopped part way (a fatal answer, a halt) or before its first request: the batch
+            # goes back whole to whoever takes it over, who treats its ids as in flight
+            # earlier. This worker's record keeps what it did settle, and names the rest
+            # (outcome unknown where a request may have been applied).
+            run.ids.settle_leftovers(outcome.unsettled)
+            self._flush()
             return None
+        self._flush()  # on record here before Redis is told
         return outcome
+
+    def _flush(self) -> None:
+        if self._record is not None:
+            self._record.flush()
 
     def stop(self, reason: str = "stopped") -> None:
         """Start no new batch; the batches being sent finish (207 re-sends included), and

@@ -90,3 +90,41 @@ def test_sigterm_finishes_begun_batches_and_gives_back_unsent_ones(
         assert summary["complete"] and server.stats.by_status[207] > 0
         assert read_lines(report_dir / "missing_after_retry.txt") == []
         assert deleted == server.deleted == set(ids)
+
+
+def test_redis_restarted_empty_leaves_the_workers_record_on_its_host(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis restarted without persistence while a worker deletes: the worker exits 3
+    naming its record directory, and every id the server deleted is on record there, as
+    deleted or as "outcome unknown" for a request cut off (fails before the fix: the worker
+    kept no record of its own, and those deletions were on record nowhere)."""
+    ids = hex_ids(3_000)
+    with ThreadedServer(FakeImageKit(KEY)) as server:
+        env = _env(redis_server, server.url)
+        source = tmp_path / "ids.txt"
+        source.write_text("\n".join(ids) + "\n")
+        done = _bulkdel(env, "submit", str(source), "--job", JOB)
+        assert done.returncode == 0, done.stderr
+        record = tmp_path / "record"
+        log = tmp_path / "w1.log"
+        worker = _worker(env, "w1", log, "--rate", "5", "--record-dir", str(record))
+        deadline = time.monotonic() + 60
+        while _settled(env, "w1") < 2:
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.05)
+        redis_server.stop()
+        redis_server.start()  # empty: the job is gone
+        assert worker.wait(timeout=120) == 3
+        err = log.read_text()
+        assert "not in Redis" in err and str(record) in err and "Traceback" not in err
+        deleted = set(read_lines(record / "deleted.txt"))
+        unknown = {
+            json.loads(line)["fileId"]
+            for line in read_lines(record / "failed.jsonl")
+            if "outcome unknown" in line
+        }
+        assert server.deleted and server.deleted <= deleted | unknown
+        assert deleted <= server.deleted
+        summary = json.loads((record / "summary.json").read_text())
+        assert summary["counts"]["deleted"] == len(deleted)
