@@ -117,6 +117,12 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
         help="seconds a batch may go without its worker's heartbeat before another worker "
         "takes it over, 1..86400",
     )
+    _add_worker_identity(worker)
+    add_preflight_argument(worker)
+
+
+def _add_worker_identity(worker: argparse.ArgumentParser) -> None:
+    """Who the worker is, and where its own record goes."""
     worker.add_argument("--name", help="this worker's consumer name (default: host-pid-random)")
     worker.add_argument(
         "--record-dir",
@@ -126,4 +132,3 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
         "report files, written before each batch is settled in Redis; a new or empty "
         "directory; default ./bulkdel-worker-<job>-<name>-<UTC timestamp>)",
     )
-    add_preflight_argument(worker)

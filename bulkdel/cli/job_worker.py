@@ -24,6 +24,7 @@ from .signals import stop_on_signals
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..jobs import PipelineProcessor, Worker
     from ..models import Settings
     from ..redis_connection import RedisWait
     from ..telemetry.observer import RunObserver
@@ -66,14 +67,15 @@ async def _work(
     redis, policy = connection
     record_dir = args.record_dir or default_record_dir(args.job, name)
     check_record_dir(record_dir)
-    async with PipelineProcessor(
+    processor = PipelineProcessor(
         client,
         settings,
         budget=_account_budget(args, settings, key, connection),
         observers=observers,
         attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
         record_dir=record_dir,
-    ) as processor:
+    )
+    async with processor:
         worker = Worker(
             redis,
             args.job,
@@ -84,27 +86,33 @@ async def _work(
             wait=policy,
         )
 
-        def stop(reason: Abort) -> None:
-            # Requests in flight settle; batches not sent are given back to others.
-            worker.stop(str(reason))
-            processor.stop(str(reason))
+        return await _run_worker(worker, processor, record_dir)
 
-        with stop_on_signals(stop) as interrupts:
-            try:
-                result = await worker.run()
-            except JobGoneError as gone:
-                # Redis lost the job: this host's record is the proof of what it deleted.
-                raise JobGoneError(
-                    f"{gone}; what this worker deleted is on record in {record_dir}"
-                ) from None
-            except asyncio.CancelledError:
-                if not interrupts.forced:
-                    raise
-                print("bulkdel: stopped at once", file=sys.stderr)
-                return EXIT_INTERRUPTED
-            except Stopped as stopped:  # a signal while waiting for Redis at the start
-                print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
-                return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
+
+async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: Path) -> int:
+    """Run the worker until the job is done or a signal stops it; its exit code."""
+
+    def stop(reason: Abort) -> None:
+        # Batches begun finish (207 re-sends included); the others go back unsent.
+        worker.stop(str(reason))
+        processor.stop(str(reason))
+
+    with stop_on_signals(stop) as interrupts:
+        try:
+            result = await worker.run()
+        except JobGoneError as gone:
+            # Redis lost the job: this host's record is the proof of what it deleted.
+            raise JobGoneError(
+                f"{gone}; what this worker deleted is on record in {record_dir}"
+            ) from None
+        except asyncio.CancelledError:
+            if not interrupts.forced:
+                raise
+            print("bulkdel: stopped at once", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Stopped as stopped:  # a signal while waiting for Redis at the start
+            print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
+            return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
     return _worker_exit(result)
 
 
