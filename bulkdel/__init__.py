@@ -15,7 +15,7 @@ from .core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing
-    from ._engine.pipeline import BatchSender
+    from ._engine.runner import BatchSender
     from ._engine.sources import FileReader, open_files
     from .batch import BatchOutcome, delete_batch
     from .core.clock import Clock, LoopClock
@@ -50,7 +50,7 @@ _LAZY: dict[str, str] = {
     "Abort": ".models",
     "AbortReason": ".models",
     "BatchOutcome": ".batch",
-    "BatchSender": "._engine.pipeline",
+    "BatchSender": "._engine.runner",
     "BulkDeleter": ".deleter",
     "BulkdelError": ".errors",
     "Clock": ".core.clock",

@@ -1,7 +1,7 @@
 """One batch at a time, for code that already runs its own workers (a task queue).
 
-``delete_batch(ids, private_key=...)`` sends at most 100 ids through the same pipeline as
-``delete_files`` (the account's budget, retries with backoff, the 404 re-send, the 400
+``delete_batch(ids, private_key=...)`` sends at most 100 ids through the same batch runner
+as ``delete_files`` (the account's budget, retries with backoff, the 404 re-send, the 400
 halving, the 207 retries) and returns a ``BatchOutcome``: every id's final bucket, as a value
 that serialises to JSON (``to_json``/``from_json``), so that a task can return it and whoever
 collects the results can add them up. The outcome of a distributed job's batch
@@ -11,16 +11,14 @@ collects the results can add them up. The outcome of a distributed job's batch
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
 import aiohttp
 
-from ._engine.pipeline import BatchSender, Pipeline
-from ._engine.sources import Chunk
+from ._engine.run import Run
+from ._engine.runner import BatchSender
 from ._engine.validate import id_problem
+from .batch_outcome import BatchOutcome
 from .budget import AccountBudget, budget_for
 from .errors import FatalAPIError, UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
@@ -32,89 +30,6 @@ __all__ = ["MAX_BATCH", "BatchOutcome", "delete_batch"]
 #: ids one delete request (and so one batch) may carry
 MAX_BATCH = 100
 _SOURCE = "<batch>"
-
-
-@dataclass
-class BatchOutcome:
-    """The final bucket of every id of one batch.
-
-    Attributes:
-        deleted: ids the server deleted.
-        missing: ids the server did not know (not after an ambiguous attempt).
-        missing_after_retry: missing ids that an earlier attempt may have deleted.
-        failed: ``(id, error, status, attempts)`` of ids given up on.
-    """
-
-    deleted: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    missing_after_retry: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str, int | None, int]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (
-            len(self.deleted) + len(self.missing) + len(self.missing_after_retry) + len(self.failed)
-        )
-
-    def failed_json(self) -> str:
-        """The failures as the settle script takes them."""
-        return json.dumps([list(f) for f in self.failed], ensure_ascii=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; ``failed`` as objects with ``file_id``, ``error``, ``status``,
-        ``attempts``."""
-        return {
-            "deleted": list(self.deleted),
-            "missing": list(self.missing),
-            "missing_after_retry": list(self.missing_after_retry),
-            "failed": [
-                {"file_id": i, "error": e, "status": s, "attempts": a} for i, e, s, a in self.failed
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BatchOutcome:
-        """The outcome ``to_dict`` gave.
-
-        Raises:
-            ValueError: a bucket is missing or not of the shape ``to_dict`` writes.
-        """
-        try:
-            failed = [
-                (str(f["file_id"]), str(f["error"]), _status(f["status"]), int(f["attempts"]))
-                for f in data["failed"]
-            ]
-            deleted, missing, after = (
-                _strings(data[name]) for name in ("deleted", "missing", "missing_after_retry")
-            )
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"not a BatchOutcome: {error!r}") from None
-        return cls(deleted, missing, after, failed)
-
-    def to_json(self) -> str:
-        """``to_dict`` as a JSON text."""
-        return json.dumps(self.to_dict(), ensure_ascii=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> BatchOutcome:
-        """The outcome ``to_json`` gave.
-
-        Raises:
-            ValueError: not JSON, or not of the shape ``to_json`` writes.
-        """
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            data = {}  # from_dict names the first bucket missing
-        return cls.from_dict(data)
-
-
-def _strings(values: Any) -> list[str]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise TypeError(f"a list of ids expected, got {values!r:.80}")
-    return list(values)
-
-
-def _status(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 async def delete_batch(
@@ -206,20 +121,17 @@ async def _run(
     file_ids: list[str],
     in_flight_earlier: bool,
 ) -> BatchOutcome:
-    sink = _Collect()
-    pipeline = Pipeline(sender, settings, Ledger([sink]), budget=budget)
-    if in_flight_earlier:
-        # The mark a resumed journal gives ids it found in flight.
-        pipeline.ids.ambiguous.update(file_ids)
-    await pipeline.run(_one_chunk(file_ids))
+    # A run of its own and nothing more: no reader, no de-duplication table (the ids are
+    # unique already), no work pool.
+    run = Run(sender, settings, Ledger(), budget=budget)
+    try:
+        outcome = await run.runner.process(file_ids, file_ids if in_flight_earlier else ())
+    finally:
+        await run.finish()
     fatal = sender.fatal
     if fatal is not None:
         raise FatalAPIError(fatal.status or 0, fatal.message)
-    return sink.outcome
-
-
-async def _one_chunk(file_ids: list[str]) -> AsyncIterator[Chunk]:
-    yield Chunk(_SOURCE, [(n, i, None) for n, i in enumerate(file_ids)])
+    return outcome
 
 
 class _Watch:
@@ -236,31 +148,3 @@ class _Watch:
         if outcome.kind is Kind.FATAL and self.fatal is None:
             self.fatal = outcome
         return outcome
-
-
-class _Collect:
-    """A ledger sink that files every id's final bucket in one ``BatchOutcome``."""
-
-    def __init__(self) -> None:
-        self.outcome = BatchOutcome()
-
-    def deleted(self, file_ids: Sequence[str]) -> None:
-        self.outcome.deleted.extend(file_ids)
-
-    def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
-        later = set(after_retry)
-        for file_id in file_ids:
-            bucket = self.outcome.missing_after_retry if file_id in later else self.outcome.missing
-            bucket.append(file_id)
-
-    def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
-        self.outcome.failed.append((file_id, error, status, attempts))
-
-    def not_attempted(self, file_ids: Iterable[str]) -> None:
-        """Only after a fatal answer (``delete_batch`` raises then)."""
-
-    def invalid(self, source: str, line: int, value: str, reason: str) -> None:
-        """Never happens: the ids were checked before the batch went in."""
-
-    def duplicate(self, file_id: str, source: str, line: int) -> None:
-        """Never happens: the ids were made unique before the batch went in."""

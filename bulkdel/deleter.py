@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._engine.pipeline import BatchSender, Pipeline
+from ._engine.pipeline import Pipeline
+from ._engine.runner import BatchSender
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
 from ._journal.journal import Journal, fingerprint
 from .audit import Audit, key_fingerprint, library_call, redact

@@ -87,11 +87,11 @@ class Abort:
         return f"{self.reason.value}: {self.detail}"
 
 
+#: how every "the server may have deleted it" failure begins (one wording, one place)
+UNKNOWN_PREFIX: Final = "outcome unknown, the server may have deleted it: "
 #: the reason of ids whose request may have been applied when the run stopped; the journal
 #: keeps these in flight, so that a resumed run sends them again and learns their fate
-INTERRUPTED_UNKNOWN: Final = (
-    "outcome unknown, the server may have deleted it: the run stopped before an answer said"
-)
+INTERRUPTED_UNKNOWN: Final = UNKNOWN_PREFIX + "the run stopped before an answer said"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,14 @@ unknown" when a request for it may have been applied, so the counts always add u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .._journal.journal import Journal
 from ..ledger import Ledger
-from ..models import INTERRUPTED_UNKNOWN, Outcome
+from ..models import INTERRUPTED_UNKNOWN, UNKNOWN_PREFIX, Outcome
+
+#: an id given up on: (id, error, status, attempts)
+Failure = tuple[str, str, int | None, int]
 
 
 class OpenIds:
@@ -47,23 +50,27 @@ class OpenIds:
         self.close(file_ids)
         self.ledger.not_attempted(file_ids)
 
-    def settle_leftovers(self) -> None:
-        """Ids still open when the run ends: never sent, so not attempted, unless a request
-        for them may have been applied (cut off, or unanswered before a stop): those fail as
-        outcome unknown, because the server may have deleted them (the journal keeps them
-        in flight, so that a resumed run sends them again)."""
-        unknown = self.open & (self.ambiguous | self.sending)
+    def settle_leftovers(self, file_ids: Iterable[str] | None = None) -> None:
+        """Ids still open when the run (or, given ``file_ids``, their batch) ends: never
+        sent, so not attempted, unless a request for them may have been applied (cut off, or
+        unanswered before a stop): those fail as outcome unknown, because the server may
+        have deleted them (the journal keeps them in flight, so that a resumed run sends
+        them again)."""
+        left = set(self.open) if file_ids is None else self.open.intersection(file_ids)
+        unknown = left & (self.ambiguous | self.sending)
         self.charge(sorted(unknown & self.sending), 1)  # the attempt that was cut off
         if unknown and self.journal is not None:
             self.journal.keep_in_flight(unknown)
         for file_id in sorted(unknown):
             self.fail_one(file_id, INTERRUPTED_UNKNOWN, None)
-        rest = list(self.open)
-        self.open.clear()
+        rest = list(left - unknown)
+        self.close(rest)
+        self.sending.difference_update(left)
         self.ledger.not_attempted(rest)
-        self.attempts.clear()
-        self.ambiguous.clear()
-        self.sending.clear()
+        if file_ids is None:
+            self.attempts.clear()
+            self.ambiguous.clear()
+            self.sending.clear()
 
     def charge(self, file_ids: list[str], count: int) -> None:
         """Count ``count`` attempts against ids that stay open."""
@@ -81,24 +88,31 @@ class OpenIds:
             for file_id in file_ids:
                 self.attempts.pop(file_id, None)
 
-    def missing(self, file_ids: tuple[str, ...]) -> None:
-        """Ids the server does not know (after retry: an earlier attempt may have deleted them)."""
+    def deleted(self, file_ids: Sequence[str]) -> None:
+        """Ids a 200/207 body listed as deleted."""
+        self.close(file_ids)
+        self.ledger.deleted(file_ids)
+
+    def missing(self, file_ids: Sequence[str]) -> list[str]:
+        """Ids the server does not know; returns those missing after retry (an earlier
+        attempt may have deleted them)."""
         ambiguous = self.ambiguous
         after_retry = [i for i in file_ids if i in ambiguous] if ambiguous else []
         self.close(file_ids)
         self.ledger.missing(file_ids, after_retry)
+        return after_retry
 
-    def fail(self, file_ids: list[str], outcome: Outcome) -> None:
+    def fail(self, file_ids: list[str], outcome: Outcome) -> list[Failure]:
         """Give up on ``file_ids`` with ``outcome``'s reason (outcome unknown when an attempt
-        may have deleted them)."""
+        may have deleted them); returns their failure records."""
         message = outcome.message or outcome.kind.value
         if any(i in self.ambiguous for i in file_ids):
-            message = f"outcome unknown, the server may have deleted it: {message}"
-        for file_id in file_ids:
-            self.fail_one(file_id, message, outcome.status)
+            message = f"{UNKNOWN_PREFIX}{message}"
+        return [self.fail_one(file_id, message, outcome.status) for file_id in file_ids]
 
-    def fail_one(self, file_id: str, message: str, status: int | None) -> None:
-        """Give up on one id, with the attempts it used."""
+    def fail_one(self, file_id: str, message: str, status: int | None) -> Failure:
+        """Give up on one id, with the attempts it used; returns its failure record."""
         attempts = self.attempts.get(file_id, 0)
         self.close((file_id,))
         self.ledger.failed(file_id, message, status, attempts)
+        return (file_id, message, status, attempts)

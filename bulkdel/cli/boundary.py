@@ -39,6 +39,7 @@ FLAGS: Final = {
     "url_endpoint": "--url-endpoint",
     "purge_limit": "--purge-limit",
     "report_dir": "--report-dir",
+    "record_dir": "--record-dir",
     "journal": "--journal",
     "job": "--job",
     "max_open": "--max-open",

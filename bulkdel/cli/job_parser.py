@@ -117,5 +117,18 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
         help="seconds a batch may go without its worker's heartbeat before another worker "
         "takes it over, 1..86400",
     )
-    worker.add_argument("--name", help="this worker's consumer name (default: host-pid-random)")
+    _add_worker_identity(worker)
     add_preflight_argument(worker)
+
+
+def _add_worker_identity(worker: argparse.ArgumentParser) -> None:
+    """Who the worker is, and where its own record goes."""
+    worker.add_argument("--name", help="this worker's consumer name (default: host-pid-random)")
+    worker.add_argument(
+        "--record-dir",
+        metavar="DIR",
+        type=Path,
+        help="where this worker keeps its own record of what it deleted, on this host (the "
+        "report files, written before each batch is settled in Redis; a new or empty "
+        "directory; default ./bulkdel-worker-<job>-<name>-<UTC timestamp>)",
+    )

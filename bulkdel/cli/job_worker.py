@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Stopped
+from ..errors import JobGoneError, Stopped, UsageError
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from .budget import job_redis, redis_session
@@ -22,6 +24,7 @@ from .signals import stop_on_signals
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..jobs import PipelineProcessor, Worker
     from ..models import Settings
     from ..redis_connection import RedisWait
     from ..telemetry.observer import RunObserver
@@ -62,13 +65,17 @@ async def _work(
     from ..jobs import PipelineProcessor, Worker
 
     redis, policy = connection
-    async with PipelineProcessor(
+    record_dir = args.record_dir or default_record_dir(args.job, name)
+    check_record_dir(record_dir)
+    processor = PipelineProcessor(
         client,
         settings,
         budget=_account_budget(args, settings, key, connection),
         observers=observers,
         attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
-    ) as processor:
+        record_dir=record_dir,
+    )
+    async with processor:
         worker = Worker(
             redis,
             args.job,
@@ -79,23 +86,54 @@ async def _work(
             wait=policy,
         )
 
-        def stop(reason: Abort) -> None:
-            # Requests in flight settle; batches not sent are given back to others.
-            worker.stop(str(reason))
-            processor.stop(str(reason))
+        return await _run_worker(worker, processor, record_dir)
 
-        with stop_on_signals(stop) as interrupts:
-            try:
-                result = await worker.run()
-            except asyncio.CancelledError:
-                if not interrupts.forced:
-                    raise
-                print("bulkdel: stopped at once", file=sys.stderr)
-                return EXIT_INTERRUPTED
-            except Stopped as stopped:  # a signal while waiting for Redis at the start
-                print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
-                return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
+
+async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: Path) -> int:
+    """Run the worker until the job is done or a signal stops it; its exit code."""
+
+    def stop(reason: Abort) -> None:
+        # Batches begun finish (207 re-sends included); the others go back unsent.
+        worker.stop(str(reason))
+        processor.stop(str(reason))
+
+    with stop_on_signals(stop) as interrupts:
+        try:
+            result = await worker.run()
+        except JobGoneError as gone:
+            # Redis lost the job: this host's record is the proof of what it deleted.
+            raise JobGoneError(
+                f"{gone}; what this worker deleted is on record in {record_dir}"
+            ) from None
+        except asyncio.CancelledError:
+            if not interrupts.forced:
+                raise
+            print("bulkdel: stopped at once", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Stopped as stopped:  # a signal while waiting for Redis at the start
+            print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
+            return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
     return _worker_exit(result)
+
+
+def default_record_dir(job: str, name: str) -> Path:
+    """``./bulkdel-worker-<job>-<name>-<UTC timestamp>``: one directory per worker run."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path(f"bulkdel-worker-{job}-{name}-{stamp}")
+
+
+def check_record_dir(path: Path) -> None:
+    """A worker's record goes into a new or empty directory, never over another record.
+
+    Raises:
+        UsageError: ``path`` holds files already, or is not a directory.
+    """
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"record_dir {str(path)!r} is not a new or empty directory: a worker's record "
+            "is never written over another; pick a new one",
+            "record_dir",
+        )
 
 
 def _account_budget(

@@ -1,66 +1,49 @@
-"""Batches of a distributed job sent by the same pipeline as ``delete``.
+"""Batches of a distributed job sent by the same batch runner as ``delete``.
 
-One long-lived ``Pipeline`` per worker does the sending: the pace, retries, 404 re-send, 400
-halving, 207 retry and classification are the pipeline's own, not a copy. Each batch taken
-from Redis is fed in as a chunk; a ledger sink collects every id's final bucket and resolves
-the batch when its last id has one.
+Each batch taken from Redis goes to ``BatchRunner.process`` whole: the pace, retries, 404
+re-send, 400 halving, 207 re-sends and classification are the runner's own, not a copy. At
+most ``settings.concurrency`` batches are sent at once; the others a worker holds wait their
+turn here. A stop lets the batches being sent finish (207 re-sends included) and hands the
+waiting ones back unsent, so a stopped worker never gives back a batch it half deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from .._engine.pipeline import BatchSender, Pipeline
-from .._engine.sources import Chunk
+from .._engine.run import Run
+from .._engine.runner import BatchSender
 from ..budget import AccountBudget, LocalBudget
 from ..ledger import Ledger, RequestStats
-from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason, Settings
+from ..models import Abort, AbortReason, Settings
+from ..report import ReportWriter
 from ..telemetry.observer import RunObserver
 from ..telemetry.setup import run_observer
 from .outcome import BatchOutcome
 
-_SOURCE = "<job>"
-
-
-class _Forgetful:
-    """Remembers nothing: batches of a job are unique already (the submitter de-duplicated
-    them), and a worker that remembered every id would grow without end."""
-
-    __slots__ = ()
-
-    def add_new(self, values: Sequence[str]) -> list[bool]:
-        """Every id is new."""
-        return [True] * len(values)
-
-    def close(self) -> None:
-        """Nothing is held."""
-
-
-@dataclass
-class _Batch:
-    """One batch in the pipeline: its ids without a bucket yet, and what the others got."""
-
-    open: set[str]
-    done: asyncio.Future[BatchOutcome | None]
-    outcome: BatchOutcome = field(default_factory=BatchOutcome)
-
 
 class PipelineProcessor:
-    """A ``BatchProcessor`` over one long-lived pipeline.
+    """A ``BatchProcessor`` over the batch runner of one long-lived run.
 
     Args:
         sender: sends one batch (an ``ImageKitClient``).
-        settings: the pipeline's knobs (``rate`` caps this worker's share).
+        settings: the runner's knobs (``rate`` caps this worker's share, ``concurrency``
+            the batches sent at once).
         budget: the account's budget: a ``RedisBudget`` shares one pace among every
             worker of the account, on any host; a budget of this process's own if None.
         observers, meter_provider, tracer_provider: follow the worker's pipeline, as in
             ``BulkDeleter`` (one run from enter to exit, a batch span per batch).
         attributes: OpenTelemetry attributes of every point (``bulkdel.worker``...).
+        record_dir: where this worker keeps its own record of every outcome on its host
+            (the report files of ``delete``, and a ``summary.json`` when it ends), flushed
+            before each batch is settled in Redis: if Redis loses the job, what this worker
+            deleted is still on record here. None: no record (library use, tests).
 
-    Use ``async with``: the pipeline runs from enter to exit.
+    Use ``async with``: the run lasts from enter to exit.
     """
 
     def __init__(
@@ -73,6 +56,7 @@ class PipelineProcessor:
         meter_provider: Any = None,
         tracer_provider: Any = None,
         attributes: Mapping[str, str] | None = None,
+        record_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sender = sender
         #: what follows the worker's pipeline (as ``BulkDeleter``'s)
@@ -84,132 +68,90 @@ class PipelineProcessor:
         )
         self.settings = settings
         self.budget = budget
-        self.ledger = Ledger([self])
+        self.record_dir = None if record_dir is None else Path(record_dir)
+        self._record: ReportWriter | None = None
+        self.ledger = Ledger()
         self.requests: RequestStats = self.ledger.requests
-        self._owner: dict[str, _Batch] = {}
-        self._queue: asyncio.Queue[Chunk | None] = asyncio.Queue()
-        self._pipeline: Pipeline | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._run: Run | None = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
         self._stopped = False
 
     @property
     def aborted(self) -> str | None:
-        """Why the pipeline stopped for good (a fatal answer), or None (also after ``stop``)."""
-        if self._pipeline is None or self._stopped or self._pipeline.aborted is None:
+        """Why the runner stopped for good (a fatal answer), or None (also after ``stop``)."""
+        run = self._run
+        if run is None or self._stopped or run.aborted is None:
             return None
-        return str(self._pipeline.aborted)
+        return str(run.aborted)
 
     async def __aenter__(self) -> PipelineProcessor:
-        pipeline = self._pipeline = Pipeline(
+        if self.record_dir is not None:
+            self._record = ReportWriter(self.record_dir)
+            self.ledger.sinks.append(self._record)
+        run = self._run = Run(
             self.sender,
             self.settings,
             self.ledger,
             budget=self.budget if self.budget is not None else LocalBudget(),
             observer=self.observer,
         )
-        pipeline.reader.dedupe = _Forgetful()
-        self._task = asyncio.create_task(pipeline.run(self._chunks()))
-        # Batches still queued when the pipeline ends (a fatal answer) must not wait forever.
-        self._task.add_done_callback(lambda _: self._drop(list(self._owner)))
+        self.observer.run_started(run)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._queue.put_nowait(None)
-        if self._task is not None:
-            await self._task
-        self._drop(list(self._owner))
+        run = self._run
+        if run is not None:
+            try:
+                await run.finish()
+            finally:
+                self.observer.run_finished(run)
+        if self._record is not None:
+            self._record.close(self._summary())
 
-    async def _chunks(self) -> AsyncIterator[Chunk]:
-        """The batches fed in, until ``close`` or until the pipeline stops (a fatal answer:
-        the batches still queued then resolve to None)."""
-        assert self._pipeline is not None
-        stopped = asyncio.ensure_future(self._pipeline.signal.wait())
-        try:
-            while True:
-                getting = asyncio.ensure_future(self._queue.get())
-                await asyncio.wait({getting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                if not getting.done():
-                    getting.cancel()
-                    return
-                chunk = getting.result()
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            stopped.cancel()
+    def _summary(self) -> dict[str, Any]:
+        """The record's ``summary.json``: this worker's own counts (``unique`` is the ids of
+        the batches it sent; ids it gave back unsent are "not attempted" here)."""
+        return {
+            "version": 1,
+            "kind": "job worker record",
+            "counts": self.ledger.counts.as_dict(),
+            "requests": self.ledger.requests.as_dict(),
+        }
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
-        """Send one batch through the pipeline; see ``BatchProcessor.process``."""
-        pipeline = self._pipeline
-        if pipeline is None or pipeline.stopping or self._task is None or self._task.done():
+        """Send one batch through the runner; see ``BatchProcessor.process``."""
+        run = self._run
+        if run is None:
             return None
-        batch = _Batch(set(file_ids), asyncio.get_running_loop().create_future())
-        for file_id in file_ids:
-            self._owner[file_id] = batch
-        if in_flight_earlier:
-            # The same mark a resumed journal gives ids it found in flight.
-            pipeline.ids.ambiguous.update(file_ids)
-        self._queue.put_nowait(Chunk(_SOURCE, [(n, i, None) for n, i in enumerate(file_ids)]))
-        return await batch.done
+        async with self._slots:
+            if self._stopped or run.stopping:
+                return None  # never sent: given back whole
+            self.ledger.unique(len(file_ids))
+            outcome = await run.runner.process(
+                file_ids, file_ids if in_flight_earlier else (), unless=lambda: self._stopped
+            )
+        if not outcome.complete:
+            # Stopped part way (a fatal answer, a halt) or before its first request: the batch
+            # goes back whole to whoever takes it over, who treats its ids as in flight
+            # earlier. This worker's record keeps what it did settle, and names the rest
+            # (outcome unknown where a request may have been applied).
+            run.ids.settle_leftovers(outcome.unsettled)
+            self._flush()
+            return None
+        self._flush()  # on record here before Redis is told
+        return outcome
+
+    def _flush(self) -> None:
+        if self._record is not None:
+            self._record.flush()
 
     def stop(self, reason: str = "stopped") -> None:
-        """Stop the pipeline: no new request; unfinished batches resolve to None."""
+        """Start no new batch; the batches being sent finish (207 re-sends included), and
+        the ones whose first request has not left resolve to None (given back unsent)."""
         self._stopped = True
-        if self._pipeline is not None:
-            self._pipeline.stop(Abort(AbortReason.STOPPED, reason))
 
-    # -- the ledger sink -------------------------------------------------------------------
-
-    def _settled(self, file_id: str) -> _Batch | None:
-        batch = self._owner.pop(file_id, None)
-        if batch is not None:
-            batch.open.discard(file_id)
-        return batch
-
-    @staticmethod
-    def _resolve_if_done(batch: _Batch | None) -> None:
-        if batch is not None and not batch.open and not batch.done.done():
-            batch.done.set_result(batch.outcome)
-
-    def deleted(self, file_ids: Sequence[str]) -> None:
-        for file_id in file_ids:
-            batch = self._settled(file_id)
-            if batch is not None:
-                batch.outcome.deleted.append(file_id)
-                self._resolve_if_done(batch)
-
-    def missing(self, file_ids: Sequence[str], after_retry: Sequence[str]) -> None:
-        later = set(after_retry)
-        for file_id in file_ids:
-            batch = self._settled(file_id)
-            if batch is not None:
-                bucket = batch.outcome.missing_after_retry if file_id in later else None
-                (bucket if bucket is not None else batch.outcome.missing).append(file_id)
-                self._resolve_if_done(batch)
-
-    def failed(self, file_id: str, error: str, status: int | None, attempts: int) -> None:
-        if error == INTERRUPTED_UNKNOWN:
-            # The worker stopped with this request unanswered: the batch stays pending and
-            # whoever takes it over treats its ids as in flight earlier.
-            self._drop([file_id])
-            return
-        batch = self._settled(file_id)
-        if batch is not None:
-            batch.outcome.failed.append((file_id, error, status, attempts))
-            self._resolve_if_done(batch)
-
-    def not_attempted(self, file_ids: Iterable[str]) -> None:
-        self._drop(list(file_ids))
-
-    def _drop(self, file_ids: list[str]) -> None:
-        """Ids the pipeline stopped without: their batches resolve to None (unsettled)."""
-        for file_id in file_ids:
-            batch = self._owner.pop(file_id, None)
-            if batch is not None and not batch.done.done():
-                batch.done.set_result(None)
-
-    def invalid(self, source: str, line: int, value: str, reason: str) -> None:
-        """Never happens: batches hold ids the submitter validated."""
-
-    def duplicate(self, file_id: str, source: str, line: int) -> None:
-        """Never happens: the pipeline of a worker remembers no ids."""
+    def halt(self, reason: str = "stopped") -> None:
+        """Stop at once: no request leaves any more; unfinished batches resolve to None."""
+        self.stop(reason)
+        if self._run is not None:
+            self._run.stop(Abort(AbortReason.STOPPED, reason))

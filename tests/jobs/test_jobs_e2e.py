@@ -279,7 +279,7 @@ def test_sigterm_stops_a_worker_and_another_finishes(
             time.sleep(0.05)
         first.process.send_signal(signal.SIGTERM)
         code, err = first.finish()
-        assert code == 1 and "stopping" in err and "Traceback" not in err
+        assert code == 1 and "stopping" in err and "Traceback" not in err, err
         assert not _status(env)["finished"]
         second = _worker("w2", env, tmp_path, "--visibility-timeout", "60")
         code, err = second.finish()
