@@ -85,3 +85,37 @@ async def test_the_stand_in_imports_in_a_thread_then_calls(
     assert getattr_("work") is sys.modules["offloop_probe"].work
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         getattr_("nope")
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    import asyncio
+    import bulkdel
+
+    async def one(n):
+        from bulkdel import delete_batch  # looked up in the loop, as a service does
+
+        await asyncio.sleep(n * 0.02)  # some are called while the first still imports
+        try:
+            await delete_batch(["not an id!"], private_key="k")
+        except Exception as error:  # the real function refuses the id: it was reached
+            return type(error).__name__
+        return "no error"
+
+    async def main():
+        return await asyncio.gather(*(one(n) for n in range(8)))
+
+    print(" ".join(asyncio.run(main())))
+    """
+)
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_eight_first_calls_at_once_all_reach_the_real_function(attempt: int) -> None:
+    """Eight first calls started within moments in a fresh interpreter's loop each reach the real
+    function once its module is whole (fails before: a second caller took the module while
+    the first was still importing it, and got an AttributeError)."""
+    out = subprocess.run(
+        [sys.executable, "-c", CONCURRENT], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["UsageError"] * 8, out.stdout + out.stderr

@@ -22,7 +22,7 @@ cost is one extra small request per batch that met a 207, which only partial fai
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..batch_outcome import BatchOutcome
 from ..core.clock import Clock
@@ -99,6 +99,13 @@ class BatchRunner:
         self.observer = observer
         self.host = host
         self._batches = 0
+
+    def detach(self) -> None:
+        """Forget the run that holds this runner (its stop and observer view): the run has
+        finished, and nothing is sent any more."""
+        self.host = _DETACHED
+        self.stop = _detached_stop
+        self.observer = NO_OBSERVER
 
     @property
     def requests(self) -> RequestStats:
@@ -263,6 +270,17 @@ class BatchRunner:
             on_retry=lambda: self.requests.retrying(DELETE),
         )
         return answer, chain
+
+
+class _Detached:
+    """The host of a runner whose run has finished: observers are no longer told anything."""
+
+
+_DETACHED: Any = _Detached()
+
+
+def _detached_stop(reason: Abort) -> None:
+    """A finished run has nothing left to stop."""
 
 
 def _add_missing(outcome: BatchOutcome, missing: Iterable[str], after: list[str]) -> None:

@@ -40,6 +40,7 @@ FLAGS: Final = {
     "purge_limit": "--purge-limit",
     "report_dir": "--report-dir",
     "record_dir": "--record-dir",
+    "metrics_port": "--metrics-port",
     "journal": "--journal",
     "job": "--job",
     "max_open": "--max-open",

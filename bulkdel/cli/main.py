@@ -18,6 +18,7 @@ from ..models import EXIT_CODES, Abort
 from ..report import Report, format_text
 from .boundary import guarded, option_message
 from .exits import EXIT_OK, EXIT_USAGE
+from .metrics import serve_final_metrics
 from .parser import build_parser
 from .settings import report_dir_from
 
@@ -77,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments
-    return guarded(lambda: _run(arguments), debug=debug)
+    try:
+        return guarded(lambda: _run(arguments), debug=debug)
+    finally:
+        serve_final_metrics()
 
 
 def _run(arguments: list[str]) -> int:

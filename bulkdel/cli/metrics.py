@@ -6,8 +6,18 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Final
 
 from ..telemetry.observer import RunObserver
+from .values import number
+
+if TYPE_CHECKING:
+    from ..telemetry.prometheus import MetricsServer
+
+#: seconds a run's metrics stay served after it, waiting for the final scrape: Prometheus's
+#: default scrape interval is 15 s
+LINGER: Final = 15.0
+_LINGERING: list[tuple[MetricsServer, float]] = []
 
 
 def metrics_port(text: str) -> int:
@@ -32,9 +42,17 @@ def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metrics-host",
-        default="0.0.0.0",
+        default="127.0.0.1",
         metavar="HOST",
-        help="the address --metrics-port listens on (default: every interface)",
+        help="the address --metrics-port listens on (0.0.0.0: every interface)",
+    )
+    parser.add_argument(
+        "--metrics-linger",
+        type=number(0, 3600, low_open=False),
+        default=LINGER,
+        metavar="SECONDS",
+        help="after the run, serve the final figures until scraped once, at most this long "
+        "(0: stop at once)",
     )
 
 
@@ -60,4 +78,26 @@ def serving_metrics(
     try:
         yield [stats]
     finally:
-        server.close()
+        linger = getattr(args, "metrics_linger", 0)
+        if linger > 0:
+            _LINGERING.append((server, linger))  # served on after the summary is printed
+        else:
+            server.close()
+
+
+def serve_final_metrics() -> None:
+    """Once the command has said its last word: serve each run's final figures until they
+    are scraped once (``--metrics-linger``), then stop; a Ctrl-C stops at once."""
+    while _LINGERING:
+        server, linger = _LINGERING.pop()
+        try:
+            print(
+                f"bulkdel: metrics: serving the final figures on {server.url} until scraped "
+                f"(at most {linger:g} s; Ctrl-C ends)",
+                file=sys.stderr,
+            )
+            server.final_scrape(linger)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()

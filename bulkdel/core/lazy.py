@@ -16,7 +16,11 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 
 def lazy_getattr(
@@ -52,15 +56,52 @@ def _loop_running() -> bool:
     return asyncio is not None and asyncio.events._get_running_loop() is not None
 
 
+#: imports under way in a worker thread, by module: every stand-in of that module waits for
+#: the same one (a second caller must never take the module while it is half imported)
+_IMPORTS: dict[str, concurrent.futures.Future[ModuleType]] = {}
+
+
+def _whole(module: str) -> ModuleType | None:
+    """``module`` if it is imported and done initialising, else None."""
+    loaded = sys.modules.get(module)
+    spec = getattr(loaded, "__spec__", None)
+    if loaded is None or getattr(spec, "_initializing", False):
+        return None
+    return loaded
+
+
+def _import_in_thread(module: str) -> concurrent.futures.Future[ModuleType]:
+    """The one import of ``module`` in a worker thread (started by the first caller)."""
+    # imported here, not with bulkdel: ``bulkdel --version`` stays as light as it was
+    import concurrent.futures
+    import threading
+
+    mine: concurrent.futures.Future[ModuleType] = concurrent.futures.Future()
+    future = _IMPORTS.setdefault(module, mine)  # atomic: one caller's future wins
+    if future is mine:
+        threading.Thread(
+            target=_import_into, args=(module, future), name=f"import {module}", daemon=True
+        ).start()
+    return future
+
+
+def _import_into(module: str, future: concurrent.futures.Future[ModuleType]) -> None:
+    try:
+        future.set_result(importlib.import_module(module))
+    except BaseException as error:
+        _IMPORTS.pop(module, None)  # a later call tries again
+        future.set_exception(error)
+
+
 def _imported_off_loop(module: str, name: str) -> Callable[..., Any]:
     """A coroutine function that imports ``module`` in a thread, then awaits ``name``."""
 
     async def call(*args: Any, **kwargs: Any) -> Any:
-        loaded = sys.modules.get(module)
+        loaded = _whole(module)
         if loaded is None:
             import asyncio  # imported already: a loop is running
 
-            loaded = await asyncio.to_thread(importlib.import_module, module)
+            loaded = await asyncio.wrap_future(_import_in_thread(module))
         return await getattr(loaded, name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name

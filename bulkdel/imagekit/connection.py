@@ -149,6 +149,9 @@ class ApiConnection:
                 headers=headers,
                 timeout=self._timeout,
                 allow_redirects=False,
+                # A caller's session may raise for 4xx/5xx: a 404 naming missing ids, a 429,
+                # a 207 are answers to read here, never transport errors.
+                raise_for_status=False,
                 **options,
             ) as response:
                 body = await response.read()

@@ -33,7 +33,7 @@ workers is told apart; Prometheus adds ``instance``):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
@@ -57,10 +57,16 @@ class RunCollector:
         labels: constant labels of every series (``worker``, ``bulkdel_job``).
     """
 
-    def __init__(self, stats: RunStats, labels: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        stats: RunStats,
+        labels: Mapping[str, str] | None = None,
+        on_scrape: Callable[[], None] | None = None,
+    ) -> None:
         self.stats = stats
         self.names = list(labels or {})
         self.values = list((labels or {}).values())
+        self.on_scrape = on_scrape
 
     def describe(self) -> list[Metric]:
         """Nothing up front: the series depend on what the run sent."""
@@ -69,6 +75,9 @@ class RunCollector:
     def collect(self) -> Iterator[Metric]:
         """Every series, read now."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        if self.on_scrape is not None:
+            self.on_scrape()
 
         names, values, stats = self.names, self.values, self.stats
         counts = stats.counts()
@@ -135,8 +144,13 @@ class RunCollector:
         return family
 
 
-def registry_for(stats: RunStats, labels: Mapping[str, str] | None = None) -> CollectorRegistry:
-    """A registry of its own holding ``stats``' series.
+def registry_for(
+    stats: RunStats,
+    labels: Mapping[str, str] | None = None,
+    on_scrape: Callable[[], None] | None = None,
+) -> CollectorRegistry:
+    """A registry of its own holding ``stats``' series (``on_scrape`` is called as each
+    scrape reads them).
 
     Raises:
         UsageError: ``prometheus_client`` is not installed.
@@ -148,7 +162,7 @@ def registry_for(stats: RunStats, labels: Mapping[str, str] | None = None) -> Co
             "metrics need prometheus_client: pip install 'bulkdel[prometheus]'"
         ) from None
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RunCollector(stats, labels))
+    registry.register(RunCollector(stats, labels, on_scrape))
     return registry
 
 
@@ -158,12 +172,13 @@ class MetricsServer:
     Args:
         stats: the figures to serve.
         port: the TCP port (0: any free one; ``port`` then says which).
-        host: the address to listen on (every interface by default, for Prometheus).
+        host: the address to listen on (loopback by default: job names and rates stay on
+            this host unless an operator asks for another address).
         labels: constant labels of every series.
 
     Raises:
         UsageError: the port cannot be listened on (in use, privileged), or no
-            ``prometheus_client``.
+            ``prometheus_client`` (naming ``metrics_port``).
     """
 
     def __init__(
@@ -171,17 +186,21 @@ class MetricsServer:
         stats: RunStats,
         port: int,
         *,
-        host: str = "0.0.0.0",  # a scrape comes from elsewhere
+        host: str = "127.0.0.1",
         labels: Mapping[str, str] | None = None,
     ) -> None:
-        registry = registry_for(stats, labels)
+        #: set by the first scrape after ``final_scrape`` began waiting
+        self._final_read = threading.Event()
+        self._final = False
+        registry = registry_for(stats, labels, self._scraped)
         from prometheus_client import start_http_server
 
         try:
             server, thread = start_http_server(port, addr=host, registry=registry)
         except OSError as exc:
             raise UsageError(
-                f"--metrics-port {port}: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                f"metrics_port {port}: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                "metrics_port",
             ) from None
         self._server: WSGIServer = server
         self._thread: threading.Thread = thread
@@ -194,6 +213,17 @@ class MetricsServer:
         """Where the metrics are."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}/metrics"
+
+    def _scraped(self) -> None:
+        if self._final:
+            self._final_read.set()
+
+    def final_scrape(self, timeout: float) -> bool:
+        """Serve on until the final figures have been scraped once, at most ``timeout``
+        seconds (the endpoint would otherwise die with the run, and the last scrape miss
+        what it did since the one before); True when they were."""
+        self._final = True
+        return self._final_read.wait(timeout)
 
     def close(self) -> None:
         """Stop serving."""

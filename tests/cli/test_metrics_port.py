@@ -51,7 +51,9 @@ def scrape(port: int) -> str | None:
 
 def test_a_scrape_mid_run_shows_the_runs_figures(tmp_path: Path) -> None:
     """Mid-run, /metrics holds the ids deleted so far (10 per 200, the batch size), the pace
-    and ceiling of --rate, one request timed per request counted; the run ends complete."""
+    and ceiling of --rate, one request timed per request counted; the run ends complete, and
+    its final figures are served until scraped once (fails before: the endpoint died with
+    the run, and the last scrape missed its end)."""
     ids = hex_ids(3000)
     source = write_ids(tmp_path / "ids.txt", ids)
     port = free_port()
@@ -72,8 +74,19 @@ def test_a_scrape_mid_run_shows_the_runs_figures(tmp_path: Path) -> None:
                 mid = found
                 break
             time.sleep(0.05)
+        # The run ends, prints its summary, then serves its final figures until scraped.
+        assert process.stderr is not None
+        said = []
+        while not (said and "serving the final figures" in said[-1]):
+            line = process.stderr.readline()
+            assert line, "".join(said)  # before: the endpoint ended with the run
+            said.append(line)
+        final = samples(scrape(port) or "")
         _, stderr = process.communicate(timeout=60)
+        stderr = "".join(said) + stderr
     assert process.returncode == 0, stderr
+    assert total(final, "bulkdel_ids_total", outcome="deleted") == 3000
+    assert total(final, "bulkdel_runs_active") == 0
     assert f"bulkdel: metrics on http://127.0.0.1:{port}/metrics" in stderr
     assert mid, "no scrape caught the run in the middle"
     deleted = total(mid, "bulkdel_ids_total", outcome="deleted")
@@ -125,3 +138,21 @@ def test_a_worker_port_is_checked_too() -> None:
     done = run_cli(["job", "worker", "--job", "j", "--metrics-port", "70000"])
     assert done.returncode == 2
     assert "--metrics-port must be a port number 0..65535, got 70000" in done.stderr
+
+
+def test_metrics_listen_on_loopback_unless_asked() -> None:
+    """Job names and rates stay on this host by default: ``--metrics-host`` is loopback."""
+    from bulkdel.cli.parser import build_parser
+
+    for command in (["delete"], ["job", "worker", "--job", "j"]):
+        args = build_parser().parse_args([*command, "--metrics-port", "0"])
+        assert args.metrics_host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("linger", ["-1", "x", "nan", "1e9"])
+def test_a_silly_linger_is_a_usage_error(tmp_path: Path, linger: str) -> None:
+    """``--metrics-linger`` takes 0..3600 seconds; anything else exits 2 with one line."""
+    source = write_ids(tmp_path / "ids.txt", hex_ids(3))
+    done = run_cli(["delete", str(source), "--metrics-port", "0", "--metrics-linger", linger])
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--metrics-linger" in done.stderr
