@@ -326,25 +326,80 @@ async def iterable_chunks(
 ) -> AsyncIterator[Chunk]:
     """Chunks from a sync or async iterable of ids; the position is the 1-based index."""
     if isinstance(ids, AsyncIterable):
-        # One item a chunk: the next item may be long in coming, and the pipeline's idle
-        # detection can only flush what it has been given.
         position = 0
-        async for value in ids:
-            position += 1
-            yield Chunk(name, [_iterable_item(position, value)])
+        async for values in _async_runs(ids):
+            yield Chunk(name, _items(values, position))
+            position += len(values)
         return
-    # The hot loop of the library API: an id that is already clean costs one regex match.
-    clean = ID_PATTERN.fullmatch
     iterator = iter(ids)
     position = 0
     while values := list(itertools.islice(iterator, ITERABLE_CHUNK)):
-        items = [
-            (n, value, None) if type(value) is str and clean(value) else _iterable_item(n, value)
-            for n, value in enumerate(values, position + 1)
-        ]
+        yield Chunk(name, _items(values, position))
         position += len(values)
-        yield Chunk(name, items)
         await asyncio.sleep(0)  # a long sync iterable must not starve the workers
+
+
+def _items(values: list[Any], before: int) -> list[Item]:
+    """``values`` as items numbered from ``before + 1``."""
+    # The hot loop of the library API: an id that is already clean costs one regex match.
+    clean = ID_PATTERN.fullmatch
+    return [
+        (n, value, None) if type(value) is str and clean(value) else _iterable_item(n, value)
+        for n, value in enumerate(values, before + 1)
+    ]
+
+
+async def _async_runs(ids: AsyncIterable[Any]) -> AsyncIterator[list[Any]]:
+    """The items of an async iterable, in runs: every item it has given since the last run.
+
+    One task drains the iterable into a list while the reader takes what is there: a
+    source that yields many items without waiting (a database cursor's page) comes out in
+    runs of up to ``ITERABLE_CHUNK``, and one whose next item is long in coming still hands
+    over at once what it gave (an item a chunk measured 15 times slower than a list).
+    """
+    run: list[Any] = []
+    ended: list[BaseException | None] = []
+    ready = asyncio.Event()  # the run has items, or the source ended
+    room = asyncio.Event()  # the run has room again
+
+    async def drain() -> None:
+        iterator = aiter(ids)
+        try:
+            async for value in iterator:
+                run.append(value)
+                ready.set()
+                if len(run) >= ITERABLE_CHUNK:
+                    room.clear()
+                    await room.wait()
+            ended.append(None)
+        except Exception as error:  # handed to the reader, which raises it
+            ended.append(error)
+        finally:
+            ready.set()
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    pump = asyncio.ensure_future(drain())
+    try:
+        while True:
+            if not run and not ended:
+                ready.clear()
+                await ready.wait()
+            if run:
+                taken = run[:]
+                run.clear()
+                room.set()
+                yield taken
+            elif ended:  # only once every id it gave is handed over
+                if ended[0] is not None:
+                    raise ended[0]
+                return
+    finally:
+        if not pump.done():
+            pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
 
 
 def _iterable_item(position: int, value: Any) -> Item:
