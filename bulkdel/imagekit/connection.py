@@ -87,15 +87,23 @@ class ApiConnection:
         self.last_connect_failure = ""
 
     @classmethod
-    def for_settings(cls, private_key: str, settings: Settings, **options: Any) -> Self:
+    def for_settings(
+        cls,
+        private_key: str,
+        settings: Settings,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        connections: int | None = None,
+    ) -> Self:
         """A client for a job's ``settings`` (base URL, timeout, plain-http permission);
-        ``options`` as in the constructor (a caller's ``session``, ``connections``)."""
+        ``session`` and ``connections`` as in the constructor."""
         return cls(
             private_key,
             base_url=settings.base_url,
             timeout=settings.timeout,
             allow_insecure_http=settings.allow_insecure_http,
-            **options,
+            session=session,
+            connections=connections,
         )
 
     def __repr__(self) -> str:

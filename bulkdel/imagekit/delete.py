@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 from ..models import Outcome
 from .answers import classify
@@ -21,11 +21,11 @@ class ImageKitClient(ApiConnection):
     ``bulkdel.purging``).
     """
 
-    __slots__ = ("_url",)
+    __slots__ = ()
 
-    def __init__(self, private_key: str, **options: Any) -> None:
-        super().__init__(private_key, **options)
-        self._url = self.base_url + DELETE_PATH
+    @property
+    def _url(self) -> str:
+        return self.base_url + DELETE_PATH
 
     async def delete_batch(self, file_ids: Sequence[str]) -> Outcome:
         """Send one delete request for ``file_ids`` and classify the answer. Never raises

@@ -50,11 +50,11 @@ def classify_listing(
 class ListingClient(ApiConnection):
     """Sends ``GET /v1/files`` requests to ImageKit (arguments: ``ApiConnection``)."""
 
-    __slots__ = ("_url",)
+    __slots__ = ()
 
-    def __init__(self, private_key: str, **options: Any) -> None:
-        super().__init__(private_key, **options)
-        self._url = self.base_url + LIST_PATH
+    @property
+    def _url(self) -> str:
+        return self.base_url + LIST_PATH
 
     async def get_page(self, params: dict[str, str]) -> tuple[Outcome, list[dict[str, Any]] | None]:
         """One listing request; never raises for network or HTTP trouble."""

@@ -1,0 +1,59 @@
+"""A caller's own ``mypy --strict`` sees bulkdel's types (README's install: an editable install
+that type checkers can follow), and a misspelt keyword to a public constructor fails it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+CALLER = textwrap.dedent(
+    """
+    import asyncio
+
+    import bulkdel
+    from bulkdel import BatchOutcome, ImageKitClient, ListingClient, Report, Settings
+
+
+    async def purge(ids: list[str]) -> Report:
+        return await bulkdel.delete_files(ids, private_key="k", rate=20.0)
+
+
+    async def one(ids: list[str]) -> BatchOutcome:
+        return await bulkdel.delete_batch(ids, private_key="k")
+
+
+    client = ImageKitClient("k", base_url="https://api.imagekit.io", timeout=5.0)
+    listing = ListingClient("k", connections=4)
+    settings = Settings(concurrency=4)
+    report: Report = asyncio.run(purge(["a" * 24]))
+    ImageKitClient("k", base_urll="https://api.imagekit.io")  # line 22: misspelt
+    ListingClient("k", conections=4)  # line 23: misspelt
+    """
+)
+
+
+def test_a_callers_mypy_strict_sees_the_types_and_refuses_a_misspelt_keyword(
+    tmp_path: Path,
+) -> None:
+    """The caller's code type-checks under --strict except the two misspelt keywords (fails
+    before: ``**options: Any`` let them through; and with the old editable install mypy
+    could not find bulkdel at all)."""
+    caller = tmp_path / "caller.py"
+    caller.write_text(CALLER)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
+         "--no-error-summary", str(caller)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert [e.split(":")[1] for e in errors] == ["22", "23"], done.stdout + done.stderr
+    assert all('Unexpected keyword argument "' in e for e in errors), errors
