@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,19 @@ from tests.helpers import KEY
 from tests.redis_server import persistent_redis_server, redis_server
 
 __all__ = ["persistent_redis_server", "redis_server"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite runs in a working directory of its own: a command's default report or
+    worker record directory (``./bulkdel-...``) never lands in the checkout."""
+    here = Path.cwd()
+    work = tmp_path_factory.mktemp("cwd")
+    os.chdir(work)
+    try:
+        yield work
+    finally:
+        os.chdir(here)
 
 
 @pytest.fixture

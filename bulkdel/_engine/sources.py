@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..errors import InputError
+from .async_runs import async_runs
 from .validate import ID_PATTERN, MAX_ID_LENGTH, id_problem
 
 Item = tuple[int, str, str | None]
@@ -327,7 +328,7 @@ async def iterable_chunks(
     """Chunks from a sync or async iterable of ids; the position is the 1-based index."""
     if isinstance(ids, AsyncIterable):
         position = 0
-        async for values in _async_runs(ids):
+        async for values in async_runs(ids, ITERABLE_CHUNK):
             yield Chunk(name, _items(values, position))
             position += len(values)
         return
@@ -347,59 +348,6 @@ def _items(values: list[Any], before: int) -> list[Item]:
         (n, value, None) if type(value) is str and clean(value) else _iterable_item(n, value)
         for n, value in enumerate(values, before + 1)
     ]
-
-
-async def _async_runs(ids: AsyncIterable[Any]) -> AsyncIterator[list[Any]]:
-    """The items of an async iterable, in runs: every item it has given since the last run.
-
-    One task drains the iterable into a list while the reader takes what is there: a
-    source that yields many items without waiting (a database cursor's page) comes out in
-    runs of up to ``ITERABLE_CHUNK``, and one whose next item is long in coming still hands
-    over at once what it gave (an item a chunk measured 15 times slower than a list).
-    """
-    run: list[Any] = []
-    ended: list[BaseException | None] = []
-    ready = asyncio.Event()  # the run has items, or the source ended
-    room = asyncio.Event()  # the run has room again
-
-    async def drain() -> None:
-        iterator = aiter(ids)
-        try:
-            async for value in iterator:
-                run.append(value)
-                ready.set()
-                if len(run) >= ITERABLE_CHUNK:
-                    room.clear()
-                    await room.wait()
-            ended.append(None)
-        except Exception as error:  # handed to the reader, which raises it
-            ended.append(error)
-        finally:
-            ready.set()
-            closer = getattr(iterator, "aclose", None)
-            if closer is not None:
-                await closer()
-
-    pump = asyncio.ensure_future(drain())
-    try:
-        while True:
-            if not run and not ended:
-                ready.clear()
-                await ready.wait()
-            if run:
-                taken = run[:]
-                run.clear()
-                room.set()
-                yield taken
-            elif ended:  # only once every id it gave is handed over
-                if ended[0] is not None:
-                    raise ended[0]
-                return
-    finally:
-        if not pump.done():
-            pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
 
 
 def _iterable_item(position: int, value: Any) -> Item:
