@@ -25,6 +25,7 @@ States: 0 pending (read, never sent), 1 deleted, 2 missing, 3 failed; 4 (in flig
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -58,8 +59,39 @@ __all__ = [
     "Journal",
     "JournaledOutcome",
     "fingerprint",
+    "owns_report_dir",
     "read_journal",
 ]
+
+
+def owns_report_dir(
+    journal_path: str | os.PathLike[str] | None, report_dir: str | os.PathLike[str]
+) -> bool:
+    """True when ``report_dir`` holds an earlier report of the job of the journal at
+    ``journal_path``: the journal's runs wrote it (recorded at open, so also after a
+    ``kill -9``), or its ``summary.json`` was rebuilt from that journal. Such a directory
+    may be reused by that job (docs/contract.md, "The report"); any other is not."""
+    if journal_path is None or not Path(journal_path).is_file():
+        return False
+    where = os.path.realpath(report_dir)
+    try:
+        conn = sqlite3.connect(f"file:{Path(journal_path).resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'report_dir'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    if row is not None and row[0] == where:
+        return True
+    try:
+        summary = json.loads((Path(report_dir) / "summary.json").read_text(encoding="utf-8"))
+        rebuilt_from = summary["journal"]["journal"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(rebuilt_from, str) and os.path.realpath(rebuilt_from) == os.path.realpath(
+        journal_path
+    )
 
 
 class Journal:
@@ -85,8 +117,14 @@ class Journal:
         self._kept_in_flight: set[str] = set()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], job_fingerprint: str) -> Journal:
-        """Open or create the journal at ``path`` for the job with ``job_fingerprint``."""
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        job_fingerprint: str,
+        report_dir: str | os.PathLike[str] | None = None,
+    ) -> Journal:
+        """Open or create the journal at ``path`` for the job with ``job_fingerprint``;
+        ``report_dir`` is recorded as the job's report directory (``owns_report_dir``)."""
         path = Path(path)
         exists = path.exists() and path.stat().st_size > 0
         try:
@@ -116,6 +154,11 @@ class Journal:
                 "INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('fingerprint', ?), ('runs', ?)",
                 (SCHEMA_VERSION, job_fingerprint, str(runs)),
             )
+            if report_dir is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('report_dir', ?)",
+                    (os.path.realpath(report_dir),),
+                )
         os.chmod(path, 0o600)
         return cls(path, conn, resumed=runs > 1)
 

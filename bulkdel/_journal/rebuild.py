@@ -9,7 +9,7 @@ from typing import Any
 from ..ledger import Ledger
 from ..models import Abort, AbortReason
 from ..report import Report, ReportWriter, Resumed
-from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, read_journal
+from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, owns_report_dir, read_journal
 
 
 def report_from_journal(
@@ -17,10 +17,15 @@ def report_from_journal(
 ) -> Report:
     """Rebuild every report file from the journal; ids never settled are not attempted.
 
+    ``report_dir`` must be new or empty, or hold an earlier report of this journal's job
+    (its runs' report directory, or an earlier rebuild), which is replaced.
+
     Raises:
-        UsageError: no journal at that path, or not a bulkdel journal.
+        UsageError: no journal at that path, or not a bulkdel journal; a ``report_dir``
+            that holds another report.
     """
-    writer = ReportWriter(report_dir)
+    reuse = owns_report_dir(journal_path, report_dir)
+    writer = ReportWriter(report_dir, fresh=not reuse)
     ledger = Ledger([writer])
     meta: dict[str, str] = {}
     in_flight = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -40,12 +41,20 @@ async def run_delete(args: argparse.Namespace) -> Report:
         UnreachableError, FatalAPIError: the preflight failed; nothing was read or sent.
     """
     job = delete_job(args, os.environ)
-    plan = purge_plan(args, job.selection, os.environ)
-    with serving_metrics(args) as observers:
-        args.run_observers = observers
-        report = await _run_delete(args, job, plan)
-        for observer in observers:
-            observer.purged((report.purge or {}).get("requests", 0))
+    try:
+        plan = purge_plan(args, job.selection, os.environ)
+        with serving_metrics(args) as observers:
+            args.run_observers = observers
+            report = await _run_delete(args, job, plan)
+            for observer in observers:
+                observer.purged((report.purge or {}).get("requests", 0))
+    except BaseException:
+        # A run refused or declined before its report began leaves no empty directory
+        # behind (rmdir removes only an empty one).
+        if job.made_report_dir and job.report_dir is not None:
+            with contextlib.suppress(OSError):
+                job.report_dir.rmdir()
+        raise
     return report
 
 
