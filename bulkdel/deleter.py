@@ -24,6 +24,7 @@ from .ledger import Counts, Ledger, LedgerSink
 from .manifest import Manifest, recorded
 from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed, check_report_dir
+from .report_writer import reserve_for
 from .telemetry.observer import RunObserver
 from .telemetry.setup import run_observer
 
@@ -157,7 +158,8 @@ class BulkDeleter:
             pipeline.stop(self._stop_reason)
         # The listing pages under the pipeline's lease and stop (one limit; a 429 holds both).
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
-        chunks = recorded(chunks, manifest) if manifest is not None else chunks
+        if manifest is not None:
+            chunks = recorded(chunks, manifest, writer.disk_full if writer else None)
         started = self._clock.time()
         failure: BaseException | None = None
         try:
@@ -206,7 +208,13 @@ class BulkDeleter:
         check_report_dir(self.report_dir, reuse=reuse, inputs=[r.name for r in files])
         journal = self._open_journal(files, listing)
         try:
-            return journal, ReportWriter(self.report_dir, fresh=not reuse)
+            # A run that sends keeps room to record what is in flight when the disk fills.
+            s = self.settings
+            reserve = 0 if s.dry_run else reserve_for(s.concurrency, s.batch_size)
+            writer = ReportWriter(
+                self.report_dir, fresh=not reuse, reserve=reserve, on_full=self.stop
+            )
+            return journal, writer
         except BaseException:
             if journal is not None:
                 await journal.close()

@@ -10,15 +10,8 @@ from typing import Any
 
 from .ledger import Counts, RequestStats
 from .models import Abort
-from .report_writer import (
-    LIST_FILES,
-    REPORT_FILES,
-    ReportWriter,
-    check_report_dir,
-    open_private,
-    write_all,
-    write_json_atomic,
-)
+from .report_disk import open_private, write_all, write_json_atomic
+from .report_writer import LIST_FILES, REPORT_FILES, ReportWriter, check_report_dir
 
 __all__ = [
     "LIST_FILES",

@@ -13,11 +13,25 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from .errors import UsageError
+from .models import Abort, AbortReason
+from .report_disk import (
+    DiskFullError,
+    ReportDiskFullError,
+    free_bytes,
+    is_full,
+    make_reserve,
+    mount_of,
+    open_private,
+    release,
+    reserve_bytes,
+    write_json_atomic,
+    write_whole_lines,
+)
 
 LIST_FILES: Final = (
     "deleted.txt",
@@ -30,27 +44,48 @@ LIST_FILES: Final = (
 )
 #: every file a run (or ``verify``, ``purge``) writes into a report directory
 REPORT_FILES: Final = (*LIST_FILES, "summary.json", "manifest.jsonl", "purge.json", "verify.json")
-_FLUSH_BYTES: Final = 64 * 1024
+#: bytes a list buffers before it writes (the reserve holds four lists' worth)
+_FLUSH_BYTES: Final = 16 * 1024
+#: the lists of outcomes of requests sent: written first when space is short
+#: bytes a file may take beyond its data (a file system's block)
+_SLACK: Final = 8 * 1024
+_OUTCOMES: Final = ("deleted.txt", "missing.txt", "missing_after_retry.txt", "failed.jsonl")
 #: seconds between flushes of the lists, whatever their size
 _FLUSH_EVERY: Final = 1.0
 
 
+def _never_room(error: OSError) -> bool:
+    raise error
+
+
 class _LineFile:
-    """An append-only file written in whole lines."""
+    """An append-only file written in whole lines.
 
-    __slots__ = ("_buffer", "_fd", "_size")
+    Args:
+        path: the file.
+        fresh: create it exclusively (two runs can never share a list), else replace it.
+        full: called when the disk is full (the unwritten lines are kept); returns True
+            when it made room, and the write is tried once more.
+    """
 
-    def __init__(self, path: Path, *, fresh: bool = False) -> None:
-        # fresh: created exclusively, so that two runs can never share a list
+    __slots__ = ("_buffer", "_fd", "_full", "_size", "held")
+
+    def __init__(
+        self, path: Path, *, fresh: bool = False, full: Callable[[OSError], bool] = _never_room
+    ) -> None:
         start = os.O_EXCL if fresh else os.O_TRUNC
         self._fd = open_private(path, os.O_WRONLY | os.O_CREAT | start | os.O_APPEND)
         self._buffer: list[str] = []
         self._size = 0
+        self._full = full
+        #: lines stay in memory until ``flush`` is called (the disk filled: the room left
+        #: is for the outcomes of requests sent and the summary first)
+        self.held = False
 
     def add(self, line: str) -> None:
         self._buffer.append(line)
         self._size += len(line)
-        if self._size >= _FLUSH_BYTES:
+        if self._size >= _FLUSH_BYTES and not self.held:
             self.flush()
 
     def add_ids(self, ids: Iterable[str]) -> None:
@@ -59,14 +94,31 @@ class _LineFile:
             self.add(text + "\n")
 
     def flush(self) -> None:
-        if self._buffer:
-            data = "".join(self._buffer).encode("utf-8", errors="surrogateescape")
-            self._buffer.clear()
-            self._size = 0
-            write_all(self._fd, data)
+        if not self._buffer:
+            return
+        data = "".join(self._buffer).encode("utf-8", errors="surrogateescape")
+        self._buffer.clear()
+        self._size = 0
+        try:
+            write_whole_lines(self._fd, data)
+        except DiskFullError as full:
+            rest = data[full.kept :].decode("utf-8", errors="surrogateescape")
+            self._buffer.append(rest)
+            self._size = len(rest)
+            if self._full(full.error):
+                self.flush()
+
+    def pending(self) -> int:
+        """Bytes (about) waiting to be written."""
+        return self._size
+
+    def unwritten(self) -> list[str]:
+        """The lines the disk had no room for."""
+        return "".join(self._buffer).splitlines()
 
     def close(self) -> None:
-        self.flush()
+        if not self.held:
+            self.flush()
         os.close(self._fd)
 
 
@@ -74,39 +126,61 @@ def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=True) + "\n"
 
 
+def reserve_for(concurrency: int, batch_size: int) -> int:
+    """The reserve a run with these settings keeps (``bulkdel.report_disk``)."""
+    return reserve_bytes(concurrency, batch_size, _FLUSH_BYTES)
+
+
 class ReportWriter:
-    """A ledger sink that writes the report files into ``directory``."""
+    """A ledger sink that writes the report files into ``directory``.
 
-    def __init__(self, directory: str | os.PathLike[str], *, fresh: bool = False) -> None:
-        """Create the directory (0700) and the lists.
+    Args:
+        directory: where the report goes.
+        fresh: the directory must be new or empty, and the lists are created exclusively (a
+            report directory holds one run: a second run given the same directory at the
+            same moment is refused, never mixed in); otherwise lists already there are
+            replaced (an earlier report of the same job).
+        reserve: bytes kept free for the end of the run (``bulkdel.report_disk``); 0: none.
+        on_full: called once, with a ``DISK_FULL`` abort, when the disk fills (the run
+            stops sending); ``full`` holds it afterwards.
 
-        Args:
-            directory: where the report goes.
-            fresh: the directory must be new or empty, and the lists are created
-                exclusively (a report directory holds one run: a second run given the same
-                directory at the same moment is refused, never mixed in); otherwise lists
-                already there are replaced (an earlier report of the same job).
+    Raises:
+        UsageError: the directory or a file in it cannot be created, the disk has no room
+            for the reserve, or (``fresh``) it already holds files (naming ``report_dir``).
+    """
 
-        Raises:
-            UsageError: the directory or a file in it cannot be created, or (``fresh``) it
-                already holds files (naming ``report_dir``); nothing is written.
-        """
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        fresh: bool = False,
+        reserve: int = 0,
+        on_full: Callable[[Abort], None] | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        #: why the run stopped for lack of space, once it did
+        self.full: Abort | None = None
+        self._on_full = on_full
         if fresh:
             check_report_dir(self.directory)
         try:
-            self._files = self._open(self.directory, fresh)
+            self._mkdir(self.directory)
+            self._reserve = make_reserve(self.directory, reserve)
+            self._files = self._open(self.directory, fresh, self.disk_full)
         except FileExistsError:
             raise UsageError(_taken(self.directory), "report_dir", "journal") from None
         except OSError as exc:
+            room = f"its disk ({mount_of(self.directory)}) has less than the {reserve:,} "
+            room += "bytes the report keeps in reserve; free space or give another report_dir"
             raise UsageError(
-                f"report_dir {str(directory)!r} cannot be written: {exc.strerror or exc}",
+                f"report_dir {str(directory)!r} cannot be written: "
+                + (room if is_full(exc) else str(exc.strerror or exc)),
                 "report_dir",
             ) from None
         self._flushed_at = time.monotonic()
 
     @staticmethod
-    def _open(directory: Path, fresh: bool) -> dict[str, _LineFile]:
+    def _mkdir(directory: Path) -> None:
         # A directory we create is private (0700, whatever the umask); one the user already
         # has keeps its mode, and the files in it are 0600 either way.
         with contextlib.suppress(FileExistsError):
@@ -115,15 +189,41 @@ class ReportWriter:
         # A stale temporary summary from a crashed run must not stay behind.
         with contextlib.suppress(FileNotFoundError):
             (directory / ".summary.json.tmp").unlink()
+
+    @staticmethod
+    def _open(
+        directory: Path, fresh: bool, full: Callable[[OSError], bool]
+    ) -> dict[str, _LineFile]:
         files: dict[str, _LineFile] = {}
         try:
             for name in LIST_FILES:
-                files[name] = _LineFile(directory / name, fresh=fresh)
+                files[name] = _LineFile(directory / name, fresh=fresh, full=full)
         except BaseException:
             for opened in files.values():
                 opened.close()
             raise
         return files
+
+    def disk_full(self, error: OSError) -> bool:
+        """The disk filled: stop the run (once) and give the reserve back; True when that
+        made room (the write is tried again)."""
+        if self.full is not None:
+            return False
+        where = mount_of(self.directory)
+        self.full = Abort(
+            AbortReason.DISK_FULL,
+            f"no space left for the report in {self.directory} (the file system at {where}: "
+            f"{error.strerror}); sending stopped, summary.json's unrecorded names any outcome "
+            "not written",
+        )
+        for name in LIST_FILES:
+            self._files[name].held = name not in _OUTCOMES
+        had_reserve = self._reserve is not None
+        release(self._reserve)
+        self._reserve = None
+        if self._on_full is not None:
+            self._on_full(self.full)
+        return had_reserve
 
     def _tick(self) -> None:
         """Flush at least once a second, so that a killed run leaves what it had done on
@@ -161,16 +261,64 @@ class ReportWriter:
 
     def flush(self) -> None:
         """Push buffered lines to disk (at least once a second while outcomes come in, and
-        at close)."""
-        for handle in self._files.values():
-            handle.flush()
+        at close); the outcomes of requests first."""
+        for name in (*_OUTCOMES, *(n for n in LIST_FILES if n not in _OUTCOMES)):
+            self._files[name].flush()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
-        """Flush and close the lists, then write ``summary.json`` atomically."""
+        """Flush and close the lists, then write ``summary.json`` atomically (with an
+        ``unrecorded`` section when the disk filled).
+
+        Raises:
+            ReportDiskFullError: the disk had no room for ``summary.json``.
+        """
+        release(self._reserve)
+        self._reserve = None
+        for name in _OUTCOMES:
+            self._files[name].flush()
+        if summary is not None and self.full is not None:
+            # what the disk has room for once the summary is written, for the lists of ids
+            # never sent (they cannot push the summary out)
+            room = free_bytes(self.directory) - 2 * len(json.dumps(summary)) - 4 * _SLACK
+        else:
+            room = None
+        for name in LIST_FILES:
+            handle = self._files[name]
+            if name not in _OUTCOMES and (room is None or handle.pending() < room):
+                room = None if room is None else room - handle.pending() - _SLACK
+                handle.flush()
+        unrecorded = self._unrecorded()
         for handle in self._files.values():
             handle.close()
-        if summary is not None:
+        if summary is None:
+            return
+        if self.full is not None:
+            summary = {**summary, "unrecorded": unrecorded}
+        try:
             write_json_atomic(self.directory / "summary.json", summary)
+        except OSError as exc:
+            if not is_full(exc):
+                raise
+            lost = sum(len(v) for k, v in unrecorded.items() if k in _OUTCOMES)
+            raise ReportDiskFullError(
+                f"disk full: no space left for {self.directory / 'summary.json'} (the file "
+                f"system at {mount_of(self.directory)}); the lists hold every outcome "
+                f"written, {lost:,} outcomes could not be written"
+            ) from None
+
+    def _unrecorded(self) -> dict[str, Any]:
+        """What the lists could not hold: the lines of the outcomes of requests sent (ids;
+        ``failed.jsonl``'s records), and how many lines of the others."""
+        found: dict[str, Any] = {}
+        for name in LIST_FILES:
+            lines = self._files[name].unwritten()
+            if name not in _OUTCOMES:
+                found[name] = len(lines)
+            elif name.endswith(".jsonl"):
+                found[name] = [json.loads(line) for line in lines]
+            else:
+                found[name] = lines
+        return found
 
 
 def check_report_dir(
@@ -219,48 +367,3 @@ def _taken(path: Path) -> str:
         f"report_dir {str(path)!r} is not empty ({shown}): a report directory holds one run; "
         "give a new or empty one (a run resumed with its journal may reuse its own)"
     )
-
-
-def open_private(path: Path, flags: int) -> int:
-    """Open for writing with mode 0600, also when the file already existed with a looser mode
-    (``O_CREAT`` keeps an existing file's mode); never through a symlink."""
-    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """``os.write`` until everything is written: it may write less than asked."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to ``path`` via a private temporary file, fsync and rename.
-
-    ``path`` is either its old content or the new one, never half of it, even when the process
-    dies or the disk fills midway; a stale temporary file from a crash is replaced.
-    """
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        write_all(fd, (json.dumps(data, indent=2) + "\n").encode())
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    # The rename itself is durable only once the directory is synced.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
