@@ -145,17 +145,10 @@ class Pipeline:
         if self.settings.dry_run:
             self.ids.not_attempted(batch)
             return True
-        if self.journal is not None:
-            # Marked in flight as it is queued, not when a worker takes it: the commit then
-            # overlaps the requests ahead of it instead of delaying this one.
-            self._marks[id(batch)] = self.journal.mark_in_flight_soon(batch)
         return await self.pool.put(batch)
 
     def _land_unsent(self) -> None:
-        """Batches marked in flight and never sent: their ids stay open (not attempted)."""
-        if self.journal is not None:
-            for token, _ in self._marks.values():
-                self.journal.landed(token)
+        """Nothing to land: a batch is marked in flight only once a worker takes it."""
         self._marks.clear()
 
     # -- sending ---------------------------------------------------------------------------
@@ -255,12 +248,10 @@ class Pipeline:
         """The batch's in-flight token, once its mark is committed (None: no journal)."""
         if self.journal is None:
             return None
-        marked = self._marks.pop(id(batch), None)
-        if marked is None:  # a batch of ids handed back for later
-            return await self.journal.mark_in_flight(batch)
-        token, committed = marked
-        await committed
-        return token
+        # Marked when a worker takes it, not as it is queued: "in flight" in the journal
+        # then means "may have been sent" (a queued batch marked at once was reported
+        # "outcome unknown" after a crash without ever being sent).
+        return await self.journal.mark_in_flight(batch)
 
     async def _success(self, outcome: Outcome, failures: int, tally: BatchTally) -> None:
         self.ids.close(outcome.deleted)

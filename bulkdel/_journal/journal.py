@@ -3,12 +3,14 @@
 What is kept, and why it is enough:
 * one row per batch of deleted ids, and one row per id that ended missing or failed,
   written when they do; ids a run read but never sent are added as pending when it ends;
-* one row per batch **in flight**, committed before its request is sent and removed once
-  every id of the batch is settled or handed back for a later batch; after a crash, any id
-  still in flight may have been deleted without us hearing of it, so resume sends it again
-  and a 404 then means "deleted by the earlier run" (a batch is marked as it is queued
-  for a worker, so after a crash this also covers the few queued batches, at most
-  2 x concurrency + 2, whose request had not gone out yet);
+* one row per batch **in flight**, committed when a worker takes the batch, before its
+  request is sent, and removed once every id of the batch is settled or handed back for a
+  later batch; after a crash, any id still in flight may have been deleted without us
+  hearing of it, so resume sends it again and a 404 then means "deleted by the earlier
+  run", and ``bulkdel report`` calls it failed, "outcome unknown" (the run's own label);
+  batches still queued are not marked, so "in flight" means "may have been sent" (marking
+  at queue time, to overlap the commit with requests ahead, cost nothing measurable less
+  and made after a crash up to 2 x concurrency + 2 unsent batches look sent);
 * the invalid lines and repeats seen, keyed by where they were read.
 
 Writes are grouped (``writer``): the thread commits whatever queued up in one
