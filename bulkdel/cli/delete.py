@@ -26,6 +26,7 @@ from .progress import ProgressDisplay
 from .purge import purge_plan
 from .settings import Job, delete_job
 from .signals import stop_on_signals
+from .words import counted
 
 if TYPE_CHECKING:
     from .._engine.pager import Listing
@@ -138,8 +139,9 @@ async def _delete_selected(
     deleter = _deleter(args, job, budget, [deleted] if listing.urls is not None else [])
     report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
     print(
-        f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "
-        f"{listing.pages:,} pages ({listing.requests:,} requests, {listing.retried:,} retried)"
+        f"bulkdel: listing: {counted(listing.files, 'file')}, "
+        f"{counted(listing.bytes, 'byte')} in {counted(listing.pages, 'page')} "
+        f"({counted(listing.requests, 'request')}, {listing.retried:,} retried)"
         + (" would be deleted (dry run)" if job.settings.dry_run else ""),
         file=sys.stderr,
     )
