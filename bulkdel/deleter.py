@@ -15,7 +15,7 @@ import aiohttp
 from ._engine.pipeline import Pipeline
 from ._engine.runner import BatchSender
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
-from ._journal.journal import Journal, fingerprint
+from ._journal.journal import Journal, fingerprint, owns_report_dir
 from .audit import Audit, key_fingerprint, library_call, redact
 from .budget import AccountBudget, LocalBudget, budget_for
 from .core.clock import LOOP_CLOCK, Clock
@@ -24,7 +24,8 @@ from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
 from .manifest import Manifest, recorded
 from .models import Abort, AbortReason, Settings
-from .report import Report, ReportWriter, Resumed
+from .report import Report, ReportWriter, Resumed, check_report_dir
+from .report_writer import reserve_for
 from .telemetry.observer import RunObserver
 from .telemetry.setup import run_observer
 
@@ -149,8 +150,7 @@ class BulkDeleter:
         the files a ``listing`` selects (listed while deleting, with turns from the same
         budget; the listing's client is closed at the end)."""
         audit = Audit(self._call, self.settings.base_url, self._account)
-        journal = self._open_journal(files, listing)
-        writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
+        journal, writer = await self._open_records(files, listing)
         manifest = self._open_manifest(journal, listing)
         own: list[LedgerSink] = [s for s in (writer, journal, manifest) if s is not None]
         self.ledger.sinks = [*own, *self._extra_sinks]
@@ -159,7 +159,8 @@ class BulkDeleter:
             pipeline.stop(self._stop_reason)
         # The listing pages under the pipeline's lease and stop (one limit; a 429 holds both).
         chunks = _chunks(ids, files, listing.chunks(pipeline) if listing else None)
-        chunks = recorded(chunks, manifest) if manifest is not None else chunks
+        if manifest is not None:
+            chunks = recorded(chunks, manifest, writer.disk_full if writer else None)
         started = self._clock.time()
         failure: BaseException | None = None
         try:
@@ -195,6 +196,31 @@ class BulkDeleter:
             observer=self.observer,
         )
 
+    async def _open_records(
+        self, files: Sequence[FileReader], listing: Listing | None
+    ) -> tuple[Journal | None, ReportWriter | None]:
+        """The journal and the report writer. A report directory holds one run: it must be
+        new or empty, unless this job's journal wrote it (a resumed run replaces its own
+        report); and no input may be one of its files (it would be emptied before it is
+        read). Checked before the journal counts a run."""
+        if self.report_dir is None:
+            return self._open_journal(files, listing), None
+        reuse = owns_report_dir(self.journal_path, self.report_dir)
+        check_report_dir(self.report_dir, reuse=reuse, inputs=[r.name for r in files])
+        journal = self._open_journal(files, listing)
+        try:
+            # A run that sends keeps room to record what is in flight when the disk fills.
+            s = self.settings
+            reserve = 0 if s.dry_run else reserve_for(s.concurrency, s.batch_size)
+            writer = ReportWriter(
+                self.report_dir, fresh=not reuse, reserve=reserve, on_full=self.stop
+            )
+            return journal, writer
+        except BaseException:
+            if journal is not None:
+                await journal.close()
+            raise
+
     def _open_manifest(self, journal: Journal | None, listing: Listing | None) -> Manifest | None:
         if self.report_dir is None or not self.write_manifest:
             return None
@@ -208,7 +234,8 @@ class BulkDeleter:
         if self.journal_path is None:
             return None
         names = [r.name for r in files] or ([listing.name] if listing else ["<iterable>"])
-        return Journal.open(self.journal_path, fingerprint(names, self.settings.base_url))
+        job = fingerprint(names, self.settings.base_url)
+        return Journal.open(self.journal_path, job, report_dir=self.report_dir)
 
     def _report(
         self,

@@ -24,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .report import open_private, write_all
+from .report_disk import is_full, open_private, write_all
 
 if TYPE_CHECKING:
     from ._engine.sources import Chunk
@@ -164,11 +164,25 @@ class Manifest:
             pop(file_id, None)
 
 
-async def recorded(chunks: AsyncIterable[Chunk], manifest: Manifest) -> AsyncIterator[Chunk]:
-    """``chunks`` as they come, each one after its records are durable in ``manifest``."""
+async def recorded(
+    chunks: AsyncIterable[Chunk],
+    manifest: Manifest,
+    full: Callable[[OSError], object] | None = None,
+) -> AsyncIterator[Chunk]:
+    """``chunks`` as they come, each one after its records are durable in ``manifest``.
+
+    A full disk (with ``full``, which stops the run) ends the chunks there: the chunk
+    whose records could not be written is never sent, so no deletion goes unrecorded.
+    """
     async for chunk in chunks:
         if chunk.records:
-            await manifest.write(chunk.records)
+            try:
+                await manifest.write(chunk.records)
+            except OSError as exc:
+                if full is None or not is_full(exc):
+                    raise
+                full(exc)
+                return
         yield chunk
 
 

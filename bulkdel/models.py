@@ -39,6 +39,7 @@ class AbortReason(StrEnum):
     FATAL = "fatal"  #: the API said stop (401/403, a 404 not about files, a listing 400)
     LISTING_FAILED = "listing failed"  #: a listing page kept failing
     ERROR = "error"  #: an unexpected exception inside bulkdel
+    DISK_FULL = "disk full"  #: the report's file system filled: sending stopped
 
 
 class ExitCode(IntEnum):
@@ -47,7 +48,7 @@ class ExitCode(IntEnum):
     OK = 0  #: every id deleted or missing; a dry run that read its input
     INCOMPLETE = 1  #: ids failed or not attempted; a listing page kept failing; a bug
     USAGE = 2  #: a bad option or input, a refusal, a declined prompt: nothing deleted
-    FATAL = 3  #: the preflight failed, or a fatal answer aborted the run
+    FATAL = 3  #: the preflight failed, a fatal answer aborted the run, or the disk filled
     INTERRUPTED = 130  #: SIGINT/SIGTERM
 
 
@@ -61,6 +62,8 @@ EXIT_CODES: dict[AbortReason, ExitCode | None] = {
     AbortReason.FATAL: ExitCode.FATAL,
     AbortReason.LISTING_FAILED: ExitCode.INCOMPLETE,
     AbortReason.ERROR: ExitCode.INCOMPLETE,
+    # not 1: retrying without freeing space would fill the disk again
+    AbortReason.DISK_FULL: ExitCode.FATAL,
 }
 
 

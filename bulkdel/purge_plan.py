@@ -221,21 +221,24 @@ def report_urls(
                 "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
             )
         return mode, [folder_purge_url(check_url_endpoint(url_endpoint), folder)], None
-    return mode, _manifest_urls(Path(report_dir), int(counts["deleted"]), limit), None
+    return mode, _manifest_urls(Path(report_dir), int(counts["deleted"]), limit, folder), None
 
 
-def _manifest_urls(report_dir: Path, deleted: int, limit: int) -> list[str]:
-    if deleted > limit:
-        raise UsageError(
-            f"{deleted:,} files were deleted, above --purge-limit {limit:,}: purging them one "
-            f"by one would spend that many of ImageKit's {MONTHLY_QUOTA:,} purges a month; "
-            "purge their folder (--folder, or --mode folders) or raise --purge-limit"
-        )
+def _manifest_urls(report_dir: Path, deleted: int, limit: int, folder: object) -> list[str]:
+    # The reason there is nothing to purge comes before the limit on purging it.
     manifest = report_dir / MANIFEST
     if not manifest.exists():
         raise UsageError(
             f"{report_dir} has no {MANIFEST} (the run read ids only): there are no URLs to "
             "purge; purge their folder with --folder FOLDER, or --url URL"
+        )
+    if deleted > limit:
+        usable = isinstance(folder, str) and wildcard_refusal(folder) is None
+        way = "--mode folders, or --folder" if usable else "--folder FOLDER"
+        raise UsageError(
+            f"{deleted:,} files were deleted, above --purge-limit {limit:,}: purging them one "
+            f"by one would spend that many of ImageKit's {MONTHLY_QUOTA:,} purges a month; "
+            f"purge their folder ({way}) or raise --purge-limit"
         )
     gone = set(read_ids(report_dir / "deleted.txt"))
     urls = {

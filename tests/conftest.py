@@ -18,14 +18,23 @@ __all__ = ["persistent_redis_server", "redis_server"]
 @pytest.fixture(scope="session", autouse=True)
 def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The suite runs in a working directory of its own: a command's default report or
-    worker record directory (``./bulkdel-...``) never lands in the checkout."""
+    worker record directory (``./bulkdel-...``) never lands in the checkout. Its
+    subprocesses import this checkout's bulkdel first, whatever the install (a strict
+    editable install's link tree lacks a module added since)."""
     here = Path.cwd()
     work = tmp_path_factory.mktemp("cwd")
+    checkout = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = checkout if not path else f"{checkout}{os.pathsep}{path}"
     os.chdir(work)
     try:
         yield work
     finally:
         os.chdir(here)
+        if path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = path
 
 
 @pytest.fixture

@@ -100,7 +100,8 @@ def test_an_id_list_run_says_ids_are_all_there_is(tmp_path: Path) -> None:
 
 def test_list_jsonl_as_input_keeps_paths_and_urls(tmp_path: Path) -> None:
     """`bulkdel list --jsonl > m.jsonl; bulkdel delete m.jsonl`: the new manifest holds each
-    file's path and URL, the summary the bytes; `bulkdel purge REPORT_DIR` is advised."""
+    file's path and URL, the summary the bytes; a `bulkdel purge REPORT_DIR` that is accepted
+    is advised."""
     files = seed_files({"/m/": 120})
     server = FakeImageKit(KEY, files=files)
     threaded = ThreadedServer(server)
@@ -119,7 +120,9 @@ def test_list_jsonl_as_input_keeps_paths_and_urls(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["manifest"]["records"] == 120
     assert summary["bytes_deleted"] == 120 * 1024
-    assert f"'bulkdel purge {tmp_path / 'r'}'" in result.stderr
+    # 120 files: above the default --purge-limit, so the note names the limit that purge
+    # accepts (plain 'bulkdel purge DIR' would be refused)
+    assert f"'bulkdel purge {tmp_path / 'r'} --purge-limit 120'" in result.stderr
 
 
 def test_a_resumed_journal_keeps_the_earlier_records(tmp_path: Path) -> None:

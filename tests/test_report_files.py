@@ -164,7 +164,7 @@ def test_lists_reach_the_disk_at_least_once_a_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Outcomes are not held in a buffer for long: a killed run keeps what it had done."""
-    import bulkdel.report as report_module
+    import bulkdel.report_writer as report_module
 
     now = [100.0]
     monkeypatch.setattr(report_module.time, "monotonic", lambda: now[0])

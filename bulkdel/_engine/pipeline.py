@@ -15,7 +15,6 @@ import asyncio
 import os
 import random
 from collections.abc import AsyncIterable
-from typing import Any
 
 from .._journal.journal import Journal
 from ..core.clock import LOOP_CLOCK, Clock
@@ -73,8 +72,6 @@ class Pipeline(Run):
             observer=observer,
         )
         self.pool = WorkPool(2 * settings.concurrency + 2)
-        #: batches queued and marked in flight (by ``id``): their token and committed mark
-        self._marks: dict[int, tuple[int, asyncio.Future[Any]]] = {}
         self.reader = Reader(
             settings,
             ledger,
@@ -108,7 +105,6 @@ class Pipeline(Run):
                     for _ in range(self.settings.concurrency):
                         group.create_task(self._work())
         finally:
-            self._land_unsent()
             await self.finish()
             self.observer.run_finished(self)
 
@@ -116,18 +112,7 @@ class Pipeline(Run):
         if self.settings.dry_run:
             self.ids.not_attempted(batch)
             return True
-        if self.journal is not None:
-            # Marked in flight as it is queued, not when a worker takes it: the commit then
-            # overlaps the requests ahead of it instead of delaying this one.
-            self._marks[id(batch)] = self.journal.mark_in_flight_soon(batch)
         return await self.pool.put(batch)
-
-    def _land_unsent(self) -> None:
-        """Batches marked in flight and never sent: their ids stay open (not attempted)."""
-        if self.journal is not None:
-            for token, _ in self._marks.values():
-                self.journal.landed(token)
-        self._marks.clear()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -148,9 +133,7 @@ class Pipeline(Run):
         """The batch's in-flight token, once its mark is committed (None: no journal)."""
         if self.journal is None:
             return None
-        marked = self._marks.pop(id(batch), None)
-        if marked is None:  # a batch of ids handed back for later
-            return await self.journal.mark_in_flight(batch)
-        token, committed = marked
-        await committed
-        return token
+        # Marked when a worker takes it, not as it is queued: "in flight" in the journal
+        # then means "may have been sent" (a queued batch marked at once was reported
+        # "outcome unknown" after a crash without ever being sent).
+        return await self.journal.mark_in_flight(batch)

@@ -3,12 +3,14 @@
 What is kept, and why it is enough:
 * one row per batch of deleted ids, and one row per id that ended missing or failed,
   written when they do; ids a run read but never sent are added as pending when it ends;
-* one row per batch **in flight**, committed before its request is sent and removed once
-  every id of the batch is settled or handed back for a later batch; after a crash, any id
-  still in flight may have been deleted without us hearing of it, so resume sends it again
-  and a 404 then means "deleted by the earlier run" (a batch is marked as it is queued
-  for a worker, so after a crash this also covers the few queued batches, at most
-  2 x concurrency + 2, whose request had not gone out yet);
+* one row per batch **in flight**, committed when a worker takes the batch, before its
+  request is sent, and removed once every id of the batch is settled or handed back for a
+  later batch; after a crash, any id still in flight may have been deleted without us
+  hearing of it, so resume sends it again and a 404 then means "deleted by the earlier
+  run", and ``bulkdel report`` calls it failed, "outcome unknown" (the run's own label);
+  batches still queued are not marked, so "in flight" means "may have been sent" (marking
+  at queue time, to overlap the commit with requests ahead, cost nothing measurable less
+  and made after a crash up to 2 x concurrency + 2 unsent batches look sent);
 * the invalid lines and repeats seen, keyed by where they were read.
 
 Writes are grouped (``writer``): the thread commits whatever queued up in one
@@ -25,6 +27,7 @@ States: 0 pending (read, never sent), 1 deleted, 2 missing, 3 failed; 4 (in flig
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -58,8 +61,39 @@ __all__ = [
     "Journal",
     "JournaledOutcome",
     "fingerprint",
+    "owns_report_dir",
     "read_journal",
 ]
+
+
+def owns_report_dir(
+    journal_path: str | os.PathLike[str] | None, report_dir: str | os.PathLike[str]
+) -> bool:
+    """True when ``report_dir`` holds an earlier report of the job of the journal at
+    ``journal_path``: the journal's runs wrote it (recorded at open, so also after a
+    ``kill -9``), or its ``summary.json`` was rebuilt from that journal. Such a directory
+    may be reused by that job (docs/contract.md, "The report"); any other is not."""
+    if journal_path is None or not Path(journal_path).is_file():
+        return False
+    where = os.path.realpath(report_dir)
+    try:
+        conn = sqlite3.connect(f"file:{Path(journal_path).resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'report_dir'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    if row is not None and row[0] == where:
+        return True
+    try:
+        summary = json.loads((Path(report_dir) / "summary.json").read_text(encoding="utf-8"))
+        rebuilt_from = summary["journal"]["journal"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(rebuilt_from, str) and os.path.realpath(rebuilt_from) == os.path.realpath(
+        journal_path
+    )
 
 
 class Journal:
@@ -85,8 +119,14 @@ class Journal:
         self._kept_in_flight: set[str] = set()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], job_fingerprint: str) -> Journal:
-        """Open or create the journal at ``path`` for the job with ``job_fingerprint``."""
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        job_fingerprint: str,
+        report_dir: str | os.PathLike[str] | None = None,
+    ) -> Journal:
+        """Open or create the journal at ``path`` for the job with ``job_fingerprint``;
+        ``report_dir`` is recorded as the job's report directory (``owns_report_dir``)."""
         path = Path(path)
         exists = path.exists() and path.stat().st_size > 0
         try:
@@ -116,6 +156,11 @@ class Journal:
                 "INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('fingerprint', ?), ('runs', ?)",
                 (SCHEMA_VERSION, job_fingerprint, str(runs)),
             )
+            if report_dir is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('report_dir', ?)",
+                    (os.path.realpath(report_dir),),
+                )
         os.chmod(path, 0o600)
         return cls(path, conn, resumed=runs > 1)
 

@@ -7,20 +7,27 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger import Ledger
-from ..models import Abort, AbortReason
+from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason
 from ..report import Report, ReportWriter, Resumed
-from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, read_journal
+from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, owns_report_dir, read_journal
 
 
 def report_from_journal(
     journal_path: str | os.PathLike[str], report_dir: str | os.PathLike[str]
 ) -> Report:
-    """Rebuild every report file from the journal; ids never settled are not attempted.
+    """Rebuild every report file from the journal: ids left in flight (a request may have
+    deleted them) are failed with the run's "outcome unknown" (``INTERRUPTED_UNKNOWN``), ids
+    never sent are not attempted.
+
+    ``report_dir`` must be new or empty, or hold an earlier report of this journal's job
+    (its runs' report directory, or an earlier rebuild), which is replaced.
 
     Raises:
-        UsageError: no journal at that path, or not a bulkdel journal.
+        UsageError: no journal at that path, or not a bulkdel journal; a ``report_dir``
+            that holds another report.
     """
-    writer = ReportWriter(report_dir)
+    reuse = owns_report_dir(journal_path, report_dir)
+    writer = ReportWriter(report_dir, fresh=not reuse)
     ledger = Ledger([writer])
     meta: dict[str, str] = {}
     in_flight = 0
@@ -67,9 +74,12 @@ def _replay(ledger: Ledger, row: tuple[Any, ...]) -> bool:
         ledger.missing((file_id,), (file_id,) if after_retry else ())
     elif state == FAILED:
         ledger.failed(file_id, error or "", status, attempts)
+    elif state == IN_FLIGHT:
+        # a request may have deleted it: the label the run itself gives such ids
+        ledger.failed(file_id, INTERRUPTED_UNKNOWN, None, attempts)
+        return True
     else:
         ledger.not_attempted((file_id,))
-        return bool(state == IN_FLIGHT)
     return False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from .progress import ProgressDisplay
 from .purge import purge_plan
 from .settings import Job, delete_job
 from .signals import stop_on_signals
+from .words import counted
 
 if TYPE_CHECKING:
     from .._engine.pager import Listing
@@ -40,12 +42,20 @@ async def run_delete(args: argparse.Namespace) -> Report:
         UnreachableError, FatalAPIError: the preflight failed; nothing was read or sent.
     """
     job = delete_job(args, os.environ)
-    plan = purge_plan(args, job.selection, os.environ)
-    with serving_metrics(args) as observers:
-        args.run_observers = observers
-        report = await _run_delete(args, job, plan)
-        for observer in observers:
-            observer.purged((report.purge or {}).get("requests", 0))
+    try:
+        plan = purge_plan(args, job.selection, os.environ)
+        with serving_metrics(args) as observers:
+            args.run_observers = observers
+            report = await _run_delete(args, job, plan)
+            for observer in observers:
+                observer.purged((report.purge or {}).get("requests", 0))
+    except BaseException:
+        # A run refused or declined before its report began leaves no empty directory
+        # behind (rmdir removes only an empty one).
+        if job.made_report_dir and job.report_dir is not None:
+            with contextlib.suppress(OSError):
+                job.report_dir.rmdir()
+        raise
     return report
 
 
@@ -129,8 +139,9 @@ async def _delete_selected(
     deleter = _deleter(args, job, budget, [deleted] if listing.urls is not None else [])
     report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
     print(
-        f"bulkdel: listing: {listing.files:,} files, {listing.bytes:,} bytes in "
-        f"{listing.pages:,} pages ({listing.requests:,} requests, {listing.retried:,} retried)"
+        f"bulkdel: listing: {counted(listing.files, 'file')}, "
+        f"{counted(listing.bytes, 'byte')} in {counted(listing.pages, 'page')} "
+        f"({counted(listing.requests, 'request')}, {listing.retried:,} retried)"
         + (" would be deleted (dry run)" if job.settings.dry_run else ""),
         file=sys.stderr,
     )

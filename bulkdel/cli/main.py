@@ -58,7 +58,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_verify(args) if args.command == "verify" else run_purge(args)
     if args.command == "report":
-        report = report_from_journal(args.journal, report_dir_from(args.report_dir))
+        report = report_from_journal(
+            args.journal, report_dir_from(args.report_dir, journal=args.journal)
+        )
         return finish(report, args.json)
     # imported here: ``--version``, ``--help`` and ``report`` need no HTTP stack or engine
     from .delete import run_delete

@@ -35,6 +35,7 @@ from ..purging import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, fold
 from ..report import Report
 from ..selection import Selection
 from ..verify import read_summary
+from .words import counted
 
 __all__ = [
     "DeletedIds",
@@ -64,24 +65,67 @@ def purge_plan(
     return plan_purge(mode, selection, endpoint, args.purge_limit)
 
 
-def cdn_note(report: Report) -> str | None:
+def cdn_note(report: Report, environ: Mapping[str, str] | None = None) -> str | None:
     """The end-of-run note that the CDN may still serve what was deleted, with a command
-    that purges it now, or None (a dry run, nothing deleted, or a run that purged)."""
+    that purges it now and that ``bulkdel purge`` will accept for this report, or None (a
+    dry run, nothing deleted, or a run that purged)."""
     if report.purge is not None or report.dry_run or report.counts.deleted == 0:
         return None
-    where = str(report.report_dir) if report.report_dir is not None else "REPORT_DIR"
     has_urls = report.selection is not None or bool(report.manifest and report.manifest["records"])
-    how = (
-        f"purge them now with 'bulkdel purge {where}' (next time, --purge-cache purges as "
-        "part of the run)"
-        if has_urls
-        else "the report holds ids only, no URLs: purge with 'bulkdel purge --folder FOLDER' "
-        "or 'bulkdel purge --url URL' (or delete by selector with --purge-cache)"
+    command = _purge_command(report, os.environ if environ is None else environ)
+    if report.report_dir is None and has_urls:
+        command = "bulkdel purge REPORT_DIR"
+    if command is not None:
+        how = (
+            f"purge them now with '{command}' (next time, --purge-cache purges as part of the run)"
+        )
+    elif has_urls:
+        how = (
+            "its files cannot be purged one by one here (too many for --purge-limit and "
+            "the monthly quota, or no manifest.jsonl): purge their folders with "
+            "'bulkdel purge --folder FOLDER'"
+        )
+    else:
+        how = (
+            "the report holds ids only, no URLs: purge with 'bulkdel purge --folder FOLDER' "
+            "or 'bulkdel purge --url URL' (or delete by selector with --purge-cache)"
+        )
+    n = report.counts.deleted
+    files = (
+        "the deleted file until its" if n == 1 else f"the {counted(n, 'deleted file')} until their"
     )
     return (
-        f"bulkdel: note: ImageKit's CDN may still serve the {report.counts.deleted:,} deleted "
-        f"files until their cache expires (deleting does not purge it); {how}"
+        f"bulkdel: note: ImageKit's CDN may still serve {files} cache expires "
+        f"(deleting does not purge it); {how}"
     )
+
+
+#: the URL endpoint a suggested command shows for the user to fill in
+_YOUR_ENDPOINT = "https://ik.imagekit.io/your_id"
+
+
+def _purge_command(report: Report, environ: Mapping[str, str]) -> str | None:
+    """A ``bulkdel purge`` command that the planner accepts for ``report``'s directory (the
+    same checks ``bulkdel purge`` makes), or None when none would be."""
+    where = report.report_dir
+    if where is None:
+        return None
+    summary = report.summary()
+    endpoint = environ.get("IMAGEKIT_URL_ENDPOINT")
+    deleted = report.counts.deleted
+    tries: list[tuple[str, Mode | None, str | None, int]] = [
+        (f"bulkdel purge {where}", None, endpoint, DEFAULT_PURGE_LIMIT),
+        (f"bulkdel purge {where} --url-endpoint {_YOUR_ENDPOINT}", "folders", _YOUR_ENDPOINT, 1),
+    ]
+    if DEFAULT_PURGE_LIMIT < deleted <= MONTHLY_QUOTA:
+        tries.append((f"bulkdel purge {where} --purge-limit {deleted}", "files", None, deleted))
+    for command, mode, url_endpoint, limit in tries:
+        try:
+            report_urls(where, summary, mode=mode, url_endpoint=url_endpoint, limit=limit)
+        except UsageError:
+            continue
+        return command
+    return None
 
 
 def print_note(report: Report) -> None:
@@ -134,7 +178,13 @@ def _named(args: argparse.Namespace, endpoint: str | None) -> tuple[Mode, list[s
         )
     urls = [folder_purge_url(check_url_endpoint(endpoint or ""), f) for f in args.folder]
     for url in args.url:
-        check_url_endpoint(url.removesuffix("*"))  # an http(s) URL
+        try:
+            check_url_endpoint(url.removesuffix("*"))  # an http(s) URL
+        except UsageError:
+            raise UsageError(
+                f"--url takes a file's full http(s) URL, like {_YOUR_ENDPOINT}/folder/file.jpg, "
+                f"got {url!r}"
+            ) from None
     if len(args.url) > args.purge_limit:
         raise UsageError(
             f"{len(args.url):,} URLs, above --purge-limit {args.purge_limit:,} (each purge "
@@ -178,7 +228,7 @@ def run_purge(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     line = (
-        f"bulkdel purge ({counts['mode']}): {counts['requests']:,} requests, "
+        f"bulkdel purge ({counts['mode']}): {counted(counts['requests'], 'request')}, "
         f"{counts['completed']:,} completed, {counts['pending']:,} pending, "
         f"{counts['failed']:,} failed"
         + (f"; nothing purged: {counts['refused']}" if counts["refused"] else "")

@@ -12,13 +12,15 @@ import argparse
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._journal.journal import owns_report_dir
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL, check_base_url
 from ..models import Settings
+from ..report import check_report_dir
 from ..selection import Selection
 from .budget import resolve_redis_url
 
@@ -38,6 +40,7 @@ class Job:
         redis_url: where the account's budget is shared (``--redis``), or None; never in
             ``repr`` (it may hold a password).
         report_dir: where the report goes (checked writable), None for no report.
+        made_report_dir: ``report_dir`` is a new default one that bulkdel created.
     """
 
     settings: Settings
@@ -45,6 +48,8 @@ class Job:
     private_key: str | None = field(repr=False)
     redis_url: str | None = field(default=None, repr=False)
     report_dir: Path | None = None
+    #: the report directory is the default one, created (empty) by ``delete_job``
+    made_report_dir: bool = False
 
 
 #: the base URL's variables: the official SDK's spelling, and the one bulkdel's other
@@ -141,8 +146,13 @@ def delete_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
     key = read_private_key(args.private_key_file, environ) if needs_key else None
     if not settings.dry_run:
         check_journal_path(args.journal)
-    report_dir = report_dir_from(args.report_dir)
-    return Job(settings, selection, key, resolve_redis_url(args.redis, environ), report_dir)
+    sources = [] if selection is not None else [str(s) for s in args.sources]
+    # A dry run keeps no journal, so it never reuses a directory.
+    journal = None if settings.dry_run else args.journal
+    report_dir = report_dir_from(args.report_dir, journal=journal, sources=sources)
+    made = args.report_dir is None
+    redis_url = resolve_redis_url(args.redis, environ)
+    return Job(settings, selection, key, redis_url, report_dir, made_report_dir=made)
 
 
 def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
@@ -157,16 +167,49 @@ def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
     return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
 
 
-def report_dir_from(option: Path | None) -> Path:
-    """``--report-dir``, else ``default_report_dir()``, checked before anything is sent.
+def report_dir_from(
+    option: Path | None, *, journal: Path | None = None, sources: Sequence[str] = ()
+) -> Path:
+    """``--report-dir``, checked before anything is read or sent; else a new directory
+    ``default_report_dir()`` (created here, so that two runs started in the same second
+    never share one).
+
+    Args:
+        option: ``--report-dir``.
+        journal: ``--journal``: a directory this journal's job wrote may be reused.
+        sources: the run's input paths (none may be one of the report's files).
 
     Raises:
-        UsageError: it is not a directory, or cannot be created or written (naming
-            ``report_dir``).
+        UsageError: (naming ``report_dir``) it holds another report or one of ``sources``,
+            is empty or ``.``, is not a directory, or cannot be created or written.
     """
-    path = option or default_report_dir()
-    _check_writable("report_dir", path, create=True)
-    return path
+    if option is None:
+        return make_default_report_dir()
+    check_report_dir(option, reuse=owns_report_dir(journal, option), inputs=sources)
+    _check_writable("report_dir", option, create=True)
+    return option
+
+
+def make_default_report_dir(now: dt.datetime | None = None) -> Path:
+    """Create ``default_report_dir()`` (0700), or the first of ``<it>-2``, ``<it>-3``, ...
+    that does not exist yet: ``mkdir`` is atomic, so each run gets a directory of its own.
+
+    Raises:
+        UsageError: the working directory cannot be written (naming ``report_dir``).
+    """
+    base = default_report_dir(now)
+    for n in range(1, 1000):
+        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UsageError(
+                f"report_dir {str(path)!r} cannot be created: {exc.strerror or exc}", "report_dir"
+            ) from None
+        return path
+    raise UsageError(f"report_dir: too many reports named {base}-N here", "report_dir")
 
 
 def check_journal_path(path: Path | None) -> None:

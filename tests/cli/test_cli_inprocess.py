@@ -589,7 +589,7 @@ def test_selected_delete_asks_on_a_terminal_then_deletes_the_folder(
         code = cli.main([*argv, "--report-dir", str(tmp_path / "r2")])
         err = capsys.readouterr().err
         assert code == cli.EXIT_OK, err
-        assert "bulkdel: listing: 200 files, 204,800 bytes in 1 pages" in err
+        assert "bulkdel: listing: 200 files, 204,800 bytes in 1 page " in err
         assert server.deleted == {f.file_id for f in files if f.folder != "/c/"}
     check_ground_truth(tmp_path / "r2", server)
 
@@ -618,7 +618,7 @@ def test_selected_dry_run_counts_and_deletes_nothing(
         assert server.deleted == set()
     captured = capsys.readouterr()
     assert code == cli.EXIT_OK
-    assert "40 files, 200 bytes in 1 pages" in captured.err
+    assert "40 files, 200 bytes in 1 page " in captured.err
     assert "would be deleted (dry run)" in captured.err
     summary = json.loads(captured.out)
     assert summary["counts"]["unique"] == summary["counts"]["not_attempted"] == 40

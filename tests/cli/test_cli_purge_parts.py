@@ -142,17 +142,24 @@ async def test_purge_after_per_file_and_when_nothing_was_deleted(tmp_path: Path)
         assert len(server.purge.purged) == 2
 
 
-def test_cdn_note() -> None:
+def test_cdn_note(tmp_path: Path) -> None:
     """After a live delete without --purge-cache, the note says the CDN may still serve the
-    files and a command that purges them after the fact; never after a dry run, a purge, or
-    nothing deleted."""
+    files and a command that purges them after the fact (for a report directory, one that
+    `bulkdel purge` accepts for it); never after a dry run, a purge, or nothing deleted."""
     ids_note = cdn_note(report(None, 5))
     assert ids_note is not None and "may still serve the 5 deleted files" in ids_note
     assert "ids only" in ids_note and "'bulkdel purge --folder FOLDER'" in ids_note
     selected = cdn_note(replace(report(None, 5), selection={"cutoff": None}))
     assert selected is not None and "'bulkdel purge REPORT_DIR'" in selected
-    in_dir = cdn_note(replace(report(None, 5), selection={}, report_dir=Path("r")))
-    assert in_dir is not None and "'bulkdel purge r'" in in_dir
+    in_dir = cdn_note(replace(report(None, 5), selection={}, report_dir=tmp_path), {})
+    assert in_dir is not None and "'bulkdel purge --folder FOLDER'" in in_dir  # no manifest
+    ids = [f"{i:024x}" for i in range(5)]
+    (tmp_path / "deleted.txt").write_text("".join(i + "\n" for i in ids))
+    (tmp_path / "manifest.jsonl").write_text(
+        "".join(json.dumps({"fileId": i, "url": f"{ENDPOINT}/{i}.jpg"}) + "\n" for i in ids)
+    )
+    in_dir = cdn_note(replace(report(None, 5), selection={}, report_dir=tmp_path), {})
+    assert in_dir is not None and f"'bulkdel purge {tmp_path}'" in in_dir
     recorded = replace(report(None, 5), manifest={"records": 5, "file": "manifest.jsonl"})
     assert "'bulkdel purge REPORT_DIR'" in (cdn_note(recorded) or "")
     assert cdn_note(replace(report(None, 5), purge={"requests": 1})) is None

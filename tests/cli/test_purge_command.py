@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,67 @@ def test_an_ids_only_report_has_no_urls(tmp_path: Path, capsys: pytest.CaptureFi
         assert cli.main(["purge", str(tmp_path / "d"), *base]) == 0
         assert "nothing purged: dry run" in capsys.readouterr().err
         assert server.purge.purged == []
+
+
+def _suggested(err: str) -> list[str]:
+    """The arguments of the `bulkdel purge ...` command the closing note suggests."""
+    (command,) = re.findall(r"'bulkdel (purge [^']*)'", err)
+    return shlex.split(command)
+
+
+def test_the_closing_note_suggests_a_purge_that_is_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a selector run of 150 files in a folder ImageKit will not purge by wildcard
+    (and no URL endpoint known), the note names a command that `bulkdel purge` accepts:
+    run as it is, it purges every deleted file."""
+    threaded = ThreadedServer(FakeImageKit(KEY, files=seed_files({"/a/": 150})))
+    report = tmp_path / "r"
+    with threaded as server:
+        server.purge.pending_polls = 0
+        code = cli.main(["delete", "--path", "/a/", "--base-url", threaded.url,
+                         "--report-dir", str(report), "--quiet", "--yes"])  # fmt: skip
+        assert code == 0
+        suggested = _suggested(capsys.readouterr().err)
+        assert cli.main(suggested) == 0, capsys.readouterr().err
+        assert len(server.purge.purged) == 150
+
+
+def test_an_ids_only_report_says_first_that_it_has_no_urls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bulkdel purge` of a report of bare ids above --purge-limit: the real reason (no
+    manifest, no URLs) comes first, not "raise the limit"."""
+    ids = hex_ids(150)
+    threaded = ThreadedServer(FakeImageKit(KEY, existing=ids))
+    with threaded:
+        source = write_ids(tmp_path / "ids.txt", ids)
+        code = cli.main(["delete", str(source), "--base-url", threaded.url,
+                         "--report-dir", str(tmp_path / "r"), "--quiet"])  # fmt: skip
+        assert code == 0
+        note = capsys.readouterr().err
+        assert cli.main(["purge", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no manifest.jsonl" in err and "purge-limit" not in err
+    assert "'bulkdel purge --folder FOLDER'" in note
+
+
+def test_a_bad_url_names_the_url_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bulkdel purge --url ftp://x` says what --url takes (not --url-endpoint)."""
+    assert cli.main(["purge", "--url", "ftp://x"]) == 2
+    err = capsys.readouterr().err
+    assert "--url takes" in err and "--url-endpoint" not in err and "'ftp://x'" in err
+
+
+def test_counts_of_one_are_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One file, one page, one request: "1 file", "1 page", "1 request", "the deleted file"
+    (the listing line and the CDN note; the text summary's lines are format_text's)."""
+    threaded = ThreadedServer(FakeImageKit(KEY, files=seed_files({"/one/two/": 1})))
+    with threaded:
+        code = cli.main(["delete", "--path", "/one/two/", "--base-url", threaded.url,
+                         "--report-dir", str(tmp_path / "r"), "--quiet", "--yes"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "listing: 1 file, " in err and " in 1 page (1 request, 0 retried)" in err
+    assert "may still serve the deleted file until its cache expires" in err
+    assert "1 pages" not in err and "1 deleted files" not in err

@@ -10,7 +10,7 @@ import pytest
 from bulkdel import BulkDeleter, Settings, UsageError
 from bulkdel._engine.sources import open_files
 from bulkdel._journal.rebuild import report_from_journal
-from bulkdel.models import Abort, AbortReason
+from bulkdel.models import INTERRUPTED_UNKNOWN, Abort, AbortReason
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, check_report_dir, hex_ids, read_jsonl, read_lines
 
@@ -73,9 +73,10 @@ async def test_a_stopped_job_rebuilds_as_incomplete_with_ids_not_attempted(
     assert sorted(read_lines(tmp_path / "rebuilt" / "not_attempted.txt")) == hex_ids(50)
 
 
-async def test_ids_left_in_flight_rebuild_as_not_attempted_and_counted(tmp_path: Path) -> None:
+async def test_ids_left_in_flight_rebuild_as_outcome_unknown_and_counted(tmp_path: Path) -> None:
     """A run cancelled with a request on the wire: the journal keeps that batch in flight,
-    and the rebuilt report counts it as not attempted and in flight."""
+    and the rebuilt report counts it as in flight and failed with the run's own label,
+    "outcome unknown" (never "not attempted": the server may have deleted it)."""
     source = write_input(tmp_path / "ids.txt", hex_ids(300))
     async with FakeImageKit(KEY, faults=Faults(latency=5.0)) as server:
         settings = Settings(base_url=server.url, concurrency=1, batch_size=10, **FAST)
@@ -90,8 +91,10 @@ async def test_ids_left_in_flight_rebuild_as_not_attempted_and_counted(tmp_path:
     summary = check_report_dir(tmp_path / "rebuilt")
     assert summary["journal"]["in_flight_unknown"] == 10
     assert rebuilt.counts.deleted == 0
-    assert rebuilt.counts.unique == rebuilt.counts.not_attempted
-    assert rebuilt.counts.unique >= 10
+    assert rebuilt.counts.failed == 10
+    assert rebuilt.counts.unique == rebuilt.counts.not_attempted + 10
+    failed = read_jsonl(tmp_path / "rebuilt" / "failed.jsonl")
+    assert {r["error"] for r in failed} == {INTERRUPTED_UNKNOWN}
     assert summary["complete"] is False
 
 
