@@ -26,6 +26,7 @@ from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed
 from .telemetry.observer import RunObserver
 from .telemetry.setup import run_observer
+from .verdict import is_complete, outcome_abort
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing  # only a job with a selection lists
@@ -218,12 +219,16 @@ class BulkDeleter:
         journal: Journal | None,
     ) -> Report:
         """The run's report, the one place it is built."""
-        abort = pipeline.aborted or _abort_of(failure, pipeline.input_done)
         counts = self.ledger.counts
         if isinstance(self._sender, ImageKitClient):
             # A run none of whose requests connected must not read as complete.
             self.ledger.requests.connect_failures = self._sender.connect_failures
             self.ledger.requests.connect_error = self._sender.last_connect_failure
+        abort = (
+            pipeline.aborted
+            or _abort_of(failure, pipeline.input_done)
+            or outcome_abort(counts, self.ledger.requests, pipeline.input_done)
+        )
         resumed = None
         if journal is not None:
             resumed = Resumed(
@@ -235,7 +240,7 @@ class BulkDeleter:
         return Report(
             counts=counts,
             requests=self.ledger.requests,
-            complete=pipeline.input_done and counts.not_attempted == 0 and abort is None,
+            complete=is_complete(counts, pipeline.input_done, abort),
             abort=abort,
             elapsed_s=elapsed,
             report_dir=writer.directory if writer else None,

@@ -39,6 +39,11 @@ class AbortReason(StrEnum):
     FATAL = "fatal"  #: the API said stop (401/403, a 404 not about files, a listing 400)
     LISTING_FAILED = "listing failed"  #: a listing page kept failing
     ERROR = "error"  #: an unexpected exception inside bulkdel
+    #: no delete request got an answer: none connected (DNS, refused, TLS), or every attempt
+    #: timed out or got a 5xx
+    UNREACHABLE = "unreachable"
+    #: the whole input was read and not one line of it is a valid id: nothing to send
+    NO_VALID_ID = "no valid id"
 
 
 class ExitCode(IntEnum):
@@ -46,8 +51,11 @@ class ExitCode(IntEnum):
 
     OK = 0  #: every id deleted or missing; a dry run that read its input
     INCOMPLETE = 1  #: ids failed or not attempted; a listing page kept failing; a bug
-    USAGE = 2  #: a bad option or input, a refusal, a declined prompt: nothing deleted
-    FATAL = 3  #: the preflight failed, or a fatal answer aborted the run
+    #: a bad option or input (not one valid id in it), a refusal, a declined prompt: nothing
+    #: deleted
+    USAGE = 2
+    #: the preflight failed, the API never answered a delete, or a fatal answer aborted the run
+    FATAL = 3
     INTERRUPTED = 130  #: SIGINT/SIGTERM
 
 
@@ -61,6 +69,8 @@ EXIT_CODES: dict[AbortReason, ExitCode | None] = {
     AbortReason.FATAL: ExitCode.FATAL,
     AbortReason.LISTING_FAILED: ExitCode.INCOMPLETE,
     AbortReason.ERROR: ExitCode.INCOMPLETE,
+    AbortReason.UNREACHABLE: ExitCode.FATAL,
+    AbortReason.NO_VALID_ID: ExitCode.USAGE,
 }
 
 
