@@ -14,6 +14,7 @@ import aiohttp
 
 from ._engine.pipeline import BatchSender, Pipeline
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
+from ._engine.validate import refuse_text
 from ._journal.journal import Journal, fingerprint
 from .audit import Audit, key_fingerprint, library_call, redact
 from .budget import AccountBudget, LocalBudget, budget_for
@@ -147,7 +148,12 @@ class BulkDeleter:
     ) -> Report:
         """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
         the files a ``listing`` selects (listed while deleting, with turns from the same
-        budget; the listing's client is closed at the end)."""
+        budget; the listing's client is closed at the end).
+
+        Raises:
+            UsageError: ``ids`` is one str or bytes (pass a list of ids).
+        """
+        refuse_text(ids, "ids")
         audit = Audit(self._call, self.settings.base_url, self._account)
         journal = self._open_journal(files, listing)
         writer = ReportWriter(self.report_dir) if self.report_dir is not None else None
@@ -345,10 +351,12 @@ async def delete_files(
     ``observers``, ``meter_provider`` and ``tracer_provider`` follow the run (``BulkDeleter``).
 
     Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
-    key, base URL or setting, or neither ids nor a listing, before anything is sent.
+    key, base URL or setting, neither ids nor a listing, or ids given as one str (pass a
+    list: a str would be iterated character by character), before anything is sent.
     """
     if ids is None and listing is None:
         raise UsageError("delete_files needs ids or a listing")
+    refuse_text(ids, "ids")
     settings = Settings(
         base_url=base_url,
         rate=rate,

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel import BulkDeleter
+from bulkdel import BulkDeleter, delete_batch, delete_files
+from bulkdel._engine.validate import id_problem
+from bulkdel.errors import UsageError
 from bulkdel.ledger import Counts, RequestStats
 from bulkdel.models import Abort, AbortReason, ExitCode, Settings
 from bulkdel.report import Report, format_text
@@ -104,3 +106,49 @@ def test_every_abort_reason_has_an_exit_code_entry(reason: AbortReason) -> None:
     from bulkdel.models import EXIT_CODES
 
     assert reason in EXIT_CODES
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("5", "shorter than 16 characters (1)"),
+        ("fileId", "shorter than 16 characters (6)"),
+        ("0123456789abcde", "shorter than 16 characters (15)"),
+        ("0123456789abcdef01234567 ", "character ' ' is not allowed"),
+        ("0123456789ab\x00cdef01234567", "character '\\x00' is not allowed"),
+        ("0123456789ab/cdef01234567", "character '/' is not allowed"),
+        ("a" * 65, "longer than 64 characters (65)"),
+        ("a/" * 40, "character '/' is not allowed"),
+        ("", "empty id"),
+    ],
+)
+def test_the_id_rule_refuses_what_cannot_be_a_file_id(value: str, problem: str) -> None:
+    """One character, a header word, whitespace, control characters, '/', 65 characters."""
+    reason = id_problem(value)
+    assert reason is not None and reason.startswith(problem)
+
+
+@pytest.mark.parametrize("value", ["0123456789abcdef01234567", "a" * 16, "A_b-" * 16])
+def test_the_id_rule_takes_imagekit_ids_and_the_safe_alphabet(value: str) -> None:
+    """ImageKit's 24 hex characters, and 16..64 of [A-Za-z0-9_-]."""
+    assert id_problem(value) is None
+
+
+ONE_ID = "5f2b7c0123456789abcdef01"
+
+
+@pytest.mark.parametrize("source", [ONE_ID, ONE_ID.encode()])
+async def test_one_id_as_a_string_is_refused_not_iterated(source: str | bytes) -> None:
+    """delete_files("5f2b...") would send 24 one-character ids: refused, naming ``ids``,
+    before anything is sent."""
+    async with FakeImageKit(KEY) as server:
+        with pytest.raises(UsageError, match=r"^ids is a (str|bytes), not a collection") as info:
+            await delete_files(source, private_key=KEY, base_url=server.url)  # type: ignore[arg-type]
+        assert info.value.parameter == "ids"
+        with pytest.raises(UsageError) as info:
+            await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(source)  # type: ignore[arg-type]
+        assert info.value.parameter == "ids"
+        with pytest.raises(UsageError, match=r"^file_ids is a (str|bytes)") as info:
+            await delete_batch(source, private_key=KEY, base_url=server.url)  # type: ignore[arg-type]
+        assert info.value.parameter == "file_ids"
+        assert server.stats.requests == 0
