@@ -62,12 +62,12 @@ class ProgressDisplay:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        """Stop and clear the line (if one was drawn: typed input is never erased)."""
+        """Stop and clear the line (not while ids are typed: their line is not erased)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._drawn or self._task is None:
+        if self._drawn or not self._typing():
             self._stream.write("\r\033[K")
             self._stream.flush()
 
