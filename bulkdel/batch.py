@@ -17,7 +17,7 @@ import aiohttp
 
 from ._engine.run import Run
 from ._engine.runner import BatchSender
-from ._engine.validate import id_problem
+from ._engine.validate import id_problem, refuse_text
 from .batch_outcome import BatchOutcome
 from .budget import AccountBudget, budget_for
 from .errors import FatalAPIError, UsageError
@@ -88,8 +88,10 @@ def _checked(file_ids: Sequence[str]) -> list[str]:
     """The ids once each, in order.
 
     Raises:
-        UsageError: more than ``MAX_BATCH`` of them, or one that is not a file id.
+        UsageError: one str or bytes instead of a list, more than ``MAX_BATCH`` ids, or one
+            that is not a file id.
     """
+    refuse_text(file_ids, "file_ids")
     unique = list(dict.fromkeys(file_ids))
     if len(unique) > MAX_BATCH:
         raise UsageError(f"file_ids: at most {MAX_BATCH} ids a batch, got {len(unique)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 from collections.abc import AsyncIterable, Iterable, Sequence
@@ -15,6 +14,7 @@ import aiohttp
 from ._engine.pipeline import Pipeline
 from ._engine.runner import BatchSender
 from ._engine.sources import Chunk, FileReader, files_chunks, iterable_chunks
+from ._engine.validate import refuse_text
 from ._journal.journal import Journal, fingerprint, owns_report_dir
 from .audit import Audit, key_fingerprint, library_call, redact
 from .budget import AccountBudget, LocalBudget, budget_for
@@ -28,6 +28,7 @@ from .report import Report, ReportWriter, Resumed, check_report_dir
 from .report_writer import reserve_for
 from .telemetry.observer import RunObserver
 from .telemetry.setup import run_observer
+from .verdict import failure_abort, is_complete, outcome_abort
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing  # only a job with a selection lists
@@ -148,7 +149,12 @@ class BulkDeleter:
     ) -> Report:
         """Delete ``ids`` (any iterable or async iterable of str), opened ``files`` and/or
         the files a ``listing`` selects (listed while deleting, with turns from the same
-        budget; the listing's client is closed at the end)."""
+        budget; the listing's client is closed at the end).
+
+        Raises:
+            UsageError: ``ids`` is one str or bytes (pass a list of ids).
+        """
+        refuse_text(ids, "ids")
         audit = Audit(self._call, self.settings.base_url, self._account)
         journal, writer = await self._open_records(files, listing)
         manifest = self._open_manifest(journal, listing)
@@ -246,12 +252,16 @@ class BulkDeleter:
         journal: Journal | None,
     ) -> Report:
         """The run's report, the one place it is built."""
-        abort = pipeline.aborted or _abort_of(failure, pipeline.input_done)
         counts = self.ledger.counts
         if isinstance(self._sender, ImageKitClient):
             # A run none of whose requests connected must not read as complete.
             self.ledger.requests.connect_failures = self._sender.connect_failures
             self.ledger.requests.connect_error = self._sender.last_connect_failure
+        abort = (
+            pipeline.aborted
+            or failure_abort(failure, pipeline.input_done)
+            or outcome_abort(counts, self.ledger.requests, pipeline.input_done)
+        )
         resumed = None
         if journal is not None:
             resumed = Resumed(
@@ -263,7 +273,7 @@ class BulkDeleter:
         return Report(
             counts=counts,
             requests=self.ledger.requests,
-            complete=pipeline.input_done and counts.not_attempted == 0 and abort is None,
+            complete=is_complete(counts, pipeline.input_done, abort),
             abort=abort,
             elapsed_s=elapsed,
             report_dir=writer.directory if writer else None,
@@ -300,19 +310,6 @@ async def _close_records(
         await journal.close()
     if writer is not None:
         writer.close(report.summary())
-
-
-def _abort_of(failure: BaseException | None, input_done: bool) -> Abort | None:
-    """Why a run the pipeline did not stop ended early: cancelled, an unexpected error, or
-    (input not all read) cancelled too; None when it ran through."""
-    if isinstance(failure, asyncio.CancelledError):
-        return Abort(AbortReason.CANCELLED)
-    if failure is not None:
-        # "error: " and this detail stay within 300 characters
-        return Abort(AbortReason.ERROR, f"{type(failure).__name__}: {failure}"[:293])
-    if not input_done:
-        return Abort(AbortReason.CANCELLED)
-    return None
 
 
 class _NoSender:
@@ -368,10 +365,12 @@ async def delete_files(
     ``observers``, ``meter_provider`` and ``tracer_provider`` follow the run (``BulkDeleter``).
 
     Never raises for API trouble: failures are in the report. Raises ``UsageError`` for a bad
-    key, base URL or setting, or neither ids nor a listing, before anything is sent.
+    key, base URL or setting, neither ids nor a listing, or ids given as one str (pass a
+    list: a str would be iterated character by character), before anything is sent.
     """
     if ids is None and listing is None:
         raise UsageError("delete_files needs ids or a listing")
+    refuse_text(ids, "ids")
     settings = Settings(
         base_url=base_url,
         rate=rate,

@@ -40,6 +40,11 @@ class AbortReason(StrEnum):
     LISTING_FAILED = "listing failed"  #: a listing page kept failing
     ERROR = "error"  #: an unexpected exception inside bulkdel
     DISK_FULL = "disk full"  #: the report's file system filled: sending stopped
+    #: no delete request got an answer: none connected (DNS, refused, TLS), or every attempt
+    #: timed out or got a 5xx
+    UNREACHABLE = "unreachable"
+    #: the whole input was read and not one line of it is a valid id: nothing to send
+    NO_VALID_ID = "no valid id"
 
 
 class ExitCode(IntEnum):
@@ -47,8 +52,12 @@ class ExitCode(IntEnum):
 
     OK = 0  #: every id deleted or missing; a dry run that read its input
     INCOMPLETE = 1  #: ids failed or not attempted; a listing page kept failing; a bug
-    USAGE = 2  #: a bad option or input, a refusal, a declined prompt: nothing deleted
-    FATAL = 3  #: the preflight failed, a fatal answer aborted the run, or the disk filled
+    #: a bad option or input (not one valid id in it), a refusal, a declined prompt: nothing
+    #: deleted
+    USAGE = 2
+    #: the preflight failed, the API never answered a delete, a fatal answer aborted the run,
+    #: or the disk filled
+    FATAL = 3
     INTERRUPTED = 130  #: SIGINT/SIGTERM
 
 
@@ -64,6 +73,8 @@ EXIT_CODES: dict[AbortReason, ExitCode | None] = {
     AbortReason.ERROR: ExitCode.INCOMPLETE,
     # not 1: retrying without freeing space would fill the disk again
     AbortReason.DISK_FULL: ExitCode.FATAL,
+    AbortReason.UNREACHABLE: ExitCode.FATAL,
+    AbortReason.NO_VALID_ID: ExitCode.USAGE,
 }
 
 

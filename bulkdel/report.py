@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .ledger import Counts, RequestStats
-from .models import Abort
+from .models import Abort, AbortReason
 from .report_disk import open_private, write_all, write_json_atomic
 from .report_writer import LIST_FILES, REPORT_FILES, ReportWriter, check_report_dir
 
@@ -143,13 +143,7 @@ def format_text(report: Report) -> str:
     width = max(len(f"{n:,}") for _, n in rows)
     lines = [f"  {name:<14}{n:>{width},}" for name, n in rows]
     r = report.requests
-    head = "bulkdel: " + ("complete" if report.complete else "INCOMPLETE")
-    if r.never_connected:
-        head = f"bulkdel: NO CONNECTION — none of {r.sent:,} requests connected"
-        head += f" ({r.connect_error})" if r.connect_error else ""
-    if report.aborted:
-        head += f" — aborted: {report.aborted}"
-    lines.insert(0, head)
+    lines.insert(0, _head(report))
     lines.append(
         f"  {r.sent:,} requests ({r.retried:,} retried) in {report.elapsed_s:.1f}s, "
         f"{report.ids_per_s:,.0f} ids/s"
@@ -172,6 +166,23 @@ def format_text(report: Report) -> str:
         if c.not_attempted:
             lines.append(f"  not attempted: {where / 'not_attempted.txt'}")
     return "\n".join(lines)
+
+
+def _head(report: Report) -> str:
+    """The summary's first line: what the run amounted to, in a word a user can act on."""
+    r = report.requests
+    reason = report.abort.reason if report.abort is not None else None
+    if r.never_connected:
+        head = f"bulkdel: NO CONNECTION — none of {r.sent:,} requests connected"
+        head += f" ({r.connect_error})" if r.connect_error else ""
+        return head if reason in (None, AbortReason.UNREACHABLE) else f"{head} — {report.aborted}"
+    if reason is AbortReason.NO_VALID_ID:
+        return f"bulkdel: NO VALID ID — {report.abort.detail if report.abort else ''}; nothing sent"
+    if report.dry_run:
+        head = "bulkdel: dry run — nothing sent"
+    else:
+        head = "bulkdel: " + ("complete" if report.complete else "INCOMPLETE")
+    return head + (f" — aborted: {report.aborted}" if report.aborted else "")
 
 
 def _manifest_lines(report: Report) -> list[str]:

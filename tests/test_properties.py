@@ -18,15 +18,21 @@ from bulkdel.ledger import Counts, Ledger, RequestStats
 from bulkdel.models import Kind, Outcome, Settings
 from bulkdel.report import Report, ReportWriter
 
-REFERENCE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+REFERENCE = re.compile(r"\A[A-Za-z0-9_-]{16,64}\Z")
 id_alphabet = st.sampled_from("0123456789abcdefABCDEF_-xyz")
-ids = st.text(id_alphabet, min_size=1, max_size=64)
-anything = st.one_of(ids, st.text(max_size=70), st.text(id_alphabet, min_size=60, max_size=70))
+#: mostly valid, and across the lower bound (16)
+ids = st.text(id_alphabet, min_size=12, max_size=64)
+anything = st.one_of(
+    ids,
+    st.text(max_size=70),
+    st.text(id_alphabet, max_size=20),
+    st.text(id_alphabet, min_size=60, max_size=70),
+)
 
 
 @given(anything)
 def test_id_rule_matches_the_spec(value: str) -> None:
-    """Valid exactly when 1-64 of [A-Za-z0-9_-]; otherwise a non-empty reason."""
+    """Valid exactly when 16-64 of [A-Za-z0-9_-]; otherwise a non-empty reason."""
     expected = REFERENCE.match(value) is not None
     assert is_valid_id(value) == expected
     assert (id_problem(value) is None) == expected

@@ -111,7 +111,9 @@ def test_no_key_in_output_under_server_faults(tmp_path: Path, name: str) -> None
     with threaded:
         # the faults hit the run itself, not the preflight
         result = _cli(threaded.url, tmp_path, "--no-preflight", *(["--json"] if as_json else []))
-    assert result.returncode in (0, 1), result.stderr
+    # no delete request answered (nothing connected, or a 5xx each time): unreachable, 3
+    unreachable = name in ("5xx", "html", "drop_before")
+    assert result.returncode in ((3,) if unreachable else (0, 1)), result.stderr
     assert "Traceback" not in result.stderr
     assert_no_key([result.stdout, result.stderr], tmp_path / "r")
 
@@ -187,7 +189,7 @@ def test_no_key_when_connection_refused(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stderr
     assert_no_key([result.stdout, result.stderr], tmp_path / "r")
     result = _cli("http://127.0.0.1:9", tmp_path, "--no-preflight")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr  # every id failed: unreachable
     assert_no_key([result.stdout, result.stderr], tmp_path / "r")
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 from ..errors import InputError
 from .async_runs import async_runs
-from .validate import ID_PATTERN, MAX_ID_LENGTH, id_problem
+from .validate import ID_PATTERN, MAX_ID_LENGTH, MIN_ID_LENGTH, id_problem
 
 Item = tuple[int, str, str | None]
 Format = Literal["auto", "lines", "csv", "jsonl"]
@@ -246,7 +246,11 @@ class FileReader:
             return True
         blob = b"\n".join(lines)
         sizes = set(map(len, lines))
-        if not blob.translate(None, _ID_BYTES) and min(sizes) > 0 and max(sizes) <= MAX_ID_LENGTH:
+        if (
+            not blob.translate(None, _ID_BYTES)
+            and min(sizes) >= MIN_ID_LENGTH
+            and max(sizes) <= MAX_ID_LENGTH
+        ):
             # every line is a clean id: no per-line regex (it was most of the reading)
             first = self._line + 1
             self._line += len(lines)

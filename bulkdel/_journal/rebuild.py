@@ -9,6 +9,7 @@ from typing import Any
 from ..ledger import Ledger
 from ..models import INTERRUPTED_UNKNOWN, Abort, AbortReason
 from ..report import Report, ReportWriter, Resumed
+from ..verdict import is_complete
 from .journal import DELETED, FAILED, IN_FLIGHT, MISSING, owns_report_dir, read_journal
 
 
@@ -50,7 +51,7 @@ def report_from_journal(
     report = Report(
         counts=counts,
         requests=ledger.requests,
-        complete=input_done and counts.not_attempted == 0,
+        complete=is_complete(counts, input_done, _abort(meta)),
         abort=_abort(meta),
         elapsed_s=0.0,
         report_dir=Path(report_dir),

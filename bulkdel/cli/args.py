@@ -22,7 +22,7 @@ from ..models import (
     Settings,
 )
 from ..redis_connection import DEFAULT_WAIT, REDIS_ENV, check_url
-from .values import number, whole
+from .values import number, path_problem, whole
 
 AGE_HELP = (
     "created longer ago than AGE: a whole number and s, min, h, d, w, mo (calendar months) "
@@ -74,6 +74,22 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # argparse drops a "--" from an option's values as the end-of-options marker, so
+        # that --opt=-- gave [] and the option's type check never ran (--base-url=-- fell
+        # back to the real API, --path=-- to stdin). An empty value (an unset shell
+        # variable) read as "not given" the same way. No option takes either.
+        if action.option_strings:
+            for value in arg_strings:
+                if value == "--" or not value.strip():
+                    raise UsageError(f"{_name(action)} needs a value, got {value!r}")
+        values = super()._get_values(action, arg_strings)
+        for value in values if isinstance(values, list) else [values]:
+            problem = path_problem(value) if isinstance(value, Path) else None
+            if problem is not None:
+                raise UsageError(f"{_name(action)} {problem}")
+        return values
+
     def error(self, message: str) -> NoReturn:
         for pattern, wording in _REWORDED:
             match = pattern.fullmatch(message)
@@ -81,6 +97,13 @@ class Parser(argparse.ArgumentParser):
                 message = wording.format(*match.groups())
                 break
         raise UsageError(message)
+
+
+def _name(action: argparse.Action) -> str:
+    """How a message names an option (its long form) or a positional argument."""
+    if action.option_strings:
+        return max(action.option_strings, key=len)
+    return str(action.metavar or action.dest)
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:

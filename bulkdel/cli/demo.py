@@ -1,10 +1,13 @@
-"""``bulkdel demo``: the whole job against an in-process fake server with a realistic mix."""
+"""``bulkdel demo``: the whole job against an in-process fake server with a realistic mix,
+and its report checked against the server's ground truth."""
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._engine.sources import open_files
@@ -32,6 +35,42 @@ def write_demo_input(path: Path, count: int, seed: int = 7) -> list[str]:
     return ids
 
 
+@dataclass
+class Truth:
+    """What the demo's fake server knows: the ids that existed, the ones locked for good,
+    and the ones it deleted."""
+
+    existing: frozenset[str]
+    locked: frozenset[str]
+    deleted: set[str] = field(default_factory=set)
+
+
+def compare(report_dir: Path, truth: Truth) -> list[str]:
+    """Where the report's lists disagree with the server's truth, one phrase each (none:
+    every id is in the right bucket)."""
+
+    def lines(name: str) -> set[str]:
+        path = report_dir / name
+        return set(path.read_text().split()) if path.exists() else set()
+
+    deleted, missing = lines("deleted.txt"), lines("missing.txt")
+    failed_path = report_dir / "failed.jsonl"
+    failed = {json.loads(line)["fileId"] for line in failed_path.read_text().splitlines() if line}
+    checks = [
+        ("deleted.txt", deleted - truth.deleted, "the server did not delete"),
+        ("deleted.txt", truth.deleted - deleted - missing, "deleted but not in the report"),
+        ("missing.txt", missing & truth.existing - truth.deleted, "that existed"),
+        ("the server", truth.existing - truth.locked - truth.deleted, "left undeleted"),
+        ("failed.jsonl", failed ^ truth.locked, "not one of the locked files (or absent)"),
+        ("not_attempted.txt", lines("not_attempted.txt"), "left unsent"),
+    ]
+    return [
+        f"{name}: {len(ids):,} id{'s' if len(ids) != 1 else ''} {what}"
+        for name, ids, what in checks
+        if ids
+    ]
+
+
 async def demo(count: int, report_dir: Path, *, show_progress: bool = True) -> Report:
     """Run a demo job of ``count`` ids and return its report.
 
@@ -40,6 +79,13 @@ async def demo(count: int, report_dir: Path, *, show_progress: bool = True) -> R
         report_dir: where the report goes.
         show_progress: draw the progress line, as ``delete`` does, when stderr is a terminal.
     """
+    return (await demo_with_truth(count, report_dir, show_progress=show_progress))[0]
+
+
+async def demo_with_truth(
+    count: int, report_dir: Path, *, show_progress: bool = True
+) -> tuple[Report, Truth]:
+    """``demo``, and what its fake server knew at the end."""
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "ids.txt"
@@ -67,7 +113,19 @@ async def demo(count: int, report_dir: Path, *, show_progress: bool = True) -> R
             if progress is not None:
                 progress.start()
             try:
-                return await deleter.run(files=readers)
+                report = await deleter.run(files=readers)
             finally:
                 if progress is not None:
                     await progress.stop()
+            return report, Truth(frozenset(existing), locked, set(server.deleted))
+
+
+def check_line(report: Report, mismatches: list[str]) -> str:
+    """The demo's last line: the report agrees with the server, or where it does not."""
+    if mismatches:
+        return "bulkdel demo: MISMATCH — " + "; ".join(mismatches)
+    locked = report.counts.failed
+    return (
+        "bulkdel demo: checked, every id is where the fake server says "
+        f"({locked:,} locked file{'s' if locked != 1 else ''} failed)"
+    )

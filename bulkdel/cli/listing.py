@@ -7,10 +7,12 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from .._engine.pager import Listing
 from ..budget import AccountBudget
+from ..errors import UsageError
 from ..listing_host import StandaloneHost
 from ..models import Abort
 from .budget import account_budget
@@ -35,15 +37,33 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
     """
     job = list_job(args, os.environ)
     await check_api(job.settings, job.private_key, skip=args.no_preflight)
-    wait = args.redis_wait
-    async with account_budget(job.redis_url, job.settings, job.private_key, wait=wait) as budget:
-        return await _list(args, job, budget)
+    # opened once the key is known good (an existing file is not emptied for nothing)
+    out = sys.stdout if args.output is None else _open_output(args.output)
+    try:
+        wait = args.redis_wait
+        async with account_budget(
+            job.redis_url, job.settings, job.private_key, wait=wait
+        ) as budget:
+            return await _list(args, job, budget, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
 
 
-async def _list(args: argparse.Namespace, job: Job, budget: AccountBudget | None) -> Abort | None:
+def _open_output(path: Path) -> TextIO:
+    """``--output``, opened before any page is listed: a path that cannot be written is a
+    usage error naming the option, not an internal error."""
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {str(path)!r} cannot be written: {exc.strerror}") from None
+
+
+async def _list(
+    args: argparse.Namespace, job: Job, budget: AccountBudget | None, out: TextIO
+) -> Abort | None:
     listing = listing_for(job)
     host = StandaloneHost(job.settings, budget=budget)
-    out = sys.stdout if args.output is None else args.output.open("w", encoding="utf-8")
     with stop_on_signals(host.stop) as interrupts:
         try:
             await _write(listing, host, out, jsonl=args.jsonl)
@@ -52,10 +72,7 @@ async def _list(args: argparse.Namespace, job: Job, budget: AccountBudget | None
                 raise
         finally:
             await listing.close()
-            if out is not sys.stdout:
-                out.close()
-            else:
-                out.flush()
+            out.flush()
     print(
         f"bulkdel: {listing.files:,} files, {listing.bytes:,} bytes "
         f"({listing.pages:,} pages, {listing.requests:,} requests)",

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..models import EXIT_CODES, Abort
 from ..report import Report, format_text
 from .boundary import guarded, option_message
-from .exits import EXIT_OK, EXIT_USAGE
+from .exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .metrics import serve_final_metrics
 from .parser import build_parser
 from .settings import report_dir_from
@@ -40,10 +40,7 @@ def finish(report: Report, as_json: bool) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from .demo import demo
-
-        report_dir = report_dir_from(args.report_dir)
-        return finish(asyncio.run(demo(args.ids, report_dir)), args.json)
+        return _demo(args)
     if args.command == "list":
         from .listing import run_list
 
@@ -70,6 +67,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     code = finish(report, args.json)
     print_note(report)
     return code
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """``bulkdel demo``: exit 0 when its report agrees with the fake server's truth (the five
+    locked files failed, as they must), else 1 with the mismatch named."""
+    from .demo import check_line, compare, demo_with_truth
+
+    report_dir = report_dir_from(args.report_dir)
+    report, truth = asyncio.run(demo_with_truth(args.ids, report_dir))
+    finish(report, args.json)
+    mismatches = compare(report_dir, truth)
+    print(check_line(report, mismatches), file=sys.stderr)
+    if report.abort is not None:  # interrupted: the signal's code
+        return report.exit_code
+    return EXIT_INCOMPLETE if mismatches else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,6 +87,8 @@ def read_private_key(key_file: Path | None, environ: Mapping[str, str]) -> str:
             key = key_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise UsageError(f"cannot read --private-key-file {key_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:  # the message would quote the file's bytes: a secret
+            raise UsageError(f"--private-key-file {key_file} is not UTF-8 text") from None
         if not key:
             raise UsageError(f"--private-key-file {key_file} is empty")
         return key

@@ -1,4 +1,5 @@
-"""Option values checked where they are parsed: whole numbers and finite numbers in range.
+"""Option values checked where they are parsed: whole numbers and finite numbers in range,
+paths the system can hold.
 
 A value Python parses but nothing can use (``1e400`` seconds, a 20-digit concurrency, ``nan``)
 is refused here, naming the option, before anything runs. The bounds of the library's
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 #: longest number text taken (int() of a 5,000-digit string is slow and a ValueError anyway)
 _MAX_DIGITS = 30
@@ -59,3 +62,22 @@ def number(low: float, high: float, *, low_open: bool = True) -> Callable[[str],
 def _cut(text: str) -> str:
     """A long value, shortened for a message."""
     return repr(text.strip()[:_MAX_DIGITS] + "...")
+
+
+#: the longest file name and path the system takes (Linux's; an OSError otherwise, later)
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
+
+def path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot name a file on this system (a name or the whole too long, a NUL
+    byte), or None: checked when parsed, so that the error names the option."""
+    text = os.fsencode(path)
+    if b"\0" in text:
+        return "must not contain a NUL character"
+    if len(text) >= _PATH_MAX:
+        return f"is too long a path ({len(text):,} bytes, at most {_PATH_MAX - 1:,})"
+    longest = max((len(part) for part in text.split(b"/")), default=0)
+    if longest > _NAME_MAX:
+        return f"holds a name too long for a file ({longest:,} bytes, at most {_NAME_MAX})"
+    return None

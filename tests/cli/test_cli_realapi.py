@@ -112,8 +112,10 @@ def test_no_preflight_and_a_run_that_never_connected(
         ]
     )
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 3  # as the preflight's failure: the API was never reached
     assert "bulkdel: NO CONNECTION" in err and "bulkdel: complete" not in err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["complete"] is False and summary["aborted"].startswith("unreachable: ")
 
 
 def test_list_runs_the_preflight(capsys: pytest.CaptureFixture[str]) -> None:

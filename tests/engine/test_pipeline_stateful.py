@@ -249,10 +249,16 @@ def test_pipeline_accounts_for_every_id_under_any_answers(
     unique_valid = {i for i in ids if isinstance(i, str) and is_valid_id(i)}
     assert c.unique == len(unique_valid)
     assert set(steps.bucket) == unique_valid
-    fatal = report.aborted is not None
-    assert fatal == (report.aborted or "").startswith("fatal")
+    reason = report.abort.reason if report.abort is not None else None
+    fatal = reason is AbortReason.FATAL
+    # Besides a fatal answer, a run ends aborted only when no request got a useful answer
+    # or no valid id was read (the counts alone would read as complete).
+    assert reason in (None, AbortReason.FATAL, AbortReason.UNREACHABLE, AbortReason.NO_VALID_ID)
+    assert (reason is AbortReason.NO_VALID_ID) == (c.read > 0 and c.unique == 0)
+    if reason is AbortReason.UNREACHABLE:
+        assert all(s == "error" or s.startswith("5") for s in report.requests.by_status)
     if not fatal:
-        assert c.not_attempted == 0 and report.complete
+        assert c.not_attempted == 0 and report.complete == (reason is None)
     reported = {b: {i for i, x in steps.bucket.items() if x == b} for b in ("deleted", "missing")}
     # Nothing reported deleted that the server did not delete.
     assert reported["deleted"] <= server.deleted

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from aiohttp import web
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -54,6 +55,26 @@ class Probe(RunObserver):
             self.pace = pace_of(run)
 
 
+class Scripted(FakeImageKit):
+    """The fake server whose delete answers include a stated 429 and a 503 in every run, at
+    fixed places: the 1st of every 8 requests (by arrival) is a 429 stating 1000 a second,
+    the 4th a 503; the rest are answered as the faults (per id, seeded) say."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.posts = 0
+
+    async def _answer_delete(self, request: web.Request) -> web.StreamResponse:
+        self.posts += 1
+        turn = self.posts % 8
+        if turn == 1:
+            headers = self._throttle.refusal(1000, 0.05, 1.0)
+            return web.json_response({"message": "Too many requests."}, status=429, headers=headers)
+        if turn == 4:
+            return web.json_response({"message": "Service temporarily unavailable."}, status=503)
+        return await super()._answer_delete(request)
+
+
 @pytest.fixture
 def providers() -> tuple[MeterProvider, TracerProvider, InMemoryMetricReader, Any]:
     reader = InMemoryMetricReader()
@@ -69,15 +90,9 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
     meter_provider, tracer_provider, reader, exporter = providers
     ids = hex_ids(3000)
     source = [*ids, *ids[:30], *(f"bad id {n}" for n in range(20))]
-    faults = Faults(
-        seed=7,
-        error_5xx=0.15,  # enough that a run of ~35 requests always meets a 5xx
-        transient_207=0.01,
-        throttle_burst=0.08,
-        permanent_errors=PERMANENT,
-    )
+    faults = Faults(seed=7, transient_207=0.01, permanent_errors=PERMANENT)
     probe = Probe(reader)
-    async with FakeImageKit(KEY, existing=ids[:2700], faults=faults) as server:
+    async with Scripted(KEY, existing=ids[:2700], faults=faults) as server:
         report = await bulkdel.delete_files(
             source,
             private_key=KEY,
@@ -90,6 +105,7 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
             tracer_provider=tracer_provider,
         )
         by_status = Counter(server.stats.by_status)
+        deleted_on_server = set(server.deleted)
         port = int(server.url.rsplit(":", 1)[1])
     data = reader.get_metrics_data()
     counts = report.counts
@@ -99,9 +115,14 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
         for name in ("deleted", "missing", "failed", "invalid", "duplicate")
         if getattr(counts, name)
     }
-    assert (counts.deleted, counts.missing, counts.failed) == (2697, 300, 3)
+    # Against the server's truth, not a count of a random process: the 503s and 429s fall at
+    # fixed places, but which batch meets them depends on the interleaving.
+    assert counts.deleted == len(deleted_on_server)
+    assert deleted_on_server <= set(ids[:2700]) - PERMANENT
+    assert counts.deleted + counts.missing + counts.failed == 3000 == counts.unique
+    assert counts.failed >= len(PERMANENT)
     assert [p.value for p in points(data, "bulkdel.ids.unique")] == [3000]
-    assert {200, 207, 404, 429} <= set(by_status) and by_status.keys() & {500, 503}
+    assert {200, 207, 404, 429, 503} <= set(by_status)
 
     requests: Counter[int] = Counter()
     for p in points(data, "bulkdel.requests"):
@@ -142,13 +163,13 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
     assert all(b.parent.span_id == run.context.span_id for b in batches.values())
     assert all(s.parent.span_id in batches and s.kind is SpanKind.CLIENT for s in sends)
     assert sum(b.attributes["bulkdel.batch.requests"] for b in batches.values()) == len(sends)
-    assert sum(b.attributes["bulkdel.batch.deleted"] for b in batches.values()) == 2697
+    assert sum(b.attributes["bulkdel.batch.deleted"] for b in batches.values()) == counts.deleted
     resent = [s for s in sends if "http.request.resend_count" in s.attributes]
     assert len(resent) == report.requests.retried > 0
     errors = [s for s in sends if s.status.status_code is StatusCode.ERROR]
     assert len(errors) == sum(n for status, n in by_status.items() if status >= 400)
     assert sends[0].attributes["url.full"].endswith("/v1/files/batch/deleteByFileIds")
-    assert run.attributes["bulkdel.ids.deleted"] == 2697
+    assert run.attributes["bulkdel.ids.deleted"] == counts.deleted
 
 
 async def test_purges_are_counted() -> None:
