@@ -31,8 +31,13 @@ __all__ = [
 
 #: the URL endpoint of the fake's files (ImageKit's ``https://ik.imagekit.io/<id>``)
 URL_ENDPOINT: Final = "https://ik.imagekit.io/fake"
+#: every sort ImageKit's description lists for ``GET /v1/files``; the fake's files have no
+#: update time, height or width and no query gives them a relevance, so those sorts keep
+#: the creation order (as ImageKit's default)
 SORTS: Final = frozenset(
-    {"ASC_CREATED", "DESC_CREATED", "ASC_NAME", "DESC_NAME", "ASC_SIZE", "DESC_SIZE"}
+    f"{way}_{key}"
+    for way in ("ASC", "DESC")
+    for key in ("NAME", "CREATED", "UPDATED", "HEIGHT", "WIDTH", "SIZE", "RELEVANCE")
 )
 
 
