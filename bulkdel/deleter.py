@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import AsyncIterable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from ._engine.validate import refuse_text
 from ._journal.journal import Journal, fingerprint, owns_report_dir
 from .audit import Audit, key_fingerprint, library_call, redact
 from .budget import AccountBudget, LocalBudget, budget_for
+from .callbacks import GuardedObserver, GuardedSink, checked_sinks
 from .core.clock import LOOP_CLOCK, Clock
 from .errors import UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
@@ -26,6 +26,7 @@ from .manifest import Manifest, recorded
 from .models import Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed, check_report_dir
 from .report_writer import reserve_for
+from .run_records import close_records, with_records
 from .telemetry.observer import RunObserver
 from .telemetry.setup import run_observer
 from .verdict import failure_abort, is_complete, outcome_abort
@@ -97,10 +98,8 @@ class BulkDeleter:
         self._call = (
             redact(invocation, [private_key]) if invocation else library_call(self.settings)
         )
-        #: what follows the run (the caller's observers, OpenTelemetry's, logging's)
-        self.observer = run_observer(
-            observers, meter_provider=meter_provider, tracer_provider=tracer_provider
-        )
+        #: what follows the run (the caller's observers, guarded: ``bulkdel.callbacks``)
+        self.observer = _observer(observers, meter_provider, tracer_provider)
         self._clock = clock
         self._rng = rng
         self._sender = sender
@@ -115,7 +114,7 @@ class BulkDeleter:
         self.budget = budget
         self.report_dir = report_dir
         self.journal_path = None if journal is None or self.settings.dry_run else Path(journal)
-        self._extra_sinks = list(sinks)
+        self._extra_sinks = checked_sinks(sinks)
         self.ledger = Ledger()
         self.pipeline: Pipeline | None = None
         #: the report of the last run, also set when ``run`` was cancelled
@@ -159,7 +158,9 @@ class BulkDeleter:
         journal, writer = await self._open_records(files, listing)
         manifest = self._open_manifest(journal, listing)
         own: list[LedgerSink] = [s for s in (writer, journal, manifest) if s is not None]
-        self.ledger.sinks = [*own, *self._extra_sinks]
+        # bulkdel's records first: an outcome is on record before a caller's sink sees it
+        theirs = [GuardedSink(s, self._callback_failed) for s in self._extra_sinks]
+        self.ledger.sinks = [*own, *theirs]
         pipeline = self.pipeline = self._pipeline(journal)
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
@@ -180,12 +181,18 @@ class BulkDeleter:
             if listing is not None:
                 await listing.close()
             elapsed = self._clock.time() - started
-            report = _with_records(
+            report = with_records(
                 self._report(pipeline, failure, elapsed, writer, journal), listing, manifest, audit
             )
             self.last_report = report
-            await _close_records(report, pipeline, writer, journal)
+            await close_records(report, pipeline, writer, journal)
+        if pipeline.callback_error is not None:
+            raise _noted(pipeline.callback_error, writer)
         return report
+
+    def _callback_failed(self, error: BaseException, where: str) -> None:
+        if self.pipeline is not None:  # sinks hear nothing before the pipeline exists
+            self.pipeline.callback_failed(error, where)
 
     def _pipeline(self, journal: Journal | None) -> Pipeline:
         return Pipeline(
@@ -282,34 +289,16 @@ class BulkDeleter:
         )
 
 
-def _with_records(
-    report: Report, listing: Listing | None, manifest: Manifest | None, audit: Audit
-) -> Report:
-    """The report with what the run knows beyond counts: its selection, manifest, bytes
-    deleted and audit record."""
-    audit.finish()
-    selection = listing.resolved.as_dict() if listing is not None else None
-    if manifest is not None:
-        manifest.close()
-    return replace(
-        report,
-        selection=selection,
-        manifest=None if manifest is None else manifest.as_dict(listed=listing is not None),
-        bytes_deleted=None if manifest is None else manifest.bytes_known,
-        audit=audit.as_dict(selection),
-    )
+def _observer(observers: Sequence[RunObserver], meter: Any, tracer: Any) -> RunObserver:
+    guarded = [GuardedObserver(o) for o in observers]
+    return run_observer(guarded, meter_provider=meter, tracer_provider=tracer)
 
 
-async def _close_records(
-    report: Report, pipeline: Pipeline, writer: ReportWriter | None, journal: Journal | None
-) -> None:
-    """Close the journal (with how the run ended) and the report files (with the summary)."""
-    if journal is not None:
-        journal.set_meta(input_done=str(pipeline.input_done), version="1")
-        journal.set_abort(report.abort)
-        await journal.close()
-    if writer is not None:
-        writer.close(report.summary())
+def _noted(error: BaseException, writer: ReportWriter | None) -> BaseException:
+    """A caller's callback error, with where the stopped run's report is."""
+    where = "" if writer is None else f" and {writer.directory}"
+    error.add_note(f"bulkdel stopped the run; its report: BulkDeleter.last_report{where}")
+    return error
 
 
 class _NoSender:

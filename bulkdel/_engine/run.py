@@ -15,7 +15,7 @@ from ..core.clock import LOOP_CLOCK, Clock
 from ..core.lease import AccountBudget, job_lease
 from ..core.stop import StopSignal
 from ..ledger import Ledger, RequestStats
-from ..models import Abort, Settings
+from ..models import Abort, AbortReason, Settings
 from ..telemetry.observer import NO_OBSERVER, RunObserver
 from .accounts import OpenIds
 from .retry import Backoff
@@ -62,6 +62,8 @@ class Run:
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         #: the run's open ids and what is known of each
         self.ids = OpenIds(ledger, journal)
+        #: the first error of a caller's callback (``callback_failed``), raised at the end
+        self.callback_error: BaseException | None = None
         #: sends each batch until every id has its outcome
         self.runner = BatchRunner(
             sender,
@@ -99,6 +101,14 @@ class Run:
     def stop(self, reason: Abort) -> None:
         """Stop sending; in-flight requests settle. The first reason given wins."""
         self.signal.set(reason)
+
+    def callback_failed(self, error: BaseException, where: str) -> None:
+        """A caller's callback raised: stop as ``stop`` does, keep the first error for the
+        caller (``bulkdel.callbacks``)."""
+        if self.callback_error is None:
+            self.callback_error = error
+        detail = f"{where} raised {type(error).__name__}: {error}"
+        self.stop(Abort(AbortReason.ERROR, detail[:293]))
 
     async def finish(self) -> None:
         """Give the lease back and account for the ids still open (not attempted, or failed

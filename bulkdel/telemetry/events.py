@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
+from ..errors import UsageError
 from ..ledger import Counts
 from .observer import BatchTally, RunObserver, RunView
 from .stats import pace_of
@@ -110,7 +111,7 @@ class RunEvents(RunObserver):
         buffer: int = 10_000,
     ) -> None:
         if not every > 0:
-            raise ValueError(f"every must be > 0, got {every}")
+            raise UsageError(f"every must be > 0, got {every}", "every")
         self.every = every
         self.on_progress = on_progress
         self.on_batch = on_batch
@@ -153,7 +154,11 @@ class RunEvents(RunObserver):
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 await run.clock.sleep(self.every)
-                self._progress(snapshot(run, self._started))
+                try:
+                    self._progress(snapshot(run, self._started))
+                except Exception as error:  # the caller's on_progress: the run stops
+                    run.callback_failed(error, "RunEvents on_progress")
+                    return
 
     def _progress(self, progress: Progress) -> None:
         if self.on_progress is not None:

@@ -45,6 +45,11 @@ class RunView(Protocol):
     @property
     def input_done(self) -> bool: ...
 
+    def callback_failed(self, error: BaseException, where: str) -> None:
+        """A caller's callback (an observer's, a sink's) raised ``error``: the run stops,
+        keeps its accounting, and its caller gets ``error`` at the end."""
+        ...
+
 
 @dataclass(slots=True)
 class BatchTally:
