@@ -114,7 +114,12 @@ def _worker_exit(result: Any) -> int:
         f"bulkdel: worker {result.name}: {result.batches:,} batches settled, "
         f"{result.claimed:,} taken over, {result.late:,} late"
         + (" (job finished)" if result.finished else "")
-        + (" (job cancelled)" if result.cancelled else "")
+        + (" (job cancelled)" if result.cancelled and (result.batches or result.claimed) else "")
+        + (
+            " (job cancelled: took no batch)"
+            if result.cancelled and not (result.batches or result.claimed)
+            else ""
+        )
         + (f" (aborted: {result.aborted})" if result.aborted else ""),
         file=sys.stderr,
     )

@@ -156,3 +156,40 @@ for i = 4, #ARGV do
 end
 return n
 """
+
+#: Take new batches, only while the job may be worked on: the state check and the read are
+#: one step, so that no batch is taken after a cancel. Never blocks (a script cannot): the
+#: caller waits outside it, on new entries after the last one (``XREAD BLOCK``).
+#: KEYS: meta, batches. ARGV: group, worker, count.
+#: Returns {state, last entry id, entries...}; {-1} gone; {-2} cancelled.
+TAKE: Final = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {-1} end
+if state == 'cancelled' then return {-2} end
+local result = {state, '0-0'}
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if last[1] then result[2] = last[1][1] end
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
+                        'STREAMS', KEYS[2], '>')
+if read then
+  for _, entry in ipairs(read[1][2]) do result[#result + 1] = entry end
+end
+return result
+"""
+
+#: Take over batches idle past the visibility timeout (``XAUTOCLAIM``), only while the job
+#: may be worked on, in the same step as the state check (see ``TAKE``).
+#: KEYS: meta, batches. ARGV: group, worker, min idle ms, cursor, count.
+#: Returns {state, next cursor, entries...}; {-1} gone; {-2} cancelled.
+TAKEOVER: Final = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {-1} end
+if state == 'cancelled' then return {-2} end
+local claimed = redis.call('XAUTOCLAIM', KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+                           'COUNT', ARGV[5])
+local result = {state, claimed[1]}
+for _, entry in ipairs(claimed[2]) do
+  if entry and entry[2] then result[#result + 1] = entry end
+end
+return result
+"""

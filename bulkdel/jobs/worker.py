@@ -25,7 +25,7 @@ from ..ledger import RequestStats
 from ..models import Abort, AbortReason
 from ..redis_connection import RedisWait, url_of
 from . import redisio
-from .claim import Claims
+from .claim import Claims, JobCancelled
 from .outcome import BatchOutcome, BatchProcessor
 from .redis_keys import GROUP, JobKeys
 from .scripts import SETTLE
@@ -132,7 +132,10 @@ class Worker:
                 settle were given back first (or, if Redis is gone, are taken over after
                 the visibility timeout).
         """
-        await self._state()
+        if await self._state() == "cancelled":
+            # Started after the cancel: takes nothing (the takes would refuse anyway).
+            self.result.cancelled = True
+            return self.result
         try:
             async with asyncio.TaskGroup() as group:
                 beat = group.create_task(self._heartbeats())
@@ -184,6 +187,11 @@ class Worker:
                 idle = not entries
                 if idle and await self._done():
                     return
+            except JobCancelled:
+                # The take refused: no batch after the cancel; those in hand finish.
+                self.result.cancelled = True
+                self.stop("cancelled")
+                return
             except Stopped:
                 return
             except RedisError as error:
