@@ -62,25 +62,17 @@ class JobProcess:
     """``python -m bulkdel job ARGS`` in the background, its stderr in a file."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str], log: Path, *, stdin: str | None = None
+        self, args: list[str], env: dict[str, str], log: Path, *, stdin: Path | None = None
     ) -> None:
         self.log = log
-        with log.open("w") as sink:
+        with log.open("w") as sink, (stdin or Path(os.devnull)).open("rb") as source:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bulkdel", "job", *args],
                 env=env,
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdin=source,
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
-                text=True,
             )
-        if stdin is not None:
-            assert self.process.stdin is not None
-            try:
-                self.process.stdin.write(stdin)
-                self.process.stdin.close()
-            except BrokenPipeError:
-                pass
 
     def finish(self, timeout: float = 60) -> tuple[int, str]:
         """Wait for it to exit: its exit code and stderr."""

@@ -11,7 +11,8 @@ from typing import Final
 
 #: Create the job, or check that a resubmission is the same input.
 #: KEYS: meta, batches. ARGV: group, fingerprint, batch size, source kind.
-#: Returns {created 1|0, state, position}; {-2, fingerprint} when the input differs.
+#: Returns {created 1|0, state, position, content digest at that position};
+#: {-2, fingerprint} when the input differs.
 CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local now = redis.call('TIME')
@@ -20,18 +21,19 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
              'created', now[1] .. '.' .. string.format('%06d', now[2]))
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[2]) end
   redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[1], '0', 'MKSTREAM')
-  return {1, 'submitting', '0'}
+  return {1, 'submitting', '0', ''}
 end
-local meta = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'position')
+local meta = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'position', 'digest')
 if meta[1] ~= ARGV[2] then return {-2, meta[1]} end
-return {0, meta[2], meta[3]}
+return {0, meta[2], meta[3], meta[4] or ''}
 """
 
 #: Commit what the submitter read since the last commit: one batch (maybe none), invalid
 #: records, duplicates, counts and the input position, all or nothing.
 #: KEYS: meta, batches, counts, invalid, duplicates.
 #: ARGV: most open batches, position, ids, read, invalid, duplicate, unique, invalid
-#: records (JSON lines), duplicate ids, final (1 when the input is all read).
+#: records (JSON lines), duplicate ids, final (1 when the input is all read), the digest
+#: of the input's content up to the position.
 #: Returns 1 committed; 0 too many open batches (try again later); -1 gone; -2 cancelled.
 SUBMIT: Final = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -47,7 +49,7 @@ redis.call('HINCRBY', KEYS[3], 'duplicate', ARGV[6])
 redis.call('HINCRBY', KEYS[3], 'unique', ARGV[7])
 if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[8]) end
 if ARGV[9] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[9]) end
-redis.call('HSET', KEYS[1], 'position', ARGV[2])
+redis.call('HSET', KEYS[1], 'position', ARGV[2], 'digest', ARGV[11])
 if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'state', 'submitted') end
 return 1
 """

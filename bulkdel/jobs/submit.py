@@ -11,6 +11,7 @@ however long the input is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
@@ -95,6 +96,10 @@ class Submitter:
         self._create = redis.register_script(CREATE)
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
+        #: what identifies the input read so far: a hash of every item's value, in order
+        self._content = hashlib.sha256()
+        #: the position and content digest Redis holds for the job
+        self._committed: tuple[int, str] = (0, "")
 
     async def submit(
         self, chunks: AsyncIterable[Chunk], fingerprint: str, *, resumable: bool = True
@@ -126,7 +131,10 @@ class Submitter:
         state, position = str(answer[1]), int(answer[2])
         if state == "cancelled":
             raise UsageError(f"job {keys.name!r} was cancelled; pick another job name")
+        self._committed = (position, str(answer[3]) if len(answer) > 3 else "")
         if state == "submitted":
+            if resumable:
+                await self._same_whole(chunks)
             self.result.complete = True
             return self.result
         if answer[0] == 0 and position and not resumable:
@@ -155,6 +163,7 @@ class Submitter:
             new = iter(dedupe.add_new([v for _, v, problem in chunk.items if problem is None]))
             for line, value, problem in chunk.items:
                 position += 1
+                self._read_item(value, position)
                 if problem is not None:
                     if position > skip:
                         pending.invalid.append(_invalid(chunk.source, line, value, problem))
@@ -174,7 +183,35 @@ class Submitter:
                 if not await self._commit(pending, position):
                     return
                 pending = _Pending()
-        await self._commit(pending, max(position, skip), final=True)
+        if position < skip:
+            self._refuse()
+        await self._commit(pending, position, final=True)
+
+    def _read_item(self, value: str, position: int) -> None:
+        """Hash one item; at the committed position, the input read so far must be the
+        input committed (a resumed stdin holds other ids otherwise)."""
+        self._content.update(value.encode("utf-8", "surrogateescape") + b"\n")
+        at, digest = self._committed
+        if position == at and digest and self._content.hexdigest() != digest:
+            self._refuse()
+
+    async def _same_whole(self, chunks: AsyncIterable[Chunk]) -> None:
+        """A finished job is submitted again: the whole input must be the one it holds."""
+        position = 0
+        async for chunk in chunks:
+            for _, value, _ in chunk.items:
+                position += 1
+                self._read_item(value, position)
+        if position != self._committed[0] and self._committed[1]:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        at = self._committed[0]
+        raise UsageError(
+            f"job {self.keys.name!r} holds other input than this (its first {at:,} input "
+            "items differ); pick another job name",
+            "sources",
+        )
 
     async def _commit(self, pending: _Pending, position: int, *, final: bool = False) -> bool:
         """Commit ``pending``; waits while the stream is full. False when cancelled."""
@@ -191,6 +228,7 @@ class Submitter:
             "".join(pending.invalid),
             " ".join(pending.duplicates),
             "1" if final else "0",
+            self._content.hexdigest(),
         ]
         wait = _FULL_WAIT[0]
         while True:
