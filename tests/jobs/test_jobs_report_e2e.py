@@ -1,0 +1,68 @@
+"""``job report`` while real workers run: each report is one consistent snapshot, so that
+every submitted id is in exactly one bucket and the counts add up."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bulkdel.testing import FakeImageKit, Faults
+from tests.helpers import (
+    KEY,
+    ThreadedServer,
+    check_report_dir,
+    hex_ids,
+    read_jsonl,
+    read_lines,
+    write_ids,
+)
+from tests.jobs_helpers import JobProcess, job_env, run_job
+from tests.redis_server import RedisServer
+
+#: ids of the job
+COUNT = 12_000
+
+
+def report_buckets(job: str, env: dict[str, str], report_dir: Path) -> dict[str, list[str]]:
+    """``job report`` now: the summary's equalities checked, and the ids of every bucket."""
+    done = run_job(["report", job, "--report-dir", str(report_dir)], env)
+    assert done.returncode in (0, 1), done.stderr
+    check_report_dir(report_dir)
+    return {
+        "deleted": read_lines(report_dir / "deleted.txt"),
+        "missing": read_lines(report_dir / "missing.txt"),
+        "failed": [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")],
+        "not_attempted": read_lines(report_dir / "not_attempted.txt"),
+    }
+
+
+def test_reports_taken_while_workers_run_add_up(redis_server: RedisServer, tmp_path: Path) -> None:
+    """Fails before the fix: a report read the counts, the outcomes and the open batches
+    one after another, while settles moved ids between them (ids in no bucket, or twice)."""
+    fake = FakeImageKit(KEY, rate=200, faults=Faults(latency=0.02))
+    with ThreadedServer(fake) as server:
+        env = job_env(redis_server.url, server.url)
+        submitted = hex_ids(COUNT)
+        source = write_ids(tmp_path / "ids.txt", submitted)
+        assert run_job(["submit", str(source), "--job", "r"], env).returncode == 0
+        workers = [
+            JobProcess(
+                ["worker", "--job", "r", "--name", name, "--allow-insecure-http", "--rate", "30"],
+                env,
+                tmp_path / f"{name}.log",
+            )
+            for name in ("w1", "w2")
+        ]
+        reports = 0
+        while all(w.process.poll() is None for w in workers) and reports < 12:
+            buckets = report_buckets("r", env, tmp_path / f"report{reports}")
+            every = [i for ids in buckets.values() for i in ids]
+            assert sorted(every) == submitted, f"report {reports}: {len(every)} ids in buckets"
+            assert set(buckets["deleted"]) <= server.deleted
+            reports += 1
+            time.sleep(0.05)
+        for worker in workers:
+            code, err = worker.finish()
+            assert code == 0, err
+        assert reports >= 3
+        assert set(report_buckets("r", env, tmp_path / "final")["deleted"]) == server.deleted
