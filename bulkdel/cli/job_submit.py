@@ -49,6 +49,8 @@ async def run_submit(args: argparse.Namespace) -> int:
 
 def _say(job: str, what: str, result: SubmitResult) -> None:
     resumed = f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""
+    if result.rolled_back:
+        resumed += " (Redis went back to an older state: the input was read again from there)"
     print(
         f"bulkdel: job {job}: submit {what}: {result.batches:,} batches added{resumed}",
         file=sys.stderr,
@@ -72,9 +74,16 @@ async def _submit(
             return await submitter.submit(chunks, print_, resumable=False)
         finally:
             await listing.close()
-    readers = open_files(args.sources or ["-"], args.format, args.column)
+    sources = args.sources or ["-"]
+    readers = open_files(sources, args.format, args.column)
     print_ = fingerprint([r.name for r in readers], settings.base_url)
-    return await submitter.submit(_file_chunks(readers), print_)
+
+    def reopen() -> Any:
+        return _file_chunks(open_files(sources, args.format, args.column))
+
+    # stdin cannot be read again: after a Redis rollback the user pipes it in again
+    again = None if "-" in sources else reopen
+    return await submitter.submit(_file_chunks(readers), print_, reopen=again)
 
 
 async def _file_chunks(readers: list[FileReader]) -> Any:

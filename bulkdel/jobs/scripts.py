@@ -29,19 +29,37 @@ return {0, meta[2], meta[3], meta[4] or ''}
 """
 
 #: Commit what the submitter read since the last commit: one batch (maybe none), invalid
-#: records, duplicates, counts and the input position, all or nothing.
+#: records, duplicates, counts and the input position, all or nothing; only on top of the
+#: position the caller committed last (compare and set), so that a retry of an applied
+#: commit changes nothing and a Redis that went back in time (restored from an older
+#: snapshot) is told apart from one that did not.
 #: KEYS: meta, batches, counts, invalid, duplicates.
 #: ARGV: most open batches, position, ids, read, invalid, duplicate, unique, invalid
 #: records (JSON lines), duplicate ids, final (1 when the input is all read), the digest
-#: of the input's content up to the position.
-#: Returns 1 committed; 0 too many open batches (try again later); -1 gone; -2 cancelled.
+#: of the input's content up to the position, the position this commit follows.
+#: Returns 1 committed (now, or by an earlier run of this call); 0 too many open batches
+#: (try again later); -1 gone; -2 cancelled; {-3, position} Redis holds an older position
+#: (rolled back; the highest position seen is kept as ``high``: batches re-submitted below
+#: it may have been sent before); {-4, position} another submitter is ahead.
 SUBMIT: Final = """
-local state = redis.call('HGET', KEYS[1], 'state')
+local meta = redis.call('HMGET', KEYS[1], 'state', 'position', 'digest', 'high')
+local state = meta[1]
 if not state then return -1 end
 if state == 'cancelled' then return -2 end
+local at, after, new = tonumber(meta[2]), tonumber(ARGV[12]), tonumber(ARGV[2])
+if at == new and new ~= after and meta[3] == ARGV[11] then return 1 end
+if at < after then
+  if tonumber(meta[4] or 0) < after then redis.call('HSET', KEYS[1], 'high', after) end
+  return {-3, at}
+end
+if at > after then return {-4, at} end
 if ARGV[3] ~= '' then
   if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
-  redis.call('XADD', KEYS[2], '*', 'ids', ARGV[3])
+  if after < tonumber(meta[4] or 0) then
+    redis.call('XADD', KEYS[2], '*', 'ids', ARGV[3], 'e', '1')
+  else
+    redis.call('XADD', KEYS[2], '*', 'ids', ARGV[3])
+  end
 end
 redis.call('HINCRBY', KEYS[3], 'read', ARGV[4])
 redis.call('HINCRBY', KEYS[3], 'invalid', ARGV[5])
@@ -54,8 +72,11 @@ if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'state', 'submitted') end
 return 1
 """
 
-#: Settle one batch: acknowledge it and, only if that acknowledged it, record its outcome.
-#: KEYS: meta, batches, counts, results, marks, workers.
+#: Settle one batch, once: acknowledge it and, unless another settle recorded it already,
+#: record its outcome. Keyed by the entry (``settled``): run twice by the same worker (a
+#: retry), the second run changes nothing; a batch Redis forgot (restored from an older
+#: snapshot: not pending, never settled) still has its outcome recorded.
+#: KEYS: meta, batches, counts, results, marks, workers, settled.
 #: ARGV: group, entry id, worker, in flight earlier (0|1), deleted, missing (not after
 #: retry), missing after retry, failures (JSON list of [id, error, status, attempts]),
 #: requests sent, retried, answers by status (JSON object).
@@ -65,6 +86,8 @@ SETTLE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local group, entry, worker = ARGV[1], ARGV[2], ARGV[3]
 local counts, marks, workers = KEYS[3], KEYS[5], KEYS[6]
+local prior = redis.call('HGET', KEYS[7], entry)
+if prior == worker then return 1 end
 redis.call('HINCRBY', counts, 'requests_sent', ARGV[9])
 redis.call('HINCRBY', counts, 'requests_retried', ARGV[10])
 for status, n in pairs(cjson.decode(ARGV[11])) do
@@ -76,7 +99,7 @@ redis.call('HSET', workers, worker .. '|seen', now[1])
 redis.call('HSET', KEYS[1], 'settled_at', now[1] .. '.' .. string.format('%06d', now[2]))
 local pending = redis.call('XPENDING', KEYS[2], group, entry, entry, 1)
 local redelivered = ARGV[4] == '1' or (pending[1] ~= nil and tonumber(pending[1][4]) > 1)
-if redis.call('XACK', KEYS[2], group, entry) == 0 then
+if redis.call('XACK', KEYS[2], group, entry) == 0 and prior then
   local moved, was = {}, {m = 'missing', r = 'missing', f = 'failed'}
   for id in string.gmatch(ARGV[5], '%S+') do
     local mark = redis.call('HGET', marks, id)
@@ -121,6 +144,7 @@ redis.call('HINCRBY', workers, worker .. '|failed', #failures)
 redis.call('XADD', KEYS[4], '*', 'w', worker, 'd', ARGV[5], 'm', ARGV[6], 'r', ARGV[7],
            'f', ARGV[8])
 redis.call('XDEL', KEYS[2], entry)
+redis.call('HSET', KEYS[7], entry, worker)
 return 1
 """
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from .._engine.dedupe import Deduper
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
-from ..errors import UsageError
+from ..errors import RedisError, UsageError
 from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .redis_keys import GROUP, JobKeys
@@ -46,12 +46,15 @@ class SubmitResult:
         batches: batches added by this call.
         complete: the whole input is on the stream.
         cancelled: the job was cancelled while submitting.
+        rolled_back: times Redis was found behind what this submit had committed (restored
+            from an older snapshot), and the input read again from what it held.
     """
 
     resumed_at: int = 0
     batches: int = 0
     complete: bool = False
     cancelled: bool = False
+    rolled_back: int = 0
 
 
 @dataclass
@@ -100,9 +103,16 @@ class Submitter:
         self._content = hashlib.sha256()
         #: the position and content digest Redis holds for the job
         self._committed: tuple[int, str] = (0, "")
+        #: the position this submitter committed last (each commit is compared with it)
+        self._position = 0
 
     async def submit(
-        self, chunks: AsyncIterable[Chunk], fingerprint: str, *, resumable: bool = True
+        self,
+        chunks: AsyncIterable[Chunk],
+        fingerprint: str,
+        *,
+        resumable: bool = True,
+        reopen: Callable[[], AsyncIterable[Chunk]] | None = None,
     ) -> SubmitResult:
         """Read ``chunks`` to the end and put every new id on the job's stream.
 
@@ -111,11 +121,35 @@ class Submitter:
             fingerprint: what identifies the input; a job of that name with another
                 fingerprint is refused.
             resumable: the input reads the same again (files); a listing is not.
+            reopen: the same input from its start again (files; not stdin): when Redis
+                went back in time (restored from an older snapshot), the input is read
+                again from the position Redis holds.
 
         Raises:
-            UsageError: the job exists for another input, or cannot be resumed.
+            UsageError: the job exists for another input, or cannot be resumed; another
+                submitter is ahead of this one.
             JobGoneError: the job vanished from Redis while submitting.
+            RedisError: Redis went back in time and ``reopen`` is None (run the same submit
+                again: it resumes from what Redis holds).
         """
+        while True:
+            try:
+                return await self._submit_once(chunks, fingerprint, resumable)
+            except _RolledBack as back:
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
+                if reopen is None or not resumable:
+                    again = "; run the same submit again: it goes on from what Redis holds"
+                    raise RedisError(self.wait.url, f"{back}{again}") from None
+                redisio.log.warning("%s: reading the input again from there", back)
+                self.result.rolled_back += 1
+                self._content = hashlib.sha256()
+                chunks = reopen()
+
+    async def _submit_once(
+        self, chunks: AsyncIterable[Chunk], fingerprint: str, resumable: bool
+    ) -> SubmitResult:
         keys = self.keys
         answer = await redisio.call(
             keys,
@@ -132,6 +166,7 @@ class Submitter:
         if state == "cancelled":
             raise UsageError(f"job {keys.name!r} was cancelled; pick another job name")
         self._committed = (position, str(answer[3]) if len(answer) > 3 else "")
+        self._position = position
         if state == "submitted":
             if resumable:
                 await self._same_whole(chunks)
@@ -229,6 +264,7 @@ class Submitter:
             " ".join(pending.duplicates),
             "1" if final else "0",
             self._content.hexdigest(),
+            self._position,
         ]
         wait = _FULL_WAIT[0]
         while True:
@@ -242,6 +278,14 @@ class Submitter:
                 wait=self.wait,
             )
             redisio.check_gone(keys, answer)
+            if isinstance(answer, list):
+                at = int(answer[1])
+                if answer[0] == -3:
+                    raise _RolledBack(keys.name, at, self._position)
+                raise UsageError(
+                    f"job {keys.name!r} is being submitted by another process (at input "
+                    f"item {at:,}); run one submit a job"
+                )
             if answer == -2:
                 self.result.cancelled = True
                 return False
@@ -249,10 +293,21 @@ class Submitter:
                 break
             await self.stop.sleep(wait)  # the stream is full: workers are behind
             wait = min(_FULL_WAIT[1], wait * 2)
+        self._position = position
         if pending.ids:
             self.result.batches += 1
         self.result.complete = final
         return True
+
+
+class _RolledBack(Exception):
+    """Redis holds an older position than this submitter committed."""
+
+    def __init__(self, job: str, at: int, mine: int) -> None:
+        super().__init__(
+            f"job {job!r}: Redis holds its input up to item {at:,}, behind the {mine:,} "
+            "this submit committed (restored from an older snapshot?)"
+        )
 
 
 def _records(pending: _Pending) -> int:

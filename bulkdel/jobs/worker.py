@@ -199,7 +199,9 @@ class Worker:
                 return
             for entry_id, fields in entries:
                 self._in_hand.add(entry_id)
-                group.create_task(self._handle(entry_id, fields, bool(claimed)))
+                # "e": re-submitted after Redis went back in time: it may have been sent
+                earlier = bool(claimed) or fields.get("e") == "1"
+                group.create_task(self._handle(entry_id, fields, earlier))
 
     async def _state(self) -> str:
         """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
@@ -271,7 +273,7 @@ class Worker:
         script_keys = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks]
         answer = await redisio.call(
             keys,
-            lambda: self._settle(keys=[*script_keys, keys.workers], args=args),
+            lambda: self._settle(keys=[*script_keys, keys.workers, keys.settled], args=args),
             self._forever,
             wait=self.wait,
         )
