@@ -32,7 +32,12 @@ async def run_submit(args: argparse.Namespace) -> int:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     async with redis_session(*job_redis(args)) as (redis, wait):
         submitter = Submitter(
-            redis, args.job, batch_size=args.batch_size, max_open=args.max_open, wait=wait
+            redis,
+            args.job,
+            batch_size=args.batch_size,
+            max_open=args.max_open,
+            wait=wait,
+            on_full=lambda n: _say_waiting(args.job, n),
         )
         with stop_on_signals(submitter.stop.set):
             try:
@@ -45,6 +50,13 @@ async def run_submit(args: argparse.Namespace) -> int:
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
     _say(args.job, what, result)
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def _say_waiting(job: str, open_batches: int) -> None:
+    print(
+        f"bulkdel: job {job}: {open_batches:,} batches open, waiting for workers to take them",
+        file=sys.stderr,
+    )
 
 
 def _say(job: str, what: str, result: SubmitResult) -> None:

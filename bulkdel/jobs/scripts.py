@@ -37,10 +37,11 @@ return {0, meta[2], meta[3], meta[4] or ''}
 #: ARGV: most open batches, position, ids, read, invalid, duplicate, unique, invalid
 #: records (JSON lines), duplicate ids, final (1 when the input is all read), the digest
 #: of the input's content up to the position, the position this commit follows.
-#: Returns 1 committed (now, or by an earlier run of this call); 0 too many open batches
-#: (try again later); -1 gone; -2 cancelled; {-3, position} Redis holds an older position
-#: (rolled back; the highest position seen is kept as ``high``: batches re-submitted below
-#: it may have been sent before); {-4, position} another submitter is ahead.
+#: Returns 1 committed (now, or by an earlier run of this call); {0, open batches} too many
+#: open batches (try again later); -1 gone; -2 cancelled; {-3, position} Redis holds an
+#: older position (rolled back; the highest position seen is kept as ``high``: batches
+#: re-submitted below it may have been sent before); {-4, position} another submitter is
+#: ahead.
 SUBMIT: Final = """
 local meta = redis.call('HMGET', KEYS[1], 'state', 'position', 'digest', 'high')
 local state = meta[1]
@@ -54,7 +55,8 @@ if at < after then
 end
 if at > after then return {-4, at} end
 if ARGV[3] ~= '' then
-  if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+  local open = redis.call('XLEN', KEYS[2])
+  if open >= tonumber(ARGV[1]) then return {0, open} end
   if after < tonumber(meta[4] or 0) then
     redis.call('XADD', KEYS[2], '*', 'ids', ARGV[3], 'e', '1')
   else

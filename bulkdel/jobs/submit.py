@@ -76,6 +76,8 @@ class Submitter:
         max_open: unsettled batches the stream may hold before submitting waits.
         stop: ends waits (for Redis, or for room on the stream).
         wait: how to wait for Redis through an outage; ``RedisWait`` defaults if None.
+        on_full: called once, with the open batches, the first time the stream is full and
+            the submitter waits for workers (the CLI says so on its terminal).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class Submitter:
         max_open: int = MAX_OPEN,
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
+        on_full: Callable[[int], None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
             raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
@@ -99,6 +102,8 @@ class Submitter:
         self._create = redis.register_script(CREATE)
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
+        self.on_full = on_full
+        self._said_full = False
         #: what identifies the input read so far: a hash of every item's value, in order
         self._content = hashlib.sha256()
         #: the position and content digest Redis holds for the job
@@ -278,6 +283,13 @@ class Submitter:
                 wait=self.wait,
             )
             redisio.check_gone(keys, answer)
+            if isinstance(answer, list) and answer[0] == 0:
+                if not self._said_full and self.on_full is not None:
+                    self._said_full = True
+                    self.on_full(int(answer[1]))
+                await self.stop.sleep(wait)  # the stream is full: workers are behind
+                wait = min(_FULL_WAIT[1], wait * 2)
+                continue
             if isinstance(answer, list):
                 at = int(answer[1])
                 if answer[0] == -3:
@@ -291,8 +303,6 @@ class Submitter:
                 return False
             if answer == 1:
                 break
-            await self.stop.sleep(wait)  # the stream is full: workers are behind
-            wait = min(_FULL_WAIT[1], wait * 2)
         self._position = position
         if pending.ids:
             self.result.batches += 1

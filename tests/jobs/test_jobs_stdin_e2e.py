@@ -56,3 +56,23 @@ def test_a_killed_stdin_submit_resumes_only_the_same_ids(
         code, err = worker.finish()
         assert code == 0, err
         assert server.deleted == set(hex_ids(5_000))
+
+
+def test_a_submit_that_waits_for_workers_says_so_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Fails before the fix: the submitter filled the stream and waited without a word."""
+    env = job_env(redis_server.url, "http://127.0.0.1:9")
+    source = write_ids(tmp_path / "ids.txt", hex_ids(2_000))
+    args = ["submit", str(source), "--job", "w", "--max-open", "5"]
+    submit = JobProcess(args, env, tmp_path / "submit.log")
+    wait_for_job("w", env)
+    while int(status_of("w", env)["open_batches"]) < 5:
+        time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while "waiting for workers" not in submit.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)  # more waits, still one line
+    submit.kill()
+    said = [line for line in submit.log.read_text().splitlines() if "waiting for workers" in line]
+    assert said == ["bulkdel: job w: 5 batches open, waiting for workers to take them"]
