@@ -290,14 +290,7 @@ class Submitter:
                 await self.stop.sleep(wait)  # the stream is full: workers are behind
                 wait = min(_FULL_WAIT[1], wait * 2)
                 continue
-            if isinstance(answer, list):
-                at = int(answer[1])
-                if answer[0] == -3:
-                    raise _RolledBack(keys.name, at, self._position)
-                raise UsageError(
-                    f"job {keys.name!r} is being submitted by another process (at input "
-                    f"item {at:,}); run one submit a job"
-                )
+            self._refuse_behind_or_ahead(answer)
             if answer == -2:
                 self.result.cancelled = True
                 return False
@@ -308,6 +301,19 @@ class Submitter:
             self.result.batches += 1
         self.result.complete = final
         return True
+
+    def _refuse_behind_or_ahead(self, answer: object) -> None:
+        """SUBMIT's {-3, position}: Redis went back in time; {-4, position}: another
+        submitter is ahead."""
+        if not isinstance(answer, list):
+            return
+        at = int(answer[1])
+        if answer[0] == -3:
+            raise _RolledBack(self.keys.name, at, self._position)
+        raise UsageError(
+            f"job {self.keys.name!r} is being submitted by another process (at input "
+            f"item {at:,}); run one submit a job"
+        )
 
 
 class _RolledBack(Exception):
