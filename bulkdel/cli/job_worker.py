@@ -13,7 +13,7 @@ from ..errors import Stopped
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from .budget import job_redis, redis_session
-from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from .metrics import serving_metrics
 from .preflight import check_api
 from .settings import read_private_key, settings_from_args
@@ -22,6 +22,7 @@ from .signals import stop_on_signals
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..jobs.worker import WorkerResult
     from ..models import Settings
     from ..redis_connection import RedisWait
     from ..telemetry.observer import RunObserver
@@ -109,7 +110,7 @@ def _account_budget(
     return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)
 
 
-def _worker_exit(result: Any) -> int:
+def _worker_exit(result: WorkerResult) -> int:
     print(
         f"bulkdel: worker {result.name}: {result.batches:,} batches settled, "
         f"{result.claimed:,} taken over, {result.late:,} late"
@@ -120,9 +121,10 @@ def _worker_exit(result: Any) -> int:
             if result.cancelled and not (result.batches or result.claimed)
             else ""
         )
-        + (f" (aborted: {result.aborted})" if result.aborted else ""),
+        + (f" (aborted: {result.aborted.detail or result.aborted})" if result.aborted else ""),
         file=sys.stderr,
     )
     if result.aborted is not None:
-        return EXIT_FATAL
+        code = result.aborted.exit_code  # the one table (models.EXIT_CODES)
+        return EXIT_INCOMPLETE if code is None else code
     return EXIT_OK if result.finished else EXIT_INCOMPLETE

@@ -53,7 +53,8 @@ class WorkerResult:
         claimed: batches it took over from other workers.
         finished: the job has no batch left (every batch is settled).
         cancelled: the job was cancelled.
-        aborted: why the worker stopped early (a fatal answer, a stop), or None.
+        aborted: why the worker stopped early (a fatal answer), typed; None otherwise. The
+            CLI's exit code is ``aborted.exit_code``.
     """
 
     name: str
@@ -62,7 +63,7 @@ class WorkerResult:
     claimed: int = 0
     finished: bool = False
     cancelled: bool = False
-    aborted: str | None = None
+    aborted: Abort | None = None
 
 
 class Worker:
@@ -236,10 +237,10 @@ class Worker:
         try:
             outcome = await self.processor.process(fields.get("ids", "").split(), earlier)
             if outcome is None:
-                aborted = self.processor.aborted
+                aborted = _abort_of(self.processor)
                 if aborted is not None:
                     self.result.aborted = aborted
-                    self.stop_signal.set(Abort(AbortReason.FATAL, aborted))
+                    self.stop_signal.set(aborted)
                 self._unsent.append(entry_id)  # given back for another worker to take
                 return
             try:
@@ -312,6 +313,16 @@ class Worker:
                 await pipe.execute()
             except Exception:  # figures only; the ids are accounted already
                 redisio.log.warning("could not record the last request figures")
+
+
+def _abort_of(processor: BatchProcessor) -> Abort | None:
+    """The processor's reason for stopping for good, typed: its own ``abort`` when it has
+    one, else its ``aborted`` text as a fatal answer (what the protocol says it is)."""
+    typed = getattr(processor, "abort", None)
+    if isinstance(typed, Abort):
+        return typed
+    text = processor.aborted
+    return None if text is None else Abort(AbortReason.FATAL, text)
 
 
 class _Tally:
