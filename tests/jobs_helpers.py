@@ -16,7 +16,7 @@ from typing import Any
 from bulkdel._engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome
 from bulkdel.ledger import RequestStats
-from tests.helpers import KEY
+from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
 
 Completed = subprocess.CompletedProcess[str]
 
@@ -120,3 +120,16 @@ def wait_for_job(job: str, env: dict[str, str]) -> None:
     """Until the submitter has created the job."""
     while run_job(["status", job], env).returncode != 0:
         time.sleep(0.05)
+
+
+def report_buckets(job: str, env: dict[str, str], report_dir: Path) -> dict[str, list[str]]:
+    """``job report`` now: the summary's equalities checked, and the ids of every bucket."""
+    done = run_job(["report", job, "--report-dir", str(report_dir)], env)
+    assert done.returncode in (0, 1), done.stderr
+    check_report_dir(report_dir)
+    return {
+        "deleted": read_lines(report_dir / "deleted.txt"),
+        "missing": read_lines(report_dir / "missing.txt"),
+        "failed": [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")],
+        "not_attempted": read_lines(report_dir / "not_attempted.txt"),
+    }

@@ -11,7 +11,7 @@ import redis as sync_redis
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import JobProcess, job_env, run_job, status_of
+from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job, status_of
 from tests.redis_server import RedisServer
 
 
@@ -67,6 +67,9 @@ def test_running_workers_take_nothing_after_the_cancel(
             settled, pending = pipe.execute()
         client.close()
         bound = sum(int(n or 0) for n in settled) + 100 * int(pending["pending"])
+        # a report while they finish: every submitted id in one bucket
+        buckets = report_buckets("run", env, tmp_path / "report")
+        assert sorted(i for ids in buckets.values() for i in ids) == hex_ids(20_000)
         for worker in workers:
             code, err = worker.finish()
             assert code == 1 and "job cancelled" in err, err

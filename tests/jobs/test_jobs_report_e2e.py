@@ -7,33 +7,12 @@ import time
 from pathlib import Path
 
 from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import (
-    KEY,
-    ThreadedServer,
-    check_report_dir,
-    hex_ids,
-    read_jsonl,
-    read_lines,
-    write_ids,
-)
-from tests.jobs_helpers import JobProcess, job_env, run_job
+from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
+from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job
 from tests.redis_server import RedisServer
 
 #: ids of the job
 COUNT = 12_000
-
-
-def report_buckets(job: str, env: dict[str, str], report_dir: Path) -> dict[str, list[str]]:
-    """``job report`` now: the summary's equalities checked, and the ids of every bucket."""
-    done = run_job(["report", job, "--report-dir", str(report_dir)], env)
-    assert done.returncode in (0, 1), done.stderr
-    check_report_dir(report_dir)
-    return {
-        "deleted": read_lines(report_dir / "deleted.txt"),
-        "missing": read_lines(report_dir / "missing.txt"),
-        "failed": [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")],
-        "not_attempted": read_lines(report_dir / "not_attempted.txt"),
-    }
 
 
 def test_reports_taken_while_workers_run_add_up(redis_server: RedisServer, tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ import redis as sync_redis
 
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs.test_jobs_report_e2e import report_buckets
-from tests.jobs_helpers import JobProcess, job_env, status_of, wait_for_job
+from tests.jobs_helpers import JobProcess, job_env, report_buckets, status_of, wait_for_job
 from tests.redis_server import RedisServer
 
 COUNT = 30_000
