@@ -1,7 +1,8 @@
 """A worker of a distributed job: takes batches from the job's stream and settles them.
 
 Batches come through the consumer group (``XREADGROUP``), or from a dead worker after the
-visibility timeout (``XAUTOCLAIM``: their ids count as in flight earlier). A heartbeat
+visibility timeout (``XAUTOCLAIM``: their ids count as in flight earlier), each inside a
+script that first checks the job's state, so that nothing is taken after a cancel. A heartbeat
 re-claims the worker's own pending batches (``XCLAIM ... JUSTID``) so that a slow but live
 worker keeps them. Each batch is settled by one script that acknowledges it and, only if that
 acknowledged it, records its outcome (see ``scripts.SETTLE``); so a crash between the two
