@@ -41,7 +41,16 @@ def worker_pace(rate: float, workers: int) -> list[str]:
 
 
 #: commands a worker sends itself; the ones inside its scripts are not round trips
-_CLIENT_COMMANDS = ("evalsha", "eval", "xreadgroup", "xautoclaim", "xlen", "hmget", "exec")
+_CLIENT_COMMANDS = (
+    "evalsha",
+    "eval",
+    "xread",
+    "xreadgroup",
+    "xautoclaim",
+    "xlen",
+    "hmget",
+    "exec",
+)
 
 
 class _Redis:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
 
 from bulkdel._engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome
 from bulkdel.ledger import RequestStats
+from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
+
+Completed = subprocess.CompletedProcess[str]
 
 
 class StandIn:
@@ -45,3 +56,80 @@ async def chunks(values: Iterable[str], size: int = 250) -> AsyncIterator[Chunk]
     items = [(n + 1, v, None if v.isalnum() else "bad") for n, v in enumerate(values)]
     for at in range(0, len(items), size):
         yield Chunk("ids.txt", items[at : at + size])
+
+
+class JobProcess:
+    """``python -m bulkdel job ARGS`` in the background, its stderr in a file."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, *, stdin: Path | None = None
+    ) -> None:
+        self.log = log
+        with log.open("w") as sink, (stdin or Path(os.devnull)).open("rb") as source:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bulkdel", "job", *args],
+                env=env,
+                stdin=source,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+            )
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for it to exit: its exit code and stderr."""
+        code = self.process.wait(timeout=timeout)
+        return code, self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def job_env(redis_url: str, base_url: str) -> dict[str, str]:
+    """The environment of a job subprocess: the test key, the Redis and the fake server."""
+    return {
+        **os.environ,
+        "IMAGEKIT_PRIVATE_KEY": KEY,
+        "BULKDEL_REDIS_URL": redis_url,
+        "IMAGE_KIT_BASE_URL": base_url,
+    }
+
+
+def run_job(args: list[str], env: dict[str, str], stdin: str | None = None) -> Completed:
+    """``python -m bulkdel job ARGS`` to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "bulkdel", "job", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def status_of(job: str, env: dict[str, str]) -> dict[str, Any]:
+    """``job status JOB --json``, parsed."""
+    done = run_job(["status", job, "--json"], env)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def wait_for_job(job: str, env: dict[str, str]) -> None:
+    """Until the submitter has created the job."""
+    while run_job(["status", job], env).returncode != 0:
+        time.sleep(0.05)
+
+
+def report_buckets(job: str, env: dict[str, str], report_dir: Path) -> dict[str, list[str]]:
+    """``job report`` now: the summary's equalities checked, and the ids of every bucket."""
+    done = run_job(["report", job, "--report-dir", str(report_dir)], env)
+    assert done.returncode in (0, 1), done.stderr
+    check_report_dir(report_dir)
+    return {
+        "deleted": read_lines(report_dir / "deleted.txt"),
+        "missing": read_lines(report_dir / "missing.txt"),
+        "failed": [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")],
+        "not_attempted": read_lines(report_dir / "not_attempted.txt"),
+    }

@@ -32,7 +32,12 @@ async def run_submit(args: argparse.Namespace) -> int:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     async with redis_session(*job_redis(args)) as (redis, wait):
         submitter = Submitter(
-            redis, args.job, batch_size=args.batch_size, max_open=args.max_open, wait=wait
+            redis,
+            args.job,
+            batch_size=args.batch_size,
+            max_open=args.max_open,
+            wait=wait,
+            on_full=lambda n: _say_waiting(args.job, n),
         )
         with stop_on_signals(submitter.stop.set):
             try:
@@ -47,8 +52,17 @@ async def run_submit(args: argparse.Namespace) -> int:
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
+def _say_waiting(job: str, open_batches: int) -> None:
+    print(
+        f"bulkdel: job {job}: {open_batches:,} batches open, waiting for workers to take them",
+        file=sys.stderr,
+    )
+
+
 def _say(job: str, what: str, result: SubmitResult) -> None:
     resumed = f" (resumed after {result.resumed_at:,} input items)" if result.resumed_at else ""
+    if result.rolled_back:
+        resumed += " (Redis went back to an older state: the input was read again from there)"
     print(
         f"bulkdel: job {job}: submit {what}: {result.batches:,} batches added{resumed}",
         file=sys.stderr,
@@ -72,9 +86,16 @@ async def _submit(
             return await submitter.submit(chunks, print_, resumable=False)
         finally:
             await listing.close()
-    readers = open_files(args.sources or ["-"], args.format, args.column)
+    sources = args.sources or ["-"]
+    readers = open_files(sources, args.format, args.column)
     print_ = fingerprint([r.name for r in readers], settings.base_url)
-    return await submitter.submit(_file_chunks(readers), print_)
+
+    def reopen() -> Any:
+        return _file_chunks(open_files(sources, args.format, args.column))
+
+    # stdin cannot be read again: after a Redis rollback the user pipes it in again
+    again = None if "-" in sources else reopen
+    return await submitter.submit(_file_chunks(readers), print_, reopen=again)
 
 
 async def _file_chunks(readers: list[FileReader]) -> Any:

@@ -15,7 +15,7 @@ from ..errors import JobGoneError, Stopped, UsageError
 from ..imagekit import ImageKitClient
 from ..models import Abort
 from .budget import job_redis, redis_session
-from .exits import EXIT_FATAL, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from .metrics import serving_metrics
 from .preflight import check_api
 from .settings import read_private_key, settings_from_args
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..jobs import PipelineProcessor, Worker
+    from ..jobs.worker import WorkerResult
     from ..models import Settings
     from ..redis_connection import RedisWait
     from ..telemetry.observer import RunObserver
@@ -147,15 +148,21 @@ def _account_budget(
     return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)
 
 
-def _worker_exit(result: Any) -> int:
+def _worker_exit(result: WorkerResult) -> int:
     print(
         f"bulkdel: worker {result.name}: {result.batches:,} batches settled, "
         f"{result.claimed:,} taken over, {result.late:,} late"
         + (" (job finished)" if result.finished else "")
-        + (" (job cancelled)" if result.cancelled else "")
-        + (f" (aborted: {result.aborted})" if result.aborted else ""),
+        + (" (job cancelled)" if result.cancelled and (result.batches or result.claimed) else "")
+        + (
+            " (job cancelled: took no batch)"
+            if result.cancelled and not (result.batches or result.claimed)
+            else ""
+        )
+        + (f" (aborted: {result.aborted.detail or result.aborted})" if result.aborted else ""),
         file=sys.stderr,
     )
     if result.aborted is not None:
-        return EXIT_FATAL
+        code = result.aborted.exit_code  # the one table (models.EXIT_CODES)
+        return EXIT_INCOMPLETE if code is None else code
     return EXIT_OK if result.finished else EXIT_INCOMPLETE

@@ -9,7 +9,7 @@ from ..core.stop import StopSignal
 from ..redis_connection import RedisWait
 from . import redisio
 from .redis_keys import GROUP, JobKeys
-from .scripts import HEARTBEAT, RELEASE
+from .scripts import HEARTBEAT, RELEASE, TAKE, TAKEOVER
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -18,6 +18,22 @@ if TYPE_CHECKING:
 _GIVEN_BACK_IDLE: Final = 864_000_000
 
 Entry = tuple[str, dict[str, str]]
+
+
+class JobCancelled(Exception):
+    """The job is cancelled: a take found it so and took nothing."""
+
+
+def _check(keys: JobKeys, answer: Any) -> None:
+    redisio.check_gone(keys, answer)
+    if answer and answer[0] == -2:
+        raise JobCancelled(keys.name)
+
+
+def _entry(raw: Any) -> Entry:
+    """A stream entry as a script returns it: ``[id, [field, value, ...]]``."""
+    entry_id, flat = raw
+    return str(entry_id), dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 class Claims:
@@ -46,46 +62,65 @@ class Claims:
         self.min_idle_ms = int(visibility_timeout * 1000)
         self._heartbeat = redis.register_script(HEARTBEAT)
         self._release = redis.register_script(RELEASE)
+        self._take_script = redis.register_script(TAKE)
+        self._takeover = redis.register_script(TAKEOVER)
         self._cursor = "0-0"
 
     async def read(self, count: int, block: float, stop: StopSignal) -> list[Entry]:
-        """New batches (``XREADGROUP``), waiting up to ``block`` seconds for one."""
+        """New batches (``scripts.TAKE``), waiting up to ``block`` seconds for one.
+
+        Raises:
+            JobCancelled: the job is cancelled: nothing was taken.
+        """
+        last, entries = await self._take(count, stop)
+        if entries or block <= 0:
+            return entries
+        keys = self.keys
+        # The wait is outside the script (a script cannot block): for an entry after the
+        # last one there was, then a take again, with its state check.
+        arrived = await redisio.call(
+            keys,
+            lambda: self.redis.xread(
+                {keys.batches: last}, count=1, block=max(1, int(block * 1000))
+            ),
+            stop,
+            wait=self.wait,
+        )
+        return (await self._take(count, stop))[1] if arrived else []
+
+    async def _take(self, count: int, stop: StopSignal) -> tuple[str, list[Entry]]:
         keys = self.keys
         answer: Any = await redisio.call(
             keys,
-            lambda: self.redis.xreadgroup(
-                GROUP,
-                self.name,
-                {keys.batches: ">"},
-                count=count,
-                block=max(1, int(block * 1000)),
+            lambda: self._take_script(
+                keys=[keys.meta, keys.batches], args=[GROUP, self.name, count]
             ),
             stop,
             wait=self.wait,
         )
-        return list(answer[0][1]) if answer else []
+        _check(keys, answer)
+        return str(answer[1]), [_entry(e) for e in answer[2:]]
 
     async def take_over(self, count: int, held: set[str], stop: StopSignal) -> list[Entry]:
-        """Batches idle longer than the visibility timeout (``XAUTOCLAIM``): their worker is
-        gone, or stopped and gave them back."""
+        """Batches idle longer than the visibility timeout (``scripts.TAKEOVER``): their
+        worker is gone, or stopped and gave them back.
+
+        Raises:
+            JobCancelled: the job is cancelled: nothing was taken.
+        """
         keys = self.keys
-        answer = await redisio.call(
+        args: list[str | int] = [GROUP, self.name, self.min_idle_ms, self._cursor, count]
+        answer: Any = await redisio.call(
             keys,
-            lambda: self.redis.xautoclaim(
-                keys.batches,
-                GROUP,
-                self.name,
-                self.min_idle_ms,
-                start_id=self._cursor,
-                count=count,
-            ),
+            lambda: self._takeover(keys=[keys.meta, keys.batches], args=args),
             stop,
             wait=self.wait,
         )
-        self._cursor = str(answer[0])
+        _check(keys, answer)
+        self._cursor = str(answer[1])
         # An entry of our own comes back only if our heartbeat could not reach Redis: it is
         # still being worked on here.
-        return [(i, f) for i, f in answer[1] if f is not None and i not in held]
+        return [(i, f) for i, f in map(_entry, answer[2:]) if i not in held]
 
     async def heartbeat(self, held: set[str], stop: StopSignal) -> str:
         """Reset the idle time of our batches (``XCLAIM ... JUSTID``: their delivery count

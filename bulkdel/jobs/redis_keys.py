@@ -35,6 +35,8 @@ class JobKeys:
         invalid: list of invalid-input records (JSON).
         duplicates: list of repeated ids.
         workers: hash: ``WORKER|field`` -> per-worker figures.
+        settled: hash: entry id -> the worker whose settle recorded it (a settle run twice,
+            or of a batch Redis forgot, is told apart by it).
     """
 
     name: str
@@ -46,6 +48,7 @@ class JobKeys:
     invalid: str
     duplicates: str
     workers: str
+    settled: str
 
     @classmethod
     def of(cls, name: str) -> JobKeys:
@@ -64,7 +67,17 @@ class JobKeys:
         return [getattr(self, field) for field in _FIELDS]
 
 
-_PARTS: Final = ("meta", "batches", "counts", "results", "marks", "invalid", "dups", "workers")
+_PARTS: Final = (
+    "meta",
+    "batches",
+    "counts",
+    "results",
+    "marks",
+    "invalid",
+    "dups",
+    "workers",
+    "settled",
+)
 _FIELDS: Final = (
     "meta",
     "batches",
@@ -74,6 +87,7 @@ _FIELDS: Final = (
     "invalid",
     "duplicates",
     "workers",
+    "settled",
 )
 
 

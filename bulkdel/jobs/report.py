@@ -18,7 +18,9 @@ from ..ledger import Counts, RequestStats
 from ..models import Abort, AbortReason
 from ..report import Report, ReportWriter
 from .redis_keys import GROUP, JobKeys
-from .status import job_status
+from .redisio import check_gone
+from .scripts import SNAPSHOT
+from .status import JobStatus, counts_from, per_worker, requests_from
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,11 +42,11 @@ class _Merged:
     failures: dict[str, tuple[str, int | None, int]]
 
 
-async def _stream(redis: Redis, key: str) -> Any:
-    """Every entry of a stream, a page at a time."""
+async def _stream(redis: Redis, key: str, end: str = "+") -> Any:
+    """Every entry of a stream up to ``end``, a page at a time."""
     start = "-"
     while True:
-        page: Any = await redis.xrange(key, start, "+", count=_PAGE)
+        page: Any = await redis.xrange(key, start, end, count=_PAGE)
         for entry in page:
             yield entry
         if len(page) < _PAGE:
@@ -52,10 +54,10 @@ async def _stream(redis: Redis, key: str) -> Any:
         start = "(" + page[-1][0]
 
 
-async def _merge(redis: Redis, keys: JobKeys) -> _Merged:
+async def _merge(redis: Redis, keys: JobKeys, marker: str) -> _Merged:
     best: dict[str, str] = {}
     failures: dict[str, tuple[str, int | None, int]] = {}
-    async for _, fields in _stream(redis, keys.results):
+    async for _, fields in _stream(redis, keys.results, marker):
         for code in ("d", "r", "m"):
             for file_id in fields.get(code, "").split():
                 if _RANK[code] < _RANK[best.get(file_id, "f")]:
@@ -67,21 +69,34 @@ async def _merge(redis: Redis, keys: JobKeys) -> _Merged:
     return _Merged(best, failures)
 
 
-async def _unsettled(redis: Redis, keys: JobKeys) -> tuple[list[str], list[str]]:
-    """Ids of batches still on the stream: never taken, and taken by a worker."""
-    held: set[str] = set()
-    start = "-"
-    while True:
-        page = await redis.xpending_range(keys.batches, GROUP, start, "+", _PAGE)
-        held.update(str(p["message_id"]) for p in page)
-        if len(page) < _PAGE:
-            break
-        start = "(" + str(page[-1]["message_id"])
-    waiting: list[str] = []
-    taken: list[str] = []
-    async for entry_id, fields in _stream(redis, keys.batches):
-        (taken if entry_id in held else waiting).extend(fields.get("ids", "").split())
-    return waiting, taken
+@dataclass
+class _Snapshot:
+    """The job at one moment (``scripts.SNAPSHOT``): outcomes are read up to ``marker``."""
+
+    status: JobStatus
+    marker: str
+    waiting: list[str]
+    taken: list[str]
+
+
+async def _snapshot(redis: Redis, keys: JobKeys) -> _Snapshot:
+    answer: Any = await redis.register_script(SNAPSHOT)(
+        keys=[keys.meta, keys.batches, keys.counts, keys.results, keys.workers], args=[GROUP]
+    )
+    check_gone(keys, answer)
+    marker, state, created, settled_at, counts, workers, open_batches, held = answer[:8]
+    raw_counts = dict(zip(counts[::2], counts[1::2], strict=True))
+    status = JobStatus(
+        name=keys.name,
+        state=str(state),
+        counts=counts_from(raw_counts),
+        requests=requests_from(raw_counts),
+        open_batches=int(open_batches),
+        in_flight=int(held),
+        workers=per_worker(dict(zip(workers[::2], workers[1::2], strict=True))),
+        elapsed_s=float(settled_at) - float(created) if settled_at and created else 0.0,
+    )
+    return _Snapshot(status, str(marker), str(answer[8]).split(), str(answer[9]).split())
 
 
 async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str]) -> Report:
@@ -91,9 +106,11 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
         JobGoneError: the job is not in Redis.
     """
     keys = JobKeys.of(job)
-    status = await job_status(redis, job)
-    merged = await _merge(redis, keys)
-    waiting, taken = await _unsettled(redis, keys)
+    snapshot = await _snapshot(redis, keys)
+    status, waiting, taken = snapshot.status, snapshot.waiting, snapshot.taken
+    merged = await _merge(redis, keys, snapshot.marker)
+    # the marker has served; a failure to remove it only leaves an entry readers skip
+    await redis.xdel(keys.results, snapshot.marker)
     writer = ReportWriter(report_dir)
     await _write_input_records(redis, keys, writer)
     counts = Counts(

@@ -95,7 +95,7 @@ async def job_status(redis: Redis, job: str) -> JobStatus:
         requests=requests_from(raw),
         open_batches=int(open_batches),
         in_flight=in_flight,
-        workers=_per_worker(workers),
+        workers=per_worker(workers),
         elapsed_s=float(settled_at) - float(created) if settled_at and created else 0.0,
     )
 
@@ -115,7 +115,8 @@ def requests_from(raw: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _per_worker(raw: dict[str, str]) -> dict[str, dict[str, int]]:
+def per_worker(raw: dict[str, str]) -> dict[str, dict[str, int]]:
+    """``{worker: {figure: n}}`` from the job's workers hash."""
     workers: dict[str, dict[str, int]] = {}
     for key, value in raw.items():
         name, _, figure = key.rpartition("|")

@@ -11,15 +11,16 @@ however long the input is.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from .._engine.dedupe import Deduper
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
-from ..errors import UsageError
+from ..errors import RedisError, UsageError
 from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .redis_keys import GROUP, JobKeys
@@ -45,12 +46,15 @@ class SubmitResult:
         batches: batches added by this call.
         complete: the whole input is on the stream.
         cancelled: the job was cancelled while submitting.
+        rolled_back: times Redis was found behind what this submit had committed (restored
+            from an older snapshot), and the input read again from what it held.
     """
 
     resumed_at: int = 0
     batches: int = 0
     complete: bool = False
     cancelled: bool = False
+    rolled_back: int = 0
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Submitter:
         max_open: unsettled batches the stream may hold before submitting waits.
         stop: ends waits (for Redis, or for room on the stream).
         wait: how to wait for Redis through an outage; ``RedisWait`` defaults if None.
+        on_full: called once, with the open batches, the first time the stream is full and
+            the submitter waits for workers (the CLI says so on its terminal).
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class Submitter:
         max_open: int = MAX_OPEN,
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
+        on_full: Callable[[int], None] | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
             raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
@@ -95,9 +102,22 @@ class Submitter:
         self._create = redis.register_script(CREATE)
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
+        self.on_full = on_full
+        self._said_full = False
+        #: what identifies the input read so far: a hash of every item's value, in order
+        self._content = hashlib.sha256()
+        #: the position and content digest Redis holds for the job
+        self._committed: tuple[int, str] = (0, "")
+        #: the position this submitter committed last (each commit is compared with it)
+        self._position = 0
 
     async def submit(
-        self, chunks: AsyncIterable[Chunk], fingerprint: str, *, resumable: bool = True
+        self,
+        chunks: AsyncIterable[Chunk],
+        fingerprint: str,
+        *,
+        resumable: bool = True,
+        reopen: Callable[[], AsyncIterable[Chunk]] | None = None,
     ) -> SubmitResult:
         """Read ``chunks`` to the end and put every new id on the job's stream.
 
@@ -106,11 +126,35 @@ class Submitter:
             fingerprint: what identifies the input; a job of that name with another
                 fingerprint is refused.
             resumable: the input reads the same again (files); a listing is not.
+            reopen: the same input from its start again (files; not stdin): when Redis
+                went back in time (restored from an older snapshot), the input is read
+                again from the position Redis holds.
 
         Raises:
-            UsageError: the job exists for another input, or cannot be resumed.
+            UsageError: the job exists for another input, or cannot be resumed; another
+                submitter is ahead of this one.
             JobGoneError: the job vanished from Redis while submitting.
+            RedisError: Redis went back in time and ``reopen`` is None (run the same submit
+                again: it resumes from what Redis holds).
         """
+        while True:
+            try:
+                return await self._submit_once(chunks, fingerprint, resumable)
+            except _RolledBack as back:
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
+                if reopen is None or not resumable:
+                    again = "; run the same submit again: it goes on from what Redis holds"
+                    raise RedisError(self.wait.url, f"{back}{again}") from None
+                redisio.log.warning("%s: reading the input again from there", back)
+                self.result.rolled_back += 1
+                self._content = hashlib.sha256()
+                chunks = reopen()
+
+    async def _submit_once(
+        self, chunks: AsyncIterable[Chunk], fingerprint: str, resumable: bool
+    ) -> SubmitResult:
         keys = self.keys
         answer = await redisio.call(
             keys,
@@ -126,7 +170,11 @@ class Submitter:
         state, position = str(answer[1]), int(answer[2])
         if state == "cancelled":
             raise UsageError(f"job {keys.name!r} was cancelled; pick another job name")
+        self._committed = (position, str(answer[3]) if len(answer) > 3 else "")
+        self._position = position
         if state == "submitted":
+            if resumable:
+                await self._same_whole(chunks)
             self.result.complete = True
             return self.result
         if answer[0] == 0 and position and not resumable:
@@ -155,6 +203,7 @@ class Submitter:
             new = iter(dedupe.add_new([v for _, v, problem in chunk.items if problem is None]))
             for line, value, problem in chunk.items:
                 position += 1
+                self._read_item(value, position)
                 if problem is not None:
                     if position > skip:
                         pending.invalid.append(_invalid(chunk.source, line, value, problem))
@@ -174,7 +223,35 @@ class Submitter:
                 if not await self._commit(pending, position):
                     return
                 pending = _Pending()
-        await self._commit(pending, max(position, skip), final=True)
+        if position < skip:
+            self._refuse()
+        await self._commit(pending, position, final=True)
+
+    def _read_item(self, value: str, position: int) -> None:
+        """Hash one item; at the committed position, the input read so far must be the
+        input committed (a resumed stdin holds other ids otherwise)."""
+        self._content.update(value.encode("utf-8", "surrogateescape") + b"\n")
+        at, digest = self._committed
+        if position == at and digest and self._content.hexdigest() != digest:
+            self._refuse()
+
+    async def _same_whole(self, chunks: AsyncIterable[Chunk]) -> None:
+        """A finished job is submitted again: the whole input must be the one it holds."""
+        position = 0
+        async for chunk in chunks:
+            for _, value, _ in chunk.items:
+                position += 1
+                self._read_item(value, position)
+        if position != self._committed[0] and self._committed[1]:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        at = self._committed[0]
+        raise UsageError(
+            f"job {self.keys.name!r} holds other input than this (its first {at:,} input "
+            "items differ); pick another job name",
+            "sources",
+        )
 
     async def _commit(self, pending: _Pending, position: int, *, final: bool = False) -> bool:
         """Commit ``pending``; waits while the stream is full. False when cancelled."""
@@ -191,6 +268,8 @@ class Submitter:
             "".join(pending.invalid),
             " ".join(pending.duplicates),
             "1" if final else "0",
+            self._content.hexdigest(),
+            self._position,
         ]
         wait = _FULL_WAIT[0]
         while True:
@@ -204,17 +283,47 @@ class Submitter:
                 wait=self.wait,
             )
             redisio.check_gone(keys, answer)
+            if isinstance(answer, list) and answer[0] == 0:
+                if not self._said_full and self.on_full is not None:
+                    self._said_full = True
+                    self.on_full(int(answer[1]))
+                await self.stop.sleep(wait)  # the stream is full: workers are behind
+                wait = min(_FULL_WAIT[1], wait * 2)
+                continue
+            self._refuse_behind_or_ahead(answer)
             if answer == -2:
                 self.result.cancelled = True
                 return False
             if answer == 1:
                 break
-            await self.stop.sleep(wait)  # the stream is full: workers are behind
-            wait = min(_FULL_WAIT[1], wait * 2)
+        self._position = position
         if pending.ids:
             self.result.batches += 1
         self.result.complete = final
         return True
+
+    def _refuse_behind_or_ahead(self, answer: object) -> None:
+        """SUBMIT's {-3, position}: Redis went back in time; {-4, position}: another
+        submitter is ahead."""
+        if not isinstance(answer, list):
+            return
+        at = int(answer[1])
+        if answer[0] == -3:
+            raise _RolledBack(self.keys.name, at, self._position)
+        raise UsageError(
+            f"job {self.keys.name!r} is being submitted by another process (at input "
+            f"item {at:,}); run one submit a job"
+        )
+
+
+class _RolledBack(Exception):
+    """Redis holds an older position than this submitter committed."""
+
+    def __init__(self, job: str, at: int, mine: int) -> None:
+        super().__init__(
+            f"job {job!r}: Redis holds its input up to item {at:,}, behind the {mine:,} "
+            "this submit committed (restored from an older snapshot?)"
+        )
 
 
 def _records(pending: _Pending) -> int:

@@ -1,7 +1,8 @@
 """A worker of a distributed job: takes batches from the job's stream and settles them.
 
 Batches come through the consumer group (``XREADGROUP``), or from a dead worker after the
-visibility timeout (``XAUTOCLAIM``: their ids count as in flight earlier). A heartbeat
+visibility timeout (``XAUTOCLAIM``: their ids count as in flight earlier), each inside a
+script that first checks the job's state, so that nothing is taken after a cancel. A heartbeat
 re-claims the worker's own pending batches (``XCLAIM ... JUSTID``) so that a slow but live
 worker keeps them. Each batch is settled by one script that acknowledges it and, only if that
 acknowledged it, records its outcome (see ``scripts.SETTLE``); so a crash between the two
@@ -25,7 +26,7 @@ from ..ledger import RequestStats
 from ..models import Abort, AbortReason
 from ..redis_connection import RedisWait, url_of
 from . import redisio
-from .claim import Claims
+from .claim import Claims, JobCancelled
 from .outcome import BatchOutcome, BatchProcessor
 from .redis_keys import GROUP, JobKeys
 from .scripts import SETTLE
@@ -53,7 +54,8 @@ class WorkerResult:
         claimed: batches it took over from other workers.
         finished: the job has no batch left (every batch is settled).
         cancelled: the job was cancelled.
-        aborted: why the worker stopped early (a fatal answer, a stop), or None.
+        aborted: why the worker stopped early (a fatal answer), typed; None otherwise. The
+            CLI's exit code is ``aborted.exit_code``.
     """
 
     name: str
@@ -62,7 +64,7 @@ class WorkerResult:
     claimed: int = 0
     finished: bool = False
     cancelled: bool = False
-    aborted: str | None = None
+    aborted: Abort | None = None
 
 
 class Worker:
@@ -132,7 +134,10 @@ class Worker:
                 settle were given back first (or, if Redis is gone, are taken over after
                 the visibility timeout).
         """
-        await self._state()
+        if await self._state() == "cancelled":
+            # Started after the cancel: takes nothing (the takes would refuse anyway).
+            self.result.cancelled = True
+            return self.result
         try:
             async with asyncio.TaskGroup() as group:
                 beat = group.create_task(self._heartbeats())
@@ -184,6 +189,11 @@ class Worker:
                 idle = not entries
                 if idle and await self._done():
                     return
+            except JobCancelled:
+                # The take refused: no batch after the cancel; those in hand finish.
+                self.result.cancelled = True
+                self.stop("cancelled")
+                return
             except Stopped:
                 return
             except RedisError as error:
@@ -191,7 +201,9 @@ class Worker:
                 return
             for entry_id, fields in entries:
                 self._in_hand.add(entry_id)
-                group.create_task(self._handle(entry_id, fields, bool(claimed)))
+                # "e": re-submitted after Redis went back in time: it may have been sent
+                earlier = bool(claimed) or fields.get("e") == "1"
+                group.create_task(self._handle(entry_id, fields, earlier))
 
     async def _state(self) -> str:
         """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
@@ -226,10 +238,10 @@ class Worker:
         try:
             outcome = await self.processor.process(fields.get("ids", "").split(), earlier)
             if outcome is None:
-                aborted = self.processor.aborted
+                aborted = _abort_of(self.processor)
                 if aborted is not None:
                     self.result.aborted = aborted
-                    self.stop_signal.set(Abort(AbortReason.FATAL, aborted))
+                    self.stop_signal.set(aborted)
                 self._unsent.append(entry_id)  # given back for another worker to take
                 return
             try:
@@ -263,7 +275,7 @@ class Worker:
         script_keys = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks]
         answer = await redisio.call(
             keys,
-            lambda: self._settle(keys=[*script_keys, keys.workers], args=args),
+            lambda: self._settle(keys=[*script_keys, keys.workers, keys.settled], args=args),
             self._forever,
             wait=self.wait,
         )
@@ -302,6 +314,16 @@ class Worker:
                 await pipe.execute()
             except Exception:  # figures only; the ids are accounted already
                 redisio.log.warning("could not record the last request figures")
+
+
+def _abort_of(processor: BatchProcessor) -> Abort | None:
+    """The processor's reason for stopping for good, typed: its own ``abort`` when it has
+    one, else its ``aborted`` text as a fatal answer (what the protocol says it is)."""
+    typed = getattr(processor, "abort", None)
+    if isinstance(typed, Abort):
+        return typed
+    text = processor.aborted
+    return None if text is None else Abort(AbortReason.FATAL, text)
 
 
 class _Tally:

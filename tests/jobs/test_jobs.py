@@ -143,6 +143,7 @@ async def _settle(redis: Any, job: str, entry: str, worker: str, **outcome: Any)
         "{}",
     ]
     keys_ = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks, keys.workers]
+    keys_.append(keys.settled)
     return int(await script(keys=keys_, args=args))
 
 

@@ -13,7 +13,7 @@ import pytest
 from bulkdel import cli
 from bulkdel.imagekit import ImageKitClient
 from bulkdel.jobs import PipelineProcessor, Submitter, Worker, connect
-from bulkdel.models import Settings
+from bulkdel.models import AbortReason, Settings
 from bulkdel.testing import FakeImageKit, Faults, seed_files
 from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines
 from tests.jobs_helpers import chunks
@@ -61,7 +61,8 @@ async def test_fatal_answer_stops_the_worker_and_leaves_the_batch(redis: Any) ->
             result = await Worker(redis, "f", processor, block=0.05).run()
             assert await processor.process(hex_ids(1), False) is None
         await client.close()
-    assert result.aborted is not None and "403" in result.aborted and not result.finished
+    assert result.aborted is not None and "403" in str(result.aborted) and not result.finished
+    assert result.aborted.reason is AbortReason.FATAL
     status = await redis.xpending("bulkdel:job:{f}:batches", "workers")
     assert status["pending"] >= 1
 
