@@ -239,7 +239,9 @@ def test_sigterm_stops_a_worker_and_another_finishes(
     with ThreadedServer(FakeImageKit(KEY, rate=100)) as server:
         env = _env(redis_server, server.url)
         assert _submit(tmp_path, env, 3_000).finish()[0] == 0
-        first = _worker("w1", env, tmp_path, "--rate", "10")
+        # Slow enough (30 batches at 2/s, 2 at once) that the batches it has begun when the
+        # signal comes, which it finishes, can never be the whole job.
+        first = _worker("w1", env, tmp_path, "--rate", "2", "--concurrency", "2")
         while _settled_by(env, "w1") < 1:
             time.sleep(0.05)
         first.process.send_signal(signal.SIGTERM)
