@@ -29,7 +29,8 @@ def outcome_abort(counts: Counts, requests: RequestStats, input_done: bool) -> A
     connected; or each timed out or got a 5xx); the counts alone would read as complete.
     No valid id: the whole input was read and every line of it was invalid.
     """
-    if requests.sent and all(s == "error" or s.startswith("5") for s in requests.by_status):
+    answers = requests.by_status
+    if requests.sent and answers and all(s == "error" or s.startswith("5") for s in answers):
         if requests.never_connected:
             cause = f"none of {requests.sent:,} delete requests connected"
             cause += f" ({requests.connect_error})" if requests.connect_error else ""

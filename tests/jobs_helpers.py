@@ -16,6 +16,7 @@ from typing import Any
 from bulkdel._engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome
 from bulkdel.ledger import RequestStats
+from bulkdel.models import Abort
 from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
 
 Completed = subprocess.CompletedProcess[str]
@@ -28,9 +29,12 @@ class StandIn:
         self.requests = RequestStats()
         self.calls: list[tuple[list[str], bool]] = []
         self.gate = gate
-        self.aborted: str | None = None
+        self.abort: Abort | None = None
         self.started = asyncio.Event()
         self.missing: set[str] = set()
+
+    def stop(self, reason: str) -> None:
+        """Nothing to stop: every call deletes at once."""
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
         self.calls.append((file_ids, in_flight_earlier))

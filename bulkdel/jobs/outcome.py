@@ -7,6 +7,7 @@ from typing import Protocol
 
 from ..batch import BatchOutcome
 from ..ledger import RequestStats
+from ..models import Abort
 
 __all__ = ["BatchOutcome", "BatchProcessor"]
 
@@ -34,6 +35,11 @@ class BatchProcessor(Protocol):
         ...
 
     @property
-    def aborted(self) -> str | None:
+    def abort(self) -> Abort | None:
         """Why the processor stopped for good (a fatal answer), or None."""
+        ...
+
+    def stop(self, reason: str) -> None:
+        """Start no new batch (the worker is stopping, or Redis cannot be used): batches
+        begun finish, the others resolve to None unsent."""
         ...

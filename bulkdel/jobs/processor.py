@@ -77,12 +77,10 @@ class PipelineProcessor:
         self._stopped = False
 
     @property
-    def aborted(self) -> str | None:
+    def abort(self) -> Abort | None:
         """Why the runner stopped for good (a fatal answer), or None (also after ``stop``)."""
         run = self._run
-        if run is None or self._stopped or run.aborted is None:
-            return None
-        return str(run.aborted)
+        return None if run is None or self._stopped else run.aborted
 
     async def __aenter__(self) -> PipelineProcessor:
         if self.record_dir is not None:

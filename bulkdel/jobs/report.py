@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..ledger import Counts, RequestStats
-from ..models import Abort, AbortReason
+from ..models import UNKNOWN_PREFIX, Abort, AbortReason
 from ..report import Report, ReportWriter
+from ..report_writer import check_report_dir
+from ..verdict import is_complete, outcome_abort
 from .redis_keys import GROUP, JobKeys
 from .redisio import check_gone
 from .scripts import SNAPSHOT
@@ -28,10 +31,7 @@ if TYPE_CHECKING:
 #: rank of each bucket: a lower rank wins
 _RANK: Final = {"d": 0, "r": 1, "m": 2, "f": 3}
 _PAGE: Final = 1000
-UNSETTLED_UNKNOWN: Final = (
-    "outcome unknown, the server may have deleted it: the job stopped before a worker "
-    "settled this batch"
-)
+UNSETTLED_UNKNOWN: Final = UNKNOWN_PREFIX + "the job stopped before a worker settled this batch"
 
 
 @dataclass
@@ -106,6 +106,8 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
         JobGoneError: the job is not in Redis.
     """
     keys = JobKeys.of(job)
+    # a directory holds one report: this job's earlier one may be replaced by a newer one
+    check_report_dir(report_dir, reuse=_holds_report_of(report_dir, job))
     snapshot = await _snapshot(redis, keys)
     status, waiting, taken = snapshot.status, snapshot.waiting, snapshot.taken
     merged = await _merge(redis, keys, snapshot.marker)
@@ -127,12 +129,16 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     counts.not_attempted = len(waiting)
     requests = RequestStats(sent=status.requests["sent"], retried=status.requests["retried"])
     requests.by_status.update(status.requests["by_status"])
-    cancelled = status.state == "cancelled"
+    abort = (
+        Abort(AbortReason.STOPPED, "job cancelled")
+        if status.state == "cancelled"
+        else outcome_abort(counts, requests, status.finished)
+    )
     report = Report(
         counts=counts,
         requests=requests,
-        complete=status.finished and counts.balanced() and counts.not_attempted == 0,
-        abort=Abort(AbortReason.STOPPED, "job cancelled") if cancelled else None,
+        complete=is_complete(counts, status.finished, abort),
+        abort=abort,
         elapsed_s=status.elapsed_s,
         report_dir=writer.directory,
     )
@@ -143,6 +149,15 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     }
     writer.close(summary)
     return report
+
+
+def _holds_report_of(report_dir: str | os.PathLike[str], job: str) -> bool:
+    """``report_dir`` holds an earlier report of ``job`` (which a newer one may replace)."""
+    try:
+        summary = json.loads((Path(report_dir) / "summary.json").read_text(encoding="utf-8"))
+        return bool(summary["job"]["job"] == job)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 async def _write_input_records(redis: Redis, keys: JobKeys, writer: ReportWriter) -> None:

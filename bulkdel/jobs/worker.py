@@ -162,9 +162,7 @@ class Worker:
         reason = Abort(AbortReason.FATAL, str(error))
         self.stop_signal.set(reason)
         self._forever.set(reason)
-        stop = getattr(self.processor, "stop", None)  # not in the protocol: a stand-in may lack it
-        if callable(stop):
-            stop(str(error))
+        self.processor.stop(str(error))
 
     async def _take(self, group: asyncio.TaskGroup) -> None:
         """Take batches while there is room, until the job is done or the worker stops."""
@@ -238,7 +236,7 @@ class Worker:
         try:
             outcome = await self.processor.process(fields.get("ids", "").split(), earlier)
             if outcome is None:
-                aborted = _abort_of(self.processor)
+                aborted = self.processor.abort
                 if aborted is not None:
                     self.result.aborted = aborted
                     self.stop_signal.set(aborted)
@@ -314,16 +312,6 @@ class Worker:
                 await pipe.execute()
             except Exception:  # figures only; the ids are accounted already
                 redisio.log.warning("could not record the last request figures")
-
-
-def _abort_of(processor: BatchProcessor) -> Abort | None:
-    """The processor's reason for stopping for good, typed: its own ``abort`` when it has
-    one, else its ``aborted`` text as a fatal answer (what the protocol says it is)."""
-    typed = getattr(processor, "abort", None)
-    if isinstance(typed, Abort):
-        return typed
-    text = processor.aborted
-    return None if text is None else Abort(AbortReason.FATAL, text)
 
 
 class _Tally:

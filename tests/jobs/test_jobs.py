@@ -54,13 +54,19 @@ async def test_submit_workers_report(redis: Any, tmp_path: Path) -> None:
     results = await asyncio.gather(*(w.run() for w in workers))
     assert all(r.finished for r in results)
     assert sum(r.batches for r in results) == 11
-    report = await job_report(redis, "j", tmp_path)
+    report = await job_report(redis, "j", tmp_path / "report")
     c = report.counts
     assert (c.read, c.invalid, c.duplicate, c.unique) == (1058, 1, 7, 1050)
     assert c.deleted + c.missing == 1050 and c.balanced() and report.complete
-    assert sorted(_lines(tmp_path / "deleted.txt") + _lines(tmp_path / "missing.txt")) == values
-    assert _lines(tmp_path / "duplicates.txt") == values[:7]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (
+        sorted(
+            _lines(tmp_path / "report" / "deleted.txt")
+            + _lines(tmp_path / "report" / "missing.txt")
+        )
+        == values
+    )
+    assert _lines(tmp_path / "report" / "duplicates.txt") == values[:7]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["job"]["live_counts_agree"] and summary["complete"]
     assert summary["requests"]["sent"] == 11 and summary["elapsed_s"] > 0
     status = await job_status(redis, "j")
@@ -167,9 +173,11 @@ async def test_late_deleted_wins_over_missing_and_failed(redis: Any, tmp_path: P
         0,
     )
     assert status.workers["A"]["late"] == 1 and status.requests["sent"] == 2
-    report = await job_report(redis, "l", tmp_path)
-    assert sorted(_lines(tmp_path / "deleted.txt")) == [a, b, c, d] and report.complete
-    assert json.loads((tmp_path / "summary.json").read_text())["job"]["live_counts_agree"]
+    report = await job_report(redis, "l", tmp_path / "report")
+    assert sorted(_lines(tmp_path / "report" / "deleted.txt")) == [a, b, c, d] and report.complete
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["job"][
+        "live_counts_agree"
+    ]
 
 
 async def test_late_missing_is_not_recorded(redis: Any, tmp_path: Path) -> None:
@@ -180,7 +188,7 @@ async def test_late_missing_is_not_recorded(redis: Any, tmp_path: Path) -> None:
     assert await _settle(redis, "m", entry, "B", earlier="1", r=[a, b]) == 0
     counts = (await job_status(redis, "m")).counts
     assert (counts.deleted, counts.missing) == (2, 0)
-    report = await job_report(redis, "m", tmp_path)
+    report = await job_report(redis, "m", tmp_path / "report")
     assert report.counts.deleted == 2 and report.complete
 
 
@@ -224,7 +232,7 @@ async def test_dead_workers_batches_are_taken_over(redis: Any, tmp_path: Path) -
     assert result.finished and result.claimed == 2
     earlier = {i for batch, flag in taker.calls if flag for i in batch}
     assert set(values[:3]) <= earlier
-    report = await job_report(redis, "d", tmp_path)
+    report = await job_report(redis, "d", tmp_path / "report")
     assert report.complete and report.counts.missing_after_retry == 3
     assert report.counts.deleted == 297
 
@@ -244,7 +252,7 @@ async def test_cancel_stops_workers_and_report_says_not_attempted(
     gate.set()
     result = await task
     assert result.cancelled and not result.finished and result.batches == 2
-    report = await job_report(redis, "c", tmp_path)
+    report = await job_report(redis, "c", tmp_path / "report")
     assert report.aborted == "stopped: job cancelled" and not report.complete
     assert report.counts.deleted == 200 and report.counts.not_attempted == 800
     assert report.counts.balanced()
@@ -295,7 +303,7 @@ async def test_redis_down_for_a_while_with_persistence(
         persistent_redis_server.start()
         result = await task
         assert result.finished
-        report = await job_report(redis, "w", tmp_path)
+        report = await job_report(redis, "w", tmp_path / "report")
         assert report.complete and report.counts.deleted == 500
     finally:
         await redis.aclose()
@@ -312,10 +320,12 @@ async def test_report_lists_failures_and_unsettled_batches(redis: Any, tmp_path:
     failure = [values[0], "File is locked", 207, 6]
     assert await _settle(redis, "u", first, "A", d=values[1:100], f=[failure]) == 1
     await cancel_job(redis, "u")
-    report = await job_report(redis, "u", tmp_path)
+    report = await job_report(redis, "u", tmp_path / "report")
     c = report.counts
     assert (c.deleted, c.failed, c.not_attempted) == (99, 101, 100) and c.balanced()
-    failed = [json.loads(line) for line in (tmp_path / "failed.jsonl").read_text().splitlines()]
+    failed = [
+        json.loads(line) for line in (tmp_path / "report" / "failed.jsonl").read_text().splitlines()
+    ]
     assert failed[0] == {
         "fileId": values[0],
         "error": "File is locked",

@@ -49,7 +49,7 @@ async def test_processor_classifies_as_delete_does(tmp_path: Path) -> None:
     assert len(first.deleted) == 100 - 34 - 2 and len(first) == 100
     assert len(again.missing_after_retry) == 98 and not again.deleted
     assert len(earlier.missing_after_retry) == 33 and len(earlier.deleted) == 67
-    assert processor.requests.sent >= 6 and processor.aborted is None
+    assert processor.requests.sent >= 6 and processor.abort is None
 
 
 async def test_fatal_answer_stops_the_worker_and_leaves_the_batch(redis: Any) -> None:
