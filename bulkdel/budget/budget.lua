@@ -36,7 +36,7 @@ local st = {
   lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, quota = {}, dropped = {},
   starting = tonumber(h.starting), esends = tonumber(h.esends) or 0,
   srtt = tonumber(h.srtt), win = tonumber(h.win) or 1, rrate = tonumber(h.rrate) or cfg.start_rate,
-  flight = {},
+  flight = {}, clean = tonumber(h.clean) or 0,
 }
 -- the slow start's turns in flight: their grant times, oldest first
 for part in string.gmatch(h.flight or '', '[^,]+') do table.insert(st.flight, tonumber(part)) end
@@ -114,9 +114,11 @@ local function learn_limit(limit, interval)
 end
 
 local function probe()
-  local near = st.lrr ~= nil and st.rate >= cfg.near * st.lrr
+  local near = st.lrr ~= nil and st.rate >= cfg.near * st.lrr and st.rate <= st.lrr / cfg.near
   local step = cfg.fast_step
   if near then step = cfg.slow_step end
+  -- from the second probe in a row without a refusal, each doubles the step
+  step = math.min(step * cfg.clean_growth ^ math.max(0, st.clean - 1), cfg.max_step)
   local target = math.min(st.rate * (1 + step), math.max(st.rate, cfg.app_limit * sent_rate(now)))
   local c = ceiling(now)
   if c ~= nil then target = math.min(target, c) end
@@ -195,9 +197,15 @@ local function decide()
   elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
     local sent = math.min(st.rate, sent_rate(now))
     st.lrr = sent
+    st.clean = 0
     set_rate(sent * math.max(1 - cfg.max_cut, (1 - share) * (1 + cfg.target)))
-  elseif now - st.epoch >= cfg.probe_every * SPAN and answers >= cfg.min_answers then
-    probe()
+  else
+    local every = cfg.probe_every
+    if st.clean > 0 and st.ref == 0 then every = cfg.clean_every end
+    if answers >= cfg.min_answers and now - st.epoch >= every * SPAN then
+      if st.ref == 0 then st.clean = math.min(st.clean + 1, cfg.max_clean) else st.clean = 0 end
+      probe()
+    end
   end
 end
 
@@ -332,7 +340,7 @@ else
   st.flight = nil
 end
 for _, k in ipairs({'tat', 'gate', 'rate', 'epoch', 'acc', 'ref', 'lrr', 'first', 'starting',
-    'esends', 'srtt', 'win', 'rrate', 'flight'}) do
+    'esends', 'srtt', 'win', 'rrate', 'flight', 'clean'}) do
   local v = st[k]
   if type(v) == 'number' then v = fmt(v) end
   if v == nil then table.insert(gone, k) else table.insert(put, k); table.insert(put, v) end

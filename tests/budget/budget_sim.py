@@ -53,8 +53,10 @@ class Scenario:
     headers: LimitHeaders = LimitHeaders.FULL
     #: share of requests refused at random (the account's other traffic), limit stated
     other_traffic: float = 0.0
-    #: share of the limit another client spends steadily (it never retries)
+    #: share of the limit another client spends steadily (it never retries) ...
     other_client: float = 0.0
+    #: ... until this many seconds after the start (None: to the end)
+    other_client_until: float | None = None
     error_5xx: float = 0.0
     html_502: float = 0.0
     jobs: int = 1
@@ -253,6 +255,9 @@ class _Sim:
         self.rates.append(self.pace.rate)
 
     def other_client(self) -> None:
+        until = self.s.other_client_until
+        if until is not None and self.now >= self.s.offset + until:
+            return  # the neighbour leaves
         self.limiter.admit()
         self.at(self.now + 1.0 / (self.s.limit * self.s.other_client), self.other_client)
 
@@ -350,6 +355,19 @@ FLOORS: tuple[Scenario, ...] = (
     Scenario("another client spends 40%", other_client=0.4),
     Scenario("2 jobs", jobs=2, requests=1500),
     Scenario("8 jobs", jobs=8, requests=600),
+)
+
+
+#: a neighbour that leaves: another client spends 60% of R for 6 s, then stops
+NEIGHBOUR_LEAVES: tuple[Scenario, ...] = (
+    Scenario("neighbour leaves", other_client=0.6, other_client_until=6.0, requests=1500),
+    Scenario(
+        "neighbour leaves, no header",
+        other_client=0.6,
+        other_client_until=6.0,
+        requests=1500,
+        headers=LimitHeaders.NONE,
+    ),
 )
 
 

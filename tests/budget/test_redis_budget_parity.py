@@ -142,3 +142,24 @@ async def test_the_script_follows_the_slow_start_to_its_end(
             await mirror.answer(_outcome(rng, 0.0), rng)
         ended = ended or not mirror.pace.controller.starting
     assert ended
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_the_script_follows_probes_without_refusals(
+    script: tuple[Redis, str], seed: int
+) -> None:
+    """After one bare 429 (paced from then on), answers without a refusal: the probes in a
+    row, their doubling steps and their shorter epochs agree on both sides."""
+    rng = random.Random(seed)
+    mirror = Mirror(*script, None, 200 + seed)
+    await mirror.take()
+    await mirror.answer(Outcome(Kind.THROTTLED, 429, retry_after=0.01), rng)
+    most = 0
+    for _ in range(900):
+        mirror.now = round(mirror.now + rng.choice((0, 0.005, 0.01, 0.02)), 6)
+        if rng.random() < 0.5:
+            await mirror.take()
+        else:
+            await mirror.answer(_outcome(rng, 0.0), rng)
+        most = max(most, mirror.pace.controller.clean)
+    assert most >= 3
