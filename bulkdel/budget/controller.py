@@ -11,7 +11,7 @@ request granted before the last slow-down is never counted twice. Within an epoc
   target raises the pace: by ``FAST_STEP`` far from the pace last refused, by ``SLOW_STEP``
   near it (within ``NEAR`` under or over: CUBIC's plateau, in two steps), never past twice
   what was really sent; from the second such probe in a row whose epoch had no refusal at
-  all, each doubles the step (up to ``MAX_STEP``) and comes after ``CLEAN_EVERY`` seconds;
+  all, each triples the step (up to ``MAX_STEP``) and comes after ``CLEAN_EVERY`` seconds;
 * a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``, up to a second) sets
   a ceiling of ``CEILING_SHARE`` of it, which the pace never passes (a longer window is no
   pace: ``pace.Quota`` spends it); the ceiling is forgotten after ``CEILING_TRUST`` seconds
@@ -49,7 +49,7 @@ weakness: random refusals above the target (3%) pull it down to about 0.6 (not t
 
 **A neighbour that leaves** (another client spent 60% of R for 6 s, then stopped) left the
 pace one step of 2-10% a second from the room it gives back: 3 s later the job got 0.55 of R
-answered. Probes that double while no refusal comes (exponential probing, as TCP's CUBIC
+answered. Probes that grow while no refusal comes (exponential probing, as TCP's CUBIC
 beyond its plateau and BBR's bandwidth probes) find it; while the neighbour stays, the
 first refusal starts the steps over, so the share of 429s beside it does not move. Measured
 in the same simulation (``tests.budget.budget_sim.NEIGHBOUR_LEAVES``): requests answered in
@@ -64,12 +64,15 @@ one step a second (before)            55 / 0.8%    52 / 3.5%     0.99 / 2.1%   1
 x2 from the 1st clean probe, 1 s      61 / 3.1%    84 / 3.6%     0.98 / 2.4%   1.07 / 3.0%
 x2 from the 2nd, 1 s                  97 / 0.8%    58 / 3.5%     0.99 / 2.2%   1.08 / 2.9%
 x2 from the 2nd, 0.5 s, at most x1.5  98 / 0.8%    142 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
-x2 from the 2nd, 0.5 s (chosen)       99 / 0.8%    187 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
+x2 from the 2nd, 0.5 s                99 / 0.8%    187 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
+x3 from the 2nd, 0.5 s (chosen)       99 / 0.8%    175 / 3.5%    0.98 / 2.5%   1.08 / 3.1%
 ====================================  ===========  ============  ============  ============
 
 (Over 100 a second: the server's bucket, refilled while the job was held, spent at once.)
 Doubling from the first clean probe probes a neighbour that stays too often (3.1% of 429s
-beside it); epochs of a whole second find the room too late where nothing states the limit.
+beside it); epochs of a whole second find the room too late where nothing states the limit;
+doubling every half second finds it late too when the neighbour leaves at 9 s instead of 6
+(76 answered, no header), which tripling does not (95-185 whenever it leaves).
 
 **The slow start** (a first contact, before any answer has said anything) is
 ``slow_start``'s: its rules, the alternatives tried and their figures.
@@ -103,9 +106,9 @@ FAST_STEP = 0.10
 SLOW_STEP = 0.02
 NEAR = 0.9
 #: the room a neighbour that left gives back: from the second probe in a row whose epoch
-#: had no refusal at all, each such probe doubles the step (to ``MAX_STEP`` at most) and
-#: comes after ``CLEAN_EVERY`` seconds; one refusal starts over
-CLEAN_GROWTH = 2.0
+#: had no refusal at all, each such probe multiplies the step by ``CLEAN_GROWTH`` (to
+#: ``MAX_STEP`` at most) and comes after ``CLEAN_EVERY`` seconds; one refusal starts over
+CLEAN_GROWTH = 3.0
 CLEAN_EVERY = 0.5
 MAX_STEP = 1.0
 #: probes in a row counted at most (the steps are capped long before)

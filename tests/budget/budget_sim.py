@@ -358,16 +358,17 @@ FLOORS: tuple[Scenario, ...] = (
 )
 
 
-#: a neighbour that leaves: another client spends 60% of R for 6 s, then stops
-NEIGHBOUR_LEAVES: tuple[Scenario, ...] = (
-    Scenario("neighbour leaves", other_client=0.6, other_client_until=6.0, requests=1500),
+#: a neighbour that leaves: another client spends 60% of R for 6, 9 or 12 s, then stops
+NEIGHBOUR_LEAVES: tuple[Scenario, ...] = tuple(
     Scenario(
-        "neighbour leaves, no header",
+        f"neighbour leaves at {until:g} s, {headers.value}",
         other_client=0.6,
-        other_client_until=6.0,
-        requests=1500,
-        headers=LimitHeaders.NONE,
-    ),
+        other_client_until=until,
+        requests=2000,
+        headers=headers,
+    )
+    for headers in (LimitHeaders.FULL, LimitHeaders.NONE)
+    for until in (6.0, 9.0, 12.0)
 )
 
 

@@ -63,10 +63,10 @@ def test_shares_are_fair_whatever_each_jobs_concurrency() -> None:
 
 @pytest.mark.parametrize("scenario", NEIGHBOUR_LEAVES, ids=lambda s: s.name)
 def test_the_room_a_neighbour_leaves_is_taken_back_within_3_s(scenario: Scenario) -> None:
-    """Another client spends 60% of R for 6 s, then stops: in the fourth second after it
-    left, the job gets at least 0.9 of R answered (before: 0.55, one step of 2-10% a
-    second); while it was there, the job's 429 share keeps under the cap of the floor of
-    another client (from the second second: the first is the first contact)."""
+    """Another client spends 60% of R for 6, 9 or 12 s, then stops: in the fourth second
+    after it left, the job gets at least 0.9 of R answered (before: 0.55 at 6 s, one step
+    of 2-10% a second); while it was there, the job's 429 share keeps under the cap of the
+    floor of another client (from the second second: the first is the first contact)."""
     result = simulate(scenario)
     assert scenario.other_client_until is not None
     after = int(scenario.other_client_until) + 3
