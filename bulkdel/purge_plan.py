@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .budget import AccountBudget, budget_for, job_lease
+from .core.stop import StopSignal
 from .errors import UsageError
 from .manifest import MANIFEST, read_manifest
 from .models import Settings
@@ -139,9 +141,25 @@ class DeletedIds:
         """Not a delete."""
 
 
-async def _purge(client: PurgeClient, result: PurgeResult, wanted: list[str]) -> PurgeResult:
+async def _purge(
+    client: PurgeClient,
+    result: PurgeResult,
+    wanted: list[str],
+    *,
+    private_key: str,
+    settings: Settings,
+    budget: AccountBudget | None,
+) -> PurgeResult:
+    """Purge ``wanted`` on turns from the account's budget (this process's for the account
+    when ``budget`` is None), capped at ``settings.rate`` as a delete is."""
     if wanted:
-        result.records = await purge_urls(client, wanted)
+        if budget is None:
+            budget = budget_for(settings.base_url, private_key)
+        lease = job_lease(budget, StopSignal(), settings.rate)
+        try:
+            result.records = await purge_urls(client, wanted, lease=lease)
+        finally:
+            await lease.release()
     return result
 
 
@@ -153,11 +171,14 @@ async def purge_after(
     settings: Settings,
     urls: dict[str, str] | None,
     deleted: Sequence[str],
+    budget: AccountBudget | None = None,
 ) -> Report:
     """Purge what the run deleted, write ``purge.json`` beside the report and add the purge
     to ``summary.json``; returns the report with its ``purge`` section.
 
-    Nothing is purged after a dry run or a run that deleted nothing.
+    Nothing is purged after a dry run or a run that deleted nothing. Every purge request and
+    status poll takes its turn from ``budget`` (the delete's; None: this process's budget of
+    the account, which the delete shared).
     """
     result = PurgeResult(plan.mode)
     wanted: list[str] = []
@@ -173,7 +194,9 @@ async def purge_after(
         from .imagekit import PurgeClient  # only a run that purges
 
         async with PurgeClient.for_settings(private_key, settings) as client:
-            await _purge(client, result, wanted)
+            await _purge(
+                client, result, wanted, private_key=private_key, settings=settings, budget=budget
+            )
     report = replace(report, purge=result.counts())
     if report.report_dir is not None:
         result.write(report.report_dir)
@@ -252,13 +275,22 @@ def _manifest_urls(report_dir: Path, deleted: int, limit: int, folder: object) -
 
 
 async def purge_listed(
-    mode: Mode, urls: list[str], *, refused: str | None, private_key: str, settings: Settings
+    mode: Mode,
+    urls: list[str],
+    *,
+    refused: str | None,
+    private_key: str,
+    settings: Settings,
+    budget: AccountBudget | None = None,
 ) -> PurgeResult:
-    """Purge ``urls`` (nothing when ``refused`` says why not) and poll them; the result."""
+    """Purge ``urls`` (nothing when ``refused`` says why not) and poll them, each request on
+    its turn from ``budget`` (None: this process's budget of the account); the result."""
     result = PurgeResult(mode, refused=refused)
     if urls and refused is None:
         from .imagekit import PurgeClient
 
         async with PurgeClient.for_settings(private_key, settings) as client:
-            await _purge(client, result, urls)
+            await _purge(
+                client, result, urls, private_key=private_key, settings=settings, budget=budget
+            )
     return result

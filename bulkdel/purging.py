@@ -28,10 +28,15 @@ from .models import Kind, Outcome
 from .report import write_json_atomic
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tenacity import AsyncRetrying, RetryCallState
 
     from ._engine.pager import Listing, ListingHost
+    from .core.lease import Lease
     from .imagekit.purge import PurgeClient
+
+    Answer = tuple[Outcome, str | None]
 
 #: ImageKit's documented monthly purge quota (dashboard and API together)
 MONTHLY_QUOTA: Final = 1000
@@ -171,8 +176,23 @@ def _retrying(clock: Clock, attempts: int) -> AsyncRetrying:
     )
 
 
-async def _submit(client: PurgeClient, record: PurgeRecord, clock: Clock, attempts: int) -> None:
-    answer: tuple[Outcome, str | None] = await _retrying(clock, attempts)(client.submit, record.url)
+async def _take_turn(
+    lease: Lease | None, send: Callable[[str], Awaitable[Answer]], arg: str
+) -> Answer:
+    """One request to the account, on its turn from ``lease`` (as every other request is),
+    its answer told to the budget; sent at once without a lease."""
+    if lease is None:
+        return await send(arg)
+    turn = await lease.turn()
+    answer = await send(arg)
+    await lease.observe(turn, answer[0])
+    return answer
+
+
+async def _submit(
+    client: PurgeClient, record: PurgeRecord, clock: Clock, attempts: int, lease: Lease | None
+) -> None:
+    answer: Answer = await _retrying(clock, attempts)(_take_turn, lease, client.submit, record.url)
     outcome, request_id = answer
     if request_id is None:
         record.error = outcome.message or f"HTTP {outcome.status}"
@@ -188,6 +208,7 @@ async def purge_urls(
     max_wait: float = 180.0,
     poll_max: float = 10.0,
     attempts: int = 3,
+    lease: Lease | None = None,
 ) -> list[PurgeRecord]:
     """Purge each URL, then poll the requests until every one is ``Completed`` or
     ``max_wait`` seconds (on ``clock``) have passed; the records say how each ended.
@@ -196,10 +217,18 @@ async def purge_urls(
     requests do not count against the purge quota). Never raises for API trouble: a purge
     that is refused or keeps failing is a record with ``status: failed`` and the error; one
     not completed in time stays ``Pending``.
+
+    Every request (each purge, each retry, each status poll) waits for its turn from
+    ``lease`` (the account's budget, shared with the deletes and listings of the account)
+    and tells it the answer, so that purges spend the account's rate limit as one client
+    with the rest; without a lease they go as fast as they are answered.
+
+    Raises:
+        Stopped: the lease's stop signal was set while waiting for a turn.
     """
     records = [PurgeRecord(url) for url in urls]
     for record in records:
-        await _submit(client, record, clock, attempts)
+        await _submit(client, record, clock, attempts, lease)
     started = clock.time()
     pause = 0.0
     while pending := [r for r in records if r.status == "Pending"]:
@@ -211,7 +240,7 @@ async def purge_urls(
         for record in pending:
             assert record.request_id is not None
             record.polls += 1
-            outcome, status = await client.status(record.request_id)
+            outcome, status = await _take_turn(lease, client.status, record.request_id)
             if status is not None:
                 record.status = status
             elif outcome.kind not in _RETRYABLE:

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from bulkdel._engine.pager import Listing
+from bulkdel.budget import LocalBudget, Turn
+from bulkdel.core.stop import StopSignal
 from bulkdel.errors import UsageError
 from bulkdel.imagekit import ListingClient, PurgeClient, classify_purge
 from bulkdel.listing_host import StandaloneHost
-from bulkdel.models import Kind, Settings
+from bulkdel.models import Kind, Outcome, Settings
+from bulkdel.purge_plan import purge_listed
 from bulkdel.purging import (
     PurgeResult,
     check_url_endpoint,
@@ -188,3 +191,85 @@ async def test_count_up_to_stops_past_the_limit_and_urls_are_kept() -> None:
         chunks = [chunk async for chunk in listing.chunks(host)]
     assert sum(len(c.items) for c in chunks) == 250
     assert listing.urls == {f.file_id: ENDPOINT + f.file_path for f in files}
+
+
+class RecordingLease:
+    """A lease that grants every turn at once and keeps what it granted and was told."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.observed: list[Kind] = []
+
+    async def turn(self) -> Turn:
+        self.turns += 1
+        return Turn(float(self.turns))
+
+    async def observe(self, turn: Turn, outcome: Outcome) -> None:
+        self.observed.append(outcome.kind)
+
+    async def release(self) -> None:
+        pass
+
+
+async def test_every_purge_retry_and_poll_takes_its_turn() -> None:
+    """Each request to the account (purges, their retries, status polls) waits for a turn
+    from the lease and tells it the answer: as many turns as the fake answered requests."""
+    async with FakeImageKit(KEY) as server, PurgeClient(KEY, base_url=server.url) as client:
+        server.purge.pending_polls = 2
+        server.purge.scripted["submit"] = [(503, {"message": "busy"})]
+        server.purge.scripted["status"] = [(429, {"message": "slow"})]
+        lease = RecordingLease()
+        urls = [f"{ENDPOINT}/a/b/{n}.jpg" for n in range(3)]
+        records = await purge_urls(client, urls, clock=VirtualClock(), lease=lease)
+    assert [r.status for r in records] == ["Completed"] * 3
+    answered = sum(server.purge.answered.values())
+    assert answered == 3 + 1 + server.purge.status_requests + 1  # purges, a 503, polls, a 429
+    assert lease.turns == answered
+    assert len(lease.observed) == answered and lease.observed.count(Kind.THROTTLED) == 1
+
+
+async def test_purges_paced_under_a_stated_limit_draw_no_429() -> None:
+    """The fake's limit is 10/s (a bucket of one request), on the same virtual clock as a
+    budget that paces the account at 8/s: not one purge or poll is refused. The same purges
+    without a lease go at once and are refused."""
+    urls = [f"{ENDPOINT}/a/b/{n}.jpg" for n in range(6)]
+    clock = VirtualClock()
+    async with FakeImageKit(KEY, rate=10.0, burst=1, clock=clock.time) as server:
+        server.purge.pending_polls = 2
+        async with PurgeClient(KEY, base_url=server.url) as client:
+            budget = LocalBudget(rate=8.0, clock=clock)
+            lease = budget.lease(StopSignal(clock))
+            records = await purge_urls(client, urls, clock=clock, lease=lease)
+            assert [r.status for r in records] == ["Completed"] * 6
+            assert server.purge.answered == {201: 6, 200: 6 * 3}
+            unpaced = await purge_urls(client, urls, clock=clock)
+    assert [r.status for r in unpaced] == ["Completed"] * 6
+    assert server.purge.answered[429] > 0
+
+
+async def test_a_purge_after_the_fact_takes_turns_from_the_accounts_budget() -> None:
+    """``purge_listed`` (``bulkdel purge``) sends through a lease of the budget it is given,
+    and releases it at the end."""
+
+    class Budget:
+        rate = None
+
+        def __init__(self) -> None:
+            self.leases: list[RecordingLease] = []
+
+        def lease(self, stop: StopSignal) -> RecordingLease:
+            self.leases.append(RecordingLease())
+            return self.leases[-1]
+
+        def gate_wait(self) -> float:
+            return 0.0
+
+    budget = Budget()
+    async with FakeImageKit(KEY) as server:
+        settings = Settings(base_url=server.url)
+        result = await purge_listed(
+            "folders", [ENDPOINT + "/a/b/*"], refused=None, private_key=KEY,
+            settings=settings, budget=budget,
+        )  # fmt: skip
+    assert [r.status for r in result.records] == ["Completed"]
+    assert [lease.turns for lease in budget.leases] == [sum(server.purge.answered.values())]

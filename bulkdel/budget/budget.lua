@@ -4,8 +4,10 @@
 -- KEYS: 1 state (hash), 2 grant times of the last second (list), 3 answer times (list).
 -- ARGV: 1 mode ('take' | 'count' | 'report'), 2 now in us since cfg.epoch ('' = TIME; tests only),
 --       3 cfg (JSON: constants, fixed rate, horizon, ttl), then
---       take, count: 4 granted-at (us) of successes not reported yet, comma-separated ('' none);
---               'count' only counts them, 'take' then reserves a slot
+--       take, count: 4 granted-at (us) of successes not reported yet, comma-separated ('' none;
+--               negative: an answer that is no rate signal, a 5xx or a lost connection, which
+--               only leaves the slow start's window); 'count' only counts them, 'take' then
+--               reserves a slot
 --       report: 4 granted-at (us), 5 '429' or 'ok', 6 limit, 7 interval (s), 8 retry-after (s)
 --               ('' where the answer did not say)
 -- Reply: {verdict ('go' | 'wait' | 'ok'), delay us, slot us, rate ('' = unpaced), gate us, now us}
@@ -33,7 +35,11 @@ local st = {
   epoch = tonumber(h.epoch), acc = tonumber(h.acc) or 0, ref = tonumber(h.ref) or 0,
   lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, quota = {}, dropped = {},
   starting = tonumber(h.starting), esends = tonumber(h.esends) or 0,
+  srtt = tonumber(h.srtt), win = tonumber(h.win) or 1, rrate = tonumber(h.rrate) or cfg.start_rate,
+  flight = {}, clean = tonumber(h.clean) or 0,
 }
+-- the slow start's turns in flight: their grant times, oldest first
+for part in string.gmatch(h.flight or '', '[^,]+') do table.insert(st.flight, tonumber(part)) end
 -- a new account's state begins in the slow start (a fixed pace never does)
 if st.starting == nil then
   if cfg.fixed or not cfg.slow_start or st.rate or st.epoch then
@@ -90,6 +96,7 @@ end
 
 local function set_rate(rate)
   st.rate = math.max(rate, cfg.min_rate)
+  st.rrate = st.rate
   st.epoch = now
   st.acc, st.ref, st.esends = 0, 0, 0
 end
@@ -99,6 +106,7 @@ local function learn_limit(limit, interval)
   local c = ceiling(now)
   if st.rate == nil or st.rate > c or st.starting == 1 then
     st.starting = 0
+    st.flight = {}
     set_rate(c)
     return true
   end
@@ -106,9 +114,11 @@ local function learn_limit(limit, interval)
 end
 
 local function probe()
-  local near = st.lrr ~= nil and st.rate >= cfg.near * st.lrr
+  local near = st.lrr ~= nil and st.rate >= cfg.near * st.lrr and st.rate <= st.lrr / cfg.near
   local step = cfg.fast_step
   if near then step = cfg.slow_step end
+  -- from the second probe in a row without a refusal, each doubles the step
+  step = math.min(step * cfg.clean_growth ^ math.max(0, st.clean - 1), cfg.max_step)
   local target = math.min(st.rate * (1 + step), math.max(st.rate, cfg.app_limit * sent_rate(now)))
   local c = ceiling(now)
   if c ~= nil then target = math.min(target, c) end
@@ -122,21 +132,56 @@ local function first_pace()
   set_rate(math.max(got, sent / 2))
 end
 
--- the slow start: a refusal ends it; a round of answers doubles the pace, or ends the slow
--- start unpaced when the jobs did not use half of it
+-- the slow start: its window of turns in flight per (smoothed) round trip
+local function window_pace() return math.max(cfg.start_rate, st.win * SPAN / st.srtt) end
+
+local function sample(granted)
+  local rtt = math.max(now - granted, 1)
+  if st.srtt == nil then st.srtt = rtt else st.srtt = st.srtt + cfg.rtt_gain * (rtt - st.srtt) end
+end
+
+-- seconds (us) until the window has room: 0 when it has, or outside the slow start
+local function flight_wait(at)
+  if st.starting ~= 1 or st.srtt == nil or #st.flight < st.win then return 0 end
+  while #st.flight > 0 and st.flight[1] <= at - cfg.flight_timeout * SPAN do
+    table.remove(st.flight, 1)
+  end
+  if #st.flight < st.win then return 0 end
+  return st.flight[1] + cfg.flight_timeout * SPAN - at
+end
+
+-- any answer to a turn granted at ``granted``: it leaves the window
+local function answered(granted)
+  if #st.flight == 0 then return end
+  for i, f in ipairs(st.flight) do
+    if f == granted then table.remove(st.flight, i); break end
+  end
+  if st.starting ~= 1 then st.flight = {} end
+end
+
+-- a refusal ends the slow start; a round of answers doubles the window, or ends the slow
+-- start unpaced when the jobs did not use most of it (their concurrency holds them back)
 local function start()
   if st.ref > 0 then
     st.starting = 0
+    st.flight = {}
     first_pace()
     return
   end
-  local since = math.max(st.epoch or -math.huge, st.first or now)
-  if st.acc < cfg.start_answers or now - since < cfg.start_round * SPAN then return end
-  if st.esends / ((now - since) / SPAN) >= st.rate * cfg.start_binding then
-    set_rate(st.rate * cfg.start_growth)
+  if st.epoch == nil then
+    set_rate(window_pace())
+    return
+  end
+  if st.acc < math.max(st.win, cfg.start_answers / st.win) then return end
+  local span = math.max(now - st.epoch, 1) / SPAN
+  local held = math.min(st.rate, st.rrate, st.win * SPAN / st.srtt)
+  if st.esends / span >= held * cfg.start_binding then
+    st.win = st.win * cfg.start_growth
+    set_rate(window_pace())
     return
   end
   st.starting = 0
+  st.flight = {}
   set_rate(st.rate)
   st.rate = nil
 end
@@ -152,9 +197,15 @@ local function decide()
   elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
     local sent = math.min(st.rate, sent_rate(now))
     st.lrr = sent
+    st.clean = 0
     set_rate(sent * math.max(1 - cfg.max_cut, (1 - share) * (1 + cfg.target)))
-  elseif now - st.epoch >= cfg.probe_every * SPAN and answers >= cfg.min_answers then
-    probe()
+  else
+    local every = cfg.probe_every
+    if st.clean > 0 and st.ref == 0 then every = cfg.clean_every end
+    if answers >= cfg.min_answers and now - st.epoch >= every * SPAN then
+      if st.ref == 0 then st.clean = math.min(st.clean + 1, cfg.max_clean) else st.clean = 0 end
+      probe()
+    end
   end
 end
 
@@ -169,6 +220,19 @@ local function on_answer(granted, refused, limit, interval)
   if refused and limit and limit > 0 and interval and interval > 0 then
     if learn_limit(limit, interval) then return end
   end
+  if st.starting == 1 and (refused or st.srtt == nil) then
+    -- the first answer sets the pace in round trips; the first 429 ends the slow start,
+    -- whichever round its turn was granted in
+    sample(granted)
+    if refused then st.ref = st.ref + 1 end
+    start()
+    return
+  end
+  if st.starting == 1 then
+    -- the pace follows the round trip within a round (no new epoch)
+    sample(granted)
+    st.rate = window_pace()
+  end
   -- granted at an older pace (or as it changed): says nothing about this one
   if st.epoch and granted <= st.epoch then return end
   if refused then st.ref = st.ref + 1 else st.acc = st.acc + 1 end
@@ -179,6 +243,7 @@ local function on_answer(granted, refused, limit, interval)
 end
 
 local function report(granted, refused, limit, interval, retry_after)
+  answered(granted)
   if not (refused and limit and retry_after) then
     on_answer(granted, refused, limit, interval)
     return
@@ -226,6 +291,11 @@ local function take()
   if st.gate and st.gate > allow then allow = st.gate end
   local rate = pace()
   if rate and st.tat then allow = math.max(allow, st.tat - tolerance(rate)) end
+  if rate then
+    local full = flight_wait(now)
+    -- a full window waits for an answer, not for a time: never reserve past it
+    if full > 0 then return 'wait', math.min(full, st.srtt), nil end
+  end
   local windows
   allow, windows = quotas_at(math.ceil(allow))
   if allow - now > cfg.horizon * SPAN then return 'wait', allow - now, nil end
@@ -234,6 +304,7 @@ local function take()
   st.quota = windows
   if not cfg.fixed then
     if st.epoch == nil or allow > st.epoch then st.esends = st.esends + 1 end
+    if st.starting == 1 then table.insert(st.flight, allow) end
     trim(KEYS[2], allow)
     redis.call('RPUSH', KEYS[2], fmt(allow))
     if st.first == nil then st.first = allow end
@@ -247,7 +318,13 @@ if ARGV[1] == 'report' then
     tonumber(ARGV[8]))
 else
   for granted in string.gmatch(ARGV[4], '[^,]+') do
-    on_answer(tonumber(granted), false, nil, nil)
+    local g = tonumber(granted)
+    if g < 0 then
+      answered(-g)
+    else
+      answered(g)
+      on_answer(g, false, nil, nil)
+    end
   end
   if ARGV[1] == 'take' then verdict, delay, slot = take() end
 end
@@ -255,10 +332,18 @@ end
 -- by name, not pairs(): a field that became nil (the rate, when the slow start ends
 -- unpaced) is no key of a table, and must be deleted
 local put, gone = {}, st.dropped
+if #st.flight > 0 then
+  local parts = {}
+  for _, f in ipairs(st.flight) do table.insert(parts, fmt(f)) end
+  st.flight = table.concat(parts, ',')
+else
+  st.flight = nil
+end
 for _, k in ipairs({'tat', 'gate', 'rate', 'epoch', 'acc', 'ref', 'lrr', 'first', 'starting',
-    'esends'}) do
+    'esends', 'srtt', 'win', 'rrate', 'flight', 'clean'}) do
   local v = st[k]
-  if v == nil then table.insert(gone, k) else table.insert(put, k); table.insert(put, fmt(v)) end
+  if type(v) == 'number' then v = fmt(v) end
+  if v == nil then table.insert(gone, k) else table.insert(put, k); table.insert(put, v) end
 end
 for interval, c in pairs(st.ceil) do
   table.insert(put, 'c:' .. interval)

@@ -8,8 +8,10 @@ request granted before the last slow-down is never counted twice. Within an epoc
   ``MIN_ANSWERS``, so one unlucky 429 is not a trend) bring the pace down to what got through:
   ``sent * (1 - share) * (1 + TARGET)``, to a quarter of it at most in one step;
 * an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
-  target raises the pace: by ``FAST_STEP`` far under the pace last refused, by ``SLOW_STEP``
-  near it (CUBIC's plateau, in two steps), never past twice what was really sent;
+  target raises the pace: by ``FAST_STEP`` far from the pace last refused, by ``SLOW_STEP``
+  near it (within ``NEAR`` under or over: CUBIC's plateau, in two steps), never past twice
+  what was really sent; from the second such probe in a row whose epoch had no refusal at
+  all, each triples the step (up to ``MAX_STEP``) and comes after ``CLEAN_EVERY`` seconds;
 * a 429 that states its window (``X-RateLimit-Limit`` per ``-Interval``, up to a second) sets
   a ceiling of ``CEILING_SHARE`` of it, which the pace never passes (a longer window is no
   pace: ``pace.Quota`` spends it); the ceiling is forgotten after ``CEILING_TRUST`` seconds
@@ -22,20 +24,21 @@ is about the target, which is also where an unstated limit is held alone.
 
 Why: measured in the discrete-event simulation (``python -m tests.budget.budget_candidates``:
 the fake's own limiter, R = 100/s, 8 workers, 10-20 ms answers, no credit for the bucket's
-first burst). Throughput over R (the long window: over ideal) / 429 share:
+first burst). Throughput over R (the long window: over ideal) / 429 share; the last column is
+this version's (the slow start's window and the doubling probes below included):
 
 ================================  ==============  ==================  ====================
 scenario                          round one:      CUBIC, tolerance    target share 2%
                                   CUBIC, b=0.7    3%, b=0.85          (this module)
 ================================  ==============  ==================  ====================
-alone, limit stated               0.96 / 0.3%     0.99 / 0.3%         0.99 / 0.3%
-alone, only Retry-After           0.86 / 0.9%     0.85 / 4.0%         1.00 / 2.4%
-alone, no header                  0.86 / 0.9%     0.87 / 2.8%         1.01 / 2.5%
-1% refused at random (stated)     0.38 / 1.1%     0.99 / 1.1%         1.00 / 1.1%
-another client spends 40%         1.02 / 0.9%     1.05 / 2.4%         1.08 / 2.8%
-8 jobs, one budget                0.95 / 1.3%     0.99 / 1.3%         0.99 / 1.3%
-3% refused at random (stated)     0.17 / 3.5%     0.29 / 3.5%         0.62 / 3.5%
-no header, limit halves at 10 s   0.83 / 1.6%     0.84 / 4.1%         1.00 / 3.1%
+alone, limit stated               0.96 / 0.3%     0.99 / 0.3%         0.99 / 0.2%
+alone, only Retry-After           0.86 / 0.9%     0.85 / 4.0%         0.99 / 2.2%
+alone, no header                  0.86 / 0.9%     0.87 / 2.8%         1.01 / 2.2%
+1% refused at random (stated)     0.38 / 1.1%     0.99 / 1.1%         0.98 / 1.2%
+another client spends 40%         1.02 / 0.9%     1.05 / 2.4%         1.09 / 2.9%
+8 jobs, one budget                0.95 / 1.3%     0.99 / 1.3%         0.99 / 0.1%
+3% refused at random (stated)     0.17 / 3.5%     0.29 / 3.5%         0.61 / 3.5%
+no header, limit halves at 10 s   0.83 / 1.6%     0.84 / 4.1%         1.00 / 3.3%
 ================================  ==============  ==================  ====================
 
 Round one collapses under refusals it did not cause (every 429 cuts by 0.3); a tolerance
@@ -44,45 +47,52 @@ target share holds the limit it cannot see (its cut goes to what got through, no
 fraction), follows a limit that moves, and keeps its 429s near the 2% it aims at. Its known
 weakness: random refusals above the target (3%) pull it down to about 0.6 (not to zero).
 
-**The slow start** (a first contact, before any answer has said anything): the pace begins at
-``START_RATE`` (a tenth of a second of it, five turns, at once) and doubles after each round
-of ``START_ROUND`` seconds whose own turns were answered (``START_ANSWERS`` at least, none
-refused). The first 429 ends it (a stated limit: straight to the ceiling; a bare one: the
-first-refusal rule, what got through), and so do jobs that use less than half of the pace
-(their concurrency holds them back, not the pace): unpaced from then on, as before. Every job
-of the account shares it, so two or eight jobs start no faster than one. Unpaced, the first
-contact spent the server's burst at the jobs' concurrency and every request in flight when
-it ran out was refused (8 a job). Measured in the same simulation (``python -m
-tests.budget.budget_candidates --first-contact``: 100/s, the bucket full at the start, limit
-stated), 429s in the first 5 s of 2 / 8 jobs, and seconds for a 1,200-request job at 100/s
-(burst 20) and for a 2,000-request job without a limit (4 ms answers):
+**A neighbour that leaves** (another client spent 60% of R for 6 s, then stopped) left the
+pace one step of 2-10% a second from the room it gives back: 3 s later the job got 0.55 of R
+answered. Probes that grow while no refusal comes (exponential probing, as TCP's CUBIC
+beyond its plateau and BBR's bandwidth probes) find it; while the neighbour stays, the
+first refusal starts the steps over, so the share of 429s beside it does not move. Measured
+in the same simulation (``tests.budget.budget_sim.NEIGHBOUR_LEAVES``): requests answered in
+the fourth second after it left, and the job's 429 share while it was there (from the second
+second), limit stated / no header; then two floor rows:
 
-============================  ==========  ==========  ===========  =====  ========
-start rate, growth, round     2 ms,       15 ms,      15 ms,       100/s  no limit
-                              burst 20    burst 20    burst 100
-============================  ==========  ==========  ===========  =====  ========
-unpaced (before)              16 / 64     13 / 62     13 / 53      11.70  0.70
-20/s, x2, 0.25 s              1 / 1       5 / 5       13 / 11      12.10  2.15
-50/s, x2, 0.15 s              2 / 2       7 / 7       12 / 15      11.73  1.38
-50/s, x1.5, 0.1 s             1 / 1       4 / 4       13 / 13      11.74  1.44
-50/s, x3, 0.3 s               1 / 1       7 / 7       9 / 9        11.82  1.61
-100/s, x2, 0.25 s             1 / 1       3 / 3       9 / 9        11.69  1.57
-50/s, x2, 0.25 s (chosen)     1 / 1       2 / 2       10 / 10      11.77  1.83
-============================  ==========  ==========  ===========  =====  ========
+====================================  ===========  ============  ============  ============
+probes                                stated       no header     Retry-After   another
+                                                                 only          client 40%
+====================================  ===========  ============  ============  ============
+one step a second (before)            55 / 0.8%    52 / 3.5%     0.99 / 2.1%   1.08 / 2.6%
+x2 from the 1st clean probe, 1 s      61 / 3.1%    84 / 3.6%     0.98 / 2.4%   1.07 / 3.0%
+x2 from the 2nd, 1 s                  97 / 0.8%    58 / 3.5%     0.99 / 2.2%   1.08 / 2.9%
+x2 from the 2nd, 0.5 s, at most x1.5  98 / 0.8%    142 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
+x2 from the 2nd, 0.5 s                99 / 0.8%    187 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
+x3 from the 2nd, 0.5 s (chosen)       99 / 0.8%    175 / 3.5%    0.98 / 2.5%   1.08 / 3.1%
+====================================  ===========  ============  ============  ============
 
-The 429s left are the turns in flight when the bucket runs out: the pace times the answer
-time, past the limit; a bucket of a whole second lets the pace double further before it
-runs out. Faster growth or shorter rounds overshoot further; a start at the limit itself
-(100/s) is no slow start for an account whose limit is lower. The price is paid once, at the
-start: a job limited at 100/s takes 1% longer; a job against no limit at all reaches its own
-concurrency's pace after about a second (1.8 s instead of 0.7 s for 2,000 requests).
+(Over 100 a second: the server's bucket, refilled while the job was held, spent at once.)
+Doubling from the first clean probe probes a neighbour that stays too often (3.1% of 429s
+beside it); epochs of a whole second find the room too late where nothing states the limit;
+doubling every half second finds it late too when the neighbour leaves at 9 s instead of 6
+(76 answered, no header), which tripling does not (95-185 whenever it leaves).
+
+**The slow start** (a first contact, before any answer has said anything) is
+``slow_start``'s: its rules, the alternatives tried and their figures.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from ..models import Kind, Outcome
+from .slow_start import (
+    FLIGHT_TIMEOUT,
+    RTT_GAIN,
+    START_BINDING,
+    START_GROWTH,
+    START_RATE,
+    round_answers,
+)
+from .slow_start import START_ANSWERS as START_ANSWERS  # the slow start's, re-exported
 
 #: share of answers that may be 429s before the pace comes down
 TARGET = 0.02
@@ -95,6 +105,14 @@ PROBE_EVERY = 1.0
 FAST_STEP = 0.10
 SLOW_STEP = 0.02
 NEAR = 0.9
+#: the room a neighbour that left gives back: from the second probe in a row whose epoch
+#: had no refusal at all, each such probe multiplies the step by ``CLEAN_GROWTH`` (to
+#: ``MAX_STEP`` at most) and comes after ``CLEAN_EVERY`` seconds; one refusal starts over
+CLEAN_GROWTH = 3.0
+CLEAN_EVERY = 0.5
+MAX_STEP = 1.0
+#: probes in a row counted at most (the steps are capped long before)
+MAX_CLEAN = 16
 #: at most this cut in one step, however many refusals (one bad epoch is not a collapse)
 MAX_CUT = 0.75
 #: share of a stated limit paced at
@@ -112,16 +130,6 @@ MIN_RATE = 0.5
 #: must not bank a pace it would storm with later)
 APP_LIMIT = 2.0
 _SEND_SPAN = 1.0
-#: the slow start (a first contact): the pace before any answer has said more ...
-START_RATE = 50.0
-#: ... doubled after each round of ``START_ROUND`` seconds and ``START_ANSWERS`` answers to
-#: its own turns, none refused ...
-START_GROWTH = 2.0
-START_ROUND = 0.25
-START_ANSWERS = 4
-#: ... until the jobs send less than this share of it (their concurrency holds them back,
-#: not the pace: unpaced from then on) or the first 429 (the rules above from then on)
-START_BINDING = 0.5
 
 
 @dataclass(slots=True)
@@ -130,8 +138,8 @@ class PaceController:
 
     Args:
         rate: a fixed pace (requests per second) that answers never change; None adapts.
-        starting: begin with the slow start (``START_RATE``, doubled each round of answers);
-            False begins unpaced, as before the slow start.
+        starting: begin with the slow start (``slow_start``: ``START_RATE``, then a window
+            of turns in flight doubled each round of answers); False begins unpaced.
 
     ``rate`` is None (unpaced) once the slow start has found the jobs' own limit, until the
     first 429.
@@ -139,7 +147,8 @@ class PaceController:
 
     rate: float | None = None
     fixed: bool = False
-    #: in the slow start: the pace grows by rounds until the first 429 or until it is no limit
+    #: in the slow start: the window grows by rounds until the first 429 or until it is no
+    #: limit
     starting: bool = True
     #: when the current epoch began (the last change of pace)
     epoch_start: float = float("-inf")
@@ -155,6 +164,15 @@ class PaceController:
     _first_grant: float | None = None
     #: turns granted since the current epoch began (the slow start's measure of use)
     epoch_sends: int = 0
+    #: the slow start's turns in flight, and the smoothed round trip (s; None: no answer yet)
+    window: float = 1.0
+    srtt: float | None = None
+    #: the pace the current round began at (the pace follows the round trip within it)
+    round_rate: float = START_RATE
+    #: grant times of the slow start's turns not answered yet, oldest first
+    flight: list[float] = field(default_factory=list)
+    #: probes in a row whose epochs had no refusal at all (each doubles the next step)
+    clean: int = 0
 
     def __post_init__(self) -> None:
         if self.fixed or self.rate is not None:
@@ -186,6 +204,35 @@ class PaceController:
             self.epoch_sends += 1
         if self._first_grant is None:
             self._first_grant = now
+        if self.starting:
+            self.flight.append(now)
+
+    def flight_wait(self, now: float) -> float:
+        """Seconds until the slow start's window has room (0: now; an answer may come first).
+
+        Before the first answer there is no window (the starting pace alone); after the
+        slow start there is none either.
+        """
+        flight = self.flight
+        if not self.starting or self.srtt is None or len(flight) < self.window:
+            return 0.0
+        expired = 0
+        while expired < len(flight) and flight[expired] <= now - FLIGHT_TIMEOUT:
+            expired += 1
+        del flight[:expired]
+        if len(flight) < self.window:
+            return 0.0
+        return flight[0] + FLIGHT_TIMEOUT - now
+
+    def answered(self, granted_at: float) -> None:
+        """Any answer (or a lost one: a 5xx, a dropped connection) to a turn granted at
+        ``granted_at``: it leaves the slow start's window."""
+        if self.flight:
+            # not there: granted before the slow start's window, or expired
+            with contextlib.suppress(ValueError):
+                self.flight.remove(granted_at)
+            if not self.starting:
+                self.flight.clear()
 
     def on_answer(self, now: float, granted_at: float, outcome: Outcome) -> None:
         """Learn from the answer to a turn granted at ``granted_at``."""
@@ -200,6 +247,18 @@ class PaceController:
         stated = refused and outcome.limit and outcome.interval and outcome.interval > 0
         if stated and self._learn_limit(now, outcome.limit or 0, outcome.interval or 1.0):
             return
+        if self.starting and (refused or self.srtt is None):
+            # The first answer sets the pace in round trips; the first 429 ends the slow
+            # start, whichever round its turn was granted in (rounds are short).
+            self._sample(now, granted_at)
+            self.refused += refused
+            self._start(now)
+            return
+        if self.starting:
+            # The pace follows the round trip within a round (no new epoch: the window is
+            # the same); the window itself changes only at the end of a round.
+            self._sample(now, granted_at)
+            self.rate = self._window_pace()
         if granted_at <= self.epoch_start:
             return  # granted at an older pace (or as it changed): says nothing about this one
         if refused:
@@ -218,6 +277,7 @@ class PaceController:
         assert ceiling is not None
         if self.rate is None or self.rate > ceiling or self.starting:
             self.starting = False
+            self.flight.clear()
             self._set(now, ceiling)
             return True
         return False
@@ -236,27 +296,50 @@ class PaceController:
             # by waits of its own) sends less than the pace allows.
             sent = min(self.rate, self._sent_rate(now))
             self.last_refused_rate = sent
+            self.clean = 0
             cut = max(1.0 - MAX_CUT, (1.0 - share) * (1.0 + TARGET))
             self._set(now, sent * cut)
-        elif now - self.epoch_start >= PROBE_EVERY and answers >= MIN_ANSWERS:
+        elif answers >= MIN_ANSWERS and now - self.epoch_start >= (
+            CLEAN_EVERY if self.clean and not self.refused else PROBE_EVERY
+        ):
+            self.clean = min(self.clean + 1, MAX_CLEAN) if self.refused == 0 else 0
             self._probe(now)
 
+    def _sample(self, now: float, granted_at: float) -> None:
+        """Take an answer's time into the smoothed round trip."""
+        rtt = max(now - granted_at, 1e-6)
+        self.srtt = rtt if self.srtt is None else self.srtt + RTT_GAIN * (rtt - self.srtt)
+
+    def _window_pace(self) -> float:
+        """The slow start's pace: its window of turns in flight per round trip."""
+        assert self.srtt is not None
+        return max(START_RATE, self.window / self.srtt)
+
     def _start(self, now: float) -> None:
-        """The slow start: a refusal ends it; a round of answers doubles the pace, or ends
-        the slow start unpaced when the jobs did not use half of it."""
-        assert self.rate is not None
+        """The slow start: a refusal ends it; a round of answers doubles the turns in
+        flight, or ends the slow start unpaced when the jobs did not use half of the pace."""
+        assert self.rate is not None and self.srtt is not None
         if self.refused:
             self.starting = False
+            self.flight.clear()
             self._first_pace(now)
             return
-        start = self.epoch_start if self._first_grant is None else self._first_grant
-        start = max(start, self.epoch_start)
-        if self.accepted < START_ANSWERS or now - start < START_ROUND:
+        if self.epoch_start == float("-inf"):
+            # The first answer: from the starting pace to one turn in flight.
+            self._set(now, self._window_pace())
             return
-        if self.epoch_sends / (now - start) >= self.rate * START_BINDING:
-            self._set(now, self.rate * START_GROWTH)
+        if self.accepted < round_answers(self.window):
+            return
+        span = max(now - self.epoch_start, 1e-6)
+        # The lowest of the round's paces and its window: jobs kept to it are held back by
+        # the slow start, not by their concurrency.
+        held = min(self.rate, self.round_rate, self.window / self.srtt)
+        if self.epoch_sends / span >= held * START_BINDING:
+            self.window *= START_GROWTH
+            self._set(now, self._window_pace())
             return
         self.starting = False
+        self.flight.clear()
         self._set(now, self.rate)
         self.rate = None
 
@@ -281,8 +364,12 @@ class PaceController:
 
     def _probe(self, now: float) -> None:
         assert self.rate is not None
-        near = self.last_refused_rate is not None and self.rate >= NEAR * self.last_refused_rate
-        target = self.rate * (1.0 + (SLOW_STEP if near else FAST_STEP))
+        # Near the pace last refused: from NEAR under it to as far over (CUBIC's plateau;
+        # past it, the fast step again).
+        lrr = self.last_refused_rate
+        near = lrr is not None and NEAR * lrr <= self.rate <= lrr / NEAR
+        step = (SLOW_STEP if near else FAST_STEP) * CLEAN_GROWTH ** max(0, self.clean - 1)
+        target = self.rate * (1.0 + min(step, MAX_STEP))
         target = min(target, max(self.rate, APP_LIMIT * self._sent_rate(now)))
         ceiling = self.ceiling(now)
         if ceiling is not None:
@@ -291,7 +378,7 @@ class PaceController:
             self._set(now, target)
 
     def _set(self, now: float, rate: float) -> None:
-        self.rate = max(rate, MIN_RATE)
+        self.rate = self.round_rate = max(rate, MIN_RATE)
         self.epoch_start = now
         self.accepted = self.refused = 0.0
         self.epoch_sends = 0

@@ -37,7 +37,7 @@ class LocalBudget:
     same budget.
     """
 
-    __slots__ = ("__weakref__", "_clock", "_dispatcher", "_pace", "_rotation")
+    __slots__ = ("__weakref__", "_answered", "_clock", "_dispatcher", "_pace", "_rotation")
 
     def __init__(
         self, rate: float | None = None, *, slow_start: bool = True, clock: Clock = LOOP_CLOCK
@@ -50,6 +50,8 @@ class LocalBudget:
         #: leases with a waiting worker, in the order their next turn comes
         self._rotation: deque[LocalLease] = deque()
         self._dispatcher: asyncio.Task[None] | None = None
+        #: set by every answer: the slow start's window may have room before its wait ends
+        self._answered: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return f"LocalBudget(rate={self.rate!r})"
@@ -93,7 +95,7 @@ class LocalBudget:
                 now = self._clock.time()
                 wait = self._pace.wait(now)
                 if wait > 0:
-                    await self._clock.sleep(wait)
+                    await self._nap(wait)
                     continue
                 lease = rotation.popleft()
                 waiter = lease._next_waiter()
@@ -106,8 +108,25 @@ class LocalBudget:
             if self._dispatcher is asyncio.current_task():
                 self._dispatcher = None
 
+    async def _nap(self, seconds: float) -> None:
+        """Sleep on the clock; in the slow start, only until the next answer."""
+        if not self._pace.controller.starting:
+            await self._clock.sleep(seconds)
+            return
+        answered = self._answered = asyncio.Event()
+        napping = asyncio.ensure_future(self._clock.sleep(seconds))
+        waking = asyncio.ensure_future(answered.wait())
+        try:
+            await asyncio.wait((napping, waking), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            napping.cancel()
+            waking.cancel()
+            self._answered = None
+
     def _report(self, turn: Turn, outcome: Outcome) -> None:
         self._pace.observe(self._clock.time(), turn.granted_at, outcome)
+        if self._answered is not None:
+            self._answered.set()
 
     def _leave(self, lease: LocalLease) -> None:
         if lease in self._rotation:

@@ -79,9 +79,11 @@ class Pace:
         wait = max(0.0, self.gate_until - now)
         for quota in self.quotas.values():
             wait = max(wait, quota.wait(now))
-        rate = self.controller.rate
+        controller = self.controller
+        rate = controller.rate
         if rate is None:
             return wait
+        wait = max(wait, controller.flight_wait(now))
         return max(wait, self._tat - _tolerance(rate) - now)
 
     def grant(self, now: float) -> float:
@@ -96,6 +98,7 @@ class Pace:
 
     def observe(self, now: float, granted_at: float, outcome: Outcome) -> None:
         """Learn from an answer: a 429 stating its window closes the gate for everybody."""
+        self.controller.answered(granted_at)
         if (
             outcome.kind is not Kind.THROTTLED
             or outcome.limit is None

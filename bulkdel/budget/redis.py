@@ -133,7 +133,11 @@ class RedisBudget:
 
     async def _report(self, turn: Turn, outcome: Outcome, stop: StopSignal) -> None:
         if outcome.kind is Kind.TRANSIENT or outcome.status is None:
-            return  # no rate signal
+            # No rate signal, but the turn leaves the slow start's window (a negative time
+            # says so to the script).
+            if not self._fixed:
+                self._pending.append(-turn.granted_at)
+            return
         if outcome.kind is not Kind.THROTTLED:
             if not self._fixed:
                 self._pending.append(turn.granted_at)

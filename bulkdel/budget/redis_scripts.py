@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Final
 
-from . import controller, pace
+from . import controller, pace, slow_start
 
 #: the script's time origin (2025-01-01 UTC): microseconds since then stay exact in a double
 EPOCH: Final = 1_735_689_600
@@ -46,11 +46,16 @@ CONTROLLER: Final[dict[str, float]] = {
     "max_answers": controller.MAX_ANSWERS,
     "min_rate": controller.MIN_RATE,
     "app_limit": controller.APP_LIMIT,
-    "start_rate": controller.START_RATE,
-    "start_growth": controller.START_GROWTH,
-    "start_round": controller.START_ROUND,
-    "start_answers": controller.START_ANSWERS,
-    "start_binding": controller.START_BINDING,
+    "clean_growth": controller.CLEAN_GROWTH,
+    "clean_every": controller.CLEAN_EVERY,
+    "max_step": controller.MAX_STEP,
+    "max_clean": controller.MAX_CLEAN,
+    "start_rate": slow_start.START_RATE,
+    "start_growth": slow_start.START_GROWTH,
+    "start_answers": slow_start.START_ANSWERS,
+    "start_binding": slow_start.START_BINDING,
+    "rtt_gain": slow_start.RTT_GAIN,
+    "flight_timeout": slow_start.FLIGHT_TIMEOUT,
 }
 
 SOURCE: Final = (files(__package__) / "budget.lua").read_text(encoding="utf-8")
@@ -70,7 +75,7 @@ def config(rate: float | None, *, slow_start: bool = True) -> str:
 
     Args:
         rate: a fixed pace for the whole account; None adapts.
-        slow_start: a new account state begins in the slow start (``controller.START_RATE``),
+        slow_start: a new account state begins in the slow start (``slow_start.START_RATE``),
             as ``PaceController`` does; False begins unpaced.
     """
     cfg: dict[str, Any] = dict(CONTROLLER)

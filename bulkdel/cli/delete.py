@@ -154,6 +154,7 @@ async def _delete_selected(
         settings=job.settings,
         urls=listing.urls,
         deleted=deleted.ids,
+        budget=budget,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -67,6 +68,8 @@ class FakePurge:
         self.purged: list[str] = []
         #: status requests answered
         self.status_requests = 0
+        #: every answer of both endpoints by HTTP status, refusals (401, 429...) included
+        self.answered: Counter[int] = Counter()
         #: answers to give before the real ones, per endpoint (``"submit"``, ``"status"``):
         #: ``(status, body)`` pairs, for tests of what the real API may answer
         self.scripted: dict[str, list[tuple[int, dict[str, str]]]] = {"submit": [], "status": []}
@@ -98,6 +101,16 @@ class FakePurge:
         return web.json_response(body, status=status)
 
     async def _submit(self, request: web.Request) -> web.Response:
+        response = await self._answer_submit(request)
+        self.answered[response.status] += 1
+        return response
+
+    async def _status(self, request: web.Request) -> web.Response:
+        response = await self._answer_status(request)
+        self.answered[response.status] += 1
+        return response
+
+    async def _answer_submit(self, request: web.Request) -> web.Response:
         refused = self._access(request) or self._scripted("submit")
         if refused is not None:
             return refused
@@ -117,7 +130,7 @@ class FakePurge:
         self.purged.append(url)
         return web.json_response({"requestId": request_id}, status=201)
 
-    async def _status(self, request: web.Request) -> web.Response:
+    async def _answer_status(self, request: web.Request) -> web.Response:
         refused = self._access(request) or self._scripted("status")
         if refused is not None:
             return refused

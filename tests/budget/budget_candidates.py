@@ -40,6 +40,12 @@ class Cubic:
     _sends: deque[float] = field(default_factory=deque)
     _answers: deque[tuple[float, bool]] = field(default_factory=deque)
 
+    def flight_wait(self, now: float) -> float:
+        return 0.0  # no slow start's window
+
+    def answered(self, granted_at: float) -> None:
+        pass
+
     def on_grant(self, now: float) -> None:
         self._sends.append(now)
         while self._sends and self._sends[0] < now - 1.0:
@@ -93,26 +99,24 @@ CANDIDATES: dict[str, Callable[[], Controller]] = {
 }
 
 
-#: slow starts tried: (START_RATE, START_GROWTH, START_ROUND); None is no slow start
-START_CANDIDATES: tuple[tuple[float, float, float] | None, ...] = (
-    None,
-    (20.0, 2.0, 0.25),
-    (50.0, 2.0, 0.15),
-    (50.0, 1.5, 0.1),
-    (50.0, 3.0, 0.3),
-    (100.0, 2.0, 0.25),
-    (50.0, 2.0, 0.25),
-)
+#: slow starts tried: (START_ANSWERS, answers a round of ``window`` needs); None is none
+START_CANDIDATES: dict[str, tuple[int, Callable[[float], float]] | None] = {
+    "unpaced": None,
+    "window x2 per round trip (TCP)": (1, lambda w: w),
+    "N=24 answers, / window": (24, lambda w: max(w, 24 / w)),
+    "N=32 answers a round": (32, lambda w: max(w, 32.0)),
+    "N=32 answers, / window (chosen)": (32, lambda w: max(w, 32 / w)),
+}
 
 
-def first_contact(start: tuple[float, float, float] | None) -> dict[str, object]:
+def first_contact(start: tuple[int, Callable[[float], float]] | None) -> dict[str, object]:
     """429s in the first 5 s of 2 and 8 jobs (8 workers each) against 100/s with the bucket
     full (burst 20, or one second's 100), answers in 2-4 ms or 15-30 ms, limit stated; the
-    time a 1,200-request job takes (burst 20) and a 2,000-request job against no limit
-    (4 ms answers: about 2,000 requests/s)."""
-    saved = ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND
+    time a 1,200-request job takes (burst 20); and what the slow start costs a job of 8
+    workers against no limit, in round trips (1 ms and 4 ms answers, 2,000 requests)."""
+    saved = ctl.START_ANSWERS, ctl.round_answers
     if start is not None:
-        ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND = start
+        ctl.START_ANSWERS, ctl.round_answers = start
     make = (lambda: PaceController(starting=False)) if start is None else PaceController
     try:
         refused = {}
@@ -132,20 +136,24 @@ def first_contact(start: tuple[float, float, float] | None) -> dict[str, object]
                     key = f"{jobs} jobs, {latency * 1000:g} ms, burst {burst or 100:g}"
                     refused[key] = sum(second[2] for second in result.series[:5])
         limited = simulate(Scenario("limited", requests=1200, burst=20.0, drain=False), make())
-        free = simulate(Scenario("free", rate=None, requests=2000, latency=0.004, jitter=0.0),
-                        make())  # fmt: skip
+        cost = {}
+        for rtt in (0.001, 0.004):
+            free = Scenario("free", rate=None, requests=2000, latency=rtt, jitter=0.0)
+            slow = simulate(free, make()).elapsed
+            unpaced = simulate(free, PaceController(starting=False)).elapsed
+            cost[f"{rtt * 1000:g} ms"] = round((slow - unpaced) / rtt, 1)
     finally:
-        ctl.START_RATE, ctl.START_GROWTH, ctl.START_ROUND = saved
-    return {"start": start, "429s": refused, "limited_s": round(limited.elapsed, 2),
-            "unlimited_s": round(free.elapsed, 2)}  # fmt: skip
+        ctl.START_ANSWERS, ctl.round_answers = saved
+    return {"429s": refused, "limited_s": round(limited.elapsed, 2),
+            "unlimited_cost_round_trips": cost}  # fmt: skip
 
 
 def main(argv: Sequence[str] = ()) -> None:
     """Print every candidate's figures on every floor scenario (and with 5xx) as JSON;
     ``--first-contact``: each slow start's instead."""
     if "--first-contact" in argv:
-        for start in START_CANDIDATES:
-            print(json.dumps(first_contact(start)), flush=True)
+        for name, start in START_CANDIDATES.items():
+            print(json.dumps({"start": name, **first_contact(start)}), flush=True)
         return
     for name, make in CANDIDATES.items():
         for scenario in FLOORS + STRESS:

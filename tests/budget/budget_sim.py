@@ -34,6 +34,10 @@ class Controller(Protocol):
 
     rate: float | None
 
+    def flight_wait(self, now: float) -> float: ...
+
+    def answered(self, granted_at: float) -> None: ...
+
     def on_grant(self, now: float) -> None: ...
 
     def on_answer(self, now: float, granted_at: float, outcome: Outcome) -> None: ...
@@ -49,8 +53,10 @@ class Scenario:
     headers: LimitHeaders = LimitHeaders.FULL
     #: share of requests refused at random (the account's other traffic), limit stated
     other_traffic: float = 0.0
-    #: share of the limit another client spends steadily (it never retries)
+    #: share of the limit another client spends steadily (it never retries) ...
     other_client: float = 0.0
+    #: ... until this many seconds after the start (None: to the end)
+    other_client_until: float | None = None
     error_5xx: float = 0.0
     html_502: float = 0.0
     jobs: int = 1
@@ -249,6 +255,9 @@ class _Sim:
         self.rates.append(self.pace.rate)
 
     def other_client(self) -> None:
+        until = self.s.other_client_until
+        if until is not None and self.now >= self.s.offset + until:
+            return  # the neighbour leaves
         self.limiter.admit()
         self.at(self.now + 1.0 / (self.s.limit * self.s.other_client), self.other_client)
 
@@ -346,6 +355,20 @@ FLOORS: tuple[Scenario, ...] = (
     Scenario("another client spends 40%", other_client=0.4),
     Scenario("2 jobs", jobs=2, requests=1500),
     Scenario("8 jobs", jobs=8, requests=600),
+)
+
+
+#: a neighbour that leaves: another client spends 60% of R for 6, 9 or 12 s, then stops
+NEIGHBOUR_LEAVES: tuple[Scenario, ...] = tuple(
+    Scenario(
+        f"neighbour leaves at {until:g} s, {headers.value}",
+        other_client=0.6,
+        other_client_until=until,
+        requests=2000,
+        headers=headers,
+    )
+    for headers in (LimitHeaders.FULL, LimitHeaders.NONE)
+    for until in (6.0, 9.0, 12.0)
 )
 
 

@@ -76,7 +76,8 @@ class Mirror:
                 now=self.now,
             )
         elif outcome.kind is Kind.TRANSIENT:
-            args = rs.take_args(self.cfg, [], self.now, reserve=False)  # the budget sends none
+            # no rate signal: only leaves the slow start's window, as the budget sends it
+            args = rs.take_args(self.cfg, [-granted], self.now, reserve=False)
         else:
             args = rs.take_args(self.cfg, [granted], self.now, reserve=False)
         self.check(await self.call(args))
@@ -122,3 +123,43 @@ async def test_the_script_follows_the_python_pace(
             await mirror.take()
         else:
             await mirror.answer(_outcome(rng, share_429), rng)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_the_script_follows_the_slow_start_to_its_end(
+    script: tuple[Redis, str], seed: int
+) -> None:
+    """No 429 at all: the slow start's windows, its round trips, answers lost to 5xx and
+    its unpaced end agree on both sides."""
+    rng = random.Random(seed)
+    mirror = Mirror(*script, None, 100 + seed)
+    ended = False
+    for _ in range(600):
+        mirror.now = round(mirror.now + rng.choice((0, 0.0005, 0.001, 0.003)), 6)
+        if not mirror.granted or rng.random() < 0.5:
+            await mirror.take()
+        else:
+            await mirror.answer(_outcome(rng, 0.0), rng)
+        ended = ended or not mirror.pace.controller.starting
+    assert ended
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_the_script_follows_probes_without_refusals(
+    script: tuple[Redis, str], seed: int
+) -> None:
+    """After one bare 429 (paced from then on), answers without a refusal: the probes in a
+    row, their doubling steps and their shorter epochs agree on both sides."""
+    rng = random.Random(seed)
+    mirror = Mirror(*script, None, 200 + seed)
+    await mirror.take()
+    await mirror.answer(Outcome(Kind.THROTTLED, 429, retry_after=0.01), rng)
+    most = 0
+    for _ in range(900):
+        mirror.now = round(mirror.now + rng.choice((0, 0.005, 0.01, 0.02)), 6)
+        if rng.random() < 0.5:
+            await mirror.take()
+        else:
+            await mirror.answer(_outcome(rng, 0.0), rng)
+        most = max(most, mirror.pace.controller.clean)
+    assert most >= 3

@@ -291,25 +291,38 @@ async def test_the_keys_carry_a_hash_tag_never_the_key(adaptive: Script) -> None
 async def test_a_new_account_starts_slow_and_a_round_of_answers_doubles_it(
     adaptive: Script,
 ) -> None:
-    """The first turns go at ``START_RATE`` (a tenth of a second of them at once), and a
-    round of answers, none refused, doubles the pace, as ``PaceController`` does."""
+    """The first turns go at ``START_RATE`` (a tenth of a second of them at once); the
+    first answer sets one turn in flight per round trip (a second waits for an answer), and
+    a round of answers, none refused, doubles it, as ``PaceController`` does."""
     first = [await adaptive.take(T0) for _ in range(6)]
     assert [r.delay for r in first[:5]] == [0.0] * 5
     assert first[5].delay == pytest.approx(1 / controller.START_RATE)
     assert first[0].rate == controller.START_RATE
     granted = tuple(r.slot or 0.0 for r in first)
-    early = await adaptive.count(T0 + 0.1, granted)  # a round lasts START_ROUND seconds
-    assert early.rate == controller.START_RATE
-    later = [(await adaptive.take(T0 + 0.12 + i / 50)).slot or 0.0 for i in range(8)]
-    doubled = await adaptive.count(T0 + controller.START_ROUND + 0.05, tuple(later))
-    assert doubled.rate == controller.START_RATE * controller.START_GROWTH
+    answered = await adaptive.count(T0 + 0.004, granted[:5])
+    assert answered.rate == pytest.approx(1 / 0.004)
+    assert (await adaptive.take(T0 + 0.005)).verdict == "wait"  # the sixth is in flight
+    now = granted[5] + 0.004
+    reply = await adaptive.count(now, granted[5:])
+    rounds = 0
+    while reply.rate == pytest.approx(1 / 0.004):
+        turn = await adaptive.take(now)
+        assert turn.verdict == "go"
+        assert (await adaptive.take(turn.now)).verdict == "wait"  # the window is full
+        now = (turn.slot or now) + 0.004
+        reply = await adaptive.count(now, (turn.slot or now,))
+        rounds += 1
+    assert rounds <= controller.START_ANSWERS
+    assert reply.rate == pytest.approx(2 / 0.004)  # a window of 2
 
 
 async def test_the_slow_start_ends_unpaced_when_the_jobs_use_less_than_half(
     adaptive: Script,
 ) -> None:
-    """Jobs that send a tenth of the pace are held back by their concurrency: unpaced."""
-    granted = tuple([(await adaptive.take(T0 + i / 5)).slot or 0.0 for i in range(5)])
-    ended = await adaptive.count(T0 + 1.0, granted)
+    """Jobs that send a fiftieth of the pace (one turn every 50 ms, answered in 1 ms) are
+    held back by their concurrency: unpaced after a round."""
+    for i in range(controller.START_ANSWERS + 1):
+        slot = (await adaptive.take(T0 + i / 20)).slot or 0.0
+        ended = await adaptive.count(slot + 0.001, (slot,))
     assert ended.rate is None
-    assert (await adaptive.take(T0 + 1.0)).rate is None
+    assert (await adaptive.take(T0 + 10.0)).rate is None

@@ -25,14 +25,35 @@ def stated(limit: int = 100, reset: float = 0.01) -> Outcome:
     return Outcome(Kind.THROTTLED, 429, retry_after=reset, limit=limit, interval=1.0)
 
 
-def round_of(controller: PaceController, start: float, seconds: float, rate: float) -> float:
-    """Grant at ``rate`` for ``seconds`` from ``start``, each answered at once, all 200s."""
-    count = round(rate * seconds)
-    for i in range(count):
-        now = start + i / rate
-        controller.on_grant(now)
-        controller.on_answer(now, now, OK)
-    return start + seconds
+class Answered:
+    """Turns granted as the pace and the window allow (8 in flight at most), each answered
+    200 after ``rtt``: a job of 8 workers against a server with no limit."""
+
+    def __init__(self, rtt: float) -> None:
+        self.pace = Pace()
+        self.controller = self.pace.controller
+        self.rtt = rtt
+        self.now = 0.0
+        self.flight: list[tuple[float, float]] = []  # (answer time, grant time)
+
+    def run(self, answers: int) -> float:
+        """Until ``answers`` more answers came back; the time then."""
+        pace, flight = self.pace, self.flight
+        done = 0
+        while done < answers:
+            wait = pace.wait(self.now)
+            if wait == 0 and len(flight) < 8:
+                flight.append((self.now + self.rtt, pace.grant(self.now)))
+                continue
+            flight.sort()
+            if not flight or (wait and self.now + wait < flight[0][0]):
+                self.now += wait
+                continue
+            due, granted = flight.pop(0)
+            self.now = max(self.now, due)
+            pace.observe(self.now, granted, OK)
+            done += 1
+        return self.now
 
 
 def test_a_new_budget_admits_a_small_number_of_requests_at_once() -> None:
@@ -47,38 +68,78 @@ def test_a_new_budget_admits_a_small_number_of_requests_at_once() -> None:
     assert pace.wait(0.0) == pytest.approx(1 / ctl.START_RATE)
 
 
-def test_a_round_of_answers_none_refused_doubles_the_pace() -> None:
-    """After ``START_ROUND`` seconds whose turns were answered, the pace doubles; then again."""
-    controller = PaceController()
-    now = round_of(controller, 0.0, ctl.START_ROUND * 0.8, ctl.START_RATE)
-    assert controller.rate == ctl.START_RATE  # the round is not over
-    now = round_of(controller, now, ctl.START_ROUND * 0.4, ctl.START_RATE)
-    assert controller.rate == ctl.START_RATE * ctl.START_GROWTH
-    round_of(controller, now + 0.001, ctl.START_ROUND * 1.2, controller.rate)
-    assert controller.rate == ctl.START_RATE * ctl.START_GROWTH**2
-    assert controller.starting
+def test_the_first_answer_sets_one_turn_in_flight_per_round_trip() -> None:
+    """After the first answer, the pace is the window (one turn) per round trip, and a
+    second turn waits for the first one's answer, however long it takes."""
+    pace = Pace()
+    first = pace.grant(0.0)
+    pace.observe(0.002, first, OK)
+    assert pace.rate == pytest.approx(1 / 0.002)
+    turn = pace.grant(0.002)
+    assert pace.wait(0.003) > 0 and pace.wait(0.5) > 0  # the answer is late: still one
+    pace.observe(0.5, turn, OK)
+    assert pace.wait(0.5) == 0
+
+
+def test_a_round_of_answers_none_refused_doubles_the_window() -> None:
+    """``START_ANSWERS`` answers at one turn in flight double the window, the next round
+    needs half as many (and a round trip's worth at least); the pace is always the window
+    per round trip."""
+    jobs = Answered(0.004)
+    controller = jobs.controller
+    jobs.run(round(ctl.START_RATE * 0.1))  # the first turns, granted before any answer
+    jobs.run(ctl.START_ANSWERS - 1)
+    assert controller.window == 1
+    jobs.run(1)
+    assert controller.window == 2 and controller.starting
+    assert controller.rate == pytest.approx(2 / 0.004)
+    answers = 0
+    while controller.window == 2:
+        answers += jobs.run(1) and 1
+    # and the answers to the turns in flight as the window grew (of the round before)
+    assert ctl.START_ANSWERS // 2 < answers <= ctl.START_ANSWERS // 2 + 2
+    assert controller.window == 4 and controller.rate == pytest.approx(4 / 0.004)
+
+
+def test_the_slow_start_costs_round_trips_not_seconds() -> None:
+    """From the first request to the pace of a job's 8 workers (then unpaced), at 1 ms or
+    40 ms answers alike: at most 40 round trips later than unpaced turns would have
+    got the same answers (before: rounds of a quarter second, 1.5 s where nothing limits)."""
+    for rtt in (0.001, 0.04):
+        jobs = Answered(rtt)
+        answers = 0
+        while jobs.controller.starting:
+            jobs.run(1)
+            answers += 1
+        assert jobs.now - answers * rtt / 8 <= 40 * rtt
+        assert jobs.controller.rate is None and jobs.controller.window == 16
 
 
 def test_a_round_needs_answers_to_its_own_turns() -> None:
-    """Turns granted and never answered (or answered 5xx) open nothing, however long."""
-    controller = PaceController()
-    for i in range(200):
-        controller.on_grant(i / 50)
-    controller.on_answer(4.0, 4.0, Outcome(Kind.TRANSIENT, 503))
-    assert controller.rate == ctl.START_RATE
-    grown = PaceController()
-    now = round_of(grown, 0.0, 0.3, ctl.START_RATE)
-    assert grown.rate == 2 * ctl.START_RATE
-    for _ in range(50):  # answers to turns of the round before: no new round
-        grown.on_answer(now + 0.5, 0.1, OK)
-    assert grown.rate == 2 * ctl.START_RATE
+    """Turns granted and never answered (or answered 5xx) open nothing, however long; a
+    turn not answered within ``FLIGHT_TIMEOUT`` leaves the window."""
+    pace = Pace()
+    controller = pace.controller
+    first = pace.grant(0.0)
+    pace.observe(0.01, first, OK)
+    lost = pace.grant(0.01)
+    assert pace.wait(0.5) > 0
+    pace.observe(0.6, lost, Outcome(Kind.TRANSIENT, 503))
+    assert pace.wait(0.6) == 0 and controller.window == 1
+    stopped = pace.grant(0.6)
+    assert pace.wait(0.6 + ctl.FLIGHT_TIMEOUT - 0.01) > 0
+    assert pace.wait(0.6 + ctl.FLIGHT_TIMEOUT) == 0
+    for _ in range(50):  # answers to a turn before this round: no new round
+        controller.on_answer(2.0, stopped - 1, OK)
+    assert controller.window == 1
 
 
 def test_the_first_stated_429_ends_it_at_the_stated_limit() -> None:
     """Even under the limit (the others spent it), a stated 429 sets the pace to the
     ceiling and the ordinary rules take over."""
-    controller = PaceController()
-    round_of(controller, 0.0, 0.1, ctl.START_RATE)
+    jobs = Answered(0.01)
+    controller = jobs.controller
+    jobs.run(5)
     controller.on_answer(0.1, 0.1, stated(200))
     assert controller.rate == pytest.approx(200 * ctl.CEILING_SHARE)
     assert not controller.starting
@@ -86,21 +147,26 @@ def test_the_first_stated_429_ends_it_at_the_stated_limit() -> None:
 
 def test_the_first_bare_429_ends_it_at_what_got_through() -> None:
     """No stated limit: the rule of a first refusal (what came back in the last second, or
-    half of what was sent)."""
-    controller = PaceController()
-    now = round_of(controller, 0.0, 0.3, ctl.START_RATE)
-    now = round_of(controller, now, 0.3, 2 * ctl.START_RATE)
-    controller.on_grant(now)
-    controller.on_answer(now, now, BARE)
+    half of what was sent), whichever round its turn was granted in."""
+    jobs = Answered(0.01)
+    controller = jobs.controller
+    now = jobs.run(ctl.START_ANSWERS + 6)
+    assert controller.window == 2
+    controller.on_answer(now, now - 0.1, BARE)  # a turn of the round before
     assert not controller.starting
     assert controller.rate is not None
-    assert ctl.START_RATE <= controller.rate <= 2 * ctl.START_RATE
+    assert 0.5 / 0.01 <= controller.rate <= 2 / 0.01
 
 
 def test_jobs_that_use_less_than_half_of_it_end_it_unpaced() -> None:
-    """Jobs held back by their own concurrency: the pace is no limit, so none is kept."""
+    """Jobs held back by their own concurrency (one turn at a time here, slower than the
+    pace): the pace is no limit, so none is kept."""
     controller = PaceController()
-    round_of(controller, 0.0, 1.0, ctl.START_RATE * ctl.START_BINDING * 0.8)
+    now = 0.0
+    for _ in range(ctl.START_ANSWERS + 1):
+        controller.on_grant(now)
+        controller.on_answer(now + 0.001, now, OK)
+        now += 0.01  # 100 turns/s at most, against a pace of 1,000/s
     assert (controller.rate, controller.starting) == (None, False)
 
 
