@@ -23,7 +23,7 @@ from .metrics import add_metrics_arguments
 from .values import number, whole
 
 #: a worker's default visibility timeout, seconds (``jobs.worker``'s)
-VISIBILITY_TIMEOUT = 60.0
+VISIBILITY_TIMEOUT = 12.0
 #: ``--visibility-timeout``'s values: a second to a day
 VISIBILITY = number(1.0, 86400.0, low_open=False)
 #: the most batches ``--max-open`` lets wait unsettled (about 3 KB each in Redis)
@@ -54,8 +54,7 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
         "--report-dir", metavar="DIR", type=Path, required=True, help="where the report goes"
     )
     cancel = subs.add_parser("cancel", help="stop a job: no new batch is taken")
-    for sub in (submit, worker):
-        sub.add_argument("--job", required=True, metavar="NAME", help="the job's name")
+    submit.add_argument("--job", required=True, metavar="NAME", help="the job's name")
     for sub in (status, report, cancel):
         sub.add_argument("--job", metavar="NAME", help="the job's name")
         sub.add_argument(
@@ -122,7 +121,18 @@ def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
 
 
 def _add_worker_identity(worker: argparse.ArgumentParser) -> None:
-    """Who the worker is, and where its own record goes."""
+    """Who the worker is, what it works on, and where its own record goes."""
+    worker.add_argument(
+        "--job",
+        metavar="NAME",
+        help="work this job only, waiting for it to be submitted, and end with it (default: "
+        "serve every open job on the Redis, round-robin, until stopped)",
+    )
+    worker.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="with no --job: end (exit 0) when no job is open, rather than wait for one",
+    )
     worker.add_argument("--name", help="this worker's consumer name (default: host-pid-random)")
     worker.add_argument(
         "--record-dir",
@@ -130,5 +140,6 @@ def _add_worker_identity(worker: argparse.ArgumentParser) -> None:
         type=Path,
         help="where this worker keeps its own record of what it deleted, on this host (the "
         "report files, written before each batch is settled in Redis; a new or empty "
-        "directory; default ./bulkdel-worker-<job>-<name>-<UTC timestamp>)",
+        "directory; default ./bulkdel-worker-<job>-<name>-<UTC timestamp>; with no --job, "
+        "one subdirectory a job, in ./bulkdel-worker-fleet-<name>-<UTC timestamp>)",
     )

@@ -12,7 +12,9 @@ from .._journal.journal import fingerprint
 from ..errors import Stopped, UsageError
 from ..listing_host import StandaloneHost
 from .budget import job_redis, redis_session
+from .confirm import confirm, files_target
 from .exits import EXIT_INCOMPLETE, EXIT_OK
+from .job_gates import gate_by_count
 from .settings import Job, read_private_key, selection_from_args, settings_from_args
 from .signals import stop_on_signals
 
@@ -23,13 +25,22 @@ if TYPE_CHECKING:
 
 
 async def run_submit(args: argparse.Namespace) -> int:
-    """``bulkdel job submit``: exit 0 once the whole input is on the job's stream."""
+    """``bulkdel job submit``: exit 0 once the whole input is on the job's stream; 2 when
+    ``--max-delete`` refuses it or a terminal user declines (nothing put on Redis); 0 for a
+    ``--dry-run`` (counted, nothing put on Redis).
+
+    Raises:
+        Declined: a terminal user did not confirm.
+    """
     from ..jobs import Submitter
 
     settings = settings_from_args(args, os.environ)
     selection = selection_from_args(args)
     if selection is not None and args.sources:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
+    ended = await gate_by_count(args, settings, selection)
+    if ended is not None:
+        return ended
     async with redis_session(*job_redis(args)) as (redis, wait):
         submitter = Submitter(
             redis,
@@ -81,6 +92,9 @@ async def _submit(
         key = read_private_key(args.private_key_file, os.environ)
         listing = listing_for(Job(settings, selection, key))
         try:
+            resolved = listing.resolved.describe()
+            what = f"every file selected by {selection.describe()} ({resolved})"
+            confirm(settings, yes=args.yes, target=lambda: what)
             chunks = listing.chunks(StandaloneHost(settings))
             print_ = fingerprint([listing.name], settings.base_url)
             return await submitter.submit(chunks, print_, resumable=False)
@@ -88,6 +102,12 @@ async def _submit(
             await listing.close()
     sources = args.sources or ["-"]
     readers = open_files(sources, args.format, args.column)
+    try:
+        confirm(settings, yes=args.yes, target=lambda: files_target(readers))
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
     print_ = fingerprint([r.name for r in readers], settings.base_url)
 
     def reopen() -> Any:

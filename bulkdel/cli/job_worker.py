@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..jobs import PipelineProcessor, Worker
+    from ..jobs.fleet import Fleet
     from ..jobs.worker import WorkerResult
     from ..models import Settings
     from ..redis_connection import RedisWait
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 async def run_worker(args: argparse.Namespace) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
     the worker stopped, 3 for a fatal answer (a job gone from Redis, or a Redis that cannot
-    be used, raises)."""
+    be used, raises). With no ``--job`` it serves every open job: exit 0 when stopped by a
+    signal or (``--exit-when-idle``) when no job is open."""
     from ..jobs.worker import worker_name
 
     settings = settings_from_args(args, os.environ)
@@ -42,14 +44,15 @@ async def run_worker(args: argparse.Namespace) -> int:
     url, wait = job_redis(args)
     name = args.name or worker_name()
     # one series per worker: a fleet's /metrics endpoints are told apart by these labels
-    with serving_metrics(args, {"worker": name, "bulkdel_job": args.job}) as observers:
+    with serving_metrics(args, {"worker": name, "bulkdel_job": args.job or "*"}) as observers:
         # A wrong key or base URL stops the worker before it takes a batch: taken batches
         # would wait out the visibility timeout, and end "outcome unknown" if the job stopped.
         await check_api(settings, key, skip=args.no_preflight)
         async with redis_session(url, wait) as (redis, policy):
             client = ImageKitClient.for_settings(key, settings)
+            work = _work if args.job else _serve
             try:
-                return await _work(args, settings, key, (redis, policy), client, name, observers)
+                return await work(args, settings, key, (redis, policy), client, name, observers)
             finally:
                 await client.close()
 
@@ -85,9 +88,82 @@ async def _work(
             capacity=3 * settings.concurrency + 2,
             visibility_timeout=args.visibility_timeout,
             wait=policy,
+            on_wait=lambda: _say_waiting(name, args.job),
         )
 
         return await _run_worker(worker, processor, record_dir)
+
+
+def _say_waiting(name: str, job: str) -> None:
+    print(
+        f"bulkdel: worker {name}: job {job!r} has not been submitted yet; waiting for it",
+        file=sys.stderr,
+    )
+
+
+async def _serve(
+    args: argparse.Namespace,
+    settings: Settings,
+    key: str,
+    connection: tuple[Redis, RedisWait],
+    client: ImageKitClient,
+    name: str,
+    observers: Sequence[RunObserver],
+) -> int:
+    """No ``--job``: serve every open job (``jobs.fleet``), a record directory per job
+    under one of this worker's own."""
+    from ..jobs import PipelineProcessor
+    from ..jobs.fleet import Fleet
+
+    redis, policy = connection
+    record_base = args.record_dir or default_record_dir("fleet", name)
+    check_record_dir(record_base)
+    budget = _account_budget(args, settings, key, connection)
+
+    def processor_for(job: str) -> PipelineProcessor:
+        return PipelineProcessor(
+            client,
+            settings,
+            budget=budget,
+            observers=observers,
+            attributes={"bulkdel.worker": name, "bulkdel.job": job},
+            record_dir=record_base / job,
+        )
+
+    fleet = Fleet(
+        redis,
+        processor_for,
+        name=name,
+        capacity=3 * settings.concurrency + 2,
+        visibility_timeout=args.visibility_timeout,
+        wait=policy,
+        exit_when_idle=args.exit_when_idle,
+    )
+    return await _run_fleet(fleet, record_base)
+
+
+async def _run_fleet(fleet: Fleet, record_base: Path) -> int:
+    """Run the fleet worker until a signal (or idle, with ``--exit-when-idle``)."""
+    print(
+        f"bulkdel: worker {fleet.name}: serving every open job on Redis; records in {record_base}",
+        file=sys.stderr,
+    )
+    with stop_on_signals(lambda reason: fleet.stop(str(reason))) as interrupts:
+        try:
+            result = await fleet.run()
+        except JobGoneError as gone:
+            raise JobGoneError(
+                f"{gone}; what this worker deleted is on record in {record_base}"
+            ) from None
+        except asyncio.CancelledError:
+            if not interrupts.forced:
+                raise
+            print("bulkdel: stopped at once", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    total = result.total()
+    total.aborted = result.aborted
+    code = _worker_exit(total, jobs=len(result.jobs))
+    return code if result.aborted is not None else EXIT_OK
 
 
 async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: Path) -> int:
@@ -148,9 +224,10 @@ def _account_budget(
     return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)
 
 
-def _worker_exit(result: WorkerResult) -> int:
+def _worker_exit(result: WorkerResult, jobs: int | None = None) -> int:
+    over = "" if jobs is None else f" over {jobs:,} jobs"
     print(
-        f"bulkdel: worker {result.name}: {result.batches:,} batches settled, "
+        f"bulkdel: worker {result.name}: {result.batches:,} batches settled{over}, "
         f"{result.claimed:,} taken over, {result.late:,} late"
         + (" (job finished)" if result.finished else "")
         + (" (job cancelled)" if result.cancelled and (result.batches or result.claimed) else "")

@@ -3,6 +3,7 @@ batches kept (the heartbeat) and unsent ones given back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..core.stop import StopSignal
@@ -65,6 +66,25 @@ class Claims:
         self._take_script = redis.register_script(TAKE)
         self._takeover = redis.register_script(TAKEOVER)
         self._cursor = "0-0"
+
+    async def arrival(
+        self, every: float, stop: StopSignal, on_wait: Callable[[], None] | None
+    ) -> None:
+        """Until the job has metadata in Redis (its submit created it), looking every
+        ``every`` seconds; ``on_wait`` is called once if it has none yet.
+
+        Raises:
+            Stopped: ``stop`` was set while waiting.
+        """
+        keys = self.keys
+        said = False
+        while not await redisio.call(
+            keys, lambda: self.redis.exists(keys.meta), stop, wait=self.wait
+        ):
+            if not said and on_wait is not None:
+                on_wait()
+            said = True
+            await stop.sleep(every)
 
     async def read(self, count: int, block: float, stop: StopSignal) -> list[Entry]:
         """New batches (``scripts.TAKE``), waiting up to ``block`` seconds for one.

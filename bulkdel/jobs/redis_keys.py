@@ -14,6 +14,8 @@ from ..errors import JobGoneError, UsageError
 
 #: the consumer group every worker of a job reads through
 GROUP: Final = "workers"
+#: set: the name of every job submitted to this Redis (a fleet worker serves the open ones)
+REGISTRY: Final = "bulkdel:jobs"
 _NAME: Final = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
 #: what every "the job is gone" error says to do about it
 PERSISTENCE_HINT: Final = (

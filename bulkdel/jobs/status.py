@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..ledger import Counts
-from .redis_keys import GROUP, JobKeys, gone
+from .redis_keys import GROUP, REGISTRY, JobKeys, gone
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -144,5 +144,8 @@ async def cancel_job(redis: Redis, job: str) -> None:
 
 
 async def delete_job(redis: Redis, job: str) -> int:
-    """Delete every key of the job (after its report is written); returns keys deleted."""
-    return int(await redis.delete(*JobKeys.of(job).all()))
+    """Delete every key of the job (after its report is written), and its name from the
+    registry; returns keys deleted."""
+    keys = JobKeys.of(job)
+    await redis.srem(REGISTRY, job)
+    return int(await redis.delete(*keys.all()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -23,7 +23,7 @@ from ..core.stop import StopSignal
 from ..errors import RedisError, UsageError
 from ..redis_connection import RedisWait, url_of
 from . import redisio
-from .redis_keys import GROUP, JobKeys
+from .redis_keys import GROUP, REGISTRY, JobKeys
 from .scripts import CREATE, SUBMIT
 
 if TYPE_CHECKING:
@@ -167,6 +167,8 @@ class Submitter:
         )
         if answer[0] == -2:
             raise UsageError(f"job {keys.name!r} exists for another input; pick another job name")
+        # Registered before its first batch, for standing workers (``fleet``); idempotent.
+        await redisio.call(keys, _register(self.redis, keys.name), self.stop, wait=self.wait)
         state, position = str(answer[1]), int(answer[2])
         if state == "cancelled":
             raise UsageError(f"job {keys.name!r} was cancelled; pick another job name")
@@ -324,6 +326,11 @@ class _RolledBack(Exception):
             f"job {job!r}: Redis holds its input up to item {at:,}, behind the {mine:,} "
             "this submit committed (restored from an older snapshot?)"
         )
+
+
+def _register(redis: Redis, job: str) -> Callable[[], Awaitable[int]]:
+    """Adds ``job`` to the registry of jobs (``REGISTRY``)."""
+    return lambda: redis.sadd(REGISTRY, job)
 
 
 def _records(pending: _Pending) -> int:

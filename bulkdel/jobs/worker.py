@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,8 +35,9 @@ from .scripts import SETTLE
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-#: seconds a batch may go without a heartbeat before another worker takes it over
-VISIBILITY_TIMEOUT: Final = 60.0
+#: seconds a batch may go without a heartbeat before another worker takes it over (chosen
+#: from a measurement: benchmarks/takeover.py, figures in benchmarks/TAKEOVER_RESULTS.md)
+VISIBILITY_TIMEOUT: Final = 12.0
 
 
 def worker_name() -> str:
@@ -54,6 +56,7 @@ class WorkerResult:
         claimed: batches it took over from other workers.
         finished: the job has no batch left (every batch is settled).
         cancelled: the job was cancelled.
+        taken: batches it took (new or taken over), settled or not.
         aborted: why the worker stopped early (a fatal answer), typed; None otherwise. The
             CLI's exit code is ``aborted.exit_code``.
     """
@@ -64,6 +67,7 @@ class WorkerResult:
     claimed: int = 0
     finished: bool = False
     cancelled: bool = False
+    taken: int = 0
     aborted: Abort | None = None
 
 
@@ -81,6 +85,9 @@ class Worker:
         stop: the worker's stop signal (``stop()`` sets it).
         wait: how to wait for Redis through an outage (``--redis-wait``); shared with the
             account budget on the same client. ``RedisWait`` defaults if None.
+        on_wait: called once if the job is not in Redis yet: the worker waits for it.
+        turn: return once this many batches are taken and settled (a fleet's turn).
+        until_idle: return when there is nothing to take now (a fleet moves on).
     """
 
     def __init__(
@@ -95,8 +102,14 @@ class Worker:
         block: float = 1.0,
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
+        on_wait: Callable[[], None] | None = None,
+        turn: int | None = None,
+        until_idle: bool = False,
     ) -> None:
         self.redis = redis
+        self.on_wait = on_wait
+        self.turn = turn
+        self.until_idle = until_idle
         self.keys = JobKeys.of(job)
         self.processor = processor
         self.name = name or worker_name()
@@ -127,13 +140,20 @@ class Worker:
     async def run(self) -> WorkerResult:
         """Work until the job is finished or cancelled, or the worker is stopped.
 
+        A job not in Redis yet is waited for (``on_wait`` says so once): workers may stand
+        before their jobs.
+
         Raises:
-            JobGoneError: the job is not in Redis (never submitted, or lost in a restart).
+            JobGoneError: the job was in Redis and is not any more (lost in a restart).
             RedisError: Redis cannot be used (a refused password, out of memory) or did not
                 answer within ``wait.total``; the batches this worker held and could not
                 settle were given back first (or, if Redis is gone, are taken over after
                 the visibility timeout).
         """
+        try:
+            await self.claims.arrival(self.block, self.stop_signal, self.on_wait)
+        except Stopped:
+            return self.result
         if await self._state() == "cancelled":
             # Started after the cancel: takes nothing (the takes would refuse anyway).
             self.result.cancelled = True
@@ -150,7 +170,7 @@ class Worker:
             raise errors.exceptions[0] from None
         finally:
             await self.claims.give_back(self._unsent)
-            await self._flush_requests()
+            await _flush_requests(self.redis, self.keys, self.name, self._tally)
         if self._failure is not None:
             raise self._failure
         return self.result
@@ -185,7 +205,7 @@ class Worker:
                     due = clock.time() + self.heartbeat_every
                 entries = claimed or await self.claims.read(free, self.block, self.stop_signal)
                 idle = not entries
-                if idle and await self._done():
+                if idle and (await self._done() or self.until_idle):
                     return
             except JobCancelled:
                 # The take refused: no batch after the cancel; those in hand finish.
@@ -197,11 +217,14 @@ class Worker:
             except RedisError as error:
                 self._fail(error)
                 return
+            self.result.taken += len(entries)
             for entry_id, fields in entries:
                 self._in_hand.add(entry_id)
                 # "e": re-submitted after Redis went back in time: it may have been sent
                 earlier = bool(claimed) or fields.get("e") == "1"
                 group.create_task(self._handle(entry_id, fields, earlier))
+            if self.turn is not None and self.result.taken >= self.turn:
+                return
 
     async def _state(self) -> str:
         """The job's state in Redis. Raises ``JobGoneError`` when it has none."""
@@ -296,22 +319,22 @@ class Worker:
         except Stopped:
             pass  # ``_fail`` stopped it
 
-    async def _flush_requests(self) -> None:
-        """Count the requests of batches left unsettled (stopped, or fatal)."""
-        sent, retried, by_status = self._tally.delta()
-        if not (sent or retried or by_status):
-            return
-        keys = self.keys
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(keys.counts, "requests_sent", sent)
-            pipe.hincrby(keys.counts, "requests_retried", retried)
-            for status, n in by_status.items():
-                pipe.hincrby(keys.counts, f"status:{status}", n)
-            pipe.hincrby(keys.workers, f"{self.name}|requests", sent)
-            try:
-                await pipe.execute()
-            except Exception:  # figures only; the ids are accounted already
-                redisio.log.warning("could not record the last request figures")
+
+async def _flush_requests(redis: Redis, keys: JobKeys, name: str, tally: _Tally) -> None:
+    """Count the requests of batches left unsettled (stopped, or fatal)."""
+    sent, retried, by_status = tally.delta()
+    if not (sent or retried or by_status):
+        return
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hincrby(keys.counts, "requests_sent", sent)
+        pipe.hincrby(keys.counts, "requests_retried", retried)
+        for status, n in by_status.items():
+            pipe.hincrby(keys.counts, f"status:{status}", n)
+        pipe.hincrby(keys.workers, f"{name}|requests", sent)
+        try:
+            await pipe.execute()
+        except Exception:  # figures only; the ids are accounted already
+            redisio.log.warning("could not record the last request figures")
 
 
 class _Tally:

@@ -262,9 +262,18 @@ async def test_cancel_stops_workers_and_report_says_not_attempted(
         await cancel_job(redis, "nope")
 
 
-async def test_worker_on_a_missing_job_stops_with_a_clear_error(redis: Any) -> None:
-    with pytest.raises(JobGoneError, match="appendonly yes"):
-        await Worker(redis, "none", StandIn()).run()
+async def test_worker_on_a_job_not_submitted_yet_waits_for_it(redis: Any) -> None:
+    """A job not in Redis yet is waited for (said once), not "gone": workers may stand
+    before their jobs; it is worked once submitted."""
+    waits: list[int] = []
+    processor = StandIn()
+    worker = Worker(redis, "later", processor, block=0.05, on_wait=lambda: waits.append(1))
+    task = asyncio.create_task(worker.run())
+    while not waits:
+        await asyncio.sleep(0.01)
+    await _submit(redis, "later", ids(300))
+    result = await task
+    assert result.finished and waits == [1] and result.batches == 3
 
 
 async def test_redis_restarted_without_persistence(redis_server: RedisServer) -> None:

@@ -1,0 +1,112 @@
+"""``job submit``'s gates, those of ``delete``: ``--max-delete``, ``--dry-run`` and the
+terminal prompt (``confirm``), with ``delete``'s wording.
+
+A job's batches are taken by workers as soon as they are on its stream, so ``delete``'s way
+(hold the batches back until the whole input is read) would hold them in Redis. Instead the
+input is read once before anything goes to Redis, to count its unique ids: a second read of
+the files, or a second listing of a selection. Standard input cannot be read twice: with
+``--max-delete`` it is refused (give a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+
+from .._engine.dedupe import Deduper
+from .._engine.sources import Chunk, files_chunks, open_files
+from ..errors import UsageError
+from ..listing_host import StandaloneHost
+from ..models import Settings
+from ..selection import Selection
+from .exits import EXIT_OK, EXIT_USAGE
+from .settings import Job, read_private_key
+
+
+@dataclass
+class InputCounts:
+    """What the input holds, as the report counts it."""
+
+    read: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    unique: int = 0
+
+
+async def gate_by_count(
+    args: argparse.Namespace, settings: Settings, selection: Selection | None
+) -> int | None:
+    """``--max-delete`` and ``--dry-run``: the exit code when the submit ends here (refused
+    above the limit, or a dry run counted), None when it goes on.
+
+    Raises:
+        UsageError: ``--max-delete`` with standard input.
+    """
+    limit = settings.max_delete
+    if limit is None and not settings.dry_run:
+        return None
+    sources = args.sources or ["-"]
+    if selection is None and "-" in sources and not settings.dry_run:
+        raise UsageError(
+            "--max-delete needs files or selectors: standard input cannot be read twice "
+            "(counted, then submitted); give a file",
+            "max_delete",
+        )
+    counts = await _count(args, settings, selection, sources)
+    job = args.job
+    if limit is not None and counts.unique > limit:
+        print(
+            f"bulkdel: job {job}: submit refused: the input holds more than {limit:,} unique "
+            "ids (--max-delete); nothing was sent",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not settings.dry_run:
+        return None
+    print(
+        f"bulkdel: job {job}: dry run: {counts.unique:,} ids would be submitted (read "
+        f"{counts.read:,}, invalid {counts.invalid:,}, duplicate {counts.duplicate:,}); "
+        "nothing was put on Redis",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+async def _count(
+    args: argparse.Namespace, settings: Settings, selection: Selection | None, sources: list[str]
+) -> InputCounts:
+    if selection is None:
+        readers = open_files(sources, args.format, args.column)
+        try:
+            return await _tally(files_chunks(readers))
+        finally:
+            for reader in readers:
+                reader.close()
+    from .delete import listing_for
+
+    key = read_private_key(args.private_key_file, os.environ)
+    listing = listing_for(Job(settings, selection, key))
+    try:
+        return await _tally(listing.chunks(StandaloneHost(settings)))
+    finally:
+        await listing.close()
+
+
+async def _tally(chunks: AsyncIterable[Chunk]) -> InputCounts:
+    """Count as ``delete``'s reader does: invalid first, then de-duplicated."""
+    counts = InputCounts()
+    dedupe = Deduper()
+    try:
+        async for chunk in chunks:
+            values = [v for _, v, problem in chunk.items if problem is None]
+            counts.read += len(chunk.items)
+            counts.invalid += len(chunk.items) - len(values)
+            fresh = sum(dedupe.add_new(values))
+            counts.unique += fresh
+            counts.duplicate += len(values) - fresh
+    finally:
+        dedupe.close()
+    return counts
