@@ -9,6 +9,9 @@ figure is measured in its own child process against a fake server process (no li
 * *first call, attribute*: ``import bulkdel`` only, and ``bulkdel.delete_files`` looked up
   inside the coroutine: the lazy export imports the engine there, on the loop;
 * *200k run*: a whole ``delete_files`` of 200,000 ids, 8 in flight;
+* *5M dry run*: a whole ``delete_files(dry_run=True)`` of 5,000,000 distinct ids from a
+  generator (nothing is sent: the run is the reading and the de-duplication, whose table
+  fills and spills to disk 19 times, its runs merging and its Bloom filter rebuilt);
 * *idle*: the ticker alone for 2 s, the same process set-up: the machine's own noise, the
   baseline the others are read against (this machine has 2 cores shared with other work).
 
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,10 @@ from .harness import KEY, FakeServer, child_env
 
 TICK = 0.001
 REPEAT = 3
-MODES = ("idle", "first-call", "first-call-attribute", "run-200k")
+MODES = ("idle", "first-call", "first-call-attribute", "run-200k", "dry-5m")
+#: ids of the modes that delete (the others: none)
+COUNTS = {"first-call": 1000, "first-call-attribute": 1000, "run-200k": 200_000}
+DRY = 5_000_000
 
 
 async def _ticker(lates: list[float], stop: asyncio.Event) -> None:
@@ -43,8 +50,11 @@ async def _ticker(lates: list[float], stop: asyncio.Event) -> None:
 
 
 async def _measure(mode: str, url: str) -> dict[str, Any]:
-    count = {"first-call": 1000, "first-call-attribute": 1000, "run-200k": 200_000}.get(mode)
-    ids = [f"{i:024x}" for i in range(count or 0)]  # the caller's own work, before the ticks
+    count = COUNTS.get(mode)
+    ids: Iterable[str] = [f"{i:024x}" for i in range(count or 0)]  # before the ticks
+    if mode == "dry-5m":
+        count = DRY  # spread over the hash space as ObjectIds are, made as they are read
+        ids = (f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(DRY))
     lates: list[float] = []
     stop = asyncio.Event()
     ticking = asyncio.create_task(_ticker(lates, stop))
@@ -55,7 +65,7 @@ async def _measure(mode: str, url: str) -> dict[str, Any]:
         await asyncio.sleep(2.0)
     else:
         await _delete(mode, ids, url)
-        if mode != "run-200k":
+        if mode in ("first-call", "first-call-attribute"):
             await asyncio.sleep(0.5)  # the first 0.5 s: the call, then whatever it left
     elapsed = time.perf_counter() - started
     stop.set()
@@ -71,7 +81,7 @@ async def _measure(mode: str, url: str) -> dict[str, Any]:
     }
 
 
-async def _delete(mode: str, ids: list[str], url: str) -> None:
+async def _delete(mode: str, ids: Iterable[str], url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bulkdel-loop-") as tmp:
         if mode == "first-call-attribute":
             import bulkdel
@@ -79,7 +89,10 @@ async def _delete(mode: str, ids: list[str], url: str) -> None:
             delete = bulkdel.delete_files  # the lazy export: imported here, on the loop
         else:
             delete = _DELETE_FILES
-        await delete(ids, private_key=KEY, base_url=url, report_dir=Path(tmp) / "report")
+        report = Path(tmp) / "report"
+        await delete(
+            ids, private_key=KEY, base_url=url, report_dir=report, dry_run=mode == "dry-5m"
+        )
 
 
 def _child(mode: str, url: str) -> None:
@@ -94,11 +107,11 @@ def _child(mode: str, url: str) -> None:
 _DELETE_FILES: Any = None
 
 
-def run() -> list[dict[str, Any]]:
+def run(modes: Iterable[str] = MODES) -> list[dict[str, Any]]:
     """Every mode in its own process against one fake server process."""
     results = []
     with FakeServer() as fake:
-        for mode in MODES:
+        for mode in modes:
             runs = []
             for _ in range(REPEAT):
                 argv = [sys.executable, "-m", "benchmarks.loop_latency", "child", mode, fake.url]
@@ -131,12 +144,17 @@ def markdown(results: list[dict[str, Any]]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    """``child MODE URL`` measures one mode; no argument runs them all and prints markdown."""
+    """``child MODE URL`` measures one mode; ``MODE...`` those modes (default: all) and
+    prints markdown (all modes write ``loop_latency.json``, some ``loop_latency_some.json``)."""
     if argv[:1] == ["child"]:
         _child(argv[1], argv[2])
         return
-    results = run()
-    out = Path(__file__).with_name("loop_latency.json")
+    unknown = set(argv) - set(MODES)
+    if unknown:
+        sys.exit(f"unknown mode(s) {sorted(unknown)}; choose from {', '.join(MODES)}")
+    results = run(argv or MODES)
+    name = "loop_latency.json" if not argv else "loop_latency_some.json"
+    out = Path(__file__).with_name(name)
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print("\n".join(markdown(results)))
 
