@@ -5,7 +5,9 @@ at a time with numpy; other ids go into a plain ``set`` (they are rare, and cost
 costs). A hex key is looked for in two places:
 
 * an in-memory hash table (numpy, open addressing, at most half full) of the last 262,144
-  new keys, the ``memtable``; it also finds repeats within a chunk;
+  new keys, the ``memtable``; it also finds repeats within a chunk. It starts at 4,096 keys
+  (224 KiB) and doubles as the input grows, so that a short input never pays for the full
+  table (14 MiB);
 * sorted runs of keys on disk (``dedupe_runs``: temporary files beside the report or journal,
   unlinked at once), each found through one in-memory fence every ``block`` keys and merged
   four at a time, so that there are a handful of runs at 100M ids. A Bloom filter of the
@@ -22,13 +24,24 @@ sorted each chunk to find repeats took 685, hence the memtable. Not built, estim
 their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id while it
 doubles, and merging sorted runs in memory 24 at the merge; with the ~75 MiB of start-up
 (7.5 bytes an id at 10M) both miss the floor of 16 bytes an id at 10M.
+
+Off the event loop: a spill, a merge and a filter rebuild cost in proportion to what is on
+disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, and
+the table's growth, go in steps of ``step`` keys, and ``add_new_async`` hands the loop back
+between two steps (its caller's next chunk waits, as it did before). A worker thread was
+tried first: the loop's own numpy calls (a chunk's lookup is some thirty of them) each give
+the GIL away and wait up to the 5 ms switch interval to get it back while the thread works,
+so a 5M-id dry run took twice as long and still held a 1 ms ticker 76-100 ms (numbers in
+``benchmarks/RESULTS.md``, "The caller's event loop"). The sync ``add_new`` takes the same
+steps without a pause.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -47,6 +60,8 @@ _HEX24: Final = re.compile(r"[0-9a-f]{24}")
 #: Bloom filter: bits a key, and bits set a key inside one 64-bit word
 BLOOM_BITS: Final = 20
 BLOOM_K: Final = 6
+#: keys the memtable holds at first (it doubles up to ``memtable``)
+FIRST_TABLE: Final = 1 << 12
 
 
 class _Bloom:
@@ -147,21 +162,41 @@ class _MemTable:
         self.count += int(np.count_nonzero(new))
         return new
 
-    def drain(self) -> npt.NDArray[np.void]:
-        """Empty the table; returns its keys, nearly in hash order."""
+    def resized(self, size: int, step: int) -> Generator[None, None, _MemTable]:
+        """A table of ``size`` keys holding these keys, in steps: its pages faulted in
+        (here, not all at once in the next ``add``), then ``step`` keys moved at a time."""
+        table = _MemTable(size)
+        yield from table.touch(max(1, (2 * size) // step))
         used = np.flatnonzero(self._tag)
-        keys = np.empty(len(used), KEY)
-        keys["hi"], keys["lo"] = self._hi[used], self._lo[used]
-        self._tag[:] = 0
+        for start in range(0, len(used), step):
+            part = used[start : start + step]
+            # a tag is the hash with its lowest bit set: the same home slot, the same tag
+            table.add(self._tag[part], self._hi[part], self._lo[part].astype(np.uint64))
+            yield
+        return table
+
+    def drain(self, step: int) -> Generator[None, None, tuple[npt.NDArray[np.void], U64]]:
+        """Empty the table, ``step`` slots at a time; returns its keys, nearly in hash order,
+        and their hashes."""
+        keys: list[npt.NDArray[np.void]] = []
+        hashes: list[U64] = []
+        for start in range(0, len(self._tag), step):
+            tags = self._tag[start : start + step]
+            used = np.flatnonzero(tags) + start
+            part = np.empty(len(used), KEY)
+            part["hi"], part["lo"] = self._hi[used], self._lo[used]
+            keys.append(part)
+            hashes.append(dedupe_runs.mix(*dedupe_runs.split_keys(part)))
+            tags[:] = 0
+            yield
         self.count = 0
-        return keys
+        return np.concatenate(keys), np.concatenate(hashes)
 
 
 class SeenIds(Protocol):
-    """What the reader asks of its de-duplication (``Deduper``, or a job worker's
-    pass-through: a job's batches are unique already)."""
+    """What the reader asks of its de-duplication (``Deduper``)."""
 
-    def add_new(self, values: Sequence[str]) -> list[bool]:
+    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
         """Record ``values``; True for each one not seen before."""
         ...
 
@@ -173,14 +208,19 @@ class SeenIds(Protocol):
 class Deduper:
     """Remembers every id seen; answers "new?" exactly, in bounded memory.
 
+    One caller at a time: ``add_new_async`` must be awaited before the next call (after
+    a cancelled one, only ``close``).
+
     Args:
         spill_dir: where runs of keys go when memory fills (a temporary directory if None);
             the files are unlinked at once, so nothing is left behind even after a crash.
-        memtable: keys held in memory before a spill.
+        memtable: keys held in memory before a spill (the table starts smaller and grows).
         block: keys between two in-memory fences of a run on disk.
         fanout: runs of one level merged into one of the next.
-        bloom_capacity: keys the first Bloom filter is sized for (it grows).
-        step: keys read at a time from a run when merging or rebuilding.
+        bloom_capacity: keys the first Bloom filter is sized for at least (it grows).
+        step: keys read, written or moved in one step of a merge, a rebuild, a spill or
+            the table's growth.
+        first_table: keys the memtable holds at first (at most ``memtable``).
     """
 
     def __init__(
@@ -191,14 +231,20 @@ class Deduper:
         block: int = 512,
         fanout: int = 4,
         bloom_capacity: int = 1 << 16,
-        step: int = 1 << 15,
+        step: int = 1 << 13,
+        first_table: int = FIRST_TABLE,
     ) -> None:
         self._other: set[str] = set()
         self._hex_count = 0
-        self._bloom = _Bloom(bloom_capacity)
-        self._table = _MemTable(memtable)
+        self._bloom_floor = bloom_capacity
+        self._bloom = _Bloom(0)  # sized at the first spill: a short input never needs one
+        self._max_table = memtable
+        self._table = _MemTable(min(first_table, memtable))
         directory = None if spill_dir is None else Path(spill_dir)
         self._runs = Runs(directory, block, fanout, step)
+        self._step = step
+        #: steps of growth or a spill were left unfinished (their caller was cancelled)
+        self._broken = False
 
     def __len__(self) -> int:
         return self._hex_count + len(self._other)
@@ -207,6 +253,11 @@ class Deduper:
         """Fault the in-memory table in, a ``1/parts`` at a time: an async caller awaits
         between the steps, so no step holds its loop long (about 0.3 ms each)."""
         return self._table.touch(parts)
+
+    @property
+    def table_size(self) -> int:
+        """Keys the in-memory table holds now (for tests and benchmarks)."""
+        return self._table.size
 
     @property
     def spilled_runs(self) -> int:
@@ -220,6 +271,9 @@ class Deduper:
     def add_new(self, values: Sequence[str]) -> list[bool]:
         """Record ``values`` in order; True for each one not seen before (nor earlier in
         ``values``)."""
+        if self._broken:
+            msg = "a cancelled add_new_async left the de-duplication unfinished; close it"
+            raise RuntimeError(msg)
         if not values:
             return []
         joined = "".join(values)
@@ -234,6 +288,39 @@ class Deduper:
                     flags: list[bool] = self._add_hex(raw).tolist()
                     return flags
         return self._add_mixed(values)
+
+    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
+        """``add_new``, handing the caller's loop back between the steps of the table's
+        growth, a spill, a merge and a Bloom filter rebuild."""
+        half = self._max_table // 2
+        flags: list[bool] = []
+        for start in range(0, len(values), half):
+            part = values[start : start + half]
+            if self._table.count + len(part) > self._table.size:  # counts other ids too
+                steps = self._room(len(part))
+                self._broken = True  # until the last step is done
+                try:
+                    for _ in steps:
+                        await asyncio.sleep(0)
+                finally:
+                    steps.close()  # cancelled: a half-written run's file is closed now
+                self._broken = False
+            flags += self.add_new(part)
+        return flags
+
+    def _room(self, count: int) -> Generator[None, None, None]:
+        """Room in the table for ``count`` more keys, in steps: a larger table while it may
+        grow, then a spill."""
+        table = self._table
+        if table.count + count <= table.size:
+            return
+        if table.size < self._max_table:
+            size = table.size
+            while size < self._max_table and table.count + count > size:
+                size *= 2
+            self._table = table = yield from table.resized(min(size, self._max_table), self._step)
+        if table.count + count > table.size:
+            yield from self._spill()
 
     def _add_mixed(self, values: Sequence[str]) -> list[bool]:
         flags = [False] * len(values)
@@ -254,15 +341,15 @@ class Deduper:
         return flags
 
     def _add_hex(self, raw: bytes) -> Bools:
-        piece = KEY.itemsize * (self._table.size // 2)
+        piece = KEY.itemsize * (self._max_table // 2)
         if len(raw) > piece:
             parts = [self._add_hex(raw[i : i + piece]) for i in range(0, len(raw), piece)]
             return np.concatenate(parts)
         hi, lo = dedupe_runs.split_keys(np.frombuffer(raw, _WIRE))
         h = dedupe_runs.mix(hi, lo)
+        for _ in self._room(len(h)):
+            pass
         table = self._table
-        if table.count + len(h) > table.size:
-            self._spill()
         new = np.zeros(len(h), np.bool_)
         if self._runs.runs:
             maybe = np.flatnonzero(self._bloom.maybe(h))
@@ -279,20 +366,24 @@ class Deduper:
         self._hex_count += int(np.count_nonzero(new))
         return new
 
-    def _spill(self) -> None:
+    def _spill(self) -> Generator[None, None, None]:
         """The memtable goes to disk; the Bloom filter (of the keys on disk) takes them."""
-        h = self._runs.add(self._table.drain())
+        keys, h = yield from self._table.drain(self._step)
+        yield from self._runs.add(keys, h)
         if self._runs.count > self._bloom.capacity:
-            self._rebuild_bloom()
-        else:
-            self._bloom.add(h)
+            yield from self._rebuild_bloom()
+            return
+        for start in range(0, len(h), self._step):
+            self._bloom.add(h[start : start + self._step])
+            yield
 
-    def _rebuild_bloom(self) -> None:
+    def _rebuild_bloom(self) -> Generator[None, None, None]:
         """A filter twice as large, from every key remembered (the old one is freed first)."""
         self._bloom = _Bloom(0)
-        bloom = _Bloom(self._runs.count + 1)
+        bloom = _Bloom(max(self._runs.count + 1, self._bloom_floor))
         for h in self._runs.hashes():
             bloom.add(h)
+            yield
         self._bloom = bloom
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
@@ -97,15 +97,22 @@ class Runs:
         self.directory, self.block, self.fanout, self.step = directory, block, fanout, step
         self.runs: list[Run] = []
 
-    def _write(self, parts: Iterator[tuple[npt.NDArray[np.void], U64]], level: int) -> Run:
+    def _write(
+        self, parts: Iterator[tuple[npt.NDArray[np.void], U64]], level: int
+    ) -> Generator[None, None, Run]:
         # the run outlives this call: it is closed when merged away or in ``close``
         handle = tempfile.TemporaryFile(dir=self.directory, prefix="bulkdel-dedupe-")  # noqa: SIM115
         count, fences = 0, []
-        for keys, h in parts:
-            fences.append(h[(-count) % self.block :: self.block].copy())  # not a view of h
-            handle.write(keys.tobytes())
-            count += len(keys)
-        handle.flush()
+        try:
+            for keys, h in parts:
+                fences.append(h[(-count) % self.block :: self.block].copy())  # not a view of h
+                handle.write(keys.tobytes())
+                count += len(keys)
+                yield
+            handle.flush()
+        except BaseException:  # the steps were abandoned (GeneratorExit) or failed
+            handle.close()
+            raise
         return Run(handle, count, np.concatenate(fences), level)
 
     @property
@@ -113,23 +120,27 @@ class Runs:
         """Keys on disk."""
         return sum(run.count for run in self.runs)
 
-    def add(self, keys: npt.NDArray[np.void]) -> U64:
-        """Spill ``keys`` as a new run; merge runs while ``fanout`` share the newest level.
+    def add(self, keys: npt.NDArray[np.void], h: U64) -> Generator[None, None, None]:
+        """Spill ``keys`` (whose hashes are ``h``) as a new run; merge runs while ``fanout``
+        share the newest level.
 
-        Returns:
-            The keys' hashes.
+        A step at a time (``step`` keys of a merge; the new run's sort and write in
+        ``step``-key parts): the caller may let others work between them.
         """
-        h = mix(*split_keys(keys))
         order = np.argsort(h, kind="stable")  # nearly sorted already: about linear
-        self.runs.append(self._write(iter([(keys[order], h[order])]), 0))
+        yield
+        step = self.step
+        parts = (
+            (keys[order[i : i + step]], h[order[i : i + step]]) for i in range(0, len(h), step)
+        )
+        self.runs.append((yield from self._write(parts, 0)))
         fan = self.fanout
         while len(self.runs) >= fan and len({r.level for r in self.runs[-fan:]}) == 1:
             group = self.runs[-fan:]
-            merged = self._write(self._merged(group), group[0].level + 1)
+            merged = yield from self._write(self._merged(group), group[0].level + 1)
             for run in group:
                 run.handle.close()
             self.runs[-fan:] = [merged]
-        return h
 
     def _merged(self, group: list[Run]) -> Iterator[tuple[npt.NDArray[np.void], U64]]:
         cursors = [_Cursor(run, self.step) for run in group]
