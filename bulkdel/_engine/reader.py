@@ -128,8 +128,10 @@ class Reader:
             if await self._batches(chunks):
                 self.input_done = True
         finally:
-            self.dedupe.close()
-            await self.pool.close_reader()
+            try:
+                await self.dedupe.aclose()  # a long run's files are freed in steps
+            finally:
+                await self.pool.close_reader()
 
     async def _batches(self, chunks: AsyncIterable[Chunk]) -> bool:
         settings = self.settings

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._engine import dedupe, dedupe_runs, reader
+from bulkdel._engine import dedupe, dedupe_runs, dedupe_table, reader
 from bulkdel._engine.dedupe import Deduper
 from bulkdel.testing import FakeImageKit
 from tests.engine.test_dedupe import SMALL, chunk_lists
@@ -43,7 +43,7 @@ def _log_steps(monkeypatch: pytest.MonkeyPatch, log: list[str]) -> None:
 
     wrap(dedupe_runs.Runs, "_write")
     wrap(dedupe.Deduper, "_rebuild_bloom")
-    wrap(dedupe._MemTable, "resized")
+    wrap(dedupe_table.MemTable, "resized")
 
 
 async def _ticking(log: list[str], stop: asyncio.Event) -> None:
@@ -155,3 +155,33 @@ async def test_a_run_hands_the_loop_back_and_counts_every_id(
     assert report.counts.duplicate == 300
     assert _ticks_between(log, "_write") > 0
     assert _ticks_between(log, "resized") > 0
+
+
+async def test_aclose_frees_the_runs_between_ticks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``aclose`` frees the runs' files a step at a time, other tasks running between the
+    steps, and closes every one."""
+    monkeypatch.setattr(dedupe_runs, "FREE_STEP", 120)
+    deduper = Deduper(tmp_path, memtable=64, first_table=64, fanout=8)
+    for start in range(0, 640, 32):
+        await deduper.add_new_async(SPREAD[start : start + 32])
+    runs = list(deduper._runs.runs)
+    assert len(runs) > 1
+    log: list[str] = []
+    stop = asyncio.Event()
+    ticker = asyncio.ensure_future(_ticking(log, stop))
+    real = dedupe_runs.os.ftruncate
+
+    def truncate(fd: int, size: int) -> None:
+        log.append("free")
+        real(fd, size)
+
+    monkeypatch.setattr(dedupe_runs.os, "ftruncate", truncate)
+    await deduper.aclose()
+    stop.set()
+    await ticker
+    assert all(run.handle.closed for run in runs)
+    assert deduper.spilled_runs == 0
+    assert log.count("free") > 2
+    assert _ticks_between(log, "free") > 0
