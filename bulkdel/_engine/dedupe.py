@@ -25,15 +25,18 @@ their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id whi
 doubles, and merging sorted runs in memory 24 at the merge; with the ~75 MiB of start-up
 (7.5 bytes an id at 10M) both miss the floor of 16 bytes an id at 10M.
 
-Off the event loop: a spill, a merge and a filter rebuild cost in proportion to what is on
-disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, and
-the table's growth, go in steps of ``step`` keys, and ``add_new_async`` hands the loop back
-between two steps (its caller's next chunk waits, as it did before). A worker thread was
-tried first: the loop's own numpy calls (a chunk's lookup is some thirty of them) each give
-the GIL away and wait up to the 5 ms switch interval to get it back while the thread works,
-so a 5M-id dry run took twice as long and still held a 1 ms ticker 76-100 ms (numbers in
-``benchmarks/RESULTS.md``, "The caller's event loop"). The sync ``add_new`` takes the same
-steps without a pause.
+The caller's loop: a spill, a merge and a filter rebuild cost in proportion to what is on
+disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, the
+table's growth and the freeing of merged-away files go in steps of ``step`` keys (16 MiB of
+a file), and ``add_new_async`` hands the loop back between two steps (its caller's next
+chunk waits, as it did before); the sync ``add_new`` takes the same steps without a pause.
+What made single steps long, once cut: sorting the whole table (the drain sorts each range
+of home slots instead), joining its parts, closing a large run at once, and the kernel's
+compaction for a huge page (``dedupe_table._zeros``). A worker thread was tried first: the
+loop's own numpy calls (a chunk's lookup is some thirty of them) each gave the GIL away and
+waited up to the 5 ms switch interval to get it back, so a 5M-id dry run took 1.5 to 2
+times as long and a 1 ms ticker was still late by tens of milliseconds. Figures:
+``benchmarks/RESULTS.md``, "The caller's event loop".
 """
 
 from __future__ import annotations
