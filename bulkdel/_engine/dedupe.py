@@ -79,7 +79,7 @@ class Deduper:
     """Remembers every id seen; answers "new?" exactly, in bounded memory.
 
     One caller at a time: ``add_new_async`` must be awaited before the next call (after
-    a cancelled one, only ``close``).
+    a cancelled one, only ``close`` or ``aclose``).
 
     Args:
         spill_dir: where runs of keys go when memory fills (a temporary directory if None);

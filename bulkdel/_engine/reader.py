@@ -180,7 +180,7 @@ class Reader:
                 if problem is not None:
                     ledger.invalid(source, line, value, problem)
             items = [item for item in items if item[2] is None]
-        new = await self.dedupe.add_new_async(values)  # spills in a worker thread
+        new = await self.dedupe.add_new_async(values)  # a spill hands the loop back in steps
         fresh = list(compress(values, new))
         if len(fresh) < len(values):
             for (line, value, _), is_new in zip(items, new, strict=True):
