@@ -103,8 +103,12 @@ def _checked(file_ids: Sequence[str]) -> list[str]:
 
 
 #: the default budgets used by ``delete_batch``, held between calls (a task queue's worker
-#: calls it once a task: a budget made afresh each time would start slow each time)
+#: calls it once a task: a budget made afresh each time would start slow each time), least
+#: recently used first
 _KEPT: dict[tuple[str, str], AccountBudget] = {}
+#: accounts whose budget is kept: a service serving many accounts lets the oldest go (its
+#: next call starts slow, as a first call does)
+_KEPT_ACCOUNTS = 32
 
 
 def _kept_budget(base_url: str, private_key: str) -> AccountBudget:
@@ -112,7 +116,11 @@ def _kept_budget(base_url: str, private_key: str) -> AccountBudget:
     # budget_for's registry holds budgets weakly: keep each account's here (by a hash of
     # the key, as the registry does).
     digest = hashlib.sha256(private_key.encode()).hexdigest()
-    _KEPT[(base_url.rstrip("/"), digest)] = budget
+    key = (base_url.rstrip("/"), digest)
+    _KEPT.pop(key, None)  # re-inserted last: the most recently used
+    _KEPT[key] = budget
+    while len(_KEPT) > _KEPT_ACCOUNTS:
+        del _KEPT[next(iter(_KEPT))]
     return budget
 
 

@@ -5,7 +5,9 @@ at a time with numpy; other ids go into a plain ``set`` (they are rare, and cost
 costs). A hex key is looked for in two places:
 
 * an in-memory hash table (numpy, open addressing, at most half full) of the last 262,144
-  new keys, the ``memtable``; it also finds repeats within a chunk;
+  new keys, the ``memtable``; it also finds repeats within a chunk. It starts at 4,096 keys
+  (224 KiB) and doubles as the input grows, so that a short input never pays for the full
+  table (14 MiB);
 * sorted runs of keys on disk (``dedupe_runs``: temporary files beside the report or journal,
   unlinked at once), each found through one in-memory fence every ``block`` keys and merged
   four at a time, so that there are a handful of runs at 100M ids. A Bloom filter of the
@@ -22,150 +24,53 @@ sorted each chunk to find repeats took 685, hence the memtable. Not built, estim
 their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id while it
 doubles, and merging sorted runs in memory 24 at the merge; with the ~75 MiB of start-up
 (7.5 bytes an id at 10M) both miss the floor of 16 bytes an id at 10M.
+
+The caller's loop: a spill, a merge and a filter rebuild cost in proportion to what is on
+disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, the
+table's growth and the freeing of merged-away files go in steps of ``step`` keys (16 MiB of
+a file), and ``add_new_async`` hands the loop back between two steps (its caller's next
+chunk waits, as it did before); the sync ``add_new`` takes the same steps without a pause.
+What made single steps long, once cut: sorting the whole table (the drain sorts each range
+of home slots instead), joining its parts, closing a large run at once, and the kernel's
+compaction for a huge page (``dedupe_table._zeros``). A worker thread was tried first: the
+loop's own numpy calls (a chunk's lookup is some thirty of them) each gave the GIL away and
+waited up to the 5 ms switch interval to get it back, so a 5M-id dry run took 1.5 to 2
+times as long and a 1 ms ticker was still late by tens of milliseconds. Figures:
+``benchmarks/RESULTS.md``, "The caller's event loop".
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
 from . import dedupe_runs
-from .dedupe_runs import KEY, MIX2, Runs
+from .dedupe_runs import KEY, Runs
+from .dedupe_table import Bloom, MemTable
 
 if TYPE_CHECKING:
-    import numpy.typing as npt
-
-    from .dedupe_runs import U64, Bools
+    from .dedupe_runs import Bools
 
 _WIRE: Final = np.dtype([("hi", ">u8"), ("lo", ">u4")])
 _HEX24: Final = re.compile(r"[0-9a-f]{24}")
-#: Bloom filter: bits a key, and bits set a key inside one 64-bit word
-BLOOM_BITS: Final = 20
-BLOOM_K: Final = 6
-
-
-class _Bloom:
-    """A blocked Bloom filter: each key sets ``BLOOM_K`` bits of one 64-bit word."""
-
-    def __init__(self, capacity: int) -> None:
-        words = 1 << max(6, (capacity * BLOOM_BITS // 64 - 1).bit_length())
-        self.capacity = words * 64 // BLOOM_BITS
-        self._shift = np.uint64(64 - (words.bit_length() - 1))
-        self.words: U64 = np.zeros(words, np.uint64)
-
-    def _where(self, h: U64) -> tuple[npt.NDArray[np.intp], U64]:
-        index = (h >> self._shift).astype(np.intp)
-        bits = h * MIX2
-        mask = np.zeros(len(h), np.uint64)
-        for i in range(BLOOM_K):
-            mask |= np.uint64(1) << ((bits >> np.uint64(6 * i)) & np.uint64(63))
-        return index, mask
-
-    def maybe(self, h: U64) -> Bools:
-        """False where a key is certainly absent."""
-        index, mask = self._where(h)
-        found: Bools = (self.words[index] & mask) == mask
-        return found
-
-    def add(self, h: U64) -> None:
-        index, mask = self._where(h)
-        np.bitwise_or.at(self.words, index, mask)
-
-
-class _MemTable:
-    """The keys not yet spilled: open addressing in numpy, at most half full.
-
-    A key's home slot is the top bits of its hash, so the table is nearly in hash order and
-    a spill sorts it in about linear time.
-    """
-
-    def __init__(self, size: int) -> None:
-        bits = (2 * size - 1).bit_length()
-        self.size = size
-        self._shift = np.uint64(64 - bits)
-        self._mask = (1 << bits) - 1
-        self._tag: U64 = np.zeros(1 << bits, np.uint64)  # hash | 1; 0 is an empty slot
-        self._hi: U64 = np.zeros(1 << bits, np.uint64)
-        self._lo: npt.NDArray[np.uint32] = np.zeros(1 << bits, np.uint32)
-        self._owner: npt.NDArray[np.intp] = np.zeros(1 << bits, np.intp)
-        self.count = 0
-
-    def touch(self, parts: int) -> Iterator[None]:
-        """Write the (still zero) slots in ``parts`` steps, yielding after each: the pages
-        of a new table are faulted in a few at a time, not all in the first ``add`` (its
-        keys land all over the table: 5-25 ms in one go, measured)."""
-        arrays = (self._tag, self._hi, self._lo, self._owner)
-        for i in range(parts):
-            for array in arrays:
-                part = len(array) // parts
-                array[i * part : (i + 1) * part] = 0
-            yield
-
-    def _probe(self, h: U64) -> tuple[U64, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        return h | np.uint64(1), np.arange(len(h)), (h >> self._shift).astype(np.intp)
-
-    def add(self, h: U64, hi: U64, lo: U64) -> Bools:
-        """Insert the keys that are not there; True for those, at each key's first place in
-        the arguments. The caller keeps ``count + len(h) <= size``."""
-        tag, todo, slot = self._probe(h)
-        new = np.zeros(len(h), np.bool_)
-        owner = self._owner
-        while todo.size:
-            at = slot[todo]
-            there = self._tag[at]
-            settled = there == tag[todo]
-            if settled.any():  # the same hash: a repeat only if the whole key is the same
-                same = np.flatnonzero(settled)
-                at_same, key_same = at[same], todo[same]
-                differ = (self._hi[at_same] != hi[key_same]) | (self._lo[at_same] != lo[key_same])
-                settled[same[differ]] = False
-            empty = np.flatnonzero(there == 0)
-            if empty.size:
-                # keys racing for a free slot: the first in the arguments takes it; the rest
-                # look at it again next round (a repeat of the winner then is a repeat)
-                places, keys = at[empty], todo[empty]
-                owner[places] = len(h)
-                np.minimum.at(owner, places, keys)
-                won = owner[places] == keys
-                places, keys = places[won], keys[won]
-                self._tag[places], self._hi[places], self._lo[places] = (
-                    tag[keys],
-                    hi[keys],
-                    lo[keys],
-                )
-                new[keys] = True
-                settled[empty[won]] = True
-            moving = ~settled
-            moving[empty] = False
-            slot[todo[moving]] = (at[moving] + 1) & self._mask
-            todo = todo[~settled]
-        self.count += int(np.count_nonzero(new))
-        return new
-
-    def drain(self) -> npt.NDArray[np.void]:
-        """Empty the table; returns its keys, nearly in hash order."""
-        used = np.flatnonzero(self._tag)
-        keys = np.empty(len(used), KEY)
-        keys["hi"], keys["lo"] = self._hi[used], self._lo[used]
-        self._tag[:] = 0
-        self.count = 0
-        return keys
+#: keys the memtable holds at first (it doubles up to ``memtable``)
+FIRST_TABLE: Final = 1 << 12
 
 
 class SeenIds(Protocol):
-    """What the reader asks of its de-duplication (``Deduper``, or a job worker's
-    pass-through: a job's batches are unique already)."""
+    """What the reader asks of its de-duplication (``Deduper``)."""
 
-    def add_new(self, values: Sequence[str]) -> list[bool]:
+    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
         """Record ``values``; True for each one not seen before."""
         ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Free what is held (files on disk)."""
         ...
 
@@ -173,14 +78,19 @@ class SeenIds(Protocol):
 class Deduper:
     """Remembers every id seen; answers "new?" exactly, in bounded memory.
 
+    One caller at a time: ``add_new_async`` must be awaited before the next call (after
+    a cancelled one, only ``close`` or ``aclose``).
+
     Args:
         spill_dir: where runs of keys go when memory fills (a temporary directory if None);
             the files are unlinked at once, so nothing is left behind even after a crash.
-        memtable: keys held in memory before a spill.
+        memtable: keys held in memory before a spill (the table starts smaller and grows).
         block: keys between two in-memory fences of a run on disk.
         fanout: runs of one level merged into one of the next.
-        bloom_capacity: keys the first Bloom filter is sized for (it grows).
-        step: keys read at a time from a run when merging or rebuilding.
+        bloom_capacity: keys the first Bloom filter is sized for at least (it grows).
+        step: keys read, written or moved in one step of a merge, a rebuild, a spill or
+            the table's growth.
+        first_table: keys the memtable holds at first (at most ``memtable``).
     """
 
     def __init__(
@@ -191,14 +101,20 @@ class Deduper:
         block: int = 512,
         fanout: int = 4,
         bloom_capacity: int = 1 << 16,
-        step: int = 1 << 15,
+        step: int = 1 << 13,
+        first_table: int = FIRST_TABLE,
     ) -> None:
         self._other: set[str] = set()
         self._hex_count = 0
-        self._bloom = _Bloom(bloom_capacity)
-        self._table = _MemTable(memtable)
+        self._bloom_floor = bloom_capacity
+        self._bloom = Bloom(0)  # sized at the first spill: a short input never needs one
+        self._max_table = memtable
+        self._table = MemTable(min(first_table, memtable))
         directory = None if spill_dir is None else Path(spill_dir)
         self._runs = Runs(directory, block, fanout, step)
+        self._step = step
+        #: steps of growth or a spill were left unfinished (their caller was cancelled)
+        self._broken = False
 
     def __len__(self) -> int:
         return self._hex_count + len(self._other)
@@ -207,6 +123,11 @@ class Deduper:
         """Fault the in-memory table in, a ``1/parts`` at a time: an async caller awaits
         between the steps, so no step holds its loop long (about 0.3 ms each)."""
         return self._table.touch(parts)
+
+    @property
+    def table_size(self) -> int:
+        """Keys the in-memory table holds now (for tests and benchmarks)."""
+        return self._table.size
 
     @property
     def spilled_runs(self) -> int:
@@ -220,6 +141,9 @@ class Deduper:
     def add_new(self, values: Sequence[str]) -> list[bool]:
         """Record ``values`` in order; True for each one not seen before (nor earlier in
         ``values``)."""
+        if self._broken:
+            msg = "a cancelled add_new_async left the de-duplication unfinished; close it"
+            raise RuntimeError(msg)
         if not values:
             return []
         joined = "".join(values)
@@ -234,6 +158,39 @@ class Deduper:
                     flags: list[bool] = self._add_hex(raw).tolist()
                     return flags
         return self._add_mixed(values)
+
+    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
+        """``add_new``, handing the caller's loop back between the steps of the table's
+        growth, a spill, a merge and a Bloom filter rebuild."""
+        half = self._max_table // 2
+        flags: list[bool] = []
+        for start in range(0, len(values), half):
+            part = values[start : start + half]
+            if self._table.count + len(part) > self._table.size:  # counts other ids too
+                steps = self._room(len(part))
+                self._broken = True  # until the last step is done
+                try:
+                    for _ in steps:
+                        await asyncio.sleep(0)
+                finally:
+                    steps.close()  # cancelled: a half-written run's file is closed now
+                self._broken = False
+            flags += self.add_new(part)
+        return flags
+
+    def _room(self, count: int) -> Generator[None, None, None]:
+        """Room in the table for ``count`` more keys, in steps: a larger table while it may
+        grow, then a spill."""
+        table = self._table
+        if table.count + count <= table.size:
+            return
+        if table.size < self._max_table:
+            size = table.size
+            while size < self._max_table and table.count + count > size:
+                size *= 2
+            self._table = table = yield from table.resized(min(size, self._max_table), self._step)
+        if table.count + count > table.size:
+            yield from self._spill()
 
     def _add_mixed(self, values: Sequence[str]) -> list[bool]:
         flags = [False] * len(values)
@@ -254,15 +211,15 @@ class Deduper:
         return flags
 
     def _add_hex(self, raw: bytes) -> Bools:
-        piece = KEY.itemsize * (self._table.size // 2)
+        piece = KEY.itemsize * (self._max_table // 2)
         if len(raw) > piece:
             parts = [self._add_hex(raw[i : i + piece]) for i in range(0, len(raw), piece)]
             return np.concatenate(parts)
         hi, lo = dedupe_runs.split_keys(np.frombuffer(raw, _WIRE))
         h = dedupe_runs.mix(hi, lo)
+        for _ in self._room(len(h)):
+            pass
         table = self._table
-        if table.count + len(h) > table.size:
-            self._spill()
         new = np.zeros(len(h), np.bool_)
         if self._runs.runs:
             maybe = np.flatnonzero(self._bloom.maybe(h))
@@ -279,22 +236,37 @@ class Deduper:
         self._hex_count += int(np.count_nonzero(new))
         return new
 
-    def _spill(self) -> None:
+    def _spill(self) -> Generator[None, None, None]:
         """The memtable goes to disk; the Bloom filter (of the keys on disk) takes them."""
-        h = self._runs.add(self._table.drain())
+        parts = yield from self._table.drain(self._step)
+        yield from self._runs.add(parts)
         if self._runs.count > self._bloom.capacity:
-            self._rebuild_bloom()
-        else:
+            yield from self._rebuild_bloom()
+            return
+        for _, h in parts:
             self._bloom.add(h)
+            yield
 
-    def _rebuild_bloom(self) -> None:
+    def _rebuild_bloom(self) -> Generator[None, None, None]:
         """A filter twice as large, from every key remembered (the old one is freed first)."""
-        self._bloom = _Bloom(0)
-        bloom = _Bloom(self._runs.count + 1)
+        self._bloom = Bloom(0)
+        bloom = Bloom(max(self._runs.count + 1, self._bloom_floor))
         for h in self._runs.hashes():
             bloom.add(h)
+            yield
         self._bloom = bloom
 
     def close(self) -> None:
         """Let go of the runs on disk (idempotent; their files are already unlinked)."""
         self._runs.close()
+
+    async def aclose(self) -> None:
+        """``close``, handing the loop back while the files' blocks are freed (at 100M ids,
+        1.2 GB: about 70 ms of CPU at once)."""
+        runs, self._runs.runs = self._runs.runs, []
+        steps = self._runs.release(runs)
+        try:
+            for _ in steps:
+                await asyncio.sleep(0)
+        finally:
+            steps.close()

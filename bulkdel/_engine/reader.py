@@ -128,8 +128,10 @@ class Reader:
             if await self._batches(chunks):
                 self.input_done = True
         finally:
-            self.dedupe.close()
-            await self.pool.close_reader()
+            try:
+                await self.dedupe.aclose()  # a long run's files are freed in steps
+            finally:
+                await self.pool.close_reader()
 
     async def _batches(self, chunks: AsyncIterable[Chunk]) -> bool:
         settings = self.settings
@@ -178,7 +180,7 @@ class Reader:
                 if problem is not None:
                     ledger.invalid(source, line, value, problem)
             items = [item for item in items if item[2] is None]
-        new = self.dedupe.add_new(values)
+        new = await self.dedupe.add_new_async(values)  # a spill hands the loop back in steps
         fresh = list(compress(values, new))
         if len(fresh) < len(values):
             for (line, value, _), is_new in zip(items, new, strict=True):

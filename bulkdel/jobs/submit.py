@@ -194,15 +194,15 @@ class Submitter:
         try:
             await self._read_new(chunks, skip, dedupe)
         finally:
-            dedupe.close()
+            await dedupe.aclose()
 
     async def _read_new(self, chunks: AsyncIterable[Chunk], skip: int, dedupe: Deduper) -> None:
         pending = _Pending()
         position = 0
         async for chunk in chunks:
-            # One de-duplication call a chunk (the per-id cost is in the batch call); ids
-            # before ``skip`` are recorded too, so a resumed submit finds the same duplicates.
-            new = iter(dedupe.add_new([v for _, v, problem in chunk.items if problem is None]))
+            # One call a chunk; ids before ``skip`` count too (a resume finds the same repeats).
+            valid = [v for _, v, problem in chunk.items if problem is None]
+            new = iter(await dedupe.add_new_async(valid))  # hands the loop back between steps
             for line, value, problem in chunk.items:
                 position += 1
                 self._read_item(value, position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,34 @@ def test_warming_the_table_takes_its_steps_and_changes_no_answer() -> None:
     ids = [f"{i:024x}" for i in range(300)]
     assert dedupe.add_new(ids + ids[:5]) == [True] * 300 + [False] * 5
     dedupe.close()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunks=chunk_lists())
+def test_exact_while_the_table_grows(tmp_path: Path, chunks: list[list[str]]) -> None:
+    """A table that starts at 2 keys and doubles to 16 before it spills answers as a set."""
+    deduper = Deduper(tmp_path, **{**SMALL, "memtable": 16}, first_table=2)
+    try:
+        _check(deduper, chunks)
+    finally:
+        deduper.close()
+
+
+def test_a_short_input_allocates_a_small_table() -> None:
+    """Ten ids allocate well under a MiB (a table for 262,144 keys is 14 MiB); the table
+    grows with the input, up to its full size, and then spills."""
+    tracemalloc.start()
+    try:
+        deduper = Deduper()
+        assert deduper.add_new([f"{i:024x}" for i in range(10)]) == [True] * 10
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+    assert deduper.table_size < 1 << 18
+    ids = [f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(1, 300_001)]
+    assert deduper.add_new(ids) == [True] * len(ids)
+    assert deduper.table_size == 1 << 18
+    assert deduper.spilled_runs == 1
+    assert deduper.add_new(ids[::1000]) == [False] * 300
+    deduper.close()
