@@ -209,7 +209,8 @@ def test_redis_restarted_without_persistence_stops_workers(
         env = _env(redis_server, server.url)
         submitter = _submit(tmp_path, env, 6_000)
         _wait_for_job(env)
-        workers = [_worker(n, env, tmp_path, "--rate", "10") for n in ("w1", "w2")]
+        # 60 batches at 2 x 2/s: far from done whatever the status polls' lag on a busy host
+        workers = [_worker(n, env, tmp_path, "--rate", "2") for n in ("w1", "w2")]
         while _settled_by(env, "w1") + _settled_by(env, "w2") < 2:
             time.sleep(0.1)
         assert submitter.finish()[0] == 0
