@@ -4,9 +4,10 @@ text summary. The files themselves are written by ``bulkdel.report_writer`` (re-
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .ledger import Counts, RequestStats
 from .models import Abort, AbortReason
@@ -126,6 +127,10 @@ class Report:
         return 1 if c.failed or c.not_attempted else 0
 
 
+#: the human summary's prose lines fit an 80-column terminal
+_TEXT_WIDTH: Final = 79
+
+
 def format_text(report: Report) -> str:
     """The short human summary printed on stderr."""
     c = report.counts
@@ -191,7 +196,10 @@ def _manifest_lines(report: Report) -> list[str]:
     if manifest is None or report.report_dir is None:
         return []
     if manifest.get("note"):
-        return [f"  {manifest['note']}"]
+        # the note is prose: wrapped, it reads whole on an 80-column terminal
+        return textwrap.wrap(
+            manifest["note"], _TEXT_WIDTH, initial_indent="  ", subsequent_indent="    "
+        )
     sized = "" if report.bytes_deleted is None else f", {report.bytes_deleted:,} bytes deleted"
     return [
         f"  manifest: {report.report_dir / manifest['file']} ({manifest['records']:,} file "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkdel.ledger import Counts, RequestStats
+from bulkdel.manifest import IDS_ONLY
 from bulkdel.models import Abort, AbortReason
 from bulkdel.report import Report, ReportWriter, format_text
 from tests.helpers import hex_ids, read_lines
@@ -89,3 +90,21 @@ def test_selection_and_purge_sections() -> None:
     )
     assert "; refused: too many" in format_text(refused)
     assert "selection" not in refused.summary()
+
+
+def test_the_ids_only_note_is_wrapped_to_fit_80_columns(tmp_path: Path) -> None:
+    """The note is prose: on an 80-column terminal it must not run past the edge."""
+    report = Report(
+        counts=Counts(read=3, unique=3, deleted=3),
+        requests=RequestStats(sent=1),
+        complete=True,
+        abort=None,
+        elapsed_s=1.0,
+        report_dir=tmp_path,
+        manifest={"file": None, "records": 0, "note": IDS_ONLY},
+    )
+    lines = format_text(report).splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.startswith("  report:"))
+    after_requests = next(i for i, line in enumerate(lines) if " requests (" in line) + 1
+    before_report = next(i for i, line in enumerate(lines) if line.startswith("  report:"))
+    assert " ".join(line.strip() for line in lines[after_requests:before_report]) == IDS_ONLY

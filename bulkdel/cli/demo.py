@@ -126,6 +126,6 @@ def check_line(report: Report, mismatches: list[str]) -> str:
         return "bulkdel demo: MISMATCH — " + "; ".join(mismatches)
     locked = report.counts.failed
     return (
-        "bulkdel demo: checked, every id is where the fake server says "
+        "bulkdel demo: every id checked against the fake server "
         f"({locked:,} locked file{'s' if locked != 1 else ''} failed)"
     )

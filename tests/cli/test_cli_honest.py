@@ -59,7 +59,7 @@ def test_the_demo_checks_itself_against_its_server(
     assert summary["counts"]["failed"] == 5
     assert code == cli.EXIT_OK
     assert (
-        "bulkdel demo: checked, every id is where the fake server says (5 locked files failed)\n"
+        "bulkdel demo: every id checked against the fake server (5 locked files failed)\n"
         in captured.err
     )
 
