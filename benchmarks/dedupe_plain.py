@@ -12,7 +12,8 @@ as a plain install has it):
 * *dry run*: ``bulkdel delete FILE --dry-run`` of 1M and 10M distinct ids (the benchmarks'
   ids, one a line): wall time, ids/s, the child's peak RSS (``wait4``), and its growth over
   the 1,000-id run of the same install (the de-duplication's share, about);
-* *de-duplication alone*: ``Deduper.add_new`` over 1M ids in chunks of 10,000, in a child.
+* *de-duplication alone*: ``Deduper.add_new`` over 1M ids (``--alone-ids``) in chunks of
+  10,000, in a child.
 
 Writes ``benchmarks/dedupe_plain.json`` and ``benchmarks/DEDUPE_PLAIN_RESULTS.md``.
 """
@@ -138,7 +139,7 @@ def dedupe_alone(count: int) -> dict[str, float]:
     return out
 
 
-def measure(sizes: list[int], repeat: int, work: Path) -> dict[str, Any]:
+def measure(sizes: list[int], repeat: int, alone: int, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "import_s": {
@@ -147,9 +148,10 @@ def measure(sizes: list[int], repeat: int, work: Path) -> dict[str, Any]:
         },
         "import_numpy_alone_s": import_seconds("", "numpy", repeat),
         "numpy_install_mib": numpy_size_mib(),
-        "dedupe_ns_per_id_1M": json.loads(
+        "dedupe_alone_ids": alone,
+        "dedupe_ns_per_id": json.loads(
             subprocess.run(
-                [sys.executable, "-m", "benchmarks.dedupe_plain", "--alone", "1000000"],
+                [sys.executable, "-m", "benchmarks.dedupe_plain", "--alone", str(alone)],
                 capture_output=True,
                 text=True,
                 env=_env(),
@@ -182,9 +184,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"de-duplication): {imp['numpy'] * 1000:.0f} ms with numpy, "
         f"{imp['plain'] * 1000:.0f} ms without (`import numpy` alone: "
         f"{results['import_numpy_alone_s'] * 1000:.0f} ms); medians of fresh processes.",
-        f"- `Deduper.add_new` alone, 1M distinct ids, 10,000 a chunk: "
-        f"{results['dedupe_ns_per_id_1M']['numpy']} ns an id with numpy, "
-        f"{results['dedupe_ns_per_id_1M']['plain']} ns without.",
+        f"- `Deduper.add_new` alone, {results['dedupe_alone_ids']:,} distinct ids, 10,000 a "
+        f"chunk: {results['dedupe_ns_per_id']['numpy']} ns an id with numpy, "
+        f"{results['dedupe_ns_per_id']['plain']} ns without.",
         "",
         "`bulkdel delete FILE --dry-run` (distinct ids; peak RSS of the whole process; "
         "*over 1k*: its growth over the 1,000-id run of the same install, over the ids):",
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--alone-ids", type=int, default=1_000_000)
     parser.add_argument("--alone", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.alone:
@@ -215,7 +218,7 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as work:
-        results = measure(sizes, args.repeat, Path(work))
+        results = measure(sizes, args.repeat, args.alone_ids, Path(work))
     (args.out / "dedupe_plain.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "DEDUPE_PLAIN_RESULTS.md").write_text(markdown(results))
     print(markdown(results))

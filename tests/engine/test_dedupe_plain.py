@@ -34,7 +34,7 @@ def test_a_key_inside_two_neighbours_on_disk_is_not_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A key whose bytes straddle two keys of a run (found by ``bytes.find`` off a key's
-    boundary) is new."""
+    boundary) is new; so is a key below the run's first."""
     monkeypatch.setattr(dedupe_plain, "_MASKS", (0,) * len(dedupe_plain._MASKS))
     first, second = bytes(range(12)).hex(), bytes(range(12, 24)).hex()
     inside = bytes(range(6, 18)).hex()
@@ -43,6 +43,7 @@ def test_a_key_inside_two_neighbours_on_disk_is_not_found(
     assert deduper.add_new([second]) == [True]
     assert deduper.add_new([inside, first, second, inside]) == [True, False, False, False]
     assert deduper.spilled_runs == 1  # the two neighbours, spilled as ``inside`` came
+    assert deduper.add_new(["0" * 24, "0" * 24]) == [True, False]  # before the first fence
     deduper.close()
 
 
