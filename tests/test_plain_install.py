@@ -12,7 +12,7 @@ from tests.helpers import check_report_dir, write_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 #: runs ``python -m bulkdel ARGS`` with numpy unimportable, as on a plain install, and says
-#: on stderr whether numpy was loaded by the end
+#: on stderr whether numpy was loaded by the end; the hint is due past 100,000 ids here
 PLAIN = """
 import atexit, runpy, sys
 
@@ -22,11 +22,14 @@ class NoNumpy:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 sys.meta_path.insert(0, NoNumpy())
+import bulkdel._engine.dedupe_plain
+bulkdel._engine.dedupe_plain.HINT_AT = 100_000
 atexit.register(lambda: print("numpy loaded:", "numpy" in sys.modules, file=sys.stderr))
 sys.argv[0] = "bulkdel"
 runpy.run_module("bulkdel", run_name="__main__", alter_sys=True)
 """
 WITH_NUMPY = PLAIN.replace("sys.meta_path.insert(0, NoNumpy())", "import numpy")
+HINT = "pip install 'bulkdel[large]'"
 
 
 def _ids() -> list[str]:
@@ -54,12 +57,15 @@ def _dry_run(script: str, source: Path, report_dir: Path) -> tuple[str, dict[str
 
 def test_a_plain_install_dry_run_gives_the_same_report(tmp_path: Path) -> None:
     """``bulkdel delete --dry-run`` with numpy unimportable: the same counts and the same
-    lists, id for id, as with numpy; numpy was never loaded."""
+    lists, id for id, as with numpy; numpy was never loaded; past the threshold, stderr
+    names the extra once (with numpy, never)."""
     source = write_ids(tmp_path / "ids.txt", _ids())
     plain_err, plain = _dry_run(PLAIN, source, tmp_path / "plain")
     numpy_err, with_numpy = _dry_run(WITH_NUMPY, source, tmp_path / "numpy")
     assert "numpy loaded: False" in plain_err
     assert "numpy loaded: True" in numpy_err
+    assert plain_err.count(HINT) == 1, plain_err
+    assert HINT not in numpy_err
     assert plain == with_numpy
     assert plain["duplicate"] == 1000 + 10 + 167 + len(range(0, 200_000, 97))
     lists = sorted(p.name for p in (tmp_path / "numpy").iterdir() if p.name != "summary.json")
