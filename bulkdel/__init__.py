@@ -1,10 +1,11 @@
 """bulkdel: purge files in bulk from an ImageKit media library.
 
 Everything a caller needs is exported here, including the types the public functions take
-(``FileReader`` from ``open_files``, ``Listing`` over a ``Selection`` and a
-``ListingClient``, a ``BatchSender`` for tests, a ``Clock`` and the ``StopSignal`` that
-budgets' leases take); modules whose names start with
-``_`` are internal.
+and give (``FileReader`` from ``open_files``, ``Listing`` over a ``Selection`` and a
+``ListingClient``, the ``Report`` and its parts). Test seams stay in their modules: the
+``Clock`` a run takes in ``bulkdel.core`` (with ``StopSignal`` and ``LoopClock``), the
+``BatchSender`` a ``BulkDeleter`` may send through in ``bulkdel._engine.runner``. Modules
+whose names start with ``_`` are internal.
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ from .core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ._engine.pager import Listing
-    from ._engine.runner import BatchSender
     from ._engine.sources import FileReader, open_files
     from .batch import BatchOutcome, delete_batch
-    from .core.clock import Clock, LoopClock
-    from .core.stop import StopSignal
     from .deleter import BulkDeleter, delete_files
     from .errors import (
         BulkdelError,
@@ -37,7 +35,6 @@ if TYPE_CHECKING:
     )
     from .imagekit import ImageKitClient, ListingClient, PurgeClient
     from .ledger import Counts, LedgerSink, RequestStats
-    from .listing_host import StandaloneHost
     from .models import Abort, AbortReason, FileError, Kind, Outcome, Settings
     from .preflight import preflight
     from .purging import PurgeRecord, PurgeResult, folder_purge_url, purge_urls
@@ -53,10 +50,8 @@ _LAZY: dict[str, str] = {
     "Abort": ".models",
     "AbortReason": ".models",
     "BatchOutcome": ".batch",
-    "BatchSender": "._engine.runner",
     "BulkDeleter": ".deleter",
     "BulkdelError": ".errors",
-    "Clock": ".core.clock",
     "Counts": ".ledger",
     "FatalAPIError": ".errors",
     "FileError": ".models",
@@ -68,7 +63,6 @@ _LAZY: dict[str, str] = {
     "Kind": ".models",
     "LedgerSink": ".ledger",
     "Listing": "._engine.pager",
-    "LoopClock": ".core.clock",
     "ListingClient": ".imagekit",
     "ListingError": ".errors",
     "Outcome": ".models",
@@ -84,8 +78,6 @@ _LAZY: dict[str, str] = {
     "Resumed": ".report",
     "Selection": ".selection",
     "Settings": ".models",
-    "StandaloneHost": ".listing_host",
-    "StopSignal": ".core.stop",
     "Stopped": ".errors",
     "UnreachableError": ".errors",
     "UsageError": ".errors",
@@ -113,10 +105,8 @@ __all__ = [
     "Abort",
     "AbortReason",
     "BatchOutcome",
-    "BatchSender",
     "BulkDeleter",
     "BulkdelError",
-    "Clock",
     "Counts",
     "FatalAPIError",
     "FileError",
@@ -130,7 +120,6 @@ __all__ = [
     "Listing",
     "ListingClient",
     "ListingError",
-    "LoopClock",
     "Outcome",
     "PurgeClient",
     "PurgeRecord",
@@ -144,8 +133,6 @@ __all__ = [
     "Resumed",
     "Selection",
     "Settings",
-    "StandaloneHost",
-    "StopSignal",
     "Stopped",
     "UnreachableError",
     "UsageError",

@@ -32,6 +32,10 @@ from .telemetry.setup import run_observer
 from .verdict import failure_abort, is_complete, outcome_abort
 
 if TYPE_CHECKING:
+    # opentelemetry is an extra (``bulkdel[otel]``): its types for type checkers only
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
     from ._engine.pager import Listing  # only a job with a selection lists
 
 IdSource = Iterable[Any] | AsyncIterable[Any]
@@ -88,8 +92,8 @@ class BulkDeleter:
         manifest: bool = True,
         invocation: Sequence[str] | None = None,
         observers: Sequence[RunObserver] = (),
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
+        meter_provider: MeterProvider | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.write_manifest = manifest
@@ -289,7 +293,11 @@ class BulkDeleter:
         )
 
 
-def _observer(observers: Sequence[RunObserver], meter: Any, tracer: Any) -> RunObserver:
+def _observer(
+    observers: Sequence[RunObserver],
+    meter: MeterProvider | None,
+    tracer: TracerProvider | None,
+) -> RunObserver:
     guarded = [GuardedObserver(o) for o in observers]
     return run_observer(guarded, meter_provider=meter, tracer_provider=tracer)
 
@@ -342,8 +350,8 @@ async def delete_files(
     sinks: Sequence[LedgerSink] = (),
     budget: AccountBudget | None = None,
     observers: Sequence[RunObserver] = (),
-    meter_provider: Any = None,
-    tracer_provider: Any = None,
+    meter_provider: MeterProvider | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Report:
     """Delete every id in ``ids`` and/or every file ``listing`` selects from ImageKit, and
     return the accounted report.

@@ -19,8 +19,13 @@ def test_the_types_public_functions_take_are_exported() -> None:
     """What ``BulkDeleter`` and friends take can be named from ``bulkdel`` itself."""
     for name in ("FileReader", "open_files", "Listing", "Selection", "ListingClient"):
         assert name in bulkdel.__all__
-    for name in ("BatchSender", "Clock", "Abort", "AbortReason", "Stopped", "RequestStats"):
+    for name in ("Abort", "AbortReason", "Stopped", "RequestStats"):
         assert name in bulkdel.__all__
+    # test seams (``sender=``, ``clock=``) are named from their modules, not from ``bulkdel``
+    from bulkdel._engine.runner import BatchSender
+    from bulkdel.core import Clock
+
+    assert BatchSender and Clock
 
 
 def violations(root: Path) -> list[tuple[str, str, str]]:

@@ -1,7 +1,11 @@
-"""What a caller imports and reads back: the errors bulkdel raises are exported, and a batch's
-outcome names its ids as the report files do."""
+"""What a caller imports and reads back: the errors bulkdel raises are exported, the test seams
+are not, and a batch's outcome names its ids as the report files do."""
 
 from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -30,3 +34,86 @@ def test_an_outcome_names_failed_ids_as_failed_jsonl_does() -> None:
     assert BatchOutcome.from_dict(older) == outcome
     with pytest.raises(ValueError, match="not a BatchOutcome"):
         BatchOutcome.from_dict({**data, "failed": [{"error": "x", "status": 1, "attempts": 1}]})
+
+
+#: the documented API: what the README, docs/contract.md and the API reference show a caller
+API = {
+    "Abort",
+    "AbortReason",
+    "BatchOutcome",
+    "BulkDeleter",
+    "BulkdelError",
+    "Counts",
+    "FatalAPIError",
+    "FileError",
+    "FileReader",
+    "ImageKitClient",
+    "InputError",
+    "JobGoneError",
+    "JournalMismatchError",
+    "Kind",
+    "LedgerSink",
+    "Listing",
+    "ListingClient",
+    "ListingError",
+    "Outcome",
+    "PurgeClient",
+    "PurgeRecord",
+    "PurgeResult",
+    "QueryRefusedError",
+    "RedisError",
+    "RedisUnavailableError",
+    "Report",
+    "RequestStats",
+    "ResolvedSelection",
+    "Resumed",
+    "Selection",
+    "Settings",
+    "Stopped",
+    "UnreachableError",
+    "UsageError",
+    "__version__",
+    "delete_batch",
+    "delete_files",
+    "folder_purge_url",
+    "open_files",
+    "preflight",
+    "purge_urls",
+}
+#: internals that ``__all__`` exported beside the API, and where they live
+INTERNALS = {
+    "BatchSender": "bulkdel._engine.runner",
+    "Clock": "bulkdel.core",
+    "LoopClock": "bulkdel.core",
+    "StopSignal": "bulkdel.core",
+    "StandaloneHost": "bulkdel.listing_host",
+}
+
+
+def test_all_is_the_documented_api() -> None:
+    """``__all__`` (and ``dir``) is the documented API, each name resolving."""
+    assert set(bulkdel.__all__) == API
+    assert sorted(bulkdel.__all__) == bulkdel.__all__ == dir(bulkdel)
+    for name in API:
+        getattr(bulkdel, name)
+
+
+@pytest.mark.parametrize(("name", "module"), sorted(INTERNALS.items()))
+def test_internals_live_in_their_modules_only(name: str, module: str) -> None:
+    """A test seam is imported from its module; ``bulkdel`` has no such attribute."""
+    assert getattr(importlib.import_module(module), name)
+    assert name not in bulkdel.__all__
+    with pytest.raises(AttributeError):
+        getattr(bulkdel, name)
+
+
+def test_a_star_import_takes_the_api_only() -> None:
+    """``from bulkdel import *`` in a fresh interpreter binds the API and no internal."""
+    code = (
+        "from bulkdel import *; g = dict(globals()); "
+        "print(sorted(k for k in g if not k.startswith('_') or k == '__version__'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert set(eval(out)) == API

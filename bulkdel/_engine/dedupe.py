@@ -1,66 +1,18 @@
-"""Exact de-duplication of ids in bounded memory.
+"""Exact de-duplication of ids in bounded memory: numpy's where it is installed, the standard
+library's otherwise.
 
-ImageKit ids (24 lowercase hex characters) are packed into 12-byte keys and handled a chunk
-at a time with numpy; other ids go into a plain ``set`` (they are rare, and cost what a str
-costs). A hex key is looked for in two places:
-
-* an in-memory hash table (numpy, open addressing, at most half full) of the last 262,144
-  new keys, the ``memtable``; it also finds repeats within a chunk. It starts at 4,096 keys
-  (224 KiB) and doubles as the input grows, so that a short input never pays for the full
-  table (14 MiB);
-* sorted runs of keys on disk (``dedupe_runs``: temporary files beside the report or journal,
-  unlinked at once), each found through one in-memory fence every ``block`` keys and merged
-  four at a time, so that there are a handful of runs at 100M ids. A Bloom filter of the
-  keys on disk (20 bits a key, rebuilt twice as large from the runs when it fills) sits in
-  front: its "no" is certain and is the answer for nearly every new id, so only its "maybe"
-  (a repeat, or a false positive) costs a read; it is never the answer alone.
-
-Measured (2-core benchmark machine, ``python -m benchmarks --only scale``, whole-process
-peak RSS with the interpreter, aiohttp and numpy, about 75 MiB, included): the previous
-``set`` of packed ints took 61-130 bytes an id (763 MiB at 10M ids); this design's peaks at
-10M, 30M and 100M ids are in ``benchmarks/RESULTS.md`` ("Scale and memory"). The add is
-~390 ns an id against ~660 for the ``set`` loop (2M ids, 10,000 a chunk); a version that
-sorted each chunk to find repeats took 685, hence the memtable. Not built, estimated from
-their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id while it
-doubles, and merging sorted runs in memory 24 at the merge; with the ~75 MiB of start-up
-(7.5 bytes an id at 10M) both miss the floor of 16 bytes an id at 10M.
-
-The caller's loop: a spill, a merge and a filter rebuild cost in proportion to what is on
-disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, the
-table's growth and the freeing of merged-away files go in steps of ``step`` keys (16 MiB of
-a file), and ``add_new_async`` hands the loop back between two steps (its caller's next
-chunk waits, as it did before); the sync ``add_new`` takes the same steps without a pause.
-What made single steps long, once cut: sorting the whole table (the drain sorts each range
-of home slots instead), joining its parts, closing a large run at once, and the kernel's
-compaction for a huge page (``dedupe_table._zeros``). A worker thread was tried first: the
-loop's own numpy calls (a chunk's lookup is some thirty of them) each gave the GIL away and
-waited up to the 5 ms switch interval to get it back, so a 5M-id dry run took 1.5 to 2
-times as long and a 1 ms ticker was still late by tens of milliseconds. Figures:
-``benchmarks/RESULTS.md``, "The caller's event loop".
+Both answer as a ``set`` would, at any size, with temporary files beside the report or journal
+once memory fills, and in about the same memory. numpy (the ``large`` extra: ``pip install
+'bulkdel[large]'``) costs 72 MiB installed and 0.2 s of import, and is faster at millions of
+ids: a dry run of 1M ids at 1.75 times the plain install's ids/s, of 10M at 3.8 times
+(``benchmarks/DEDUPE_PLAIN_RESULTS.md``). The plain install says so once, in a log warning
+(``bulkdel.dedupe``), past 5M ids. ``dedupe_numpy`` and ``dedupe_plain`` tell how each works.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import re
-from collections.abc import Generator, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
-
-import numpy as np
-
-from . import dedupe_runs
-from .dedupe_runs import KEY, Runs
-from .dedupe_table import Bloom, MemTable
-
-if TYPE_CHECKING:
-    from .dedupe_runs import Bools
-
-_WIRE: Final = np.dtype([("hi", ">u8"), ("lo", ">u4")])
-_HEX24: Final = re.compile(r"[0-9a-f]{24}")
-#: keys the memtable holds at first (it doubles up to ``memtable``)
-FIRST_TABLE: Final = 1 << 12
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 
 class SeenIds(Protocol):
@@ -75,198 +27,18 @@ class SeenIds(Protocol):
         ...
 
 
-class Deduper:
-    """Remembers every id seen; answers "new?" exactly, in bounded memory.
+def numpy_installed() -> bool:
+    """Whether numpy imports (the ``large`` extra)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    One caller at a time: ``add_new_async`` must be awaited before the next call (after
-    a cancelled one, only ``close`` or ``aclose``).
 
-    Args:
-        spill_dir: where runs of keys go when memory fills (a temporary directory if None);
-            the files are unlinked at once, so nothing is left behind even after a crash.
-        memtable: keys held in memory before a spill (the table starts smaller and grows).
-        block: keys between two in-memory fences of a run on disk.
-        fanout: runs of one level merged into one of the next.
-        bloom_capacity: keys the first Bloom filter is sized for at least (it grows).
-        step: keys read, written or moved in one step of a merge, a rebuild, a spill or
-            the table's growth.
-        first_table: keys the memtable holds at first (at most ``memtable``).
-    """
+if TYPE_CHECKING or numpy_installed():
+    from .dedupe_numpy import Deduper
+else:  # the plain install
+    from .dedupe_plain import Deduper
 
-    def __init__(
-        self,
-        spill_dir: str | os.PathLike[str] | None = None,
-        *,
-        memtable: int = 1 << 18,
-        block: int = 512,
-        fanout: int = 4,
-        bloom_capacity: int = 1 << 16,
-        step: int = 1 << 13,
-        first_table: int = FIRST_TABLE,
-    ) -> None:
-        self._other: set[str] = set()
-        self._hex_count = 0
-        self._bloom_floor = bloom_capacity
-        self._bloom = Bloom(0)  # sized at the first spill: a short input never needs one
-        self._max_table = memtable
-        self._table = MemTable(min(first_table, memtable))
-        directory = None if spill_dir is None else Path(spill_dir)
-        self._runs = Runs(directory, block, fanout, step)
-        self._step = step
-        #: steps of growth or a spill were left unfinished (their caller was cancelled)
-        self._broken = False
-
-    def __len__(self) -> int:
-        return self._hex_count + len(self._other)
-
-    def warm(self, parts: int = 32) -> Iterator[None]:
-        """Fault the in-memory table in, a ``1/parts`` at a time: an async caller awaits
-        between the steps, so no step holds its loop long (about 0.3 ms each)."""
-        return self._table.touch(parts)
-
-    @property
-    def table_size(self) -> int:
-        """Keys the in-memory table holds now (for tests and benchmarks)."""
-        return self._table.size
-
-    @property
-    def spilled_runs(self) -> int:
-        """Runs on disk now (for tests and benchmarks)."""
-        return len(self._runs.runs)
-
-    def is_new(self, value: str) -> bool:
-        """Record ``value``; True when it was not seen before."""
-        return self.add_new([value])[0]
-
-    def add_new(self, values: Sequence[str]) -> list[bool]:
-        """Record ``values`` in order; True for each one not seen before (nor earlier in
-        ``values``)."""
-        if self._broken:
-            msg = "a cancelled add_new_async left the de-duplication unfinished; close it"
-            raise RuntimeError(msg)
-        if not values:
-            return []
-        joined = "".join(values)
-        if set(map(len, values)) == {24}:
-            try:
-                raw = bytes.fromhex(joined)
-            except ValueError:
-                pass
-            else:
-                # fromhex also takes upper case and spaces: those ids are not hex keys
-                if raw.hex() == joined:
-                    flags: list[bool] = self._add_hex(raw).tolist()
-                    return flags
-        return self._add_mixed(values)
-
-    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
-        """``add_new``, handing the caller's loop back between the steps of the table's
-        growth, a spill, a merge and a Bloom filter rebuild."""
-        half = self._max_table // 2
-        flags: list[bool] = []
-        for start in range(0, len(values), half):
-            part = values[start : start + half]
-            if self._table.count + len(part) > self._table.size:  # counts other ids too
-                steps = self._room(len(part))
-                self._broken = True  # until the last step is done
-                try:
-                    for _ in steps:
-                        await asyncio.sleep(0)
-                finally:
-                    steps.close()  # cancelled: a half-written run's file is closed now
-                self._broken = False
-            flags += self.add_new(part)
-        return flags
-
-    def _room(self, count: int) -> Generator[None, None, None]:
-        """Room in the table for ``count`` more keys, in steps: a larger table while it may
-        grow, then a spill."""
-        table = self._table
-        if table.count + count <= table.size:
-            return
-        if table.size < self._max_table:
-            size = table.size
-            while size < self._max_table and table.count + count > size:
-                size *= 2
-            self._table = table = yield from table.resized(min(size, self._max_table), self._step)
-        if table.count + count > table.size:
-            yield from self._spill()
-
-    def _add_mixed(self, values: Sequence[str]) -> list[bool]:
-        flags = [False] * len(values)
-        hexes: list[str] = []
-        where: list[int] = []
-        other = self._other
-        for i, value in enumerate(values):
-            if _HEX24.fullmatch(value):
-                hexes.append(value)
-                where.append(i)
-            elif value not in other:
-                other.add(value)
-                flags[i] = True
-        if hexes:
-            fresh = self._add_hex(bytes.fromhex("".join(hexes))).tolist()
-            for i, flag in zip(where, fresh, strict=True):
-                flags[i] = flag
-        return flags
-
-    def _add_hex(self, raw: bytes) -> Bools:
-        piece = KEY.itemsize * (self._max_table // 2)
-        if len(raw) > piece:
-            parts = [self._add_hex(raw[i : i + piece]) for i in range(0, len(raw), piece)]
-            return np.concatenate(parts)
-        hi, lo = dedupe_runs.split_keys(np.frombuffer(raw, _WIRE))
-        h = dedupe_runs.mix(hi, lo)
-        for _ in self._room(len(h)):
-            pass
-        table = self._table
-        new = np.zeros(len(h), np.bool_)
-        if self._runs.runs:
-            maybe = np.flatnonzero(self._bloom.maybe(h))
-            if maybe.size:
-                on_disk = maybe[self._runs.contains(h[maybe], hi[maybe], lo[maybe])]
-                if on_disk.size:
-                    keep = np.ones(len(h), np.bool_)
-                    keep[on_disk] = False
-                    kept = np.flatnonzero(keep)
-                    new[kept] = table.add(h[kept], hi[kept], lo[kept])
-                    self._hex_count += int(np.count_nonzero(new))
-                    return new
-        new = table.add(h, hi, lo)
-        self._hex_count += int(np.count_nonzero(new))
-        return new
-
-    def _spill(self) -> Generator[None, None, None]:
-        """The memtable goes to disk; the Bloom filter (of the keys on disk) takes them."""
-        parts = yield from self._table.drain(self._step)
-        yield from self._runs.add(parts)
-        if self._runs.count > self._bloom.capacity:
-            yield from self._rebuild_bloom()
-            return
-        for _, h in parts:
-            self._bloom.add(h)
-            yield
-
-    def _rebuild_bloom(self) -> Generator[None, None, None]:
-        """A filter twice as large, from every key remembered (the old one is freed first)."""
-        self._bloom = Bloom(0)
-        bloom = Bloom(max(self._runs.count + 1, self._bloom_floor))
-        for h in self._runs.hashes():
-            bloom.add(h)
-            yield
-        self._bloom = bloom
-
-    def close(self) -> None:
-        """Let go of the runs on disk (idempotent; their files are already unlinked)."""
-        self._runs.close()
-
-    async def aclose(self) -> None:
-        """``close``, handing the loop back while the files' blocks are freed (at 100M ids,
-        1.2 GB: about 70 ms of CPU at once)."""
-        runs, self._runs.runs = self._runs.runs, []
-        steps = self._runs.release(runs)
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)
-        finally:
-            steps.close()
+__all__ = ["Deduper", "SeenIds", "numpy_installed"]

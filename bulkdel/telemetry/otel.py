@@ -139,8 +139,8 @@ class OtelObserver(RunObserver):
 
     def __init__(
         self,
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
         attributes: Mapping[str, str] | None = None,
     ) -> None:
         self._instruments = _instruments(meter_provider or metrics.get_meter_provider())

@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .logs import LOG, LogObserver
 from .observer import RunObserver, combine
+
+if TYPE_CHECKING:  # opentelemetry is an extra: never imported here at run time
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 
 def run_observer(
     observers: Sequence[RunObserver] = (),
     *,
-    meter_provider: Any = None,
-    tracer_provider: Any = None,
+    meter_provider: MeterProvider | None = None,
+    tracer_provider: TracerProvider | None = None,
     attributes: Mapping[str, str] | None = None,
 ) -> RunObserver:
     """The one observer of a run.

@@ -1,4 +1,5 @@
-"""De-duplication in bounded memory is exact: it answers as a plain ``set`` would."""
+"""De-duplication in bounded memory is exact: it answers as a plain ``set`` would, with numpy
+(the ``large`` extra) and without it (the plain install)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkdel._engine import dedupe_runs
-from bulkdel._engine.dedupe import Deduper
+from bulkdel._engine import dedupe_numpy, dedupe_plain, dedupe_runs
+from bulkdel._engine.dedupe_numpy import Deduper
 
 HEX = "0123456789abcdef"
 hex_ids = st.text(st.sampled_from(HEX), min_size=24, max_size=24)
@@ -24,6 +25,11 @@ other_ids = st.one_of(
 #: a small pool, so that chunks repeat ids within themselves and across chunks
 pools = st.lists(st.one_of(hex_ids, hex_ids, hex_ids, other_ids), min_size=1, max_size=60)
 SMALL = {"memtable": 8, "block": 2, "fanout": 2, "bloom_capacity": 4, "step": 3}
+#: both de-duplications: the numpy one and the plain install's
+IMPLS = pytest.mark.parametrize(
+    "impl", [dedupe_numpy.Deduper, dedupe_plain.Deduper], ids=["numpy", "plain"]
+)
+AnyDeduper = dedupe_numpy.Deduper | dedupe_plain.Deduper
 
 
 def _chunks(draw: st.DrawFn) -> list[list[str]]:
@@ -36,7 +42,7 @@ def chunk_lists(draw: st.DrawFn) -> list[list[str]]:
     return _chunks(draw)
 
 
-def _check(deduper: Deduper, chunks: list[list[str]]) -> None:
+def _check(deduper: AnyDeduper, chunks: list[list[str]]) -> None:
     seen: set[str] = set()
     for chunk in chunks:
         expected = []
@@ -47,11 +53,14 @@ def _check(deduper: Deduper, chunks: list[list[str]]) -> None:
     assert len(deduper) == len(seen)
 
 
+@IMPLS
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chunks=chunk_lists())
-def test_exact_like_a_set_across_spills_and_merges(tmp_path: Path, chunks: list[list[str]]) -> None:
+def test_exact_like_a_set_across_spills_and_merges(
+    tmp_path: Path, impl: type[AnyDeduper], chunks: list[list[str]]
+) -> None:
     """Mixes of hex and other ids with repeats, in a table of 8 that spills and merges."""
-    deduper = Deduper(tmp_path, **SMALL)
+    deduper = impl(tmp_path, **SMALL)
     try:
         _check(deduper, chunks)
     finally:
@@ -84,10 +93,11 @@ def test_exact_when_different_keys_share_a_hash(
         deduper.close()
 
 
-def test_spills_merge_into_few_runs(tmp_path: Path) -> None:
+@IMPLS
+def test_spills_merge_into_few_runs(tmp_path: Path, impl: type[AnyDeduper]) -> None:
     """Thousands of ids through a table of 16: runs merge by level; repeats are found on
     disk and a chunk larger than the table is split."""
-    deduper = Deduper(tmp_path, memtable=16, block=4, fanout=4, bloom_capacity=8, step=5)
+    deduper = impl(tmp_path, memtable=16, block=4, fanout=4, bloom_capacity=8, step=5)
     ids = [f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(5000)]
     assert deduper.add_new(ids[:2500]) == [True] * 2500
     assert deduper.add_new(ids[2500:]) == [True] * 2500
@@ -102,9 +112,10 @@ def test_spills_merge_into_few_runs(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the runs were never named in the directory
 
 
-def test_ids_equal_as_numbers_are_different_ids() -> None:
+@IMPLS
+def test_ids_equal_as_numbers_are_different_ids(impl: type[AnyDeduper]) -> None:
     """Leading zeros and case make different ids."""
-    deduper = Deduper()
+    deduper = impl()
     values = ["0", "00", "000a", "a", "0a", "A", "0A", "f" * 64, "0" + "f" * 63]
     values += ["0" * 24, "0" * 23 + "A", "0" * 23 + "a", " 0" + "0" * 22]
     assert deduper.add_new(values) == [True] * len(values)
