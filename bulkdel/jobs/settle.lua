@@ -13,8 +13,12 @@ local now = redis.call('TIME')
 redis.call('HSET', workers, worker .. '|seen', now[1])
 redis.call('HSET', KEYS[1], 'settled_at', now[1] .. '.' .. string.format('%06d', now[2]))
 local pending = redis.call('XPENDING', KEYS[2], group, entry, entry, 1)
-local redelivered = ARGV[4] == '1' or (pending[1] ~= nil and tonumber(pending[1][4]) > 1)
-if redis.call('XACK', KEYS[2], group, entry) == 0 and prior then
+local acked = redis.call('XACK', KEYS[2], group, entry)
+-- a batch Redis forgot (not pending, never settled) may come back re-submitted: its ids are
+-- marked too, so that the report merges their outcomes instead of listing them twice
+local redelivered = ARGV[4] == '1' or acked == 0
+  or (pending[1] ~= nil and tonumber(pending[1][4]) > 1)
+if acked == 0 and prior then
   local moved, was = {}, {m = 'missing', r = 'missing', f = 'failed'}
   for id in string.gmatch(ARGV[5], '%S+') do
     local mark = redis.call('HGET', marks, id)

@@ -21,4 +21,4 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+')) do
 end
 return {marker, meta[1], meta[2] or '', meta[3] or '', redis.call('HGETALL', KEYS[3]),
         redis.call('HGETALL', KEYS[5]), open, nheld, table.concat(waiting, ' '),
-        table.concat(taken, ' ')}
+        table.concat(taken, ' '), redis.call('LLEN', KEYS[6]), redis.call('LLEN', KEYS[7])}
