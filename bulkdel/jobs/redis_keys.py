@@ -65,8 +65,23 @@ class JobKeys:
         return cls(name, *(base + part for part in _PARTS))
 
     def all(self) -> list[str]:
-        """Every key of the job (to delete it)."""
+        """Every key of the job with a fixed name (``pattern`` matches these and the rest)."""
         return [getattr(self, field) for field in _FIELDS]
+
+    def snapshot_copy(self, token: str) -> str:
+        """The key of a report's copy of the open batches (one a report: ``token``)."""
+        return self.base + "snapshot:" + token
+
+    @property
+    def base(self) -> str:
+        """What every key of the job starts with."""
+        return self.meta.removesuffix("meta")
+
+    @property
+    def pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern for every key of the job (no name character is a glob
+        character)."""
+        return self.base + "*"
 
 
 _PARTS: Final = (

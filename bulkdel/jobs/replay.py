@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..batch_outcome import BatchOutcome
 from ..ledger import Ledger
 from ..models import INTERRUPTED_UNKNOWN
-from .redis_keys import JobKeys
+from .redis_keys import GROUP, JobKeys
 from .snapshot import JobSnapshot
 
 if TYPE_CHECKING:
@@ -34,16 +34,24 @@ _DELETED, _AFTER_RETRY, _MISSING, _FAILED, _NOT_ATTEMPTED = range(5)
 Failure = tuple[str, str, int | None, int]
 
 
-async def replay_job(redis: Redis, keys: JobKeys, snapshot: JobSnapshot, ledger: Ledger) -> None:
-    """Hand every id of the job, as of ``snapshot``, to ``ledger`` once."""
+async def replay_job(redis: Redis, keys: JobKeys, snapshot: JobSnapshot, ledger: Ledger) -> int:
+    """Hand every id of the job, as of ``snapshot``, to ``ledger`` once; returns the ids of
+    batches a worker held (failed: outcome unknown)."""
     await _replay_input(redis, keys, snapshot, ledger)
     ledger.unique(snapshot.status.counts.unique)
     merged = _Merged(await _marked(redis, keys))
     async for outcome in _settled(redis, keys.results, snapshot.marker):
         merged.record(ledger, outcome)
-    merged.record(ledger, BatchOutcome(failed=[_unknown(i) for i in snapshot.taken]))
-    merged.not_attempted(ledger, snapshot.waiting)
+    unknown = 0
+    if snapshot.open_copy is not None:
+        async for held, file_ids in _open_batches(redis, snapshot.open_copy):
+            if held:
+                merged.record(ledger, BatchOutcome(failed=[_unknown(i) for i in file_ids]))
+                unknown += len(file_ids)
+            else:
+                merged.not_attempted(ledger, file_ids)
     merged.flush(ledger)
+    return unknown
 
 
 def _unknown(file_id: str) -> Failure:
@@ -90,6 +98,24 @@ async def _settled(redis: Redis, key: str, end: str) -> AsyncIterator[BatchOutco
         page: Any = await redis.xrange(key, start, end, count=_PAGE)
         for _, fields in page:
             yield _decode(fields)
+        if len(page) < _PAGE:
+            return
+        start = "(" + page[-1][0]
+
+
+async def _open_batches(redis: Redis, key: str) -> AsyncIterator[tuple[bool, list[str]]]:
+    """Each open batch of the snapshot's copy: whether a worker held it, and its ids."""
+    start = "-"
+    while True:
+        page: Any = await redis.xrange(key, start, "+", count=_PAGE)
+        held: set[str] = set()
+        if page:
+            pending: Any = await redis.xpending_range(
+                key, GROUP, page[0][0], page[-1][0], len(page)
+            )
+            held = {p["message_id"] for p in pending}
+        for entry_id, fields in page:
+            yield entry_id in held, fields.get("ids", "").split()
         if len(page) < _PAGE:
             return
         start = "(" + page[-1][0]

@@ -20,7 +20,7 @@ from ..report_writer import check_report_dir
 from ..verdict import is_complete, outcome_abort
 from .redis_keys import JobKeys
 from .replay import replay_job
-from .snapshot import take_snapshot
+from .snapshot import JobSnapshot, take_snapshot
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,13 +40,12 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     writer = ReportWriter(report_dir)
     ledger = Ledger([writer])
     try:
-        await replay_job(redis, keys, snapshot, ledger)
+        unknown = await replay_job(redis, keys, snapshot, ledger)
     except BaseException:
         writer.close()
         raise
     finally:
-        # the marker has served; a failure to remove it only leaves an entry readers skip
-        await redis.xdel(keys.results, snapshot.marker)
+        await _clean_up(redis, snapshot)
     ledger.requests.sent = status.requests["sent"]
     ledger.requests.retried = status.requests["retried"]
     ledger.requests.by_status.update(status.requests["by_status"])
@@ -67,10 +66,16 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     summary = report.summary()
     summary["job"] = {
         **{k: v for k, v in status.as_dict().items() if k not in ("counts", "requests")},
-        "live_counts_agree": _agree(status.counts, counts, len(snapshot.taken)),
+        "live_counts_agree": _agree(status.counts, counts, unknown),
     }
     writer.close(summary)
     return report
+
+
+async def _clean_up(redis: Redis, snapshot: JobSnapshot) -> None:
+    """Remove the copy of the open batches: it has served (if this fails, it expires)."""
+    if snapshot.open_copy is not None:
+        await redis.delete(snapshot.open_copy)
 
 
 def _holds_report_of(report_dir: str | os.PathLike[str], job: str) -> bool:

@@ -75,11 +75,14 @@ TAKE: Final = _load("take")
 #: Returns {state, next cursor, entries...}; {-1} gone; {-2} cancelled.
 TAKEOVER: Final = _load("takeover")
 
-#: One consistent view of the job for its report: the counts, the open batches (waiting, or
-#: held by a worker) and a marker appended to the results, all in one step; the report reads
-#: outcomes up to the marker. Its cost is bounded by the open batches (the submitter's
-#: ``max_open``), never by the job's size.
-#: KEYS: meta, batches, counts, results, workers. ARGV: group.
-#: Returns {marker, state, created, settled_at, counts (flat), workers (flat), open batches,
-#: held batches, waiting ids, held ids}; {-1} gone.
+#: One consistent view of the job for its report, in one step: the counts, the last entry
+#: of the results (the report reads outcomes up to it: later ones are later settles; "0-0"
+#: when there is none), the length of the input
+#: record lists, and a copy of the open batches with their consumer group (``COPY``: done in
+#: the server, its cost bounded by the open batches, the submitter's ``max_open``), which
+#: the report reads a page at a time and deletes; it expires on its own if the report dies.
+#: KEYS: meta, batches, counts, results, workers, invalid, duplicates, the copy.
+#: ARGV: group, seconds the copy is kept.
+#: Returns {last result, state, created, settled_at, counts (flat), workers (flat), open
+#: batches, held batches, invalid records, duplicate records}; {-1} gone.
 SNAPSHOT: Final = _load("snapshot")

@@ -4,8 +4,9 @@ batches, all taken in one step on the Redis server."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .redis_keys import GROUP, JobKeys
 from .redisio import check_gone
@@ -15,6 +16,9 @@ from .status import JobStatus, counts_from, per_worker, requests_from
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+#: seconds a report's copy of the open batches lives if the report dies before deleting it
+COPY_KEPT_S: Final = 3600
+
 
 @dataclass
 class JobSnapshot:
@@ -22,27 +26,27 @@ class JobSnapshot:
 
     Attributes:
         status: counts, state, open batches and workers at that moment.
-        marker: the results entry the snapshot appended: outcomes are read up to it.
+        marker: the last results entry at that moment: outcomes are read up to it.
         invalid_records, duplicate_records: the length of the invalid and duplicates lists
             (they only grow: later records belong to later reads).
-        waiting: ids of the batches no worker holds.
-        taken: ids of the batches a worker holds (sent, maybe applied).
+        open_copy: the key of the copy of the open batches (with their consumer group), or
+            None when none was open. Delete it once read (it expires anyway).
     """
 
     status: JobStatus
     marker: str
     invalid_records: int
     duplicate_records: int
-    waiting: list[str]
-    taken: list[str]
+    open_copy: str | None
 
 
 async def take_snapshot(redis: Redis, keys: JobKeys) -> JobSnapshot:
-    """Run ``SNAPSHOT`` on the job.
+    """Run ``SNAPSHOT`` on the job (its copy of the open batches kept ``COPY_KEPT_S``).
 
     Raises:
         JobGoneError: the job is not in Redis.
     """
+    copy = keys.snapshot_copy(secrets.token_hex(8))
     answer: Any = await redis.register_script(SNAPSHOT)(
         keys=[
             keys.meta,
@@ -52,8 +56,9 @@ async def take_snapshot(redis: Redis, keys: JobKeys) -> JobSnapshot:
             keys.workers,
             keys.invalid,
             keys.duplicates,
+            copy,
         ],
-        args=[GROUP],
+        args=[GROUP, COPY_KEPT_S],
     )
     check_gone(keys, answer)
     marker, state, created, settled_at, counts, workers, open_batches, held = answer[:8]
@@ -68,7 +73,7 @@ async def take_snapshot(redis: Redis, keys: JobKeys) -> JobSnapshot:
         workers=per_worker(dict(zip(workers[::2], workers[1::2], strict=True))),
         elapsed_s=float(settled_at) - float(created) if settled_at and created else 0.0,
     )
-    waiting, taken, invalid, duplicates = answer[8:12]
+    invalid, duplicates = answer[8:10]
     return JobSnapshot(
-        status, str(marker), int(invalid), int(duplicates), str(waiting).split(), str(taken).split()
+        status, str(marker), int(invalid), int(duplicates), copy if int(open_batches) else None
     )

@@ -1,0 +1,136 @@
+"""A big job's footprint: Redis bytes an id after the job, and ``job report``'s peak RSS.
+
+``python -m benchmarks.job_report_memory [IDS]`` (default 1,000,000), against a private
+``redis-server`` on a free port:
+
+* a warm-up job of 100 ids is run and deleted, so that the scripts are loaded before the
+  first measurement (Redis counts its script cache in ``used_memory``);
+* ``INFO memory`` ``used_memory`` and ``DBSIZE`` are read; then ``IDS`` 24-hex ids are
+  submitted (``Submitter``, batches of 100) while one in-process ``Worker`` settles them with
+  a stand-in that answers at once (1 id in 100 missing, the rest deleted): the job's
+  scripts are the ones real workers run, only the HTTP is left out;
+* ``used_memory`` again once the job is finished: (after - before) / IDS is the bytes an id
+  the job leaves in Redis;
+* ``bulkdel job report`` runs as a subprocess; its peak RSS is ``getrusage(RUSAGE_CHILDREN)``
+  read once it has exited (redis-server, the other child, is still running then);
+* ``bulkdel job delete`` runs, and ``DBSIZE``/``used_memory`` are read once more.
+
+Prints one JSON object; figures and the command that made them: ``benchmarks/JOB_MEMORY_RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bulkdel._engine.sources import Chunk
+from bulkdel.jobs import BatchOutcome, Submitter, Worker, connect
+from bulkdel.ledger import RequestStats
+
+from .redis_scenarios import _redis_server
+
+#: one id in this many is missing (the rest deleted)
+MISSING_EVERY = 100
+
+
+class _Instant:
+    """Answers every batch at once: deleted, but every ``MISSING_EVERY``-th id missing."""
+
+    def __init__(self) -> None:
+        self.requests = RequestStats()
+        self.abort = None
+
+    def stop(self, reason: str) -> None:
+        """Nothing is ever in flight."""
+
+    async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome:
+        self.requests.sent += 1
+        self.requests.by_status["200"] += 1
+        missing = [i for i in file_ids if int(i[-6:], 16) % MISSING_EVERY == 0]
+        gone = set(missing)
+        return BatchOutcome(deleted=[i for i in file_ids if i not in gone], missing=missing)
+
+
+async def _ids(count: int) -> AsyncIterator[Chunk]:
+    for at in range(0, count, 1000):
+        part = [f"{n:024x}" for n in range(at, min(at + 1000, count))]
+        yield Chunk("ids", [(at + i + 1, v, None) for i, v in enumerate(part)])
+
+
+async def _run_job(url: str, job: str, count: int) -> None:
+    """Submit ``count`` ids and settle them all with one in-process worker."""
+    redis = connect(url)
+    try:
+        worker = Worker(redis, job, _Instant(), name="bench", capacity=32, block=0.05)
+        submitted = asyncio.create_task(Submitter(redis, job).submit(_ids(count), job))
+        result = await worker.run()
+        assert (await submitted).complete and result.finished, result
+    finally:
+        await redis.aclose()
+
+
+async def _memory(url: str) -> tuple[int, int]:
+    """``used_memory`` and ``DBSIZE``."""
+    redis = connect(url)
+    try:
+        return int((await redis.info("memory"))["used_memory"]), int(await redis.dbsize())
+    finally:
+        await redis.aclose()
+
+
+def _bulkdel(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BULKDEL_REDIS_URL": url}
+    argv = [sys.executable, "-m", "bulkdel", "job", *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+
+def measure(url: str, work: Path, count: int) -> dict[str, Any]:
+    """One job of ``count`` ids: its Redis footprint and its report's peak RSS."""
+    asyncio.run(_run_job(url, "warm", 100))
+    _bulkdel(url, "delete", "warm", "--force")
+    before, keys_before = asyncio.run(_memory(url))
+    started = time.monotonic()
+    asyncio.run(_run_job(url, "big", count))
+    job_s = time.monotonic() - started
+    after, _ = asyncio.run(_memory(url))
+    started = time.monotonic()
+    done = _bulkdel(url, "report", "--job", "big", "--report-dir", str(work / "report"))
+    report_s = time.monotonic() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((work / "report" / "summary.json").read_text())
+    deleted = _bulkdel(url, "delete", "big")
+    cleaned, keys_after = asyncio.run(_memory(url))
+    return {
+        "ids": count,
+        "job_s": round(job_s, 1),
+        "redis_bytes_per_id": round((after - before) / count, 2),
+        "report_peak_rss_mib": round(peak_kib / 1024, 1),
+        "report_s": round(report_s, 1),
+        "report_complete": summary["complete"],
+        "report_deleted": summary["counts"]["deleted"],
+        "report_missing": summary["counts"]["missing"],
+        "job_delete_exit": deleted.returncode,
+        "dbsize_before_after": [keys_before, keys_after],
+        "used_memory_left_after_delete": cleaned - before,
+    }
+
+
+def main(argv: list[str]) -> None:
+    """Print the figures of one job as JSON."""
+    count = int(argv[0]) if argv else 1_000_000
+    with tempfile.TemporaryDirectory() as work, _redis_server(Path(work)) as url:
+        print(json.dumps(measure(url, Path(work), count), indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
