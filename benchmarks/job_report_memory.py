@@ -15,7 +15,8 @@
   read once it has exited (redis-server, the other child, is still running then);
 * ``bulkdel job delete`` runs, and ``DBSIZE``/``used_memory`` are read once more.
 
-Prints one JSON object; figures and the command that made them: ``benchmarks/JOB_MEMORY_RESULTS.md``.
+Prints one JSON object; figures and the command that made them:
+``benchmarks/JOB_MEMORY_RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkdel._engine.sources import Chunk
-from bulkdel.jobs import BatchOutcome, Submitter, Worker, connect
+from bulkdel.jobs import BatchOutcome, JobKeys, Submitter, Worker, connect
 from bulkdel.ledger import RequestStats
 
 from .redis_scenarios import _redis_server
@@ -78,6 +79,17 @@ async def _run_job(url: str, job: str, count: int) -> None:
         await redis.aclose()
 
 
+async def _by_key(url: str, job: str) -> dict[str, float]:
+    """Bytes an id each key of the job holds (``MEMORY USAGE ... SAMPLES 0``: exact)."""
+    redis = connect(url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=JobKeys.of(job).pattern)]
+        usage = {k.rsplit(":", 1)[-1]: await redis.memory_usage(k, samples=0) for k in keys}
+        return dict(sorted(usage.items()))
+    finally:
+        await redis.aclose()
+
+
 async def _memory(url: str) -> tuple[int, int]:
     """``used_memory`` and ``DBSIZE``."""
     redis = connect(url)
@@ -102,6 +114,7 @@ def measure(url: str, work: Path, count: int) -> dict[str, Any]:
     asyncio.run(_run_job(url, "big", count))
     job_s = time.monotonic() - started
     after, _ = asyncio.run(_memory(url))
+    by_key = {k: round(v / count, 2) for k, v in asyncio.run(_by_key(url, "big")).items()}
     started = time.monotonic()
     done = _bulkdel(url, "report", "--job", "big", "--report-dir", str(work / "report"))
     report_s = time.monotonic() - started
@@ -114,6 +127,7 @@ def measure(url: str, work: Path, count: int) -> dict[str, Any]:
         "ids": count,
         "job_s": round(job_s, 1),
         "redis_bytes_per_id": round((after - before) / count, 2),
+        "redis_bytes_per_id_by_key": by_key,
         "report_peak_rss_mib": round(peak_kib / 1024, 1),
         "report_s": round(report_s, 1),
         "report_complete": summary["complete"],

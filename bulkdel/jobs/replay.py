@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..batch_outcome import BatchOutcome
 from ..ledger import Ledger
 from ..models import INTERRUPTED_UNKNOWN
+from .packing import decode_result
 from .redis_keys import GROUP, JobKeys
 from .snapshot import JobSnapshot
 
@@ -92,15 +93,20 @@ async def _marked(redis: Redis, keys: JobKeys) -> set[str]:
 
 
 async def _settled(redis: Redis, key: str, end: str) -> AsyncIterator[BatchOutcome]:
-    """The outcome each results entry up to ``end`` records, a page at a time."""
+    """The outcome each results entry up to ``end`` records, a page at a time (read as
+    bytes: ids are packed, ``jobs.packing``)."""
+    from redis.client import NEVER_DECODE
+
+    # the client decodes replies; this one is read raw (redis-py's per-call option)
+    command: Any = redis.execute_command
     start = "-"
     while True:
-        page: Any = await redis.xrange(key, start, end, count=_PAGE)
+        page: Any = await command("XRANGE", key, start, end, "COUNT", _PAGE, **{NEVER_DECODE: True})
         for _, fields in page:
-            yield _decode(fields)
+            yield decode_result(fields)
         if len(page) < _PAGE:
             return
-        start = "(" + page[-1][0]
+        start = "(" + page[-1][0].decode()
 
 
 async def _open_batches(redis: Redis, key: str) -> AsyncIterator[tuple[bool, list[str]]]:
@@ -119,16 +125,6 @@ async def _open_batches(redis: Redis, key: str) -> AsyncIterator[tuple[bool, lis
         if len(page) < _PAGE:
             return
         start = "(" + page[-1][0]
-
-
-def _decode(fields: dict[str, str]) -> BatchOutcome:
-    """A results entry's outcome (a marker entry has none; a late one only deleted ids)."""
-    return BatchOutcome(
-        deleted=fields.get("d", "").split(),
-        missing=fields.get("m", "").split(),
-        missing_after_retry=fields.get("r", "").split(),
-        failed=[(i, e, s, a) for i, e, s, a in json.loads(fields.get("f") or "[]")],
-    )
 
 
 class _Merged:
