@@ -68,6 +68,11 @@ class JobKeys:
         """Every key of the job with a fixed name (``pattern`` matches these and the rest)."""
         return [getattr(self, field) for field in _FIELDS]
 
+    def settle_keys(self) -> list[str]:
+        """The keys ``scripts.SETTLE`` takes, in its order (the last two are optional)."""
+        fixed = ("meta", "batches", "counts", "results", "marks", "workers", "settled")
+        return [getattr(self, field) for field in (*fixed, "invalid", "duplicates")]
+
     def snapshot_copy(self, token: str) -> str:
         """The key of a report's copy of the open batches (one a report: ``token``)."""
         return self.base + "snapshot:" + token

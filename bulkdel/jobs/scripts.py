@@ -43,13 +43,26 @@ SUBMIT: Final = _load("submit")
 #: record its outcome. Keyed by the entry (``settled``): run twice by the same worker (a
 #: retry), the second run changes nothing; a batch Redis forgot (restored from an older
 #: snapshot: not pending, never settled) still has its outcome recorded.
-#: KEYS: meta, batches, counts, results, marks, workers, settled.
+#: The settle that finishes the job (submitted whole, no batch left) notes ``finished_at``
+#: and, when the job has a retention (meta ``keep``), sets it on every key it was given
+#: that has none (``RETAIN`` does the same for the keys a settle is not given).
+#: KEYS: meta, batches, counts, results, marks, workers, settled (``JobKeys.settle_keys``:
+#: these, then invalid and duplicates, which then expire with the rest).
 #: ARGV: group, entry id, worker, in flight earlier (0|1), deleted, missing (not after
 #: retry), missing after retry, failures (JSON list of [id, error, status, attempts]),
 #: requests sent, retried, answers by status (JSON object).
 #: Returns 1 on time; 0 late (taken over and settled by another: only a "deleted" is kept,
-#: which wins over that settle's missing or failed); -1 gone.
+#: which wins over that settle's missing or failed); -1 gone. Settled ids are packed
+#: (``jobs.packing``).
 SETTLE: Final = _load("settle")
+
+#: A job's retention: with a keep (seconds), note it; once the job is finished, every key
+#: given without a TTL expires ``keep`` seconds after ``finished_at`` (a new keep resets
+#: every key's). Idempotent; what a finishing settle does, for the keys it is not given
+#: and for a job the submitter's last commit finished.
+#: KEYS: meta, batches, then every other key of the job. ARGV: keep seconds, or "".
+#: Returns the TTL set (seconds), 0 not finished or no keep, -1 gone.
+RETAIN: Final = _load("retain")
 
 #: The heartbeat: reset the idle time of the worker's own pending batches (XCLAIM JUSTID
 #: does not raise their delivery count) so that a slow but live worker keeps them.

@@ -32,6 +32,17 @@ local function split(text)
   for id in string.gmatch(text, '%S+') do ids[#ids + 1] = id end
   return ids
 end
+-- the settle that finishes the job (submitted whole, no batch left) starts its retention
+-- (meta 'keep', seconds): every key it was given expires then; see scripts.RETAIN
+local function finish()
+  local meta = redis.call('HMGET', KEYS[1], 'state', 'keep')
+  if meta[1] ~= 'submitted' or redis.call('XLEN', KEYS[2]) > 0 then return end
+  redis.call('HSETNX', KEYS[1], 'finished_at', redis.call('TIME')[1])
+  if not meta[2] then return end
+  for _, key in ipairs(KEYS) do
+    if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, meta[2]) end
+  end
+end
 redis.call('HINCRBY', counts, 'requests_sent', ARGV[9])
 redis.call('HINCRBY', counts, 'requests_retried', ARGV[10])
 for status, n in pairs(cjson.decode(ARGV[11])) do
@@ -64,6 +75,7 @@ if acked == 0 and prior then
     redis.call('XADD', KEYS[4], '*', 'p', pack(moved), 'n', #moved .. ' 0 0')
     redis.call('HINCRBY', workers, worker .. '|deleted', #moved)
   end
+  finish()
   return 0
 end
 local ids, tally = {}, {}
@@ -98,4 +110,5 @@ end
 redis.call('XADD', KEYS[4], '*', unpack(entry_fields))
 redis.call('XDEL', KEYS[2], entry)
 redis.call('HSET', KEYS[7], entry, worker)
+finish()
 return 1
