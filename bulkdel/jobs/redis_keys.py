@@ -32,7 +32,8 @@ class JobKeys:
         meta: hash: input fingerprint, state, submit position, batch size.
         batches: stream of unsettled batches (an entry is deleted once settled).
         counts: hash: the ledger's counts and request figures.
-        results: stream: one entry a settle, the ids of each outcome.
+        results: stream: one entry a settle, its ids packed in bucket order
+            (``jobs.packing``).
         marks: hash: final state of ids of batches delivered more than once.
         invalid: list of invalid-input records (JSON).
         duplicates: list of repeated ids.
