@@ -104,13 +104,13 @@ def result_fields(outcome: BatchOutcome) -> dict[str, bytes]:
 
 
 def decode_result(fields: dict[bytes, bytes]) -> BatchOutcome:
-    """The outcome a results entry records (an entry of another kind records none).
+    """The outcome a results entry records (also one an earlier release wrote).
 
     Raises:
         ValueError: an entry this version cannot read.
     """
     if b"p" not in fields:
-        return BatchOutcome()
+        return _text_result(fields)
     ids = unpack_ids(fields[b"p"])
     deleted, missing, after = (int(n) for n in fields[b"n"].split())
     first_failed = deleted + missing + after
@@ -125,4 +125,16 @@ def decode_result(fields: dict[bytes, bytes]) -> BatchOutcome:
             (file_id, str(error), status, int(attempts))
             for file_id, (error, status, attempts) in zip(ids[first_failed:], records, strict=True)
         ],
+    )
+
+
+def _text_result(fields: dict[bytes, bytes]) -> BatchOutcome:
+    """An entry of an earlier release (each bucket's ids as text; a job settled across an
+    upgrade has both kinds), or one that records no outcome (an earlier report's marker)."""
+    failed = json.loads(fields.get(b"f") or b"[]")
+    return BatchOutcome(
+        deleted=fields.get(b"d", b"").decode().split(),
+        missing=fields.get(b"m", b"").decode().split(),
+        missing_after_retry=fields.get(b"r", b"").decode().split(),
+        failed=[(str(i), str(e), s, int(a)) for i, e, s, a in failed],
     )

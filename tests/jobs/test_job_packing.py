@@ -86,3 +86,15 @@ async def test_the_settle_script_packs_as_python_does(redis: Any, kind: str) -> 
     if b"f" in fields:
         assert json.loads(fields[b"f"]) == json.loads(expected[b"f"])
     assert decode_result(fields) == outcome
+
+
+def test_an_earlier_releases_entries_are_still_read() -> None:
+    """A job settled across an upgrade: entries with each bucket's ids as text, and an
+    earlier report's marker (no outcome)."""
+    a, b, c, d = ids(4)
+    fields = {b"w": b"A", b"d": f"{a} {b}".encode(), b"m": c.encode(), b"r": b""}
+    fields[b"f"] = json.dumps([[d, "File is locked", 207, 2]]).encode()
+    assert decode_result(fields) == BatchOutcome(
+        deleted=[a, b], missing=[c], failed=[(d, "File is locked", 207, 2)]
+    )
+    assert decode_result({b"snapshot": b"1"}) == BatchOutcome()
