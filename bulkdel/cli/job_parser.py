@@ -19,6 +19,7 @@ from .args import (
     seconds,
     shared_parent,
 )
+from .job_admin import keep_duration
 from .metrics import add_metrics_arguments
 from .values import number, whole
 
@@ -54,13 +55,13 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
         "--report-dir", metavar="DIR", type=Path, required=True, help="where the report goes"
     )
     cancel = subs.add_parser("cancel", help="stop a job: no new batch is taken")
-    submit.add_argument("--job", required=True, metavar="NAME", help="the job's name")
-    for sub in (status, report, cancel):
+    listing, delete = _add_admin_parsers(subs, submit)
+    for sub in (status, report, cancel, delete):
         sub.add_argument("--job", metavar="NAME", help="the job's name")
         sub.add_argument(
             "job_name", nargs="?", metavar="NAME", help="the same as --job (kept for scripts)"
         )
-    for sub in (status, report):
+    for sub in (status, report, listing):
         sub.add_argument("--json", action="store_true", help="print JSON on stdout")
     status.add_argument(
         "--visibility-timeout",
@@ -69,10 +70,26 @@ def add_job_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -
         default=VISIBILITY_TIMEOUT,
         help="the workers' --visibility-timeout: a worker not seen for longer is shown gone",
     )
-    for sub in (worker, status, report, cancel):
+    for sub in (worker, status, report, cancel, listing, delete):
         add_debug_argument(sub)
-    for sub in (submit, worker, status, report, cancel):
+    for sub in (submit, worker, status, report, cancel, listing, delete):
         add_redis_arguments(sub, "the Redis that holds the job (and the account's budget)")
+
+
+def _add_admin_parsers(subs: Any, submit: argparse.ArgumentParser) -> tuple[Any, Any]:
+    """``job list``, ``job delete`` and ``job submit``'s ``--job`` and ``--keep``."""
+    listing = subs.add_parser("list", help="every job on the Redis: state, counts, age")
+    delete = subs.add_parser("delete", help="remove a job's keys from Redis")
+    delete.add_argument("--force", action="store_true", help="delete it even if it is not finished")
+    submit.add_argument("--job", required=True, metavar="NAME", help="the job's name")
+    submit.add_argument(
+        "--keep",
+        metavar="DURATION",
+        type=keep_duration,
+        help="once the job is finished, its keys in Redis expire after this long (7d, 12h, "
+        "30min; default: kept until `bulkdel job delete`)",
+    )
+    return listing, delete
 
 
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:

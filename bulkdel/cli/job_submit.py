@@ -58,6 +58,10 @@ async def run_submit(args: argparse.Namespace) -> int:
                 code = stopped.reason.exit_code if stopped.reason else None
                 _say(args.job, f"stopped ({stopped})", result)
                 return code if code is not None else EXIT_INCOMPLETE
+        if args.keep is not None and not result.cancelled:
+            from ..jobs import keep_job
+
+            await keep_job(redis, args.job, args.keep)
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
     _say(args.job, what, result)
     return EXIT_OK if result.complete else EXIT_INCOMPLETE

@@ -16,6 +16,7 @@ from ..imagekit import ImageKitClient
 from ..models import Abort
 from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from .job_admin import start_retention
 from .metrics import serving_metrics
 from .preflight import check_api
 from .settings import read_private_key, settings_from_args
@@ -91,7 +92,10 @@ async def _work(
             on_wait=lambda: _say_waiting(name, args.job),
         )
 
-        return await _run_worker(worker, processor, record_dir)
+        code = await _run_worker(worker, processor, record_dir)
+    if worker.result.finished:
+        await start_retention(redis, args.job)
+    return code
 
 
 def _say_waiting(name: str, job: str) -> None:

@@ -1,6 +1,7 @@
 """``bulkdel job ...``: a delete job spread over worker processes on any hosts, via Redis.
 
-Each sub-command has its module (``job_submit``, ``job_worker``, ``job_query``); the parser is
+Each sub-command has its module (``job_submit``, ``job_worker``, ``job_query``, ``job_admin``
+for ``list`` and ``delete``); the parser is
 ``job_parser``'s.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from .job_admin import run_delete, run_list
 from .job_query import run_cancel, run_report, run_status
 from .job_submit import run_submit
 from .job_worker import run_worker
@@ -23,5 +25,7 @@ def run_job(args: argparse.Namespace) -> int:
         "status": run_status,
         "report": run_report,
         "cancel": run_cancel,
+        "list": run_list,
+        "delete": run_delete,
     }
     return asyncio.run(runners[args.job_command](args))

@@ -5,7 +5,8 @@
 * ``Worker`` takes batches through the stream's consumer group and sends them with a
   ``PipelineProcessor`` (the same pipeline as ``delete``); it can run inside a service's own
   event loop;
-* ``job_status``, ``job_report``, ``cancel_job`` read and steer the job from anywhere.
+* ``job_status``, ``job_report``, ``cancel_job`` read and steer the job from anywhere;
+  ``list_jobs``, ``keep_job`` and ``delete_job`` keep a Redis's jobs for as long as wanted.
 
 Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` (the one of
 ``bulkdel.redis_connection``) imports it.
@@ -18,8 +19,9 @@ from ..redis_connection import connect
 from .outcome import BatchOutcome, BatchProcessor
 from .processor import PipelineProcessor
 from .redis_keys import PERSISTENCE_HINT, JobKeys
+from .registry import JobEntry, delete_job, keep_job, list_jobs
 from .report import job_report
-from .status import JobStatus, cancel_job, delete_job, job_status
+from .status import JobStatus, cancel_job, job_status
 from .submit import SubmitResult, Submitter
 from .worker import Worker, WorkerResult, worker_name
 
@@ -27,6 +29,7 @@ __all__ = [
     "PERSISTENCE_HINT",
     "BatchOutcome",
     "BatchProcessor",
+    "JobEntry",
     "JobGoneError",
     "JobKeys",
     "JobStatus",
@@ -40,5 +43,7 @@ __all__ = [
     "delete_job",
     "job_report",
     "job_status",
+    "keep_job",
+    "list_jobs",
     "worker_name",
 ]

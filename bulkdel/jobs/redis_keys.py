@@ -32,7 +32,8 @@ class JobKeys:
         meta: hash: input fingerprint, state, submit position, batch size.
         batches: stream of unsettled batches (an entry is deleted once settled).
         counts: hash: the ledger's counts and request figures.
-        results: stream: one entry a settle, the ids of each outcome.
+        results: stream: one entry a settle, its ids packed in bucket order
+            (``jobs.packing``).
         marks: hash: final state of ids of batches delivered more than once.
         invalid: list of invalid-input records (JSON).
         duplicates: list of repeated ids.
@@ -65,8 +66,28 @@ class JobKeys:
         return cls(name, *(base + part for part in _PARTS))
 
     def all(self) -> list[str]:
-        """Every key of the job (to delete it)."""
+        """Every key of the job with a fixed name (``pattern`` matches these and the rest)."""
         return [getattr(self, field) for field in _FIELDS]
+
+    def settle_keys(self) -> list[str]:
+        """The keys ``scripts.SETTLE`` takes, in its order (the last two are optional)."""
+        fixed = ("meta", "batches", "counts", "results", "marks", "workers", "settled")
+        return [getattr(self, field) for field in (*fixed, "invalid", "duplicates")]
+
+    def snapshot_copy(self, token: str) -> str:
+        """The key of a report's copy of the open batches (one a report: ``token``)."""
+        return self.base + "snapshot:" + token
+
+    @property
+    def base(self) -> str:
+        """What every key of the job starts with."""
+        return self.meta.removesuffix("meta")
+
+    @property
+    def pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern for every key of the job (no name character is a glob
+        character)."""
+        return self.base + "*"
 
 
 _PARTS: Final = (

@@ -43,13 +43,26 @@ SUBMIT: Final = _load("submit")
 #: record its outcome. Keyed by the entry (``settled``): run twice by the same worker (a
 #: retry), the second run changes nothing; a batch Redis forgot (restored from an older
 #: snapshot: not pending, never settled) still has its outcome recorded.
-#: KEYS: meta, batches, counts, results, marks, workers, settled.
+#: The settle that finishes the job (submitted whole, no batch left) notes ``finished_at``
+#: and, when the job has a retention (meta ``keep``), sets it on every key it was given
+#: that has none (``RETAIN`` does the same for the keys a settle is not given).
+#: KEYS: meta, batches, counts, results, marks, workers, settled (``JobKeys.settle_keys``:
+#: these, then invalid and duplicates, which then expire with the rest).
 #: ARGV: group, entry id, worker, in flight earlier (0|1), deleted, missing (not after
 #: retry), missing after retry, failures (JSON list of [id, error, status, attempts]),
 #: requests sent, retried, answers by status (JSON object).
 #: Returns 1 on time; 0 late (taken over and settled by another: only a "deleted" is kept,
-#: which wins over that settle's missing or failed); -1 gone.
+#: which wins over that settle's missing or failed); -1 gone. Settled ids are packed
+#: (``jobs.packing``).
 SETTLE: Final = _load("settle")
+
+#: A job's retention: with a keep (seconds), note it; once the job is finished, every key
+#: given without a TTL expires ``keep`` seconds after ``finished_at`` (a new keep resets
+#: every key's). Idempotent; what a finishing settle does, for the keys it is not given
+#: and for a job the submitter's last commit finished.
+#: KEYS: meta, batches, then every other key of the job. ARGV: keep seconds, or "".
+#: Returns the TTL set (seconds), 0 not finished or no keep, -1 gone.
+RETAIN: Final = _load("retain")
 
 #: The heartbeat: reset the idle time of the worker's own pending batches (XCLAIM JUSTID
 #: does not raise their delivery count) so that a slow but live worker keeps them.
@@ -75,11 +88,14 @@ TAKE: Final = _load("take")
 #: Returns {state, next cursor, entries...}; {-1} gone; {-2} cancelled.
 TAKEOVER: Final = _load("takeover")
 
-#: One consistent view of the job for its report: the counts, the open batches (waiting, or
-#: held by a worker) and a marker appended to the results, all in one step; the report reads
-#: outcomes up to the marker. Its cost is bounded by the open batches (the submitter's
-#: ``max_open``), never by the job's size.
-#: KEYS: meta, batches, counts, results, workers. ARGV: group.
-#: Returns {marker, state, created, settled_at, counts (flat), workers (flat), open batches,
-#: held batches, waiting ids, held ids}; {-1} gone.
+#: One consistent view of the job for its report, in one step: the counts, the last entry
+#: of the results (the report reads outcomes up to it: later ones are later settles; "0-0"
+#: when there is none), the length of the input
+#: record lists, and a copy of the open batches with their consumer group (``COPY``: done in
+#: the server, its cost bounded by the open batches, the submitter's ``max_open``), which
+#: the report reads a page at a time and deletes; it expires on its own if the report dies.
+#: KEYS: meta, batches, counts, results, workers, invalid, duplicates, the copy.
+#: ARGV: group, seconds the copy is kept.
+#: Returns {last result, state, created, settled_at, counts (flat), workers (flat), open
+#: batches, held batches, invalid records, duplicate records}; {-1} gone.
 SNAPSHOT: Final = _load("snapshot")

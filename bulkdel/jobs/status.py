@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..ledger import Counts
-from .redis_keys import GROUP, REGISTRY, JobKeys, gone
+from .redis_keys import GROUP, JobKeys, gone
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -141,11 +141,3 @@ async def cancel_job(redis: Redis, job: str) -> None:
     )
     if marked != 1:
         raise gone(keys)
-
-
-async def delete_job(redis: Redis, job: str) -> int:
-    """Delete every key of the job (after its report is written), and its name from the
-    registry; returns keys deleted."""
-    keys = JobKeys.of(job)
-    await redis.srem(REGISTRY, job)
-    return int(await redis.delete(*keys.all()))
