@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._engine.run import Run
 from .._engine.runner import BatchSender
@@ -24,6 +24,11 @@ from ..report import ReportWriter
 from ..telemetry.observer import RunObserver
 from ..telemetry.setup import run_observer
 from .outcome import BatchOutcome
+
+if TYPE_CHECKING:
+    # opentelemetry is an extra (``bulkdel[otel]``): its types for type checkers only
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 
 class PipelineProcessor:
@@ -53,8 +58,8 @@ class PipelineProcessor:
         *,
         budget: AccountBudget | None = None,
         observers: Sequence[RunObserver] = (),
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
+        meter_provider: MeterProvider | None = None,
+        tracer_provider: TracerProvider | None = None,
         attributes: Mapping[str, str] | None = None,
         record_dir: str | os.PathLike[str] | None = None,
     ) -> None:
