@@ -17,9 +17,11 @@ from tests.redis_server import RedisServer
 
 def _worker(job: str, name: str, env: dict[str, str], tmp_path: Path) -> JobProcess:
     # A 60 s visibility timeout: a heartbeat every 15 s, so a worker that learns of a cancel
-    # only from its heartbeat would go on taking for the whole test.
+    # only from its heartbeat would go on taking for the whole test. 5 requests/s a worker:
+    # the job lasts 20 s, so a busy host's slow status polls cannot let it end before the
+    # cancel (at 20/s it had, once: the cancel then found it finished).
     args = ["worker", "--job", job, "--name", name, "--allow-insecure-http"]
-    args += ["--visibility-timeout", "60", "--rate", "20"]
+    args += ["--visibility-timeout", "60", "--rate", "5"]
     return JobProcess(args, env, tmp_path / f"{name}.log")
 
 
@@ -56,22 +58,36 @@ def test_running_workers_take_nothing_after_the_cancel(
         env = job_env(redis_server.url, server.url)
         _submitted("run", 20_000, env, tmp_path)
         workers = [_worker("run", name, env, tmp_path) for name in ("w1", "w2")]
-        while sum(w.get("batches", 0) for w in status_of("run", env)["workers"].values()) < 3:
-            time.sleep(0.05)
-        assert run_job(["cancel", "run"], env).returncode == 0
-        keys = JobKeys.of("run")
-        client = sync_redis.Redis.from_url(redis_server.url, decode_responses=True)
-        with client.pipeline(transaction=True) as pipe:
-            pipe.hmget(keys.counts, ["deleted", "missing", "failed"])
-            pipe.xpending(keys.batches, GROUP)
-            settled, pending = pipe.execute()
-        client.close()
-        bound = sum(int(n or 0) for n in settled) + 100 * int(pending["pending"])
-        # a report while they finish: every submitted id in one bucket
-        buckets = report_buckets("run", env, tmp_path / "report")
-        assert sorted(i for ids in buckets.values() for i in ids) == hex_ids(20_000)
-        for worker in workers:
-            code, err = worker.finish()
-            assert code == 1 and "job cancelled" in err, err
-        assert len(server.deleted) <= bound, (len(server.deleted), bound)
-        assert len(server.deleted) < 20_000
+        try:
+            _cancel_while_running(redis_server, server, env, workers, tmp_path)
+        finally:
+            for worker in workers:
+                worker.kill()  # a failed assertion must not leave them running
+
+
+def _cancel_while_running(
+    redis_server: RedisServer,
+    server: ThreadedServer,
+    env: dict[str, str],
+    workers: list[JobProcess],
+    tmp_path: Path,
+) -> None:
+    while sum(w.get("batches", 0) for w in status_of("run", env)["workers"].values()) < 3:
+        time.sleep(0.05)
+    assert run_job(["cancel", "run"], env).returncode == 0
+    keys = JobKeys.of("run")
+    client = sync_redis.Redis.from_url(redis_server.url, decode_responses=True)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hmget(keys.counts, ["deleted", "missing", "failed"])
+        pipe.xpending(keys.batches, GROUP)
+        settled, pending = pipe.execute()
+    client.close()
+    bound = sum(int(n or 0) for n in settled) + 100 * int(pending["pending"])
+    # a report while they finish: every submitted id in one bucket
+    buckets = report_buckets("run", env, tmp_path / "report")
+    assert sorted(i for ids in buckets.values() for i in ids) == hex_ids(20_000)
+    for worker in workers:
+        code, err = worker.finish()
+        assert code == 1 and "job cancelled" in err, err
+    assert len(server.deleted) <= bound, (len(server.deleted), bound)
+    assert len(server.deleted) < 20_000
