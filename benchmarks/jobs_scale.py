@@ -169,6 +169,8 @@ def measure(size: int, rate: float, work: Path, *, kill: bool) -> dict[str, Any]
 
 def extrapolate(rows: list[dict[str, Any]], field: str, size: int) -> float | None:
     """``field`` at ``size`` ids on the least-squares line through the measured points."""
+    if field == "report_peak_rss_mib":  # bounded by design (the report streams): no trend
+        return max((r[field] for r in rows), default=None)
     per_id = field == "redis_bytes_per_id"  # fitted as the total, a fixed part and a cost an id
     points = [(r["ids"], r[field] * (r["ids"] if per_id else 1)) for r in rows]
     if len(points) < 2:
@@ -246,6 +248,7 @@ def draw(results: dict[str, Any], path: Path) -> str | None:
             ax.plot([xs[-1], *(x for x, _ in ext)], [rows[-1][field], *(v for _, v in ext)],
                     "o--", label="extrapolated")  # fmt: skip
         ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("ids (millions)")
         ax.set_title(title)
         ax.legend()
@@ -254,13 +257,32 @@ def draw(results: dict[str, Any], path: Path) -> str | None:
     return path.name
 
 
+def _finish(results: dict[str, Any], here: Path, *, keep: bool = True) -> None:
+    """Extrapolate; with ``keep``, draw and keep the figures in ``jobs_scale.json``."""
+    results["extrapolated"] = {
+        str(size): {f: extrapolate(results["rows"], f, size) for f in _FIELDS}
+        for size in EXTRAPOLATE
+    }
+    if not keep:
+        return
+    results["chart"] = draw(results, here / "jobs_scale.png")
+    (here / "jobs_scale.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.jobs_scale")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--quick", action="store_true", help="20,000 and 60,000 ids")
     parser.add_argument("--no-kill", action="store_true", help="skip the takeover measurement")
+    parser.add_argument("--render-only", action="store_true", help="redraw from jobs_scale.json")
     args = parser.parse_args(argv)
+    here = Path(__file__).parent
+    if args.render_only:
+        results = json.loads((here / "jobs_scale.json").read_text())
+        _finish(results, here)
+        print("\n".join(markdown(results)))
+        return 0
     if args.quick:
         args.sizes = [20_000, 60_000]
     commit = subprocess.run(
@@ -278,14 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             results["rows"].append(
                 measure(size, args.rate, Path(tmp), kill=i == 0 and not args.no_kill)
             )
-    results["extrapolated"] = {
-        str(size): {f: extrapolate(results["rows"], f, size) for f in _FIELDS}
-        for size in EXTRAPOLATE
-    }
-    here = Path(__file__).parent
-    if not args.quick:
-        results["chart"] = draw(results, here / "jobs_scale.png")
-        (here / "jobs_scale.json").write_text(json.dumps(results, indent=1) + "\n")
+    _finish(results, here, keep=not args.quick)
     print("\n".join(markdown(results)))
     return 0
 
