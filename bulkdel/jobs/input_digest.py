@@ -28,9 +28,17 @@ class InputDigest:
         """The input position fed up to."""
         return self.hashed + len(self._waiting)
 
-    def feed(self, values: list[str]) -> None:
-        """The next items' values, in input order."""
+    def feed(self, values: list[str], committed: tuple[int, str]) -> bool:
+        """The next items' values, in input order; False when they cross the ``committed``
+        (position, digest) and the input up to there does not hash to it. Items up to that
+        position are hashed at once (none of them is committed again)."""
         self._waiting += values
+        at, digest = committed
+        if self.hashed < at <= self.read:
+            return not digest or self.at(at) == digest
+        if self.read < at:
+            self.at(self.read)
+        return True
 
     def at(self, position: int) -> str:
         """The digest of the input's first ``position`` items (at least ``hashed``, at most

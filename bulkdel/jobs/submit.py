@@ -27,6 +27,7 @@ from . import redisio
 from .input_digest import InputDigest
 from .redis_keys import GROUP, REGISTRY, JobKeys
 from .scripts import CREATE, SUBMIT
+from .submit_watch import beating, resubmit_command
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -102,6 +103,9 @@ class Submitter:
         wait: how to wait for Redis through an outage; ``RedisWait`` defaults if None.
         on_full: called once, with the open batches, the first time the stream is full and
             the submitter waits for workers (the CLI says so on its terminal).
+        resubmit: the command that runs this submit again, kept in Redis while it runs:
+            if it stops (or Redis goes back to before its end), workers, ``job status``
+            and ``job report`` say to run it again (``submit_watch``).
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class Submitter:
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
         on_full: Callable[[int], None] | None = None,
+        resubmit: str | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
             raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
@@ -127,6 +132,7 @@ class Submitter:
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
         self.on_full = on_full
+        self.resubmit = resubmit or resubmit_command(job, None)
         self._said_full = False
         #: what identifies the input read so far: a hash of every item's value, in order
         self._content = InputDigest()
@@ -161,6 +167,16 @@ class Submitter:
             RedisError: Redis went back in time and ``reopen`` is None (run the same submit
                 again: it resumes from what Redis holds).
         """
+        async with beating(self.redis, self.keys, self.resubmit):
+            return await self._submit_all(chunks, fingerprint, resumable, reopen)
+
+    async def _submit_all(
+        self,
+        chunks: AsyncIterable[Chunk],
+        fingerprint: str,
+        resumable: bool,
+        reopen: Callable[[], AsyncIterable[Chunk]] | None,
+    ) -> SubmitResult:
         while True:
             try:
                 return await self._submit_once(chunks, fingerprint, resumable)
@@ -244,17 +260,10 @@ class Submitter:
         await self._commit(cut.rest(), records.upto(end), end, final=True)
 
     def _digest(self, chunk: Chunk) -> None:
-        """Feed the chunk's items to the input's digest; at the committed position, the
-        input read so far must be the input committed (a resumed stdin holds other ids
-        otherwise). Items up to there are hashed at once (none of them is committed again)."""
-        content = self._content
-        content.feed([value for _, value, _ in chunk.items])
-        at, digest = self._committed
-        if content.hashed < at <= content.read:
-            if digest and content.at(at) != digest:
-                self._refuse()
-        elif content.read < at:
-            content.at(content.read)
+        """Hash the chunk's items: the input must be the one committed (a resumed stdin
+        holds other ids otherwise)."""
+        if not self._content.feed([value for _, value, _ in chunk.items], self._committed):
+            self._refuse()
 
     async def _same_whole(self, chunks: AsyncIterable[Chunk]) -> None:
         """A finished job is submitted again: the whole input must be the one it holds."""
