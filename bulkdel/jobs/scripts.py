@@ -65,7 +65,9 @@ RELEASE: Final = _load("release")
 #: Take new batches, only while the job may be worked on: the state check and the read are
 #: one step, so that no batch is taken after a cancel. Never blocks (a script cannot): the
 #: caller waits outside it, on new entries after the last one (``XREAD BLOCK``).
-#: KEYS: meta, batches. ARGV: group, worker, count.
+#: A take (or a takeover) retried after its answer was lost reads with start ``0``: the
+#: worker's own pending entries again (its caller keeps those it does not hold), none new.
+#: KEYS: meta, batches. ARGV: group, worker, count, start (``>`` new, ``0`` own again).
 #: Returns {state, last entry id, entries...}; {-1} gone; {-2} cancelled.
 TAKE: Final = _load("take")
 

@@ -125,7 +125,7 @@ class Worker:
         #: settles and heartbeats wait for Redis as ``wait`` allows, whatever a stop says
         self._forever = StopSignal(self.stop_signal.clock)
         self._settle = redis.register_script(SETTLE)
-        self.claims = Claims(redis, self.keys, self.name, visibility_timeout, self.wait)
+        self.claims = Claims(redis, self.keys, self.name, visibility_timeout, self.wait, block)
         self.submit_watch = SubmitWatch(redis, self.keys, f"worker {self.name}: ", on_stalled)
         #: why Redis cannot be used (out of memory, past the wait): raised once all is given back
         self._failure: RedisError | None = None
@@ -206,7 +206,7 @@ class Worker:
                     claimed = await self.claims.take_over(free, self._in_hand, self.stop_signal)
                     self.result.claimed += len(claimed)
                     due = clock.time() + self.heartbeat_every
-                entries = claimed or await self.claims.read(free, self.block, self.stop_signal)
+                entries = claimed or await self.claims.read(free, self.stop_signal, self._in_hand)
                 idle = not entries
                 if idle and (await self._done() or self.until_idle):
                     return

@@ -15,7 +15,7 @@ from bulkdel.core.stop import StopSignal
 from bulkdel.jobs import Submitter, connect, job_status
 from bulkdel.jobs.claim import Claims
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
-from bulkdel.jobs.scripts import CREATE, SETTLE, SUBMIT
+from bulkdel.jobs.scripts import CREATE, SETTLE, SUBMIT, TAKE, TAKEOVER
 from bulkdel.redis_connection import RedisWait
 from tests.fault_proxy import FaultProxy
 from tests.jobs_helpers import chunks, ids
@@ -110,13 +110,19 @@ async def test_a_take_whose_answer_was_lost_is_not_handed_out_twice(
         url = f"redis://127.0.0.1:{proxy.port}/0"
         client = connect(url)
         claims = Claims(client, keys, "w", 0.001 if how == "take_over" else 60, RedisWait(url))
-        first = [entry_id for entry_id, _ in await claims.read(2, 0, stop, set())]
+        # (a take over would take our own too, idle past 1 ms: none held there)
+        first = (
+            [] if how == "take_over" else [e for e, _ in await claims.read(2, stop, set(), block=0)]
+        )
+        await client.ping()  # connected, and the scripts loaded, before answers are lost
+        for script in (TAKE, TAKEOVER):
+            await redis.script_load(script)
         proxy.lose_answers()
         if how == "take":
-            lost = asyncio.create_task(claims.read(3, 0, stop, set(first)))
+            lost = asyncio.create_task(claims.read(3, stop, set(first), block=0))
         else:
             lost = asyncio.create_task(claims.take_over(3, set(first), stop))
-        while len(await _pending(redis, keys, "w")) < 5:  # the take ran in Redis
+        while len(await _pending(redis, keys, "w")) < len(first) + 3:  # the take ran
             await asyncio.sleep(0.01)
         proxy.cut()
         proxy.resume()
