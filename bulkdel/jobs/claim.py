@@ -3,7 +3,7 @@ batches kept (the heartbeat) and unsent ones given back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..core.stop import StopSignal
@@ -15,6 +15,9 @@ from .scripts import HEARTBEAT, RELEASE, TAKE, TAKEOVER
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+#: own pending batches a retried take may find beyond those held: any lost take's (at most
+#: a worker's capacity), with room to spare
+_AGAIN_ROOM: Final = 1000
 #: idle time a given-back batch gets: past any worker's visibility timeout (ten days, ms)
 _GIVEN_BACK_IDLE: Final = 864_000_000
 
@@ -46,6 +49,7 @@ class Claims:
         name: the worker's consumer name.
         visibility_timeout: seconds a batch may go without its worker's heartbeat.
         wait: how to wait for Redis (the worker's).
+        block: seconds one read waits for new batches.
     """
 
     def __init__(
@@ -55,8 +59,10 @@ class Claims:
         name: str,
         visibility_timeout: float,
         wait: RedisWait,
+        block: float = 1.0,
     ) -> None:
         self.redis = redis
+        self.block = block
         self.wait = wait
         self.keys = keys
         self.name = name
@@ -86,13 +92,18 @@ class Claims:
             said = True
             await stop.sleep(every)
 
-    async def read(self, count: int, block: float, stop: StopSignal) -> list[Entry]:
-        """New batches (``scripts.TAKE``), waiting up to ``block`` seconds for one.
+    async def read(
+        self, count: int, stop: StopSignal, held: set[str], block: float | None = None
+    ) -> list[Entry]:
+        """New batches (``scripts.TAKE``), waiting up to ``block`` seconds (``self.block``
+        if None) for one; ``held``: the batches this worker holds (a retried take leaves
+        them out).
 
         Raises:
             JobCancelled: the job is cancelled: nothing was taken.
         """
-        last, entries = await self._take(count, stop)
+        block = self.block if block is None else block
+        last, entries = await self._take(count, stop, held)
         if entries or block <= 0:
             return entries
         keys = self.keys
@@ -106,20 +117,39 @@ class Claims:
             stop,
             wait=self.wait,
         )
-        return (await self._take(count, stop))[1] if arrived else []
+        return (await self._take(count, stop, held))[1] if arrived else []
 
-    async def _take(self, count: int, stop: StopSignal) -> tuple[str, list[Entry]]:
-        keys = self.keys
-        answer: Any = await redisio.call(
-            keys,
-            lambda: self._take_script(
-                keys=[keys.meta, keys.batches], args=[GROUP, self.name, count]
-            ),
-            stop,
-            wait=self.wait,
+    async def _take(self, count: int, stop: StopSignal, held: set[str]) -> tuple[str, list[Entry]]:
+        answer = await redisio.call(
+            self.keys, self._first(self._take_new(count), held), stop, wait=self.wait
         )
-        _check(keys, answer)
-        return str(answer[1]), [_entry(e) for e in answer[2:]]
+        _check(self.keys, answer)
+        return str(answer[1]), [e for e in map(_entry, answer[2:]) if e[0] not in held]
+
+    def _take_new(self, count: int) -> Callable[[], Awaitable[Any]]:
+        keys = self.keys
+        return lambda: self._take_script(
+            keys=[keys.meta, keys.batches], args=[GROUP, self.name, count, ">"]
+        )
+
+    def _first(
+        self, call: Callable[[], Awaitable[Any]], held: set[str]
+    ) -> Callable[[], Awaitable[Any]]:
+        """``call`` the first time; a retry (its first run may have taken batches and lost
+        the answer) reads this worker's own pending batches again instead, so that the lost
+        ones are handed out now, and none twice (``held`` ones are left out by the caller)."""
+        tries = 0
+        keys = self.keys
+
+        def attempt() -> Awaitable[Any]:
+            nonlocal tries
+            tries += 1
+            if tries == 1:
+                return call()
+            args: list[str | int] = [GROUP, self.name, len(held) + _AGAIN_ROOM, "0"]
+            return self._take_script(keys=[keys.meta, keys.batches], args=args)
+
+        return attempt
 
     async def take_over(self, count: int, held: set[str], stop: StopSignal) -> list[Entry]:
         """Batches idle longer than the visibility timeout (``scripts.TAKEOVER``): their
@@ -130,14 +160,17 @@ class Claims:
         """
         keys = self.keys
         args: list[str | int] = [GROUP, self.name, self.min_idle_ms, self._cursor, count]
-        answer: Any = await redisio.call(
-            keys,
-            lambda: self._takeover(keys=[keys.meta, keys.batches], args=args),
-            stop,
-            wait=self.wait,
-        )
+        first = self._first(lambda: self._takeover(keys=[keys.meta, keys.batches], args=args), held)
+        tries: list[None] = []
+
+        def attempt() -> Awaitable[Any]:
+            tries.append(None)
+            return first()
+
+        answer: Any = await redisio.call(keys, attempt, stop, wait=self.wait)
         _check(keys, answer)
-        self._cursor = str(answer[1])
+        if len(tries) == 1:  # a retry's answer is a take's: no cursor in it
+            self._cursor = str(answer[1])
         # An entry of our own comes back only if our heartbeat could not reach Redis: it is
         # still being worked on here.
         return [(i, f) for i, f in map(_entry, answer[2:]) if i not in held]

@@ -78,7 +78,9 @@ RELEASE: Final = _load("release")
 #: Take new batches, only while the job may be worked on: the state check and the read are
 #: one step, so that no batch is taken after a cancel. Never blocks (a script cannot): the
 #: caller waits outside it, on new entries after the last one (``XREAD BLOCK``).
-#: KEYS: meta, batches. ARGV: group, worker, count.
+#: A take (or a takeover) retried after its answer was lost reads with start ``0``: the
+#: worker's own pending entries again (its caller keeps those it does not hold), none new.
+#: KEYS: meta, batches. ARGV: group, worker, count, start (``>`` new, ``0`` own again).
 #: Returns {state, last entry id, entries...}; {-1} gone; {-2} cancelled.
 TAKE: Final = _load("take")
 
@@ -99,3 +101,8 @@ TAKEOVER: Final = _load("takeover")
 #: Returns {last result, state, created, settled_at, counts (flat), workers (flat), open
 #: batches, held batches, invalid records, duplicate records}; {-1} gone.
 SNAPSHOT: Final = _load("snapshot")
+
+#: The submitter's sign of life, while the job is submitting: the Redis server's time, and
+#: the command that runs the same submit again (said when no submitter is seen).
+#: KEYS: meta. ARGV: the command. Returns 1; 0 not submitting (nothing written); -1 gone.
+SUBMIT_BEAT: Final = _load("submit_beat")
