@@ -11,6 +11,7 @@ It runs its own event loop in a thread, so a test drives real subprocesses throu
         proxy.resume()     # what was held flows on, in order
         proxy.cut()        # every connection reset; new ones refused until resume()
         proxy.slow(0.05)   # each chunk waits 50 ms each way
+        proxy.lose_answers()  # requests reach the target, its answers are dropped
 
 Faults are switched between bytes, never inside the proxy's own bookkeeping, so what a peer
 sees is what a real network (or a stopped server) does to it.
@@ -49,6 +50,7 @@ class FaultProxy:
         self._flowing: asyncio.Event | None = None
         self._refusing = False
         self._delay = 0.0
+        self._losing = False
         self._writers: set[asyncio.StreamWriter] = set()
 
     # -- the switches (called from the test's thread) --------------------------------------
@@ -61,12 +63,18 @@ class FaultProxy:
         """Back to normal: held bytes flow on, new connections are accepted, no delay."""
         self._delay = 0.0
         self._refusing = False
+        self._losing = False
         self._call(self._set_flowing, True)
 
     def cut(self) -> None:
         """Reset every open connection and refuse new ones until ``resume``."""
         self._refusing = True
         self._call(self._close_all)
+
+    def lose_answers(self) -> None:
+        """Requests flow on to the target; what it answers is dropped (a connection that
+        dies after the request was sent): ``cut`` then ``resume`` to go on."""
+        self._losing = True
 
     def slow(self, seconds: float) -> None:
         """Delay each chunk by ``seconds`` in each direction."""
@@ -135,13 +143,17 @@ class FaultProxy:
         self.connections += 1
         self._writers.update((writer, up_writer))
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            self._pipe(reader, up_writer),
+            self._pipe(up_reader, writer, answers=True),
+            return_exceptions=True,
         )
         for side in (writer, up_writer):
             self._writers.discard(side)
             side.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answers: bool = False
+    ) -> None:
         assert self._flowing is not None
         while True:
             data = await reader.read(CHUNK)
@@ -152,6 +164,8 @@ class FaultProxy:
                 await asyncio.sleep(self._delay)
             if writer.transport.is_closing():
                 break
+            if answers and self._losing:
+                continue
             writer.write(data)
             await writer.drain()
         with contextlib.suppress(OSError, RuntimeError):

@@ -10,14 +10,14 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from itertools import compress
 from typing import Any
 
 from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..core.stop import StopSignal
 from ..ledger import Ledger
 from ..models import Abort, AbortReason, Settings
-from .dedupe import Deduper, SeenIds
+from .dedupe import Deduper
+from .ingest import Batches, Ingest
 from .sources import Chunk
 from .workpool import WorkPool
 
@@ -110,7 +110,8 @@ class Reader:
         self._ambiguous = ambiguous
         self._stop = stop
         self._signal = signal
-        self.dedupe: SeenIds = Deduper(spill_dir)
+        #: validation and de-duplication, shared with ``job submit`` (``ingest``)
+        self.ingest = Ingest(Deduper(spill_dir))
         #: the whole input was read
         self.input_done = False
         #: ids a resumed run found settled in the journal, and found left in flight
@@ -123,43 +124,35 @@ class Reader:
         try:
             # A new table's pages, faulted in between turns of the loop (a job's pass-through
             # de-duplication has none).
-            for _ in getattr(self.dedupe, "warm", tuple)():
+            for _ in getattr(self.ingest.dedupe, "warm", tuple)():
                 await asyncio.sleep(0)
             if await self._batches(chunks):
                 self.input_done = True
         finally:
             try:
-                await self.dedupe.aclose()  # a long run's files are freed in steps
+                await self.ingest.aclose()  # a long run's files are freed in steps
             finally:
                 await self.pool.close_reader()
 
     async def _batches(self, chunks: AsyncIterable[Chunk]) -> bool:
         settings = self.settings
-        size = settings.batch_size
+        cut = Batches(settings.batch_size)
         held: list[list[str]] | None = [] if settings.max_delete is not None else None
-        batch: list[str] = []
         async for chunk in _with_idle(chunks, settings.linger, self._signal):
             if chunk is None:
-                if batch and held is None:
-                    if not await self._put(batch):
-                        return False
-                    batch = []
+                if len(cut) and held is None and not await self._put(cut.rest()):
+                    return False
                 continue
-            batch += await self._accept(chunk)
-            start = 0
-            while len(batch) - start >= size:  # cut in slices: no per-id Python step
-                full = batch[start : start + size]
-                start += size
+            for full, _ in cut.add(await self._accept(chunk)):
                 if held is not None:
                     held.append(full)
                 elif not await self._put(full):
                     return False
-            batch = batch[start:]
             if (held is not None and self._over_limit()) or self.pool.stopping:
                 return False
         if self.pool.stopping or (self._signal is not None and self._signal.is_set):
             return False  # the stop ended the reading, not the input
-        if batch:
+        if batch := cut.rest():
             if held is not None:
                 held.append(batch)
             elif not await self._put(batch):
@@ -170,22 +163,16 @@ class Reader:
         return True
 
     async def _accept(self, chunk: Chunk) -> list[str]:
-        """Validate and de-duplicate a chunk; returns the new ids that need sending."""
+        """Validate and de-duplicate a chunk (``Ingest``); returns the new ids that need
+        sending."""
         ledger = self.ledger
-        source = chunk.source
-        items = chunk.items
-        values = [value for _, value, problem in items if problem is None]
-        if len(values) < len(items):
-            for line, value, problem in items:
-                if problem is not None:
-                    ledger.invalid(source, line, value, problem)
-            items = [item for item in items if item[2] is None]
-        new = await self.dedupe.add_new_async(values)  # a spill hands the loop back in steps
-        fresh = list(compress(values, new))
-        if len(fresh) < len(values):
-            for (line, value, _), is_new in zip(items, new, strict=True):
-                if not is_new:
-                    ledger.duplicate(value, source, line)
+        accepted = await self.ingest.accept(chunk)
+        source = accepted.source
+        for _, (line, value, problem) in accepted.invalid:
+            ledger.invalid(source, line, value, problem or "")
+        for _, (line, value, _) in accepted.duplicates:
+            ledger.duplicate(value, source, line)
+        fresh = accepted.fresh
         if self.journal is not None and self.journal.resumed and fresh:
             fresh = await self._resume_known(fresh)
         ledger.unique(len(fresh))

@@ -38,11 +38,13 @@ async def run_status(args: argparse.Namespace) -> int:
     """``bulkdel job status --job NAME``: counts, batches, and each worker's figures with
     when it was last seen (``gone`` past the visibility timeout)."""
     from ..jobs import job_status
+    from ..jobs.submit_watch import stalled_submit
 
     name = job_name(args)
     async with redis_session(*job_redis(args)) as (redis, _):
         status = await job_status(redis, name)
         now, _ = await redis.time()
+        _say_stalled(await stalled_submit(redis, name))
     liveness = worker_liveness(status, float(now), args.visibility_timeout)
     if args.json:
         shown = status.as_dict()
@@ -87,15 +89,23 @@ def status_lines(status: JobStatus, liveness: dict[str, tuple[float | None, bool
 async def run_report(args: argparse.Namespace) -> int:
     """``bulkdel job report --job NAME --report-dir D``."""
     from ..jobs import job_report
+    from ..jobs.submit_watch import stalled_submit
 
     name = job_name(args)
     async with redis_session(*job_redis(args)) as (redis, _):
         report = await job_report(redis, name, args.report_dir)
+        _say_stalled(await stalled_submit(redis, name))
     if args.json:
         print(json.dumps(report.summary(), indent=2))
     else:
         print(format_text(report), file=sys.stderr)
     return report.exit_code if report.complete else EXIT_INCOMPLETE
+
+
+def _say_stalled(note: str | None) -> None:
+    """A submitting job with no submitter running: say to run it again (one line)."""
+    if note is not None:
+        print(f"bulkdel: {note}", file=sys.stderr)
 
 
 async def run_cancel(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ async def run_submit(args: argparse.Namespace) -> int:
         Declined: a terminal user did not confirm.
     """
     from ..jobs import Submitter
+    from ..jobs.submit_watch import resubmit_command
 
     settings = settings_from_args(args, os.environ)
     selection = selection_from_args(args)
@@ -49,6 +50,7 @@ async def run_submit(args: argparse.Namespace) -> int:
             max_open=args.max_open,
             wait=wait,
             on_full=lambda n: _say_waiting(args.job, n),
+            resubmit=resubmit_command(args.job, args.sources or (None if selection else ["-"])),
         )
         with stop_on_signals(submitter.stop.set):
             try:

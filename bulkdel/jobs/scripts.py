@@ -99,3 +99,8 @@ TAKEOVER: Final = _load("takeover")
 #: Returns {last result, state, created, settled_at, counts (flat), workers (flat), open
 #: batches, held batches, invalid records, duplicate records}; {-1} gone.
 SNAPSHOT: Final = _load("snapshot")
+
+#: The submitter's sign of life, while the job is submitting: the Redis server's time, and
+#: the command that runs the same submit again (said when no submitter is seen).
+#: KEYS: meta. ARGV: the command. Returns 1; 0 not submitting (nothing written); -1 gone.
+SUBMIT_BEAT: Final = _load("submit_beat")

@@ -11,20 +11,23 @@ however long the input is.
 
 from __future__ import annotations
 
-import hashlib
 import json
+from bisect import bisect_right
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from .._engine.dedupe import Deduper
+from .._engine.ingest import Accepted, Batches, Ingest
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
 from ..errors import RedisError, UsageError
 from ..redis_connection import RedisWait, url_of
 from . import redisio
+from .input_digest import InputDigest
 from .redis_keys import GROUP, REGISTRY, JobKeys
 from .scripts import CREATE, SUBMIT
+from .submit_watch import beating, resubmit_command
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -57,13 +60,35 @@ class SubmitResult:
     rolled_back: int = 0
 
 
-@dataclass
-class _Pending:
-    """What was read since the last commit."""
+class _Records:
+    """Invalid and repeated items read and not committed yet, in input order."""
 
-    ids: list[str] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self._invalid: list[tuple[int, str]] = []
+        self._duplicates: list[tuple[int, str]] = []
+        #: what ``upto`` took: JSON lines of the invalid items, and the repeated ids
+        self.invalid: list[str] = []
+        self.duplicates: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._invalid) + len(self._duplicates)
+
+    def add(self, accepted: Accepted) -> None:
+        source = accepted.source
+        self._invalid += [
+            (at, _invalid(source, line, value, problem or ""))
+            for at, (line, value, problem) in accepted.invalid
+        ]
+        self._duplicates += [(at, value) for at, (_, value, _) in accepted.duplicates]
+
+    def upto(self, position: int) -> _Records:
+        """Takes out the records at or before input ``position``."""
+        taken = _Records()
+        for held, out in ((self._invalid, taken.invalid), (self._duplicates, taken.duplicates)):
+            n = bisect_right(held, position, key=lambda record: record[0])
+            out += [record for _, record in held[:n]]
+            del held[:n]
+        return taken
 
 
 class Submitter:
@@ -78,6 +103,9 @@ class Submitter:
         wait: how to wait for Redis through an outage; ``RedisWait`` defaults if None.
         on_full: called once, with the open batches, the first time the stream is full and
             the submitter waits for workers (the CLI says so on its terminal).
+        resubmit: the command that runs this submit again, kept in Redis while it runs:
+            if it stops (or Redis goes back to before its end), workers, ``job status``
+            and ``job report`` say to run it again (``submit_watch``).
     """
 
     def __init__(
@@ -90,6 +118,7 @@ class Submitter:
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
         on_full: Callable[[int], None] | None = None,
+        resubmit: str | None = None,
     ) -> None:
         if not 1 <= batch_size <= 100:
             raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
@@ -103,9 +132,10 @@ class Submitter:
         self._submit = redis.register_script(SUBMIT)
         self.result = SubmitResult()
         self.on_full = on_full
+        self.resubmit = resubmit or resubmit_command(job, None)
         self._said_full = False
         #: what identifies the input read so far: a hash of every item's value, in order
-        self._content = hashlib.sha256()
+        self._content = InputDigest()
         #: the position and content digest Redis holds for the job
         self._committed: tuple[int, str] = (0, "")
         #: the position this submitter committed last (each commit is compared with it)
@@ -137,6 +167,16 @@ class Submitter:
             RedisError: Redis went back in time and ``reopen`` is None (run the same submit
                 again: it resumes from what Redis holds).
         """
+        async with beating(self.redis, self.keys, self.resubmit):
+            return await self._submit_all(chunks, fingerprint, resumable, reopen)
+
+    async def _submit_all(
+        self,
+        chunks: AsyncIterable[Chunk],
+        fingerprint: str,
+        resumable: bool,
+        reopen: Callable[[], AsyncIterable[Chunk]] | None,
+    ) -> SubmitResult:
         while True:
             try:
                 return await self._submit_once(chunks, fingerprint, resumable)
@@ -149,7 +189,7 @@ class Submitter:
                     raise RedisError(self.wait.url, f"{back}{again}") from None
                 redisio.log.warning("%s: reading the input again from there", back)
                 self.result.rolled_back += 1
-                self._content = hashlib.sha256()
+                self._content = InputDigest()
                 chunks = reopen()
 
     async def _submit_once(
@@ -190,61 +230,47 @@ class Submitter:
         return self.result
 
     async def _read(self, chunks: AsyncIterable[Chunk], skip: int) -> None:
-        dedupe = Deduper()
+        # The ingest of ``bulkdel delete`` (``_engine.ingest``): the same id rule,
+        # de-duplication and batch cuts; ids up to ``skip`` only rebuild the de-duplication.
+        ingest = Ingest(Deduper(), skip=skip)
         try:
-            await self._read_new(chunks, skip, dedupe)
+            await self._read_new(chunks, ingest)
         finally:
-            await dedupe.aclose()
+            await ingest.aclose()
 
-    async def _read_new(self, chunks: AsyncIterable[Chunk], skip: int, dedupe: Deduper) -> None:
-        pending = _Pending()
-        position = 0
+    async def _read_new(self, chunks: AsyncIterable[Chunk], ingest: Ingest) -> None:
+        """Commit each batch with the invalid and repeated items before its last id."""
+        cut = Batches(self.batch_size)
+        records = _Records()
         async for chunk in chunks:
-            # One call a chunk; ids before ``skip`` count too (a resume finds the same repeats).
-            valid = [v for _, v, problem in chunk.items if problem is None]
-            new = iter(await dedupe.add_new_async(valid))  # hands the loop back between steps
-            for line, value, problem in chunk.items:
-                position += 1
-                self._read_item(value, position)
-                if problem is not None:
-                    if position > skip:
-                        pending.invalid.append(_invalid(chunk.source, line, value, problem))
-                    continue
-                if not next(new):
-                    if position > skip:
-                        pending.duplicates.append(value)
-                    continue
-                if position <= skip:
-                    continue
-                pending.ids.append(value)
-                if len(pending.ids) >= self.batch_size:
-                    if not await self._commit(pending, position):
-                        return
-                    pending = _Pending()
-            if position > skip and _records(pending) >= _RECORDS_PER_COMMIT:
-                if not await self._commit(pending, position):
+            self._digest(chunk)
+            accepted = await ingest.accept(chunk)
+            records.add(accepted)
+            for ids, at in cut.add(accepted.fresh, accepted.fresh_at):
+                if not await self._commit(ids, records.upto(at), at):
                     return
-                pending = _Pending()
-        if position < skip:
+            if len(records) >= _RECORDS_PER_COMMIT:
+                # Records are not held without bound: committed now, with a short batch.
+                end = accepted.end
+                if not await self._commit(cut.rest(), records.upto(end), end):
+                    return
+        if ingest.position < ingest.skip:
             self._refuse()
-        await self._commit(pending, position, final=True)
+        end = ingest.position
+        await self._commit(cut.rest(), records.upto(end), end, final=True)
 
-    def _read_item(self, value: str, position: int) -> None:
-        """Hash one item; at the committed position, the input read so far must be the
-        input committed (a resumed stdin holds other ids otherwise)."""
-        self._content.update(value.encode("utf-8", "surrogateescape") + b"\n")
-        at, digest = self._committed
-        if position == at and digest and self._content.hexdigest() != digest:
+    def _digest(self, chunk: Chunk) -> None:
+        """Hash the chunk's items: the input must be the one committed (a resumed stdin
+        holds other ids otherwise)."""
+        if not self._content.feed([value for _, value, _ in chunk.items], self._committed):
             self._refuse()
 
     async def _same_whole(self, chunks: AsyncIterable[Chunk]) -> None:
         """A finished job is submitted again: the whole input must be the one it holds."""
-        position = 0
         async for chunk in chunks:
-            for _, value, _ in chunk.items:
-                position += 1
-                self._read_item(value, position)
-        if position != self._committed[0] and self._committed[1]:
+            self._digest(chunk)
+            self._content.at(self._content.read)
+        if self._content.read != self._committed[0] and self._committed[1]:
             self._refuse()
 
     def _refuse(self) -> None:
@@ -255,34 +281,32 @@ class Submitter:
             "sources",
         )
 
-    async def _commit(self, pending: _Pending, position: int, *, final: bool = False) -> bool:
-        """Commit ``pending``; waits while the stream is full. False when cancelled."""
+    async def _commit(
+        self, ids: list[str], records: _Records, position: int, *, final: bool = False
+    ) -> bool:
+        """Commit one batch (maybe empty) and the records before ``position``; waits while
+        the stream is full. False when cancelled."""
         keys = self.keys
-        read = len(pending.ids) + len(pending.invalid) + len(pending.duplicates)
+        invalid, duplicates = records.invalid, records.duplicates
         args: list[str | int] = [
             self.max_open,
             position,
-            " ".join(pending.ids),
-            read,
-            len(pending.invalid),
-            len(pending.duplicates),
-            len(pending.ids),
-            "".join(pending.invalid),
-            " ".join(pending.duplicates),
+            " ".join(ids),
+            len(ids) + len(invalid) + len(duplicates),
+            len(invalid),
+            len(duplicates),
+            len(ids),
+            "".join(invalid),
+            " ".join(duplicates),
             "1" if final else "0",
-            self._content.hexdigest(),
+            self._content.at(position),
             self._position,
         ]
+        script_keys = [keys.meta, keys.batches, keys.counts, keys.invalid, keys.duplicates]
         wait = _FULL_WAIT[0]
         while True:
             answer = await redisio.call(
-                keys,
-                lambda: self._submit(
-                    keys=[keys.meta, keys.batches, keys.counts, keys.invalid, keys.duplicates],
-                    args=args,
-                ),
-                self.stop,
-                wait=self.wait,
+                keys, lambda: self._submit(keys=script_keys, args=args), self.stop, wait=self.wait
             )
             redisio.check_gone(keys, answer)
             if isinstance(answer, list) and answer[0] == 0:
@@ -299,7 +323,7 @@ class Submitter:
             if answer == 1:
                 break
         self._position = position
-        if pending.ids:
+        if ids:
             self.result.batches += 1
         self.result.complete = final
         return True
@@ -331,10 +355,6 @@ class _RolledBack(Exception):
 def _register(redis: Redis, job: str) -> Callable[[], Awaitable[int]]:
     """Adds ``job`` to the registry of jobs (``REGISTRY``)."""
     return lambda: redis.sadd(REGISTRY, job)
-
-
-def _records(pending: _Pending) -> int:
-    return len(pending.invalid) + len(pending.duplicates)
 
 
 def _invalid(source: str, line: int, value: str, reason: str) -> str:

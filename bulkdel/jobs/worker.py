@@ -31,6 +31,7 @@ from .claim import Claims, JobCancelled
 from .outcome import BatchOutcome, BatchProcessor
 from .redis_keys import GROUP, JobKeys
 from .scripts import SETTLE
+from .submit_watch import SubmitWatch
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -86,6 +87,7 @@ class Worker:
         wait: how to wait for Redis through an outage (``--redis-wait``); shared with the
             account budget on the same client. ``RedisWait`` defaults if None.
         on_wait: called once if the job is not in Redis yet: the worker waits for it.
+        on_stalled: told once the job's submit must be run again (``submit_watch``).
         turn: return once this many batches are taken and settled (a fleet's turn).
         until_idle: return when there is nothing to take now (a fleet moves on).
     """
@@ -103,6 +105,7 @@ class Worker:
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
         on_wait: Callable[[], None] | None = None,
+        on_stalled: Callable[[str], None] | None = None,
         turn: int | None = None,
         until_idle: bool = False,
     ) -> None:
@@ -119,11 +122,11 @@ class Worker:
         self.block = block
         self.stop_signal = stop or StopSignal()
         self.wait = wait or RedisWait(url_of(redis))
-        #: settles and heartbeats wait for Redis as long as ``wait`` allows, whatever a
-        #: stop says (a hard stop cancels)
+        #: settles and heartbeats wait for Redis as ``wait`` allows, whatever a stop says
         self._forever = StopSignal(self.stop_signal.clock)
         self._settle = redis.register_script(SETTLE)
         self.claims = Claims(redis, self.keys, self.name, visibility_timeout, self.wait)
+        self.submit_watch = SubmitWatch(redis, self.keys, f"worker {self.name}: ", on_stalled)
         #: why Redis cannot be used (out of memory, past the wait): raised once all is given back
         self._failure: RedisError | None = None
         self._in_hand: set[str] = set()
@@ -246,6 +249,7 @@ class Worker:
         if state == "cancelled":
             self.result.cancelled = True
             return True
+        await self.submit_watch.check(state, self.stop_signal, self.wait)
         if state != "submitted":
             return False
         keys = self.keys

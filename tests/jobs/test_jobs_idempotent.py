@@ -1,18 +1,24 @@
 """Scripts a retry (or a stalled connection) can run twice change nothing the second time:
-SUBMIT is compared and set on the committed position, SETTLE is keyed by its entry."""
+SUBMIT is compared and set on the committed position, SETTLE is keyed by its entry, and a
+take retried after its answer was lost hands out the batches of the lost answer, no other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bulkdel.jobs import connect, job_status
+from bulkdel.core.stop import StopSignal
+from bulkdel.jobs import Submitter, connect, job_status
+from bulkdel.jobs.claim import Claims
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import CREATE, SETTLE, SUBMIT
-from tests.jobs_helpers import ids
+from bulkdel.redis_connection import RedisWait
+from tests.fault_proxy import FaultProxy
+from tests.jobs_helpers import chunks, ids
 from tests.redis_server import RedisServer
 
 
@@ -81,3 +87,40 @@ async def test_a_settle_of_a_batch_redis_forgot_is_recorded(redis: Any) -> None:
     all_keys = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks, keys.workers]
     assert await settle(keys=[*all_keys, keys.settled], args=args) == 1
     assert (await job_status(redis, "k")).counts.deleted == 100
+
+
+async def _pending(redis: Any, keys: JobKeys, worker: str) -> list[str]:
+    rows = await redis.xpending_range(keys.batches, GROUP, "-", "+", 100, consumername=worker)
+    return sorted(row["message_id"] for row in rows)
+
+
+@pytest.mark.parametrize("how", ["take", "take_over"])
+async def test_a_take_whose_answer_was_lost_is_not_handed_out_twice(
+    redis: Any, redis_server: RedisServer, how: str
+) -> None:
+    """The connection dies after the take reached Redis: its retry gets the same batches.
+    Fails before the fix: the retry took other batches, and those of the lost answer stayed
+    pending on the worker, held by nobody until their visibility timeout."""
+    await Submitter(redis, "t", batch_size=10).submit(chunks(ids(100)), "fp")
+    keys = JobKeys.of("t")
+    stop = StopSignal()
+    if how == "take_over":  # 5 batches left idle by a dead worker
+        await redis.xreadgroup(GROUP, "dead", {keys.batches: ">"}, count=5)
+    with FaultProxy(("127.0.0.1", redis_server.port)) as proxy:
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        client = connect(url)
+        claims = Claims(client, keys, "w", 0.001 if how == "take_over" else 60, RedisWait(url))
+        first = [entry_id for entry_id, _ in await claims.read(2, 0, stop, set())]
+        proxy.lose_answers()
+        if how == "take":
+            lost = asyncio.create_task(claims.read(3, 0, stop, set(first)))
+        else:
+            lost = asyncio.create_task(claims.take_over(3, set(first), stop))
+        while len(await _pending(redis, keys, "w")) < 5:  # the take ran in Redis
+            await asyncio.sleep(0.01)
+        proxy.cut()
+        proxy.resume()
+        got = [entry_id for entry_id, _ in await lost]
+        await client.aclose()
+    assert len(got) == 3
+    assert sorted(first + got) == await _pending(redis, keys, "w")
