@@ -186,6 +186,13 @@ async def recorded(
         yield chunk
 
 
+def manifest_lines(records: Sequence[dict[str, Any]]) -> str:
+    """``records`` as the manifest's JSON lines."""
+    return "".join(
+        json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n" for record in records
+    )
+
+
 def read_manifest(path: str | os.PathLike[str]) -> Iterable[dict[str, Any]]:
     """The records of a manifest (or any JSONL of records); a torn or foreign line is
     skipped."""

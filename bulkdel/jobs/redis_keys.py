@@ -37,6 +37,8 @@ class JobKeys:
         marks: hash: final state of ids of batches delivered more than once.
         invalid: list of invalid-input records (JSON).
         duplicates: list of repeated ids.
+        manifest: list of file records (JSONL blobs), each pushed with the first batch that
+            may delete its file (``job report`` writes them to ``manifest.jsonl``).
         workers: hash: ``WORKER|field`` -> per-worker figures.
         settled: hash: entry id -> the worker whose settle recorded it (a settle run twice,
             or of a batch Redis forgot, is told apart by it).
@@ -50,6 +52,7 @@ class JobKeys:
     marks: str
     invalid: str
     duplicates: str
+    manifest: str
     workers: str
     settled: str
 
@@ -70,9 +73,9 @@ class JobKeys:
         return [getattr(self, field) for field in _FIELDS]
 
     def settle_keys(self) -> list[str]:
-        """The keys ``scripts.SETTLE`` takes, in its order (the last two are optional)."""
+        """The keys ``scripts.SETTLE`` takes, in its order (the last three are optional)."""
         fixed = ("meta", "batches", "counts", "results", "marks", "workers", "settled")
-        return [getattr(self, field) for field in (*fixed, "invalid", "duplicates")]
+        return [getattr(self, field) for field in (*fixed, "invalid", "duplicates", "manifest")]
 
     def snapshot_copy(self, token: str) -> str:
         """The key of a report's copy of the open batches (one a report: ``token``)."""
@@ -98,6 +101,7 @@ _PARTS: Final = (
     "marks",
     "invalid",
     "dups",
+    "manifest",
     "workers",
     "settled",
 )
@@ -109,6 +113,7 @@ _FIELDS: Final = (
     "marks",
     "invalid",
     "duplicates",
+    "manifest",
     "workers",
     "settled",
 )

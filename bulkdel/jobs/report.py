@@ -18,6 +18,7 @@ from ..models import Abort, AbortReason
 from ..report import Report, ReportWriter
 from ..report_writer import check_report_dir
 from ..verdict import is_complete, outcome_abort
+from .job_manifest import write_job_manifest
 from .redis_keys import JobKeys
 from .replay import replay_job
 from .snapshot import JobSnapshot, take_snapshot
@@ -41,6 +42,7 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
     ledger = Ledger([writer])
     try:
         unknown = await replay_job(redis, keys, snapshot, ledger)
+        manifest = await write_job_manifest(redis, keys, writer.directory)
     except BaseException:
         writer.close()
         raise
@@ -62,6 +64,7 @@ async def job_report(redis: Redis, job: str, report_dir: str | os.PathLike[str])
         abort=abort,
         elapsed_s=status.elapsed_s,
         report_dir=writer.directory,
+        manifest=manifest,
     )
     summary = report.summary()
     summary["job"] = {

@@ -28,10 +28,12 @@ CREATE: Final = _load("create")
 #: position the caller committed last (compare and set), so that a retry of an applied
 #: commit changes nothing and a Redis that went back in time (restored from an older
 #: snapshot) is told apart from one that did not.
-#: KEYS: meta, batches, counts, invalid, duplicates.
+#: KEYS: meta, batches, counts, invalid, duplicates, manifest.
 #: ARGV: most open batches, position, ids, read, invalid, duplicate, unique, invalid
 #: records (JSON lines), duplicate ids, final (1 when the input is all read), the digest
-#: of the input's content up to the position, the position this commit follows.
+#: of the input's content up to the position, the position this commit follows, the file
+#: records of the input read up to the batch's last id (JSON lines: in Redis with the batch,
+#: never after it).
 #: Returns 1 committed (now, or by an earlier run of this call); {0, open batches} too many
 #: open batches (try again later); -1 gone; -2 cancelled; {-3, position} Redis holds an
 #: older position (rolled back; the highest position seen is kept as ``high``: batches
@@ -47,7 +49,7 @@ SUBMIT: Final = _load("submit")
 #: and, when the job has a retention (meta ``keep``), sets it on every key it was given
 #: that has none (``RETAIN`` does the same for the keys a settle is not given).
 #: KEYS: meta, batches, counts, results, marks, workers, settled (``JobKeys.settle_keys``:
-#: these, then invalid and duplicates, which then expire with the rest).
+#: these, then invalid, duplicates and manifest, which then expire with the rest).
 #: ARGV: group, entry id, worker, in flight earlier (0|1), deleted, missing (not after
 #: retry), missing after retry, failures (JSON list of [id, error, status, attempts]),
 #: requests sent, retried, answers by status (JSON object).

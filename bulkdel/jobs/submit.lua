@@ -24,6 +24,7 @@ redis.call('HINCRBY', KEYS[3], 'duplicate', ARGV[6])
 redis.call('HINCRBY', KEYS[3], 'unique', ARGV[7])
 if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[4], ARGV[8]) end
 if ARGV[9] ~= '' then redis.call('RPUSH', KEYS[5], ARGV[9]) end
+if ARGV[13] and ARGV[13] ~= '' then redis.call('RPUSH', KEYS[6], ARGV[13]) end
 redis.call('HSET', KEYS[1], 'position', ARGV[2], 'digest', ARGV[11])
 if ARGV[10] == '1' then redis.call('HSET', KEYS[1], 'state', 'submitted') end
 return 1

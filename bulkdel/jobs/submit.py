@@ -15,13 +15,14 @@ import json
 from bisect import bisect_right
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._engine.dedupe import Deduper
 from .._engine.ingest import Accepted, Batches, Ingest
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
 from ..errors import RedisError, UsageError
+from ..manifest import manifest_lines
 from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .input_digest import InputDigest
@@ -66,9 +67,13 @@ class _Records:
     def __init__(self) -> None:
         self._invalid: list[tuple[int, str]] = []
         self._duplicates: list[tuple[int, str]] = []
-        #: what ``upto`` took: JSON lines of the invalid items, and the repeated ids
+        #: each chunk's file records (JSON lines), at the input position of its first item
+        self._files: list[tuple[int, str]] = []
+        #: what ``upto`` took: JSON lines of the invalid items, the repeated ids, and the
+        #: file records of every chunk that began at or before the position
         self.invalid: list[str] = []
         self.duplicates: list[str] = []
+        self.files: list[str] = []
 
     def __len__(self) -> int:
         return len(self._invalid) + len(self._duplicates)
@@ -81,10 +86,21 @@ class _Records:
         ]
         self._duplicates += [(at, value) for at, (_, value, _) in accepted.duplicates]
 
+    def add_files(self, first: int, records: list[dict[str, Any]]) -> None:
+        """The file records of a chunk whose first item is at input position ``first``:
+        committed with the first batch that holds any of its ids (as ``delete`` writes its
+        manifest before a chunk reaches the pipeline), so none is deleted unrecorded."""
+        self._files.append((first, manifest_lines(records)))
+
     def upto(self, position: int) -> _Records:
         """Takes out the records at or before input ``position``."""
         taken = _Records()
-        for held, out in ((self._invalid, taken.invalid), (self._duplicates, taken.duplicates)):
+        held_out = (
+            (self._invalid, taken.invalid),
+            (self._duplicates, taken.duplicates),
+            (self._files, taken.files),
+        )
+        for held, out in held_out:
             n = bisect_right(held, position, key=lambda record: record[0])
             out += [record for _, record in held[:n]]
             del held[:n]
@@ -246,6 +262,9 @@ class Submitter:
             self._digest(chunk)
             accepted = await ingest.accept(chunk)
             records.add(accepted)
+            first = accepted.end - len(chunk.items) + 1
+            if chunk.records and accepted.end > ingest.skip:
+                records.add_files(first, chunk.records)
             for ids, at in cut.add(accepted.fresh, accepted.fresh_at):
                 if not await self._commit(ids, records.upto(at), at):
                     return
@@ -287,22 +306,10 @@ class Submitter:
         """Commit one batch (maybe empty) and the records before ``position``; waits while
         the stream is full. False when cancelled."""
         keys = self.keys
-        invalid, duplicates = records.invalid, records.duplicates
-        args: list[str | int] = [
-            self.max_open,
-            position,
-            " ".join(ids),
-            len(ids) + len(invalid) + len(duplicates),
-            len(invalid),
-            len(duplicates),
-            len(ids),
-            "".join(invalid),
-            " ".join(duplicates),
-            "1" if final else "0",
-            self._content.at(position),
-            self._position,
-        ]
+        args = _submit_args(self.max_open, ids, records, position, final)
+        args += [self._content.at(position), self._position, "".join(records.files)]
         script_keys = [keys.meta, keys.batches, keys.counts, keys.invalid, keys.duplicates]
+        script_keys.append(keys.manifest)
         wait = _FULL_WAIT[0]
         while True:
             answer = await redisio.call(
@@ -350,6 +357,25 @@ class _RolledBack(Exception):
             f"job {job!r}: Redis holds its input up to item {at:,}, behind the {mine:,} "
             "this submit committed (restored from an older snapshot?)"
         )
+
+
+def _submit_args(
+    max_open: int, ids: list[str], records: _Records, position: int, final: bool
+) -> list[str | int]:
+    """SUBMIT's first ten arguments (``scripts.SUBMIT``)."""
+    invalid, duplicates = records.invalid, records.duplicates
+    return [
+        max_open,
+        position,
+        " ".join(ids),
+        len(ids) + len(invalid) + len(duplicates),
+        len(invalid),
+        len(duplicates),
+        len(ids),
+        "".join(invalid),
+        " ".join(duplicates),
+        "1" if final else "0",
+    ]
 
 
 def _register(redis: Redis, job: str) -> Callable[[], Awaitable[int]]:

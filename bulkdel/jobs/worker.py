@@ -297,10 +297,10 @@ class Worker:
             retried,
             json.dumps(by_status),
         ]
-        script_keys = [keys.meta, keys.batches, keys.counts, keys.results, keys.marks]
+        script_keys = keys.settle_keys()  # the settle that finishes the job expires them all
         answer = await redisio.call(
             keys,
-            lambda: self._settle(keys=[*script_keys, keys.workers, keys.settled], args=args),
+            lambda: self._settle(keys=script_keys, args=args),
             self._forever,
             wait=self.wait,
         )
