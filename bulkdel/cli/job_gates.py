@@ -17,6 +17,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 from .._engine.dedupe import Deduper
+from .._engine.ingest import Ingest
 from .._engine.sources import Chunk, files_chunks, open_files
 from ..errors import UsageError
 from ..listing_host import StandaloneHost
@@ -96,17 +97,17 @@ async def _count(
 
 
 async def _tally(chunks: AsyncIterable[Chunk]) -> InputCounts:
-    """Count as ``delete``'s reader does: invalid first, then de-duplicated."""
+    """Count through ``delete``'s own ingest (``_engine.ingest``): the same id rule and
+    de-duplication, so the gate's count is the run's."""
     counts = InputCounts()
-    dedupe = Deduper()
+    ingest = Ingest(Deduper())
     try:
         async for chunk in chunks:
-            values = [v for _, v, problem in chunk.items if problem is None]
+            accepted = await ingest.accept(chunk)
             counts.read += len(chunk.items)
-            counts.invalid += len(chunk.items) - len(values)
-            fresh = sum(dedupe.add_new(values))
-            counts.unique += fresh
-            counts.duplicate += len(values) - fresh
+            counts.invalid += len(accepted.invalid)
+            counts.duplicate += len(accepted.duplicates)
+            counts.unique += len(accepted.fresh)
     finally:
-        dedupe.close()
+        await ingest.aclose()
     return counts
