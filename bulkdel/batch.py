@@ -23,12 +23,10 @@ from .budget import AccountBudget, budget_for
 from .errors import FatalAPIError, UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Ledger
-from .models import Kind, Outcome, Settings
+from .models import MAX_BATCH, Kind, Outcome, Settings
 
 __all__ = ["MAX_BATCH", "BatchOutcome", "delete_batch"]
 
-#: ids one delete request (and so one batch) may carry
-MAX_BATCH = 100
 _SOURCE = "<batch>"
 
 

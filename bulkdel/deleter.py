@@ -23,7 +23,7 @@ from .errors import UsageError
 from .imagekit import DEFAULT_BASE_URL, ImageKitClient
 from .ledger import Counts, Ledger, LedgerSink
 from .manifest import Manifest, recorded
-from .models import Abort, AbortReason, Settings
+from .models import MAX_BATCH, Abort, AbortReason, Settings
 from .report import Report, ReportWriter, Resumed, check_report_dir
 from .report_writer import reserve_for
 from .run_records import close_records, with_records
@@ -340,7 +340,7 @@ async def delete_files(
     base_url: str = DEFAULT_BASE_URL,
     rate: float | None = None,
     concurrency: int = 8,
-    batch_size: int = 100,
+    batch_size: int = MAX_BATCH,
     max_attempts: int = 6,
     timeout: float = 30.0,  # noqa: ASYNC109 - per request, not for the whole call
     report_dir: str | os.PathLike[str] | None = None,

@@ -8,10 +8,13 @@ from enum import IntEnum, StrEnum
 from typing import Final
 
 from .errors import UsageError
+from .imagekit.urls import DEFAULT_BASE_URL
 
 #: files ``--purge-cache=files`` purges one by one at most, by default (each purge counts
 #: against the account's monthly quota)
 DEFAULT_PURGE_LIMIT: Final = 100
+#: ids one delete request (and so one batch) may carry: ImageKit's limit
+MAX_BATCH: Final = 100
 
 
 class Kind(StrEnum):
@@ -145,8 +148,8 @@ class Outcome:
 class Settings:
     """How a delete job runs. Validated on creation; every field has a safe default."""
 
-    base_url: str = "https://api.imagekit.io"
-    batch_size: int = 100
+    base_url: str = DEFAULT_BASE_URL
+    batch_size: int = MAX_BATCH
     concurrency: int = 8
     #: most requests per second; None adapts to the server's 429s
     rate: float | None = None
@@ -164,7 +167,7 @@ class Settings:
     allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
-        _check_int("batch_size", self.batch_size, 1, 100)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         _check_int("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         if self.rate is not None:
             _check_float("rate", self.rate, 0.0, MAX_RATE, low_open=True)

@@ -4,6 +4,8 @@ the import rules (no cycles, the base packages on public modules, engine and bud
 from __future__ import annotations
 
 import ast
+import tokenize
+import tomllib
 from pathlib import Path
 
 import bulkdel
@@ -211,3 +213,70 @@ def test_the_import_checks_see_a_cycle_and_a_lazy_import(tmp_path: Path) -> None
     graph = import_graph(package)
     assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
     assert graph["pkg.c"] == set()
+
+
+# -- one definition of each shared constant ------------------------------------------------
+
+
+def _code_lines_with(path: Path, number: str) -> list[tuple[int, set[str]]]:
+    """(line, names on that logical line) for each ``number`` token outside strings and
+    comments."""
+    found: list[tuple[int, set[str]]] = []
+    names: set[str] = set()
+    numbers: list[int] = []
+    with path.open(encoding="utf-8") as source:
+        for token in tokenize.generate_tokens(source.readline):
+            if token.type == tokenize.NAME:
+                names.add(token.string)
+            elif token.type == tokenize.NUMBER and token.string == number:
+                numbers.append(token.start[0])
+            elif token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                found += [(line, names) for line in numbers]
+                names, numbers = set(), []
+    return found
+
+
+def test_the_batch_cap_is_written_once() -> None:
+    """The 100-ids limit is ``MAX_BATCH``: no other line of the package pairs a batch name
+    with a literal 100 (the fake server states ImageKit's rule on its own, as ImageKit does)."""
+    hits = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "testing" not in path.relative_to(PACKAGE).parts
+        for line, names in _code_lines_with(path, "100")
+        if any("batch" in name.lower() for name in names)
+    ]
+    assert hits == ["bulkdel/models.py:" + str(_line_of(PACKAGE / "models.py", "MAX_BATCH:"))]
+
+
+def _line_of(path: Path, start: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.startswith(start))
+
+
+def _string_constants(root: Path, value: str) -> list[str]:
+    return [
+        f"{path.relative_to(root.parent)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value == value
+    ]
+
+
+def test_the_default_base_url_is_written_once() -> None:
+    """``DEFAULT_BASE_URL`` is the one literal of ImageKit's API root."""
+    assert _string_constants(PACKAGE, "https://api.imagekit.io") == [
+        f"bulkdel/imagekit/urls.py:{_line_of(PACKAGE / 'imagekit' / 'urls.py', 'DEFAULT_BASE_URL')}"
+    ]
+
+
+def test_the_version_is_written_once() -> None:
+    """``bulkdel.__version__`` is the version; the build reads it from there."""
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"]
+    assert "version" in project["project"]["dynamic"]
+    dynamic = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert dynamic == {"attr": "bulkdel.__version__"}
+    assert _string_constants(PACKAGE, bulkdel.__version__) == [
+        f"bulkdel/__init__.py:{_line_of(PACKAGE / '__init__.py', '__version__')}"
+    ]

@@ -16,6 +16,7 @@ from ..imagekit import DEFAULT_BASE_URL
 from ..models import (
     DEFAULT_PURGE_LIMIT,
     MAX_ATTEMPTS,
+    MAX_BATCH,
     MAX_CONCURRENCY,
     MAX_RATE,
     MAX_TIMEOUT,
@@ -37,7 +38,7 @@ TAG_HELP = (
 DEFAULTS = Settings()
 #: the option types of ``Settings``'s numbers, with its bounds
 positive_int = whole(1)
-batch_size = whole(1, 100)
+batch_size = whole(1, MAX_BATCH)
 concurrency = whole(1, MAX_CONCURRENCY)
 attempts = whole(1, MAX_ATTEMPTS)
 rate = number(0.0, MAX_RATE)
@@ -299,7 +300,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=batch_size,
         default=DEFAULTS.batch_size,
-        help="ids a request, 1..100",
+        help=f"ids a request, 1..{MAX_BATCH}",
     )
     add_gate_arguments(parser)
 

@@ -25,7 +25,7 @@ class ApiConnection:
     Args:
         private_key: the ImageKit private key; kept only as its Basic-auth header (and to be
             cut out of answers).
-        base_url: API root, default ``https://api.imagekit.io``.
+        base_url: API root, default ``DEFAULT_BASE_URL``.
         session: a caller's session (left open on close), or None to make one.
         timeout: seconds for one whole request.
         connections: connection pool size when the client makes its own session; None for

@@ -23,6 +23,7 @@ from .._engine.sources import Chunk
 from ..core.stop import StopSignal
 from ..errors import RedisError, UsageError
 from ..manifest import manifest_lines
+from ..models import MAX_BATCH
 from ..redis_connection import RedisWait, url_of
 from . import redisio
 from .input_digest import InputDigest
@@ -129,15 +130,15 @@ class Submitter:
         redis: Redis,
         job: str,
         *,
-        batch_size: int = 100,
+        batch_size: int = MAX_BATCH,
         max_open: int = MAX_OPEN,
         stop: StopSignal | None = None,
         wait: RedisWait | None = None,
         on_full: Callable[[int], None] | None = None,
         resubmit: str | None = None,
     ) -> None:
-        if not 1 <= batch_size <= 100:
-            raise UsageError(f"batch_size must be 1..100, got {batch_size}", "batch_size")
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise UsageError(f"batch_size must be 1..{MAX_BATCH}, got {batch_size}", "batch_size")
         self.redis = redis
         self.keys = JobKeys.of(job)
         self.batch_size = batch_size
