@@ -42,3 +42,11 @@ async def fake_server() -> AsyncIterator[FakeImageKit]:
     """A fake server where every well-formed id exists once."""
     async with FakeImageKit(KEY) as server:
         yield server
+
+
+@pytest.fixture
+def env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key in the environment; no base URL or URL endpoint from it."""
+    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
+    monkeypatch.delenv("IMAGE_KIT_BASE_URL", raising=False)
+    monkeypatch.delenv("IMAGEKIT_URL_ENDPOINT", raising=False)

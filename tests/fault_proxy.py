@@ -130,6 +130,12 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # a stalled pipe waits on ``_flowing`` forever: its task would be collected pending
+        # once the loop is closed ("Task was destroyed but it is pending!")
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:

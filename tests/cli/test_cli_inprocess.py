@@ -53,13 +53,6 @@ class TtyInput(io.StringIO):
 
 
 @pytest.fixture
-def env_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The key in the environment, and no base URL from it."""
-    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
-    monkeypatch.delenv("IMAGE_KIT_BASE_URL", raising=False)
-
-
-@pytest.fixture
 def served() -> Iterator[ThreadedServer]:
     """A fake server (every well-formed id exists once) in its own thread."""
     threaded = ThreadedServer(FakeImageKit(KEY))

@@ -16,12 +16,7 @@ from tests.test_preflight import closed_port
 ENDPOINT = "https://ik.imagekit.io/fake"
 
 
-@pytest.fixture(autouse=True)
-def env_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The key in the environment; no base URL or URL endpoint from it."""
-    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
-    monkeypatch.delenv("IMAGE_KIT_BASE_URL", raising=False)
-    monkeypatch.delenv("IMAGEKIT_URL_ENDPOINT", raising=False)
+pytestmark = pytest.mark.usefixtures("env_key")
 
 
 def test_a_bare_m_is_refused_naming_months_and_minutes(

@@ -17,11 +17,7 @@ from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
 ENDPOINT = "https://ik.imagekit.io/fake"
 
 
-@pytest.fixture(autouse=True)
-def env_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
-    monkeypatch.delenv("IMAGEKIT_URL_ENDPOINT", raising=False)
-    monkeypatch.delenv("IMAGE_KIT_BASE_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("env_key")
 
 
 def purged_by(tmp_path: Path, selectors: list[str], purge_cache: str, after: list[str]) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+import socket
+import threading
 
 import pytest
 from redis.asyncio import Redis
@@ -49,3 +53,22 @@ async def test_cut_resets_and_refuses_until_resumed(redis_server: RedisServer) -
             assert proxy.connections >= 2
         finally:
             await client.aclose()
+
+
+def test_leaving_ends_every_task_of_the_proxy(caplog: pytest.LogCaptureFixture) -> None:
+    """Leaving the proxy with a stalled connection open leaves no pending task behind
+    (asyncio logs "Task was destroyed but it is pending!" when one is collected)."""
+    with socket.create_server(("127.0.0.1", 0)) as target:
+        proxy = FaultProxy(("127.0.0.1", target.getsockname()[1]))
+        with proxy, socket.create_connection(("127.0.0.1", proxy.port)) as client:
+            proxy.stall()
+            client.sendall(b"held")
+            for _ in range(200):  # the proxy has accepted and dialled the target
+                if proxy.connections:
+                    break
+                threading.Event().wait(0.01)
+            assert proxy.connections == 1
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            del proxy
+            gc.collect()
+    assert [r.getMessage() for r in caplog.records if "destroyed" in r.getMessage()] == []
