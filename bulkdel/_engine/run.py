@@ -17,7 +17,7 @@ from ..core.stop import StopSignal
 from ..ledger import Ledger, RequestStats
 from ..models import Abort, AbortReason, Settings
 from ..telemetry.observer import NO_OBSERVER, RunObserver
-from .accounts import OpenIds
+from .open_ids import OpenIds
 from .retry import Backoff
 from .runner import BatchRunner, BatchSender
 

@@ -32,7 +32,7 @@ from ..errors import Stopped
 from ..ledger import DELETE, RequestStats
 from ..models import Abort, AbortReason, Kind, Outcome, Settings
 from ..telemetry.observer import NO_OBSERVER, Attempt, BatchTally, RunObserver, RunView
-from .accounts import OpenIds
+from .open_ids import OpenIds
 from .retry import RETRYABLE, Backoff, Chain, send_with_retries
 
 

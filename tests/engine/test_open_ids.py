@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bulkdel._engine.accounts import OpenIds
+from bulkdel._engine.open_ids import OpenIds
 from bulkdel.ledger import Ledger
 from bulkdel.models import INTERRUPTED_UNKNOWN, UNKNOWN_PREFIX, Kind, Outcome
 
