@@ -36,7 +36,7 @@ local st = {
   lrr = tonumber(h.lrr), first = tonumber(h.first), ceil = {}, quota = {}, dropped = {},
   starting = tonumber(h.starting), esends = tonumber(h.esends) or 0,
   srtt = tonumber(h.srtt), win = tonumber(h.win) or 1, rrate = tonumber(h.rrate) or cfg.start_rate,
-  flight = {}, clean = tonumber(h.clean) or 0,
+  flight = {}, clean = tonumber(h.clean) or 0, rsent = tonumber(h.rsent) or 0,
 }
 -- the slow start's turns in flight: their grant times, oldest first
 for part in string.gmatch(h.flight or '', '[^,]+') do table.insert(st.flight, tonumber(part)) end
@@ -99,6 +99,7 @@ local function set_rate(rate)
   st.rrate = st.rate
   st.epoch = now
   st.acc, st.ref, st.esends = 0, 0, 0
+  st.rsent = 0
 end
 
 local function learn_limit(limit, interval)
@@ -195,7 +196,8 @@ local function decide()
     if st.ref == 0 then return end
     first_pace()
   elseif answers >= cfg.min_answers and st.ref >= cfg.min_refusals and share > cfg.target then
-    local sent = math.min(st.rate, sent_rate(now))
+    -- what was sent when the refusals came, not since (the refused may sleep together)
+    local sent = math.min(st.rate, math.max(sent_rate(now), st.rsent))
     st.lrr = sent
     st.clean = 0
     set_rate(sent * math.max(1 - cfg.max_cut, (1 - share) * (1 + cfg.target)))
@@ -235,7 +237,12 @@ local function on_answer(granted, refused, limit, interval)
   end
   -- granted at an older pace (or as it changed): says nothing about this one
   if st.epoch and granted <= st.epoch then return end
-  if refused then st.ref = st.ref + 1 else st.acc = st.acc + 1 end
+  if refused then
+    st.ref = st.ref + 1
+    st.rsent = math.max(st.rsent, sent_rate(now))
+  else
+    st.acc = st.acc + 1
+  end
   if st.acc + st.ref > cfg.max_answers then
     st.acc, st.ref = st.acc / 2, st.ref / 2
   end
@@ -340,7 +347,7 @@ else
   st.flight = nil
 end
 for _, k in ipairs({'tat', 'gate', 'rate', 'epoch', 'acc', 'ref', 'lrr', 'first', 'starting',
-    'esends', 'srtt', 'win', 'rrate', 'flight', 'clean'}) do
+    'esends', 'srtt', 'win', 'rrate', 'flight', 'clean', 'rsent'}) do
   local v = st[k]
   if type(v) == 'number' then v = fmt(v) end
   if v == nil then table.insert(gone, k) else table.insert(put, k); table.insert(put, v) end

@@ -194,3 +194,25 @@ def test_no_turns_are_banked_while_the_gate_is_shut() -> None:
     assert pace.wait(0.5) == pytest.approx(0.5)
     pace.grant(1.0)
     assert pace.wait(1.0) == pytest.approx(0.01)
+
+
+def test_a_stall_of_the_refused_workers_does_not_set_the_cut() -> None:
+    """429s with only ``Retry-After: 1`` send every refused worker to sleep for a second at
+    once (issue 27): the answers that complete the epoch come after that stall, and the send
+    rate of the last second then holds the stall. The cut is from what was sent when the
+    refusals came (about 100 a second), not from the stall's 10."""
+    controller = paced_at(100.0, now=-1.0)
+    for i in range(100):  # a second at the pace, answers not yet back
+        controller.on_grant(-1.0 + i / 100)
+    for i in range(10):  # ten turns after the epoch began: half refused, all workers asleep
+        now = 0.001 + i / 100
+        controller.on_grant(now)
+        controller.on_answer(now + 0.005, now, BARE_RETRY_AFTER if i % 2 else OK)
+    assert controller.rate == 100.0  # under MIN_ANSWERS: nothing decided yet
+    for i in range(10):  # a second later the workers are back, at the pace
+        now = 1.1 + i / 100
+        controller.on_grant(now)
+        controller.on_answer(now + 0.005, now, OK)
+    assert controller.rate is not None
+    cut = max(1 - ctl.MAX_CUT, (1 - 5 / 20) * (1 + ctl.TARGET))
+    assert controller.rate == pytest.approx(100.0 * cut, rel=0.02)
