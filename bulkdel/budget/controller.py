@@ -173,8 +173,7 @@ class PaceController:
     flight: list[float] = field(default_factory=list)
     #: probes in a row whose epochs had no refusal at all (each doubles the next step)
     clean: int = 0
-    #: the highest send rate of the last second when one of this epoch's refusals came
-    refused_sent: float = 0.0
+    refused_sent: float = 0.0  #: the highest send rate when this epoch's refusals came
 
     def __post_init__(self) -> None:
         if self.fixed or self.rate is not None:
@@ -264,10 +263,9 @@ class PaceController:
         if granted_at <= self.epoch_start:
             return  # granted at an older pace (or as it changed): says nothing about this one
         if refused:
-            self.refused += 1
             self.refused_sent = max(self.refused_sent, self._sent_rate(now))
-        else:
-            self.accepted += 1
+        self.refused += refused
+        self.accepted += not refused
         if self.accepted + self.refused > MAX_ANSWERS:
             self.accepted /= 2
             self.refused /= 2
@@ -295,11 +293,8 @@ class PaceController:
                 return
             self._first_pace(now)
         elif answers >= MIN_ANSWERS and self.refused >= MIN_REFUSALS and share > TARGET:
-            # From what was sent, not the pace: a job held back by its concurrency (or
-            # by waits of its own) sends less than the pace allows. What was sent when the
-            # refusals came, not since: every worker a 429 refused may then sleep its
-            # whole-second Retry-After, and the answers that complete the epoch come after
-            # that stall (issue 27: a cut to a tenth of the limit).
+            # What was sent when the refusals came, not the pace (a job held back by its
+            # concurrency sends less) nor since (the refused may sleep a Retry-After together).
             sent = min(self.rate, max(self._sent_rate(now), self.refused_sent))
             self.last_refused_rate = sent
             self.clean = 0
@@ -386,8 +381,7 @@ class PaceController:
     def _set(self, now: float, rate: float) -> None:
         self.rate = self.round_rate = max(rate, MIN_RATE)
         self.epoch_start = now
-        self.accepted = self.refused = 0.0
-        self.refused_sent = 0.0
+        self.accepted = self.refused = self.refused_sent = 0.0
         self.epoch_sends = 0
 
 
