@@ -6,7 +6,9 @@ request granted before the last slow-down is never counted twice. Within an epoc
 
 * refusals above ``TARGET`` of its answers (at least ``MIN_REFUSALS`` of them among at least
   ``MIN_ANSWERS``, so one unlucky 429 is not a trend) bring the pace down to what got through:
-  ``sent * (1 - share) * (1 + TARGET)``, to a quarter of it at most in one step;
+  ``sent * (1 - share) * (1 + TARGET)``, to a quarter of it at most in one step (``sent``:
+  the send rate when the refusals came, not after: refused workers may all sleep a
+  whole-second ``Retry-After`` at once, and the epoch's last answers come after it);
 * an epoch of at least ``PROBE_EVERY`` seconds and ``MIN_ANSWERS`` answers at or under the
   target raises the pace: by ``FAST_STEP`` far from the pace last refused, by ``SLOW_STEP``
   near it (within ``NEAR`` under or over: CUBIC's plateau, in two steps), never past twice
