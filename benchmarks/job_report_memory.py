@@ -34,8 +34,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome, Submitter, Worker, connect
+from bulkdel.models import Chunk
 from bulkdel.record.ledger import RequestStats
 
 from .redis_scenarios import _redis_server

@@ -57,7 +57,7 @@ class _Busy:
 
 
 async def _ids(count: int) -> Any:
-    from bulkdel.engine.sources import Chunk
+    from bulkdel.models import Chunk
 
     values = [f"{n:024x}" for n in range(count)]
     for at in range(0, count, 1000):

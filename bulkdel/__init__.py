@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from .core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from .engine.batch import BatchOutcome, delete_batch
-    from .engine.deleter import BulkDeleter, delete_files
-    from .engine.preflight import preflight
+    from .delete.batch import BatchOutcome, delete_batch
+    from .delete.deleter import BulkDeleter, delete_files
+    from .delete.preflight import preflight
     from .engine.sources import FileReader, open_files
     from .errors import (
         BulkdelError,
@@ -49,8 +49,8 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Abort": ".models",
     "AbortReason": ".models",
-    "BatchOutcome": ".engine.batch",
-    "BulkDeleter": ".engine.deleter",
+    "BatchOutcome": ".delete.batch",
+    "BulkDeleter": ".delete.deleter",
     "BulkdelError": ".errors",
     "Counts": ".record.ledger",
     "FatalAPIError": ".errors",
@@ -81,11 +81,11 @@ _LAZY: dict[str, str] = {
     "Stopped": ".errors",
     "UnreachableError": ".errors",
     "UsageError": ".errors",
-    "delete_batch": ".engine.batch",
-    "delete_files": ".engine.deleter",
+    "delete_batch": ".delete.batch",
+    "delete_files": ".delete.deleter",
     "folder_purge_url": ".purge.cache",
     "open_files": ".engine.sources",
-    "preflight": ".engine.preflight",
+    "preflight": ".delete.preflight",
     "purge_urls": ".purge.cache",
 }
 

@@ -68,7 +68,7 @@ class JournalMismatchError(InputError):
 class FatalAPIError(BulkdelError):
     """The API answered the preflight in a way that makes starting pointless or dangerous.
 
-    Raised by ``bulkdel.engine.preflight``; a run does not raise it: the report's ``abort`` says
+    Raised by ``bulkdel.delete.preflight``; a run does not raise it: the report's ``abort`` says
     ``AbortReason.FATAL`` instead.
 
     Attributes:

@@ -5,16 +5,32 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Final
+from typing import Any, Final
 
 from .errors import UsageError
-from .imagekit.urls import DEFAULT_BASE_URL
 
 #: files ``--purge-cache=files`` purges one by one at most, by default (each purge counts
 #: against the account's monthly quota)
 DEFAULT_PURGE_LIMIT: Final = 100
 #: ids one delete request (and so one batch) may carry: ImageKit's limit
 MAX_BATCH: Final = 100
+#: the account's API root (``imagekit.urls`` checks every base URL given instead)
+DEFAULT_BASE_URL: Final = "https://api.imagekit.io"
+
+#: one id as a source read it: its 1-based line (or position), the id as read, and why it is
+#: not usable (None when it passed the id rule)
+Item = tuple[int, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Items read from one source in one go."""
+
+    source: str
+    items: list[Item]
+    #: the file records the items came with, as read (a listing page's File objects, a
+    #: JSONL input's objects), for the manifest; None for a source of bare ids
+    records: list[dict[str, Any]] | None = None
 
 
 class Kind(StrEnum):

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome
-from bulkdel.models import Abort
+from bulkdel.models import Abort, Chunk
 from bulkdel.record.ledger import RequestStats
 from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
 

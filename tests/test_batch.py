@@ -7,7 +7,7 @@ import pytest
 
 from bulkdel import jobs
 from bulkdel.budget import LocalBudget
-from bulkdel.engine.batch import BatchOutcome, delete_batch
+from bulkdel.delete.batch import BatchOutcome, delete_batch
 from bulkdel.errors import FatalAPIError, UsageError
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import hex_ids

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bulkdel.budget import budget_for
-from bulkdel.engine import batch
+from bulkdel.delete import batch
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel.engine.deleter import BulkDeleter, delete_files
+from bulkdel.delete.deleter import BulkDeleter, delete_files
 from bulkdel.errors import QueryRefusedError, UsageError
 from bulkdel.imagekit import ListingClient
 from bulkdel.listing.host import StandaloneHost

@@ -266,7 +266,7 @@ def _string_constants(root: Path, value: str) -> list[str]:
 def test_the_default_base_url_is_written_once() -> None:
     """``DEFAULT_BASE_URL`` is the one literal of ImageKit's API root."""
     assert _string_constants(PACKAGE, "https://api.imagekit.io") == [
-        f"bulkdel/imagekit/urls.py:{_line_of(PACKAGE / 'imagekit' / 'urls.py', 'DEFAULT_BASE_URL')}"
+        f"bulkdel/models.py:{_line_of(PACKAGE / 'models.py', 'DEFAULT_BASE_URL')}"
     ]
 
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 from aiohttp import web
 
-from bulkdel.engine.preflight import ATTEMPTS, preflight
+from bulkdel.delete.preflight import ATTEMPTS, preflight
 from bulkdel.errors import FatalAPIError, UnreachableError
 from bulkdel.imagekit import ListingClient
 from bulkdel.testing import FakeImageKit, Faults, seed_files

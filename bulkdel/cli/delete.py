@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..budget import AccountBudget
-from ..engine.deleter import BulkDeleter
+from ..delete.deleter import BulkDeleter
 from ..engine.sources import FileReader, open_files
 from ..errors import UsageError
 from ..imagekit import ListingClient

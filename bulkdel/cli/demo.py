@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.deleter import BulkDeleter
+from ..delete.deleter import BulkDeleter
 from ..engine.sources import open_files
 from ..models import Settings
 from ..record.report import Report

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from .._engine.dedupe import Deduper
 from ..engine.ingest import Ingest
-from ..engine.sources import Chunk, files_chunks, open_files
+from ..engine.sources import files_chunks, open_files
 from ..errors import UsageError
 from ..listing.host import StandaloneHost
 from ..listing.selection import Selection
-from ..models import Settings
+from ..models import Chunk, Settings
 from .exits import EXIT_OK, EXIT_USAGE
 from .settings import Job, read_private_key
 

@@ -3,7 +3,7 @@ defined in ``args``)."""
 
 from __future__ import annotations
 
-from ..engine.preflight import preflight
+from ..delete.preflight import preflight
 from ..imagekit import ListingClient
 from ..models import Settings
 

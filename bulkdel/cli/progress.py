@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ..engine.deleter import BulkDeleter
+from ..delete.deleter import BulkDeleter
 from ..engine.sources import FileReader
 
 _REFRESH = 0.5

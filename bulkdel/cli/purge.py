@@ -34,7 +34,7 @@ from ..purge.plan import (
     report_urls,
 )
 from ..record.report import Report
-from ..record.verify import read_summary
+from ..verify import read_summary
 from .words import counted
 
 __all__ = [

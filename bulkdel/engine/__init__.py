@@ -1,2 +1,3 @@
-"""Internal: the machinery of a run (reading, batching, pacing, retrying, paging). Not a public
-API: import what you need from ``bulkdel``."""
+"""The machinery of a run: ids read from a source, checked and batched, handed to workers that
+send each batch with retries and settle every id in the ledger. The entry points that drive it
+are in ``bulkdel.delete``; import what you need from ``bulkdel``."""

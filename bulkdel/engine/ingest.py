@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import compress
 
 from .._engine.dedupe import SeenIds
-from .sources import Chunk, Item
+from ..models import Chunk, Item
 
 #: an item with its input position
 Placed = tuple[int, Item]

@@ -19,14 +19,13 @@ from collections.abc import AsyncIterable
 from ..core.clock import LOOP_CLOCK, Clock
 from ..core.lease import AccountBudget
 from ..errors import Stopped
-from ..models import Abort, Settings
+from ..models import Abort, Chunk, Settings
 from ..record.journal.journal import Journal
 from ..record.ledger import Ledger
 from ..telemetry.observer import NO_OBSERVER, RunObserver
 from .reader import Reader
 from .run import Run
 from .runner import BatchSender
-from .sources import Chunk
 from .workpool import WorkPool
 
 

@@ -14,11 +14,10 @@ from typing import Any
 
 from .._engine.dedupe import Deduper
 from ..core.stop import StopSignal
-from ..models import Abort, AbortReason, Settings
+from ..models import Abort, AbortReason, Chunk, Settings
 from ..record.journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..record.ledger import Ledger
 from .ingest import Batches, Ingest
-from .sources import Chunk
 from .workpool import WorkPool
 
 

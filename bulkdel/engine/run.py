@@ -104,7 +104,7 @@ class Run:
 
     def callback_failed(self, error: BaseException, where: str) -> None:
         """A caller's callback raised: stop as ``stop`` does, keep the first error for the
-        caller (``bulkdel.engine.callbacks``)."""
+        caller (``bulkdel.delete.callbacks``)."""
         if self.callback_error is None:
             self.callback_error = error
         detail = f"{where} raised {type(error).__name__}: {error}"

@@ -18,14 +18,13 @@ import stat
 import sys
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..errors import InputError
+from ..models import Chunk, Item
 from .async_runs import async_runs
 from .validate import ID_PATTERN, MAX_ID_LENGTH, MIN_ID_LENGTH, id_problem
 
-Item = tuple[int, str, str | None]
 Format = Literal["auto", "lines", "csv", "jsonl"]
 
 #: bytes per read; os.read returns early on pipes, so a slow stdin is never held back
@@ -37,17 +36,6 @@ ITERABLE_CHUNK: Final = 1000
 _SHOWN: Final = 100
 #: the bytes of a clean id, and the newline between ids
 _ID_BYTES: Final = b"\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Items read from one source in one go."""
-
-    source: str
-    items: list[Item]
-    #: the file records the items came with, as read (a listing page's File objects, a
-    #: JSONL input's objects), for the manifest; None for a source of bare ids
-    records: list[dict[str, Any]] | None = None
 
 
 def detect_format(name: str, fmt: Format) -> Literal["lines", "csv", "jsonl"]:

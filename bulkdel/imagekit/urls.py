@@ -4,12 +4,10 @@ builds its options from these without paying for the HTTP stack)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Final
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-
-DEFAULT_BASE_URL: Final = "https://api.imagekit.io"
+from ..models import DEFAULT_BASE_URL as DEFAULT_BASE_URL  # the one definition; named here too
 
 
 def is_loopback_host(host: str) -> bool:

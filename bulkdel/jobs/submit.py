@@ -21,9 +21,8 @@ from .._engine.dedupe import Deduper
 from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import StopSignal
 from ..engine.ingest import Accepted, Batches, Ingest
-from ..engine.sources import Chunk
 from ..errors import RedisError, UsageError
-from ..models import MAX_BATCH
+from ..models import MAX_BATCH, Chunk
 from ..record.manifest import manifest_lines
 from . import redisio
 from .input_digest import InputDigest

@@ -21,11 +21,10 @@ from ..core.clock import Clock
 from ..core.lease import Lease
 from ..core.stop import StopSignal
 from ..engine.retry import Backoff, Chain, send_with_retries
-from ..engine.sources import Chunk, Item
 from ..engine.validate import id_problem
 from ..errors import ListingError, QueryRefusedError, Stopped, UsageError
 from ..imagekit.listing import MAX_PAGE, ListingClient
-from ..models import Abort, AbortReason, Kind, Outcome, Settings
+from ..models import Abort, AbortReason, Chunk, Item, Kind, Outcome, Settings
 from ..record.ledger import LIST, RequestStats
 from ..telemetry.observer import Attempt
 from .cursor import SECOND, Keyset, created_at, entry_key, is_file

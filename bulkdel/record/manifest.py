@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .disk import is_full, open_private, write_all
 
 if TYPE_CHECKING:
-    from ..engine.sources import Chunk
+    from ..models import Chunk
 
 MANIFEST: Final = "manifest.jsonl"
 #: what ``summary.json`` says when the input held ids only

@@ -25,7 +25,7 @@ Metrics (meter ``bulkdel``):
 The id counters follow the run's own counts (the ledger's), added after each batch and at the
 end, so that they always end equal to the report's.
 
-Spans: ``bulkdel.run`` > ``bulkdel.engine.batch`` > one HTTP client span per request sent (named
+Spans: ``bulkdel.run`` > ``bulkdel.delete.batch`` > one HTTP client span per request sent (named
 after its method, ``POST``), carrying ``http.request.resend_count`` when it is a retry; a
 listing page's request is a child of the run. ``error.type`` values: the status code of an
 answer of 400 or more, ``timeout``, the network library's exception name
@@ -169,11 +169,11 @@ class OtelObserver(RunObserver):
         live = self._runs.get(id(run))
         if live is not None:
             batch.handle = self._tracer.start_span(
-                "bulkdel.engine.batch",
+                "bulkdel.delete.batch",
                 context=trace.set_span_in_context(live.span),
                 attributes={
-                    "bulkdel.engine.batch.number": batch.number,
-                    "bulkdel.engine.batch.size": batch.size,
+                    "bulkdel.delete.batch.number": batch.number,
+                    "bulkdel.delete.batch.size": batch.size,
                 },
             )
 
@@ -232,11 +232,11 @@ class OtelObserver(RunObserver):
         if span is not None:
             span.set_attributes(
                 {
-                    "bulkdel.engine.batch.deleted": batch.deleted,
-                    "bulkdel.engine.batch.missing": batch.missing,
-                    "bulkdel.engine.batch.failed": batch.failed,
-                    "bulkdel.engine.batch.later": batch.later,
-                    "bulkdel.engine.batch.requests": batch.requests,
+                    "bulkdel.delete.batch.deleted": batch.deleted,
+                    "bulkdel.delete.batch.missing": batch.missing,
+                    "bulkdel.delete.batch.failed": batch.failed,
+                    "bulkdel.delete.batch.later": batch.later,
+                    "bulkdel.delete.batch.requests": batch.requests,
                 }
             )
             span.end()

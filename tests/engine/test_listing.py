@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel.engine.deleter import BulkDeleter
+from bulkdel.delete.deleter import BulkDeleter
 from bulkdel.errors import ListingError, UsageError
 from bulkdel.imagekit import ImageKitClient, ListingClient, classify_listing
 from bulkdel.listing.host import StandaloneHost

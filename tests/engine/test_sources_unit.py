@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.engine.sources import MAX_LINE, READ_SIZE, FileReader, Item, open_files
+from bulkdel.engine.sources import MAX_LINE, READ_SIZE, FileReader, open_files
 from bulkdel.errors import InputError
+from bulkdel.models import Item
 from tests.helpers import hex_ids
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import (
     JobGoneError,
     Submitter,
@@ -23,6 +22,7 @@ from bulkdel.jobs import (
 )
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import HEARTBEAT, SETTLE
+from bulkdel.models import Chunk
 from tests.jobs_helpers import StandIn, chunks, ids
 from tests.redis_server import RedisServer
 

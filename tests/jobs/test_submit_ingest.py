@@ -11,9 +11,10 @@ import pytest
 
 from bulkdel import BulkDeleter, Settings
 from bulkdel.engine.ingest import Accepted, Batches, Ingest
-from bulkdel.engine.sources import Chunk, iterable_chunks
+from bulkdel.engine.sources import iterable_chunks
 from bulkdel.jobs import Submitter, connect, job_status
 from bulkdel.jobs.redis_keys import JobKeys
+from bulkdel.models import Chunk
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY
 from tests.jobs_helpers import ids

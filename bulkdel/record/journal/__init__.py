@@ -1,1 +1,2 @@
-"""Internal: the durable record of a job on disk, and the report rebuilt from it."""
+"""The journal: the durable record of a run on disk, that a resumed run continues from and
+that ``bulkdel report --journal`` rebuilds a report from."""

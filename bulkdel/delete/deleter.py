@@ -12,24 +12,24 @@ import aiohttp
 
 from ..budget import AccountBudget, LocalBudget, budget_for
 from ..core.clock import LOOP_CLOCK, Clock
+from ..engine.pipeline import Pipeline
+from ..engine.runner import BatchSender
+from ..engine.sources import FileReader, files_chunks, iterable_chunks
+from ..engine.validate import refuse_text
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL, ImageKitClient
-from ..models import MAX_BATCH, Abort, AbortReason, Settings
+from ..models import MAX_BATCH, Abort, AbortReason, Chunk, Settings
 from ..record.audit import Audit, key_fingerprint, library_call, redact
 from ..record.journal.journal import Journal, fingerprint, owns_report_dir
 from ..record.ledger import Counts, Ledger, LedgerSink
 from ..record.manifest import Manifest, recorded
 from ..record.report import Report, ReportWriter, Resumed, check_report_dir
-from ..record.run_records import close_records, with_records
 from ..record.verdict import failure_abort, is_complete, outcome_abort
 from ..record.writer import reserve_for
 from ..telemetry.observer import RunObserver
 from ..telemetry.setup import run_observer
 from .callbacks import GuardedObserver, GuardedSink, checked_sinks
-from .pipeline import Pipeline
-from .runner import BatchSender
-from .sources import Chunk, FileReader, files_chunks, iterable_chunks
-from .validate import refuse_text
+from .records import close_records, with_records
 
 if TYPE_CHECKING:
     # opentelemetry is an extra (``bulkdel[otel]``): its types for type checkers only
@@ -102,7 +102,7 @@ class BulkDeleter:
         self._call = (
             redact(invocation, [private_key]) if invocation else library_call(self.settings)
         )
-        #: what follows the run (the caller's observers, guarded: ``bulkdel.engine.callbacks``)
+        #: what follows the run (the caller's observers, guarded: ``bulkdel.delete.callbacks``)
         self.observer = _observer(observers, meter_provider, tracer_provider)
         self._clock = clock
         self._rng = rng

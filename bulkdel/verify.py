@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from ..core.sampling import read_ids, sample_ids, upper_bound
-from ..engine.retry import Chain, send_with_retries
-from ..errors import ListingError, Stopped, UsageError
-from ..imagekit.listing import ListingClient
-from ..listing.pager import Listing, ListingHost
-from ..listing.selection import Selection
-from ..models import Abort, AbortReason, Kind, Outcome
-from .report import write_json_atomic
+from .core.sampling import read_ids, sample_ids, upper_bound
+from .engine.retry import Chain, send_with_retries
+from .errors import ListingError, Stopped, UsageError
+from .imagekit.listing import ListingClient
+from .listing.pager import Listing, ListingHost
+from .listing.selection import Selection
+from .models import Abort, AbortReason, Kind, Outcome
+from .record.report import write_json_atomic
 
 VERIFY_FILE: Final = "verify.json"
 DETAILS: Final = "details"

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..engine.pipeline import Pipeline
     from ..listing.pager import Listing
-    from .audit import Audit
-    from .journal.journal import Journal
-    from .manifest import Manifest
-    from .report import Report
-    from .writer import ReportWriter
+    from ..record.audit import Audit
+    from ..record.journal.journal import Journal
+    from ..record.manifest import Manifest
+    from ..record.report import Report
+    from ..record.writer import ReportWriter
 
 
 def with_records(

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 import aiohttp
 
 from ..budget import AccountBudget, budget_for
+from ..engine.batch_outcome import BatchOutcome
+from ..engine.run import Run
+from ..engine.runner import BatchSender
+from ..engine.validate import id_problem, refuse_text
 from ..errors import FatalAPIError, UsageError
 from ..imagekit import DEFAULT_BASE_URL, ImageKitClient
 from ..models import MAX_BATCH, Kind, Outcome, Settings
 from ..record.ledger import Ledger
-from .batch_outcome import BatchOutcome
-from .run import Run
-from .runner import BatchSender
-from .validate import id_problem, refuse_text
 
 __all__ = ["MAX_BATCH", "BatchOutcome", "delete_batch"]
 
