@@ -14,9 +14,9 @@ from typing import Any
 
 from .._journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..core.stop import StopSignal
+from ..dedupe import Deduper
 from ..ledger import Ledger
 from ..models import Abort, AbortReason, Settings
-from .dedupe import Deduper
 from .ingest import Batches, Ingest
 from .sources import Chunk
 from .workpool import WorkPool

@@ -16,9 +16,9 @@ import sys
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from .._engine.dedupe import Deduper
 from .._engine.ingest import Ingest
 from .._engine.sources import Chunk, files_chunks, open_files
+from ..dedupe import Deduper
 from ..errors import UsageError
 from ..listing_host import StandaloneHost
 from ..models import Settings

@@ -17,10 +17,10 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .._engine.dedupe import Deduper
 from .._engine.ingest import Accepted, Batches, Ingest
 from .._engine.sources import Chunk
 from ..core.stop import StopSignal
+from ..dedupe import Deduper
 from ..errors import RedisError, UsageError
 from ..manifest import manifest_lines
 from ..models import MAX_BATCH
