@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .._engine.sources import FileReader, open_files
 from ..budget import AccountBudget
-from ..deleter import BulkDeleter
+from ..engine.deleter import BulkDeleter
+from ..engine.sources import FileReader, open_files
 from ..errors import UsageError
 from ..imagekit import ListingClient
-from ..ledger import LedgerSink
-from ..purge_plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
-from ..report import Report
+from ..purge.plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
+from ..record.ledger import LedgerSink
+from ..record.report import Report
 from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .metrics import serving_metrics
@@ -29,7 +29,7 @@ from .signals import stop_on_signals
 from .words import counted
 
 if TYPE_CHECKING:
-    from .._engine.pager import Listing
+    from ..listing.pager import Listing
 
 
 async def run_delete(args: argparse.Namespace) -> Report:
@@ -111,7 +111,7 @@ def _deleter(
 
 def listing_for(job: Job) -> Listing:
     """The listing of ``job``'s selection (its client is closed by the listing)."""
-    from .._engine.pager import Listing  # only a job with a selection lists
+    from ..listing.pager import Listing  # only a job with a selection lists
 
     assert job.selection is not None and job.private_key is not None
     client = ListingClient.for_settings(job.private_key, job.settings)

@@ -12,10 +12,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .._journal.rebuild import report_from_journal
 from ..errors import UsageError
 from ..models import EXIT_CODES, Abort
-from ..report import Report, format_text
+from ..record.journal.rebuild import report_from_journal
+from ..record.report import Report, format_text
 from .boundary import guarded, option_message
 from .exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .metrics import serve_final_metrics

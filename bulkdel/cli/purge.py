@@ -6,7 +6,7 @@ each deleted file's ``url`` and is refused, before anything is deleted, above
 ``--purge-limit`` files (every purge counts against the account's monthly quota). After the
 fact, ``bulkdel purge REPORT_DIR`` purges what ``--purge-cache`` would have (the selection's
 folder, or the manifest's URLs); ``--folder`` and ``--url`` purge what they name. The
-orchestration is the library's (``bulkdel.purge_plan``); this module reads options.
+orchestration is the library's (``bulkdel.purge.plan``); this module reads options.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..errors import UsageError
+from ..listing.selection import Selection
 from ..models import DEFAULT_PURGE_LIMIT
-from ..purge_plan import (
+from ..purge.cache import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, folder_purge_url
+from ..purge.plan import (
     DeletedIds,
     PurgePlan,
     plan_purge,
@@ -31,10 +33,8 @@ from ..purge_plan import (
     refuse_above_limit,
     report_urls,
 )
-from ..purging import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, folder_purge_url
-from ..report import Report
-from ..selection import Selection
-from ..verify import read_summary
+from ..record.report import Report
+from ..record.verify import read_summary
 from .words import counted
 
 __all__ = [
@@ -56,7 +56,7 @@ def purge_plan(
     """The purge ``--purge-cache`` asks for, or None without it.
 
     Raises:
-        UsageError: see ``bulkdel.purge_plan.plan_purge``.
+        UsageError: see ``bulkdel.purge.plan.plan_purge``.
     """
     mode = cast(Mode | None, getattr(args, "purge_cache", None))
     if mode is None:

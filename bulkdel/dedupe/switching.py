@@ -63,23 +63,23 @@ class Deduper:
             plain["memtable"] = switch_at
         #: the plain one, while numpy's may still take over
         self._plain: PlainDeduper | None = None
-        engine = PlainDeduper(spill_dir, **plain, hint=not switching)
-        self._engine: SteppedDeduper = engine
+        first = PlainDeduper(spill_dir, **plain, hint=not switching)
+        self._current: SteppedDeduper = first
         if switching:
-            self._plain = engine
+            self._plain = first
 
     def __len__(self) -> int:
-        return len(self._engine)
+        return len(self._current)
 
     @property
     def uses_numpy(self) -> bool:
         """numpy's de-duplication answers now."""
-        return not isinstance(self._engine, PlainDeduper)
+        return not isinstance(self._current, PlainDeduper)
 
     @property
     def spilled_runs(self) -> int:
         """Runs on disk now (for tests and benchmarks)."""
-        return self._engine.spilled_runs
+        return self._current.spilled_runs
 
     def is_new(self, value: str) -> bool:
         """Record ``value``; True when it was not seen before."""
@@ -91,14 +91,14 @@ class Deduper:
         if self._moving(len(values)):
             for _ in self._move():
                 pass
-        return self._engine.add_new(values)
+        return self._current.add_new(values)
 
     async def add_new_async(self, values: Sequence[str]) -> list[bool]:
         """``add_new``, handing the caller's loop back between the steps of the heavy work
         (the move to numpy's among them)."""
         if self._moving(len(values)):
             await pump(self._move())
-        return await self._engine.add_new_async(values)
+        return await self._current.add_new_async(values)
 
     def _moving(self, count: int) -> bool:
         plain = self._plain
@@ -120,13 +120,13 @@ class Deduper:
         except BaseException:  # cancelled: the plain one still holds everything
             large.close()
             raise
-        self._engine, self._plain = large, None
+        self._current, self._plain = large, None
         plain.close()
 
     def close(self) -> None:
         """Let go of the runs on disk (idempotent; their files are already unlinked)."""
-        self._engine.close()
+        self._current.close()
 
     async def aclose(self) -> None:
         """``close``, handing the loop back while the files' blocks are freed."""
-        await self._engine.aclose()
+        await self._current.aclose()

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._engine import reader
 from bulkdel.dedupe import numpy_runs, numpy_table, plain_runs, run_files
 from bulkdel.dedupe.numpy_deduper import NumpyDeduper
 from bulkdel.dedupe.plain_deduper import PlainDeduper
+from bulkdel.engine import reader
 from bulkdel.testing import FakeImageKit
 from tests.dedupe.test_exact import SMALL, AnyDeduper, chunk_lists
 from tests.helpers import KEY, hex_ids
