@@ -1,7 +1,7 @@
 """What a plain install (no numpy) costs: ``python -m benchmarks.dedupe_plain``.
 
 numpy is the ``large`` extra; without it the standard library's de-duplication
-(``bulkdel/_engine/dedupe_plain.py``) answers the same. Measured here, each in fresh child
+(``bulkdel/dedupe/plain_deduper.py``) answers the same. Measured here, each in fresh child
 processes, with numpy importable and with it made unimportable (a ``sys.meta_path`` blocker,
 as a plain install has it):
 
@@ -125,11 +125,12 @@ def dry_run(prefix: str, source: Path, work: Path, count: int) -> dict[str, Any]
 def dedupe_alone(count: int) -> dict[str, float]:
     """ns an id of ``Deduper.add_new`` over ``count`` distinct ids, 10,000 a chunk."""
     from benchmarks.harness import make_id
-    from bulkdel._engine import dedupe_numpy, dedupe_plain
+    from bulkdel.dedupe.numpy_deduper import NumpyDeduper
+    from bulkdel.dedupe.plain_deduper import PlainDeduper
 
     ids = [make_id(i) for i in range(count)]
     out = {}
-    for name, cls in (("numpy", dedupe_numpy.Deduper), ("plain", dedupe_plain.Deduper)):
+    for name, cls in (("numpy", NumpyDeduper), ("plain", PlainDeduper)):
         deduper = cls()
         start = time.perf_counter()
         for i in range(0, count, 10_000):

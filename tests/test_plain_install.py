@@ -22,8 +22,8 @@ class NoNumpy:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 sys.meta_path.insert(0, NoNumpy())
-import bulkdel._engine.dedupe_plain
-bulkdel._engine.dedupe_plain.HINT_AT = 100_000
+import bulkdel.dedupe.plain_deduper
+bulkdel.dedupe.plain_deduper.HINT_AT = 100_000
 atexit.register(lambda: print("numpy loaded:", "numpy" in sys.modules, file=sys.stderr))
 sys.argv[0] = "bulkdel"
 runpy.run_module("bulkdel", run_name="__main__", alter_sys=True)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from .._engine.dedupe import Deduper
+from ..dedupe import Deduper
 from ..engine.ingest import Ingest
 from ..engine.sources import files_chunks, open_files
 from ..errors import UsageError

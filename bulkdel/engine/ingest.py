@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 
-from .._engine.dedupe import SeenIds
+from ..dedupe import SeenIds
 from ..models import Chunk, Item
 
 #: an item with its input position

@@ -12,8 +12,8 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from .._engine.dedupe import Deduper
 from ..core.stop import StopSignal
+from ..dedupe import Deduper
 from ..models import Abort, AbortReason, Chunk, Settings
 from ..record.journal.journal import DELETED, MISSING, Journal, JournaledOutcome
 from ..record.ledger import Ledger

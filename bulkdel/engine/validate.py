@@ -1,4 +1,4 @@
-"""The id rule (de-duplication is in ``dedupe``).
+"""The id rule (de-duplication is in ``bulkdel.dedupe``).
 
 ImageKit's file ids are 24 hex characters (MongoDB object ids). The rule accepts a wider safe
 alphabet (docs/contract.md, "Ids") so that an id of another shape is not refused by bulkdel

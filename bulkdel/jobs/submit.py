@@ -17,9 +17,9 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .._engine.dedupe import Deduper
 from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import StopSignal
+from ..dedupe import Deduper
 from ..engine.ingest import Accepted, Batches, Ingest
 from ..errors import RedisError, UsageError
 from ..models import MAX_BATCH, Chunk

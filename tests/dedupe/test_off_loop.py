@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -14,16 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._engine import (
-    dedupe_numpy,
-    dedupe_plain,
-    dedupe_plain_runs,
-    dedupe_runs,
-    dedupe_table,
-)
+from bulkdel.dedupe import numpy_runs, numpy_table, plain_runs, run_files
+from bulkdel.dedupe.numpy_deduper import NumpyDeduper
+from bulkdel.dedupe.plain_deduper import PlainDeduper
 from bulkdel.engine import reader
 from bulkdel.testing import FakeImageKit
-from tests.engine.test_dedupe import SMALL, AnyDeduper, chunk_lists
+from tests.dedupe.test_exact import SMALL, AnyDeduper, chunk_lists
 from tests.helpers import KEY, hex_ids
 
 SPREAD = [f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(3000)]
@@ -39,12 +35,12 @@ class Impl(NamedTuple):
 
 
 NUMPY = Impl(
-    dedupe_numpy.Deduper,
-    dedupe_runs,
+    NumpyDeduper,
+    numpy_runs,
     ("resized", "_write", "_rebuild_bloom"),
     {"first_table": 4},
 )
-PLAIN = Impl(dedupe_plain.Deduper, dedupe_plain_runs, ("_write", "_rebuild_bloom"), {})
+PLAIN = Impl(PlainDeduper, plain_runs, ("_write", "_rebuild_bloom"), {})
 IMPLS = pytest.mark.parametrize("impl", [NUMPY, PLAIN], ids=["numpy", "plain"])
 
 
@@ -70,7 +66,7 @@ def _log_steps(monkeypatch: pytest.MonkeyPatch, log: list[str], impl: Impl = NUM
     wrap(impl.runs.Runs, "_write")
     wrap(impl.deduper, "_rebuild_bloom")
     if impl is NUMPY:
-        wrap(dedupe_table.MemTable, "resized")
+        wrap(numpy_table.MemTable, "resized")
 
 
 async def _ticking(log: list[str], stop: asyncio.Event) -> None:
@@ -136,10 +132,21 @@ async def test_other_tasks_run_between_the_steps(
         assert _ticks_between(log, name) > 0, name
 
 
+async def cancel_once_started(add: Coroutine[Any, Any, list[bool]], started: list[Any]) -> None:
+    """Run ``add`` until ``started`` has an item (its heavy work began), then cancel it."""
+    task = asyncio.ensure_future(add)
+    while not started:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 @IMPLS
 async def test_a_cancelled_spill_leaves_no_run_open(tmp_path: Path, impl: Impl) -> None:
     """Cancelled between two steps of a spill, ``add_new_async`` closes the run it was
-    writing; ``close`` closes the rest; a further add is refused, not answered wrongly."""
+    writing; ``close`` closes the rest; a further add, sync or async, is refused, not answered
+    wrongly."""
     written: list[Any] = []
     real_write = impl.runs.Runs._write
 
@@ -153,15 +160,12 @@ async def test_a_cancelled_spill_leaves_no_run_open(tmp_path: Path, impl: Impl) 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(impl.runs.Runs, "_write", write)
         assert await deduper.add_new_async(SPREAD[:64]) == [True] * 64
-        task = asyncio.ensure_future(deduper.add_new_async(SPREAD[64:70]))
-        while not written:
-            await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_once_started(deduper.add_new_async(SPREAD[64:70]), written)
     assert written[0].gi_frame is None  # closed, its file with it (else a ResourceWarning)
     with pytest.raises(RuntimeError, match="close it"):
         deduper.add_new(SPREAD[:1])
+    with pytest.raises(RuntimeError, match="close it"):  # its steps would be a broken spill's
+        await deduper.add_new_async(SPREAD[70:200])
     deduper.close()
 
 
@@ -195,7 +199,7 @@ async def test_aclose_frees_the_runs_between_ticks(
 ) -> None:
     """``aclose`` frees the runs' files a step at a time, other tasks running between the
     steps, and closes every one."""
-    monkeypatch.setattr(impl.runs, "FREE_STEP", 120)
+    monkeypatch.setattr(run_files, "FREE_STEP", 120)
     growing = {k: 64 for k in impl.growing}
     deduper = impl.deduper(tmp_path, memtable=64, fanout=8, **growing)
     for start in range(0, 640, 32):
@@ -205,13 +209,13 @@ async def test_aclose_frees_the_runs_between_ticks(
     log: list[str] = []
     stop = asyncio.Event()
     ticker = asyncio.ensure_future(_ticking(log, stop))
-    real = impl.runs.os.ftruncate
+    real = run_files.os.ftruncate
 
     def truncate(fd: int, size: int) -> None:
         log.append("free")
         real(fd, size)
 
-    monkeypatch.setattr(impl.runs.os, "ftruncate", truncate)
+    monkeypatch.setattr(run_files.os, "ftruncate", truncate)
     await deduper.aclose()
     stop.set()
     await ticker

@@ -8,7 +8,7 @@ costs). A hex key is looked for in two places:
   new keys, the ``memtable``; it also finds repeats within a chunk. It starts at 4,096 keys
   (224 KiB) and doubles as the input grows, so that a short input never pays for the full
   table (14 MiB);
-* sorted runs of keys on disk (``dedupe_runs``: temporary files beside the report or journal,
+* sorted runs of keys on disk (``numpy_runs``: temporary files beside the report or journal,
   unlinked at once), each found through one in-memory fence every ``block`` keys and merged
   four at a time, so that there are a handful of runs at 100M ids. A Bloom filter of the
   keys on disk (20 bits a key, rebuilt twice as large from the runs when it fills) sits in
@@ -32,7 +32,7 @@ a file), and ``add_new_async`` hands the loop back between two steps (its caller
 chunk waits, as it did before); the sync ``add_new`` takes the same steps without a pause.
 What made single steps long, once cut: sorting the whole table (the drain sorts each range
 of home slots instead), joining its parts, closing a large run at once, and the kernel's
-compaction for a huge page (``dedupe_table._zeros``). A worker thread was tried first: the
+compaction for a huge page (``numpy_table._zeros``). A worker thread was tried first: the
 loop's own numpy calls (a chunk's lookup is some thirty of them) each gave the GIL away and
 waited up to the 5 ms switch interval to get it back, so a 5M-id dry run took 1.5 to 2
 times as long and a 1 ms ticker was still late by tens of milliseconds. Figures:
@@ -41,68 +41,47 @@ times as long and a 1 ms ticker was still late by tens of milliseconds. Figures:
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
-from collections.abc import Generator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from . import dedupe_runs
-from .dedupe_runs import KEY, Runs
-from .dedupe_table import Bloom, MemTable
+from . import numpy_runs
+from .frame import SteppedDeduper, Steps
+from .numpy_runs import KEY, Runs
+from .numpy_table import Bloom, MemTable
 
 if TYPE_CHECKING:
-    from .dedupe_runs import Bools
+    from .numpy_runs import Bools
 
 _WIRE: Final = np.dtype([("hi", ">u8"), ("lo", ">u4")])
-_HEX24: Final = re.compile(r"[0-9a-f]{24}")
 #: keys the memtable holds at first (it doubles up to ``memtable``)
 FIRST_TABLE: Final = 1 << 12
 
 
-class Deduper:
-    """Remembers every id seen; answers "new?" exactly, in bounded memory.
+class NumpyDeduper(SteppedDeduper):
+    """Remembers every id seen; answers "new?" exactly, in bounded memory, with numpy.
 
-    One caller at a time: ``add_new_async`` must be awaited before the next call (after
-    a cancelled one, only ``close`` or ``aclose``).
-
-    Args:
-        spill_dir: where runs of keys go when memory fills (a temporary directory if None);
-            the files are unlinked at once, so nothing is left behind even after a crash.
-        memtable: keys held in memory before a spill (the table starts smaller and grows).
-        block: keys between two in-memory fences of a run on disk.
-        fanout: runs of one level merged into one of the next.
-        bloom_capacity: keys the first Bloom filter is sized for at least (it grows).
-        step: keys read, written or moved in one step of a merge, a rebuild, a spill or
-            the table's growth.
-        first_table: keys the memtable holds at first (at most ``memtable``).
+    One caller at a time; the arguments are ``SteppedDeduper``'s, and ``first_table``: keys
+    the memtable holds at first (at most ``memtable``; it grows to that).
     """
+
+    MEMTABLE, BLOCK, BLOOM_CAPACITY = 1 << 18, 512, 1 << 16
+    RUNS = Runs
+    _runs: Runs
 
     def __init__(
         self,
         spill_dir: str | os.PathLike[str] | None = None,
         *,
-        memtable: int = 1 << 18,
-        block: int = 512,
-        fanout: int = 4,
-        bloom_capacity: int = 1 << 16,
-        step: int = 1 << 13,
         first_table: int = FIRST_TABLE,
+        **sizes: int,
     ) -> None:
-        self._other: set[str] = set()
+        super().__init__(spill_dir, **sizes)
         self._hex_count = 0
-        self._bloom_floor = bloom_capacity
         self._bloom = Bloom(0)  # sized at the first spill: a short input never needs one
-        self._max_table = memtable
-        self._table = MemTable(min(first_table, memtable))
-        directory = None if spill_dir is None else Path(spill_dir)
-        self._runs = Runs(directory, block, fanout, step)
-        self._step = step
-        #: steps of growth or a spill were left unfinished (their caller was cancelled)
-        self._broken = False
+        self._table = MemTable(min(first_table, self._max_table))
 
     def __len__(self) -> int:
         return self._hex_count + len(self._other)
@@ -117,56 +96,26 @@ class Deduper:
         """Keys the in-memory table holds now (for tests and benchmarks)."""
         return self._table.size
 
-    @property
-    def spilled_runs(self) -> int:
-        """Runs on disk now (for tests and benchmarks)."""
-        return len(self._runs.runs)
+    def _add(self, values: Sequence[str]) -> list[bool]:
+        return self._add_values(values)
 
-    def is_new(self, value: str) -> bool:
-        """Record ``value``; True when it was not seen before."""
-        return self.add_new([value])[0]
-
-    def add_new(self, values: Sequence[str]) -> list[bool]:
-        """Record ``values`` in order; True for each one not seen before (nor earlier in
-        ``values``)."""
-        if self._broken:
-            msg = "a cancelled add_new_async left the de-duplication unfinished; close it"
-            raise RuntimeError(msg)
-        if not values:
-            return []
-        joined = "".join(values)
-        if set(map(len, values)) == {24}:
-            try:
-                raw = bytes.fromhex(joined)
-            except ValueError:
-                pass
-            else:
-                # fromhex also takes upper case and spaces: those ids are not hex keys
-                if raw.hex() == joined:
-                    flags: list[bool] = self._add_hex(raw).tolist()
-                    return flags
-        return self._add_mixed(values)
-
-    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
-        """``add_new``, handing the caller's loop back between the steps of the table's
-        growth, a spill, a merge and a Bloom filter rebuild."""
-        half = self._max_table // 2
-        flags: list[bool] = []
-        for start in range(0, len(values), half):
-            part = values[start : start + half]
-            if self._table.count + len(part) > self._table.size:  # counts other ids too
-                steps = self._room(len(part))
-                self._broken = True  # until the last step is done
-                try:
-                    for _ in steps:
-                        await asyncio.sleep(0)
-                finally:
-                    steps.close()  # cancelled: a half-written run's file is closed now
-                self._broken = False
-            flags += self.add_new(part)
+    def _add_packed(self, raw: bytes) -> list[bool]:
+        flags: list[bool] = self._add_hex(raw).tolist()
         return flags
 
-    def _room(self, count: int) -> Generator[None, None, None]:
+    def take_keys(self, keys: Iterable[bytes], others: set[str]) -> Steps:
+        """Remember ``keys`` (distinct 12-byte keys, none seen here before) and ``others``
+        (ids that are not hex keys), ``step`` keys a step: the plain de-duplication's
+        memory, when ``Deduper`` moves to this one."""
+        self._other |= others
+        keys = list(keys)
+        for start in range(0, len(keys), self._step):
+            part = keys[start : start + self._step]
+            yield from self._room(len(part))
+            self._add_hex(b"".join(part))
+            yield
+
+    def _room(self, count: int) -> Steps:
         """Room in the table for ``count`` more keys, in steps: a larger table while it may
         grow, then a spill."""
         table = self._table
@@ -180,31 +129,13 @@ class Deduper:
         if table.count + count > table.size:
             yield from self._spill()
 
-    def _add_mixed(self, values: Sequence[str]) -> list[bool]:
-        flags = [False] * len(values)
-        hexes: list[str] = []
-        where: list[int] = []
-        other = self._other
-        for i, value in enumerate(values):
-            if _HEX24.fullmatch(value):
-                hexes.append(value)
-                where.append(i)
-            elif value not in other:
-                other.add(value)
-                flags[i] = True
-        if hexes:
-            fresh = self._add_hex(bytes.fromhex("".join(hexes))).tolist()
-            for i, flag in zip(where, fresh, strict=True):
-                flags[i] = flag
-        return flags
-
     def _add_hex(self, raw: bytes) -> Bools:
         piece = KEY.itemsize * (self._max_table // 2)
         if len(raw) > piece:
             parts = [self._add_hex(raw[i : i + piece]) for i in range(0, len(raw), piece)]
             return np.concatenate(parts)
-        hi, lo = dedupe_runs.split_keys(np.frombuffer(raw, _WIRE))
-        h = dedupe_runs.mix(hi, lo)
+        hi, lo = numpy_runs.split_keys(np.frombuffer(raw, _WIRE))
+        h = numpy_runs.mix(hi, lo)
         for _ in self._room(len(h)):
             pass
         table = self._table
@@ -224,7 +155,7 @@ class Deduper:
         self._hex_count += int(np.count_nonzero(new))
         return new
 
-    def _spill(self) -> Generator[None, None, None]:
+    def _spill(self) -> Steps:
         """The memtable goes to disk; the Bloom filter (of the keys on disk) takes them."""
         parts = yield from self._table.drain(self._step)
         yield from self._runs.add(parts)
@@ -235,7 +166,7 @@ class Deduper:
             self._bloom.add(h)
             yield
 
-    def _rebuild_bloom(self) -> Generator[None, None, None]:
+    def _rebuild_bloom(self) -> Steps:
         """A filter twice as large, from every key remembered (the old one is freed first)."""
         self._bloom = Bloom(0)
         bloom = Bloom(max(self._runs.count + 1, self._bloom_floor))
@@ -243,18 +174,3 @@ class Deduper:
             bloom.add(h)
             yield
         self._bloom = bloom
-
-    def close(self) -> None:
-        """Let go of the runs on disk (idempotent; their files are already unlinked)."""
-        self._runs.close()
-
-    async def aclose(self) -> None:
-        """``close``, handing the loop back while the files' blocks are freed (at 100M ids,
-        1.2 GB: about 70 ms of CPU at once)."""
-        runs, self._runs.runs = self._runs.runs, []
-        steps = self._runs.release(runs)
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)
-        finally:
-            steps.close()

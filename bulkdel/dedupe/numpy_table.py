@@ -1,5 +1,5 @@
 """The de-duplication's in-memory parts: the table of the newest keys and the Bloom filter
-of the keys on disk (``dedupe`` tells how they fit together)."""
+of the keys on disk (``numpy_deduper`` tells how they fit together)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from . import dedupe_runs
-from .dedupe_runs import KEY, MIX2
+from . import numpy_runs
+from .numpy_runs import KEY, MIX2
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from .dedupe_runs import U64, Bools
+    from .numpy_runs import U64, Bools
 
 #: Bloom filter: bits a key, and bits set a key inside one 64-bit word
 BLOOM_BITS: Final = 20
@@ -169,7 +169,7 @@ class MemTable:
             where = where[(tags != 0) & (home >= start) & (home < stop)]
             part = np.empty(len(where), KEY)
             part["hi"], part["lo"] = self._hi[where], self._lo[where]
-            h = dedupe_runs.mix(*dedupe_runs.split_keys(part))
+            h = numpy_runs.mix(*numpy_runs.split_keys(part))
             order = np.argsort(h, kind="stable")
             parts.append((part[order], h[order]))
             yield

@@ -1,19 +1,19 @@
 """Keys on disk: sorted runs of 12-byte keys, merged by level as in an LSM tree.
 
-The exact part of ``dedupe``: a run is written once in hash order, found through one
-in-memory fence every ``block`` keys, and read back with ``pread`` (never mapped, so a
-run's pages are the page cache's, not the process's resident memory).
+The numpy de-duplication's (``numpy_deduper``): a run is written once in hash order, found
+through one in-memory fence (a hash) every ``block`` keys, and read back with ``pread``
+(never mapped, so a run's pages are the page cache's, not the process's resident memory).
+What the plain runs share with these is in ``run_files``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Generator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Final
 
 import numpy as np
+
+from .run_files import RunFile, SortedRuns
 
 if TYPE_CHECKING:  # numpy.typing costs ~40 ms of start-up; annotations only need it here
     import numpy.typing as npt
@@ -23,8 +23,6 @@ if TYPE_CHECKING:  # numpy.typing costs ~40 ms of start-up; annotations only nee
 
 #: a key on disk: the id's first 8 bytes and last 4, native order, 12 bytes packed
 KEY: Final = np.dtype([("hi", "<u8"), ("lo", "<u4")])
-#: bytes of a run's file freed in one step when it is let go
-FREE_STEP: Final = 16 << 20
 MIX1, MIX2, MIX3 = (
     np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x94D049BB133111EB)
 )
@@ -45,19 +43,15 @@ def split_keys(keys: npt.NDArray[np.void]) -> tuple[U64, U64]:
     return keys["hi"].astype(np.uint64), keys["lo"].astype(np.uint64)
 
 
-class Run:
+class Run(RunFile):
     """One sorted run on disk: keys in hash order, a fence every ``block`` keys."""
 
     def __init__(self, handle: IO[bytes], count: int, fences: U64, level: int) -> None:
-        self.handle = handle
-        self.count = count
+        super().__init__(handle, count, level)
         self.fences = fences
-        self.level = level
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.void]:
-        size = KEY.itemsize
-        data = os.pread(self.handle.fileno(), (stop - start) * size, start * size)
-        return np.frombuffer(data, KEY)
+        return np.frombuffer(self.read_bytes(start, stop), KEY)
 
     def blocks(self, step: int) -> Iterator[npt.NDArray[np.void]]:
         for start in range(0, self.count, step):
@@ -92,52 +86,21 @@ class _Cursor:
         return keys, h
 
 
-class Runs:
-    """Sorted runs on disk, merged ``fanout`` at a time (levels, as in an LSM tree)."""
+#: a part of a run: keys in hash order, and their hashes
+Part = tuple["npt.NDArray[np.void]", "U64"]
 
-    def __init__(self, directory: Path | None, block: int, fanout: int, step: int) -> None:
-        self.directory, self.block, self.fanout, self.step = directory, block, fanout, step
-        self.runs: list[Run] = []
 
-    def _write(
-        self, parts: Iterator[tuple[npt.NDArray[np.void], U64]], level: int
-    ) -> Generator[None, None, Run]:
-        # the run outlives this call: it is closed when merged away or in ``close``
-        handle = tempfile.TemporaryFile(dir=self.directory, prefix="bulkdel-dedupe-")  # noqa: SIM115
-        count, fences = 0, []
-        try:
-            for keys, h in parts:
-                fences.append(h[(-count) % self.block :: self.block].copy())  # not a view of h
-                handle.write(keys.tobytes())
-                count += len(keys)
-                yield
-            handle.flush()
-        except BaseException:  # the steps were abandoned (GeneratorExit) or failed
-            handle.close()
-            raise
+class Runs(SortedRuns[Part, "U64", Run]):
+    """Runs of keys in hash order, fenced by hash."""
+
+    def _pack(self, part: Part, count: int) -> tuple[bytes, U64]:
+        keys, h = part
+        return keys.tobytes(), h[(-count) % self.block :: self.block].copy()  # not a view of h
+
+    def _run(self, handle: IO[bytes], count: int, fences: list[U64], level: int) -> Run:
         return Run(handle, count, np.concatenate(fences), level)
 
-    @property
-    def count(self) -> int:
-        """Keys on disk."""
-        return sum(run.count for run in self.runs)
-
-    def add(self, parts: list[tuple[npt.NDArray[np.void], U64]]) -> Generator[None, None, None]:
-        """Spill keys as a new run (``parts`` of keys and their hashes, in hash order); merge
-        runs while ``fanout`` share the newest level.
-
-        A step at a time (``step`` keys written or merged): the caller may let others work
-        between them.
-        """
-        self.runs.append((yield from self._write(iter(parts), 0)))
-        fan = self.fanout
-        while len(self.runs) >= fan and len({r.level for r in self.runs[-fan:]}) == 1:
-            group = self.runs[-fan:]
-            merged = yield from self._write(self._merged(group), group[0].level + 1)
-            self.runs[-fan:] = [merged]
-            yield from self.release(group)
-
-    def _merged(self, group: list[Run]) -> Iterator[tuple[npt.NDArray[np.void], U64]]:
+    def _merged(self, group: list[Run]) -> Iterator[Part]:
         cursors = [_Cursor(run, self.step) for run in group]
         while cursors:
             # everything up to the smallest buffered maximum is in memory, in every run
@@ -170,23 +133,3 @@ class Runs:
         for run in self.runs:
             for keys in run.blocks(self.step):
                 yield mix(*split_keys(keys))
-
-    def release(self, runs: list[Run]) -> Generator[None, None, None]:
-        """Close ``runs``, their files' blocks freed ``FREE_STEP`` bytes a step (closing a
-        run of 200 MB at once took 12 ms of CPU: the kernel frees its blocks then)."""
-        try:
-            for run in runs:
-                size = run.count * KEY.itemsize
-                while size > 0:
-                    size = max(0, size - FREE_STEP)
-                    os.ftruncate(run.handle.fileno(), size)
-                    yield
-                run.handle.close()
-        finally:  # the steps were abandoned: the rest at once
-            for run in runs:
-                run.handle.close()
-
-    def close(self) -> None:
-        for run in self.runs:
-            run.handle.close()
-        self.runs = []

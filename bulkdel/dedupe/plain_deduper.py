@@ -1,7 +1,8 @@
 """Exact de-duplication in bounded memory with the standard library alone (no numpy).
 
-The plain install's ``Deduper`` (``dedupe`` picks it when numpy cannot be imported); it gives
-the answers of the numpy one (``dedupe_numpy``) and of a ``set``, in no more memory (a dry
+The plain install's de-duplication, and every install's while the input is short (``Deduper``
+moves to numpy's when it would first spill, where numpy is installed); it gives the answers
+of the numpy one (``numpy_deduper``) and of a ``set``, in no more memory (a dry
 run's peak RSS: 61 MiB at 1M ids, 96 at 10M, against numpy's 88 and 120), but slower as the
 input grows: 0.6 of numpy's ids/s at 1M, 0.26 at 10M (``benchmarks/DEDUPE_PLAIN_RESULTS.md``),
 most of it the Python loop a key of the Bloom filter's adds, rebuilds and tests. The same
@@ -12,7 +13,7 @@ shape:
 * the newest keys sit in a ``set`` (``memtable`` of them: about 100 bytes a key, the price of
   a Python object), which spills as a sorted run of keys to a temporary file beside the
   report or journal (unlinked at once);
-* runs are merged ``fanout`` at a time by level (``dedupe_plain_runs``), so there are few;
+* runs are merged ``fanout`` at a time by level (``plain_runs``), so there are few;
   each is found through one in-memory fence every ``block`` keys and read with ``pread``;
 * a blocked Bloom filter of the keys on disk (``BLOOM_BITS`` a key, in an ``array``; rebuilt
   twice as large from the runs when it fills) answers "certainly not on disk" for nearly
@@ -24,20 +25,18 @@ hands the loop back between them, as the numpy one does.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import re
 from array import array
-from collections.abc import Generator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Final
 
-from .dedupe_plain_runs import KEY_SIZE, Runs
+from .frame import SteppedDeduper, Steps
+from .plain_runs import Runs
+from .run_files import KEY_SIZE
 
 log = logging.getLogger("bulkdel.dedupe")
 
-_HEX24: Final = re.compile(r"[0-9a-f]{24}")
 #: Bloom filter: bits a key; each key sets six bits of one 64-bit word
 BLOOM_BITS: Final = 16
 _M64: Final = (1 << 64) - 1
@@ -69,118 +68,55 @@ class Bloom:
             )
 
 
-class Deduper:
+class PlainDeduper(SteppedDeduper):
     """Remembers every id seen; answers "new?" exactly, in bounded memory, without numpy.
 
-    The arguments and the one-caller-at-a-time rule are those of ``dedupe_numpy.Deduper``.
+    The arguments and the one-caller-at-a-time rule are those of ``NumpyDeduper``; ``hint``:
+    whether to name the numpy extra past ``HINT_AT`` ids.
     """
 
+    MEMTABLE, BLOCK, BLOOM_CAPACITY = 1 << 17, 256, 1 << 20
+    RUNS = Runs
+    _runs: Runs
+
     def __init__(
-        self,
-        spill_dir: str | os.PathLike[str] | None = None,
-        *,
-        memtable: int = 1 << 17,
-        block: int = 256,
-        fanout: int = 4,
-        bloom_capacity: int = 1 << 20,
-        step: int = 1 << 13,
+        self, spill_dir: str | os.PathLike[str] | None = None, *, hint: bool = True, **sizes: int
     ) -> None:
-        self._other: set[str] = set()
+        super().__init__(spill_dir, **sizes)
         self._mem: set[bytes] = set()
-        self._max_table = max(2, memtable)
         self._on_disk = 0
-        self._bloom_floor = bloom_capacity
         self._bloom = Bloom(0)  # sized at the first spill: a short input never needs one
-        directory = None if spill_dir is None else Path(spill_dir)
-        self._runs = Runs(directory, block, fanout, step)
-        self._step = step
+        self.hint = hint
         self._hinted = False
-        #: steps of a spill were left unfinished (their caller was cancelled)
-        self._broken = False
 
     def __len__(self) -> int:
         return self._on_disk + len(self._mem) + len(self._other)
 
-    @property
-    def spilled_runs(self) -> int:
-        """Runs on disk now (for tests and benchmarks)."""
-        return len(self._runs.runs)
+    def held(self) -> tuple[set[bytes], set[str]]:
+        """The keys in memory and the ids that are not hex keys: every id seen, until the
+        first spill."""
+        return self._mem, self._other
 
-    def is_new(self, value: str) -> bool:
-        """Record ``value``; True when it was not seen before."""
-        return self.add_new([value])[0]
-
-    def add_new(self, values: Sequence[str]) -> list[bool]:
-        """Record ``values`` in order; True for each one not seen before (nor earlier in
-        ``values``)."""
-        if self._broken:
-            msg = "a cancelled add_new_async left the de-duplication unfinished; close it"
-            raise RuntimeError(msg)
+    def _add(self, values: Sequence[str]) -> list[bool]:
         half = self._max_table // 2
         flags: list[bool] = []
         for start in range(0, len(values), half):
             part = values[start : start + half]
             for _ in self._room(len(part)):
                 pass
-            flags += self._add_part(part)
-        if not self._hinted and len(self) > HINT_AT:
+            flags += self._add_values(part)
+        if self.hint and not self._hinted and len(self) > HINT_AT:
             self._hinted = True
             log.warning(HINT)
         return flags
 
-    async def add_new_async(self, values: Sequence[str]) -> list[bool]:
-        """``add_new``, handing the caller's loop back between the steps of a spill, a merge
-        and a Bloom filter rebuild."""
-        half = self._max_table // 2
-        flags: list[bool] = []
-        for start in range(0, len(values), half):
-            part = values[start : start + half]
-            steps = self._room(len(part))
-            self._broken = True  # until the last step is done
-            try:
-                for _ in steps:
-                    await asyncio.sleep(0)
-            finally:
-                steps.close()  # cancelled: a half-written run's file is closed now
-            self._broken = False
-            flags += self.add_new(part)
-        return flags
-
-    def _room(self, count: int) -> Generator[None, None, None]:
+    def _room(self, count: int) -> Steps:
         """Room in the memtable for ``count`` more keys: a spill when it would overflow."""
         if len(self._mem) + count > self._max_table and self._mem:
             yield from self._spill()
 
-    def _add_part(self, values: Sequence[str]) -> list[bool]:
-        joined = "".join(values)
-        if values and set(map(len, values)) == {24}:
-            try:
-                raw = bytes.fromhex(joined)
-            except ValueError:
-                pass
-            else:
-                # fromhex also takes upper case and spaces: those ids are not hex keys
-                if raw.hex() == joined:
-                    return self._add_keys(
-                        [raw[i : i + KEY_SIZE] for i in range(0, len(raw), KEY_SIZE)]
-                    )
-        return self._add_mixed(values)
-
-    def _add_mixed(self, values: Sequence[str]) -> list[bool]:
-        flags = [False] * len(values)
-        keys: list[bytes] = []
-        where: list[int] = []
-        other = self._other
-        for i, value in enumerate(values):
-            if _HEX24.fullmatch(value):
-                keys.append(bytes.fromhex(value))
-                where.append(i)
-            elif value not in other:
-                other.add(value)
-                flags[i] = True
-        for i, flag in zip(where, self._add_keys(keys), strict=True):
-            flags[i] = flag
-        return flags
+    def _add_packed(self, raw: bytes) -> list[bool]:
+        return self._add_keys([raw[i : i + KEY_SIZE] for i in range(0, len(raw), KEY_SIZE)])
 
     def _add_keys(self, keys: list[bytes]) -> list[bool]:
         mem = self._mem
@@ -204,21 +140,22 @@ class Deduper:
                 flags[i] = True
         return flags
 
-    def _spill(self) -> Generator[None, None, None]:
+    def _spill(self) -> Steps:
         """The memtable goes to disk as a sorted run; the Bloom filter takes its keys."""
         keys = sorted(self._mem)
         self._mem = set()
         yield
-        yield from self._runs.add(keys)
+        step = self._step
+        yield from self._runs.add(keys[i : i + step] for i in range(0, len(keys), step))
         self._on_disk += len(keys)
         if self._on_disk > self._bloom.capacity:
             yield from self._rebuild_bloom()
             return
-        for start in range(0, len(keys), self._step):
-            self._bloom.add_all(keys[start : start + self._step])
+        for start in range(0, len(keys), step):
+            self._bloom.add_all(keys[start : start + step])
             yield
 
-    def _rebuild_bloom(self) -> Generator[None, None, None]:
+    def _rebuild_bloom(self) -> Steps:
         """A filter twice as large, from every key on disk (the old one is freed first)."""
         self._bloom = Bloom(0)
         bloom = Bloom(max(self._on_disk + 1, self._bloom_floor))
@@ -226,17 +163,3 @@ class Deduper:
             bloom.add_all(keys)
             yield
         self._bloom = bloom
-
-    def close(self) -> None:
-        """Let go of the runs on disk (idempotent; their files are already unlinked)."""
-        self._runs.close()
-
-    async def aclose(self) -> None:
-        """``close``, handing the loop back while the files' blocks are freed."""
-        runs, self._runs.runs = self._runs.runs, []
-        steps = self._runs.release(runs)
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)
-        finally:
-            steps.close()

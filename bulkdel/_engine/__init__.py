@@ -1,1 +1,0 @@
-"""What is left of the old engine folder: the de-duplicator, on its way to a room of its own."""
