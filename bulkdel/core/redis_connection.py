@@ -30,10 +30,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
-from tenacity import wait_random_exponential as _backoff
-
 from ..errors import RedisError, RedisUnavailableError, UsageError
+from .retry import Backoff, Retry
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -299,21 +297,15 @@ class RedisWait:
             Stopped: ``stop`` was set while waiting.
         """
         clock = stop.clock
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(self._note_outage(clock)),
-            wait=self._wait(clock),
-            stop=self._gave_up(clock),
-            sleep=stop.sleep,
-            reraise=True,
+        retry = Retry(
+            Backoff(self.base, self.cap),
+            clock=clock,
+            stop=stop,
+            deadline=lambda: self._deadline(clock.time()),
+            retry_on=self._note_outage(clock),
         )
-
-        async def attempt() -> T:
-            # a coroutine function, so that tenacity awaits it (a lambda returning an
-            # awaitable would be called once and its awaitable returned unawaited)
-            return await operation()
-
         try:
-            result: T = await retrying(attempt)
+            result: T = await retry(operation)
         except Exception as error:
             verdict = classify(error)
             if verdict is Verdict.FATAL:
@@ -352,22 +344,6 @@ class RedisWait:
             return True
 
         return retry
-
-    def _wait(self, clock: Clock) -> Callable[[RetryCallState], float]:
-        backoff = _backoff(multiplier=self.base, max=self.cap)
-
-        def wait(state: RetryCallState) -> float:
-            now = clock.time()
-            return max(0.0, min(backoff(state), self._deadline(now) - now))
-
-        return wait
-
-    def _gave_up(self, clock: Clock) -> Callable[[RetryCallState], bool]:
-        def gave_up(state: RetryCallState) -> bool:
-            now = clock.time()
-            return now >= self._deadline(now)
-
-        return gave_up
 
     def _deadline(self, now: float) -> float:
         # None: another call saw Redis answer meanwhile; this failure starts a new outage

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..core.clock import LOOP_CLOCK, Clock
+from ..core.retry import RETRYABLE, Backoff, Retry
 from ..errors import FatalAPIError, UnreachableError
 from ..imagekit import LIST_PATH, ListingClient
 from ..models import Kind, Outcome
@@ -34,19 +35,24 @@ async def preflight(client: ListingClient, *, clock: Clock = LOOP_CLOCK) -> None
             an answer that stayed an error.
     """
     url = client.base_url + LIST_PATH
-    outcome: Outcome | None = None
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            wait = outcome.retry_after if outcome and outcome.retry_after else 2.0**attempt / 2
-            await clock.sleep(min(wait, MAX_WAIT))
+
+    async def page() -> Outcome:
         outcome, _ = await client.get_page({"limit": "1"})
-        if outcome.kind is Kind.SUCCESS:
-            return
-        if outcome.status is None and not outcome.maybe_applied:
-            raise UnreachableError(url, outcome.message)  # never connected
-        if outcome.kind not in (Kind.TRANSIENT, Kind.THROTTLED):
-            break
-    assert outcome is not None
+        return outcome
+
+    retry = Retry(
+        Backoff(1.0, MAX_WAIT, jitter=False),
+        clock=clock,
+        attempts=ATTEMPTS,
+        # never connected: the URL is wrong, not the server busy
+        retry_if=lambda o: o.kind in RETRYABLE and (o.status is not None or o.maybe_applied),
+        stated=lambda o: min(o.retry_after, MAX_WAIT) if o.retry_after else None,
+    )
+    outcome = await retry(page)
+    if outcome.kind is Kind.SUCCESS:
+        return
+    if outcome.status is None and not outcome.maybe_applied:
+        raise UnreachableError(url, outcome.message)
     if outcome.status is None:
         raise UnreachableError(url, f"{outcome.message} ({ATTEMPTS} attempts)")
     hint = " (check the private key)" if outcome.status in (401, 403) else ""

@@ -15,6 +15,7 @@ purging a file that still exists only makes the CDN fetch it again.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +24,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from ..core.clock import LOOP_CLOCK, Clock
+from ..core.retry import RETRYABLE, Backoff, Retry
 from ..errors import UsageError
-from ..models import Kind, Outcome
+from ..models import Outcome
 from ..record.report import write_json_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-
-    from tenacity import AsyncRetrying, RetryCallState
 
     from ..core.lease import Lease
     from ..imagekit.purge import PurgeClient
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 MONTHLY_QUOTA: Final = 1000
 #: wildcard paths ImageKit never accepts
 _NEVER: Final = ("media/catalog", "s/files")
-_RETRYABLE: Final = frozenset({Kind.TRANSIENT, Kind.THROTTLED})
+#: longest wait a purge request's 429 may ask for, seconds
+MAX_STATED_WAIT: Final = 60.0
 
 Mode = Literal["folders", "files"]
 
@@ -156,23 +157,20 @@ class PurgeResult:
         return path
 
 
-def _retrying(clock: Clock, attempts: int) -> AsyncRetrying:
-    from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt  # first use only
+def _submit_retry(clock: Clock, attempts: int) -> Retry:
+    """A purge request's controller: 1, 2, 4... seconds apart, or what a 429 asked for
+    (a minute at most), the last answer once ``attempts`` are spent."""
 
-    def wait(state: RetryCallState) -> float:
-        assert state.outcome is not None
-        outcome: Outcome = state.outcome.result()[0]
-        if outcome.retry_after is not None:
-            return min(outcome.retry_after, 60.0)
-        return float(2 ** (state.attempt_number - 1))
+    def stated(answer: Answer) -> float | None:
+        after = answer[0].retry_after
+        return None if after is None else min(after, MAX_STATED_WAIT)
 
-    return AsyncRetrying(
-        sleep=clock.sleep,
-        stop=stop_after_attempt(attempts),
-        wait=wait,
-        retry=retry_if_result(lambda answer: answer[0].kind in _RETRYABLE),
-        # out of attempts: the last answer, not a RetryError
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    return Retry(
+        Backoff(1.0, math.inf, jitter=False),
+        clock=clock,
+        attempts=attempts,
+        retry_if=lambda answer: answer[0].kind in RETRYABLE,
+        stated=stated,
     )
 
 
@@ -192,7 +190,9 @@ async def _take_turn(
 async def _submit(
     client: PurgeClient, record: PurgeRecord, clock: Clock, attempts: int, lease: Lease | None
 ) -> None:
-    answer: Answer = await _retrying(clock, attempts)(_take_turn, lease, client.submit, record.url)
+    answer: Answer = await _submit_retry(clock, attempts)(
+        _take_turn, lease, client.submit, record.url
+    )
     outcome, request_id = answer
     if request_id is None:
         record.error = outcome.message or f"HTTP {outcome.status}"
@@ -230,20 +230,22 @@ async def purge_urls(
     for record in records:
         await _submit(client, record, clock, attempts, lease)
     started = clock.time()
-    pause = 0.0
+    polling = Backoff(1.0, poll_max, jitter=False)
+    rounds = 0
     while pending := [r for r in records if r.status == "Pending"]:
-        if pause:
+        if rounds:
+            pause = polling.delay(rounds)
             if clock.time() - started + pause > max_wait:
                 break
             await clock.sleep(pause)
-        pause = min(max(1.0, 2 * pause), poll_max)
+        rounds += 1
         for record in pending:
             assert record.request_id is not None
             record.polls += 1
             outcome, status = await _take_turn(lease, client.status, record.request_id)
             if status is not None:
                 record.status = status
-            elif outcome.kind not in _RETRYABLE:
+            elif outcome.kind not in RETRYABLE:
                 record.status, record.error = "failed", outcome.message
     return records
 

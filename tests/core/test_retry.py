@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bulkdel.core.retry import RETRYABLE, Backoff, Waiting, retrying
+from bulkdel.core.retry import RETRYABLE, Backoff, Retry, Waiting
 from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped
 from bulkdel.models import Abort, AbortReason, Kind
@@ -54,7 +54,7 @@ def test_answers_are_retried_until_the_attempts_run_out_and_the_last_is_given_ba
         return answer
 
     async def main() -> str:
-        controller = retrying(
+        controller = Retry(
             Backoff(1.0, 8.0, jitter=False),
             clock=clock,
             attempts=3,
@@ -82,7 +82,7 @@ def test_a_stated_wait_replaces_the_backoff() -> None:
         return next(answers)
 
     async def main() -> Any:
-        controller = retrying(
+        controller = Retry(
             Backoff(1.0, 8.0, jitter=False),
             clock=clock,
             retry_if=lambda answer: answer[0] == "busy",
@@ -109,7 +109,7 @@ def test_errors_are_retried_as_told_and_the_last_is_raised() -> None:
         raise ValueError("not ours")
 
     async def main(fn: Any) -> None:
-        controller = retrying(
+        controller = Retry(
             Backoff(0.0, 0.0),
             clock=clock,
             attempts=4,
@@ -136,7 +136,7 @@ def test_a_deadline_bounds_each_wait_and_ends_the_retries() -> None:
         raise OSError("down")
 
     async def main() -> None:
-        controller = retrying(
+        controller = Retry(
             Backoff(4.0, 4.0, jitter=False),
             clock=clock,
             deadline=lambda: 10.0,
@@ -159,7 +159,7 @@ def test_give_up_looks_at_the_last_answer() -> None:
         return next(answers)
 
     async def main() -> int:
-        controller = retrying(
+        controller = Retry(
             Backoff(0.0, 0.0),
             clock=clock,
             retry_if=lambda answer: True,
@@ -190,7 +190,7 @@ def test_a_stop_ends_the_waits_and_the_retries() -> None:
         def hook(waiting: Waiting) -> None:
             stop.set(Abort(AbortReason.STOPPED, "during the wait"))
 
-        controller = retrying(
+        controller = Retry(
             Backoff(1.0, 1.0, jitter=False),
             clock=clock,
             stop=stop,
@@ -202,3 +202,43 @@ def test_a_stop_ends_the_waits_and_the_retries() -> None:
     assert run(main(stop_before=True)) == ("busy", 1)
     with pytest.raises(Stopped, match="during the wait"):
         run(main(stop_before=False))
+
+
+def test_a_stop_after_an_error_raises_stopped_not_the_error() -> None:
+    """The error is not why the retries ended: the stop is (a Redis outage while stopping)."""
+    clock = VirtualClock()
+
+    async def main(first: bool) -> None:
+        stop = StopSignal(clock)
+        calls = 0
+
+        async def attempt() -> None:
+            nonlocal calls
+            calls += 1
+            if calls == (1 if first else 2):
+                stop.set(Abort(AbortReason.STOPPED, "stopping"))
+            raise OSError("down")
+
+        await Retry(Backoff(1.0, 1.0), clock=clock, stop=stop, retry_on=lambda e: True)(attempt)
+
+    for first in (True, False):
+        with pytest.raises(Stopped, match="stopping"):
+            run(main(first))
+
+
+def test_each_failed_try_is_judged_once() -> None:
+    """``retry_on`` may note an outage (log it, start its clock): it is asked once a try,
+    the first one included."""
+    clock = VirtualClock()
+    judged: list[str] = []
+
+    def worth(error: BaseException) -> bool:
+        judged.append(str(error))
+        return True
+
+    async def attempt() -> None:
+        raise OSError(f"try {len(judged) + 1}")
+
+    with pytest.raises(OSError, match="try 3"):
+        run(Retry(Backoff(0.0, 0.0), clock=clock, attempts=3, retry_on=worth)(attempt))
+    assert judged == ["try 1", "try 2", "try 3"]
