@@ -171,59 +171,43 @@ def test_give_up_looks_at_the_last_answer() -> None:
     assert run(main()) == 3
 
 
-def test_a_stop_ends_the_waits_and_the_retries() -> None:
-    """The waits go through the stop signal's sleep: a stop raises out of one; a stop seen
-    after an attempt gives back its answer without waiting."""
+@pytest.mark.parametrize("raises", [False, True])
+@pytest.mark.parametrize("when", ["after the first try", "during the wait", "after a retry"])
+def test_a_stop_ends_the_waits_and_the_retries(raises: bool, when: str) -> None:
+    """The waits go through the stop signal's sleep: a stop raises ``Stopped`` out of one. A
+    stop seen after a try gives back its answer without waiting, or raises ``Stopped`` for a
+    try that raised: the error is not why the retries ended (a Redis outage while stopping)."""
     clock = VirtualClock()
+    stop = StopSignal(clock)
+    calls = 0
 
-    async def main(stop_before: bool) -> Any:
-        stop = StopSignal(clock)
-        calls = 0
-
-        async def attempt() -> str:
-            nonlocal calls
-            calls += 1
-            if stop_before:
-                stop.set(Abort(AbortReason.STOPPED))
-            return "busy"
-
-        def hook(waiting: Waiting) -> None:
-            stop.set(Abort(AbortReason.STOPPED, "during the wait"))
-
-        controller = Retry(
-            Backoff(1.0, 1.0, jitter=False),
-            clock=clock,
-            stop=stop,
-            retry_if=lambda answer: True,
-            before_wait=hook,
-        )
-        return await controller(attempt), calls
-
-    assert run(main(stop_before=True)) == ("busy", 1)
-    with pytest.raises(Stopped, match="during the wait"):
-        run(main(stop_before=False))
-
-
-def test_a_stop_after_an_error_raises_stopped_not_the_error() -> None:
-    """The error is not why the retries ended: the stop is (a Redis outage while stopping)."""
-    clock = VirtualClock()
-
-    async def main(first: bool) -> None:
-        stop = StopSignal(clock)
-        calls = 0
-
-        async def attempt() -> None:
-            nonlocal calls
-            calls += 1
-            if calls == (1 if first else 2):
-                stop.set(Abort(AbortReason.STOPPED, "stopping"))
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == (1 if when == "after the first try" else 2):
+            stop.set(Abort(AbortReason.STOPPED, when))
+        if raises:
             raise OSError("down")
+        return "busy"
 
-        await Retry(Backoff(1.0, 1.0), clock=clock, stop=stop, retry_on=lambda e: True)(attempt)
+    def hook(waiting: Waiting) -> None:
+        if when == "during the wait":
+            stop.set(Abort(AbortReason.STOPPED, when))
 
-    for first in (True, False):
-        with pytest.raises(Stopped, match="stopping"):
-            run(main(first))
+    retry = Retry(
+        Backoff(1.0, 1.0, jitter=False),
+        clock=clock,
+        stop=stop,
+        retry_if=lambda answer: True,
+        retry_on=lambda error: True,
+        before_wait=hook,
+    )
+    if raises or when == "during the wait":
+        with pytest.raises(Stopped, match=when):
+            run(retry(attempt))
+    else:
+        assert run(retry(attempt)) == "busy"
+    assert calls == (1 if when != "after a retry" else 2)
 
 
 def test_each_failed_try_is_judged_once() -> None:
