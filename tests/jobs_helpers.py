@@ -32,7 +32,7 @@ class StandIn:
         self.started = asyncio.Event()
         self.missing: set[str] = set()
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: Abort) -> None:
         """Nothing to stop: every call deletes at once."""
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:

@@ -152,7 +152,7 @@ async def _run_fleet(fleet: Fleet, record_base: Path) -> int:
         f"bulkdel: worker {fleet.name}: serving every open job on Redis; records in {record_base}",
         file=sys.stderr,
     )
-    with stop_on_signals(lambda reason: fleet.stop(str(reason))) as interrupts:
+    with stop_on_signals(fleet.stop) as interrupts:
         try:
             result = await fleet.run()
         except JobGoneError as gone:
@@ -175,8 +175,8 @@ async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: 
 
     def stop(reason: Abort) -> None:
         # Batches begun finish (207 re-sends included); the others go back unsent.
-        worker.stop(str(reason))
-        processor.stop(str(reason))
+        worker.stop(reason)
+        processor.stop(reason)
 
     with stop_on_signals(stop) as interrupts:
         try:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from ..errors import Stopped
-from ..models import Abort
+from ..models import Abort, AbortReason
 from .clock import LOOP_CLOCK, Clock
+
+#: the reason of a stop asked for with none of its own (the library's ``stop()``)
+STOPPED: Abort = Abort(AbortReason.STOPPED)
 
 
 class StopSignal:
@@ -34,7 +37,7 @@ class StopSignal:
         """A stop was asked for."""
         return self._event.is_set()
 
-    def set(self, reason: Abort) -> None:
+    def set(self, reason: Abort = STOPPED) -> None:
         """Stop; the first reason given wins."""
         if self.reason is None:
             self.reason = reason

@@ -70,7 +70,7 @@ class Pipeline(Run):
             rng=rng,
             observer=observer,
         )
-        self.pool = WorkPool(2 * settings.concurrency + 2)
+        self.pool = WorkPool(2 * settings.concurrency + 2, self.signal)
         self.reader = Reader(
             settings,
             ledger,

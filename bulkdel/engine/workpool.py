@@ -14,12 +14,17 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from ..core.stop import STOPPED, StopSignal
+from ..models import Abort
+
 
 class WorkPool:
     """The meeting point of one reader and many workers.
 
     Args:
         capacity: batches held before the reader has to wait.
+        signal: the run's stop: once it is set, nothing more is handed out or taken in (a
+            signal of its own if None).
     """
 
     __slots__ = (
@@ -29,11 +34,12 @@ class WorkPool:
         "_waiters",
         "capacity",
         "reader_done",
-        "stopping",
+        "signal",
     )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, signal: StopSignal | None = None) -> None:
         self.capacity = capacity
+        self.signal = signal if signal is not None else StopSignal()
         self._fresh: deque[list[str]] = deque()
         self._busy = 0
         #: idle workers, oldest first
@@ -41,8 +47,11 @@ class WorkPool:
         self._reader_waiter: asyncio.Future[None] | None = None
         #: the reader has put its last batch
         self.reader_done = False
-        #: no more batches are handed out
-        self.stopping = False
+
+    @property
+    def stopping(self) -> bool:
+        """No more batches are handed out: the run's signal is set."""
+        return self.signal.is_set
 
     @property
     def busy(self) -> int:
@@ -82,9 +91,9 @@ class WorkPool:
         self.reader_done = True
         self._wake_all()
 
-    def stop(self) -> None:
-        """Hand out nothing more; wakes every waiter."""
-        self.stopping = True
+    def stop(self, reason: Abort = STOPPED) -> None:
+        """Hand out nothing more (the signal is set, if it was not); wakes every waiter."""
+        self.signal.set(reason)
         self._wake_all()
 
     async def get(self) -> list[str] | None:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from ..core.redis_connection import RedisWait, url_of
-from ..core.stop import StopSignal
+from ..core.stop import STOPPED, StopSignal
 from ..errors import JobGoneError, Stopped
-from ..models import Abort, AbortReason
+from ..models import Abort
 from .redis_keys import REGISTRY, JobKeys
 from .worker import VISIBILITY_TIMEOUT, Worker, WorkerResult, worker_name
 
@@ -116,15 +116,13 @@ class Fleet:
         self._open = contextlib.AsyncExitStack()
         self._closers: dict[str, contextlib.AsyncExitStack] = {}
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: Abort = STOPPED) -> None:
         """Take no new batch; the batches in hand are finished and settled."""
-        self.stop_signal.set(Abort(AbortReason.STOPPED, reason))
+        self.stop_signal.set(reason)
         if self._current is not None:
             self._current.stop(reason)
         for processor in self._processors.values():
-            halt = getattr(processor, "stop", None)
-            if callable(halt):
-                halt(reason)
+            processor.stop(reason)
 
     async def run(self) -> FleetResult:
         """Serve open jobs until stopped, or idle with ``exit_when_idle``.

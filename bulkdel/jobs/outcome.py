@@ -39,7 +39,7 @@ class BatchProcessor(Protocol):
         """Why the processor stopped for good (a fatal answer), or None."""
         ...
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: Abort) -> None:
         """Start no new batch (the worker is stopping, or Redis cannot be used): batches
         begun finish, the others resolve to None unsent."""
         ...

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..budget import AccountBudget, LocalBudget
+from ..core.stop import STOPPED, StopSignal
 from ..engine.run import Run
 from ..engine.runner import BatchSender
-from ..models import Abort, AbortReason, Settings
+from ..models import Abort, Settings
 from ..record.ledger import Ledger, RequestStats
 from ..record.report import ReportWriter
 from ..telemetry.observer import RunObserver
@@ -79,13 +80,14 @@ class PipelineProcessor:
         self.requests: RequestStats = self.ledger.requests
         self._run: Run | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._stopped = False
+        #: set by ``stop``: no new batch starts (the run's own signal stops requests at once)
+        self.no_new_batch = StopSignal()
 
     @property
     def abort(self) -> Abort | None:
         """Why the runner stopped for good (a fatal answer), or None (also after ``stop``)."""
         run = self._run
-        return None if run is None or self._stopped else run.aborted
+        return None if run is None or self.no_new_batch.is_set else run.aborted
 
     async def __aenter__(self) -> PipelineProcessor:
         if self.record_dir is not None:
@@ -127,11 +129,13 @@ class PipelineProcessor:
         if run is None:
             return None
         async with self._slots:
-            if self._stopped or run.stopping:
+            if self.no_new_batch.is_set or run.stopping:
                 return None  # never sent: given back whole
             self.ledger.unique(len(file_ids))
             outcome = await run.runner.process(
-                file_ids, file_ids if in_flight_earlier else (), unless=lambda: self._stopped
+                file_ids,
+                file_ids if in_flight_earlier else (),
+                unless=lambda: self.no_new_batch.is_set,
             )
         if not outcome.complete:
             # Stopped part way (a fatal answer, a halt) or before its first request: the batch
@@ -148,13 +152,13 @@ class PipelineProcessor:
         if self._record is not None:
             self._record.flush()
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: Abort = STOPPED) -> None:
         """Start no new batch; the batches being sent finish (207 re-sends included), and
         the ones whose first request has not left resolve to None (given back unsent)."""
-        self._stopped = True
+        self.no_new_batch.set(reason)
 
-    def halt(self, reason: str = "stopped") -> None:
+    def halt(self, reason: Abort = STOPPED) -> None:
         """Stop at once: no request leaves any more; unfinished batches resolve to None."""
         self.stop(reason)
         if self._run is not None:
-            self._run.stop(Abort(AbortReason.STOPPED, reason))
+            self._run.stop(reason)

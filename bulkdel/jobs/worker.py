@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..core.redis_connection import RedisWait, url_of
-from ..core.stop import StopSignal
+from ..core.stop import STOPPED, StopSignal
 from ..errors import RedisError, Stopped
 from ..models import Abort, AbortReason
 from ..record.ledger import RequestStats
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: seconds a batch may go without a heartbeat before another worker takes it over (chosen
 #: from a measurement: benchmarks/takeover.py, figures in benchmarks/TAKEOVER_RESULTS.md)
 VISIBILITY_TIMEOUT: Final = 12.0
+#: why a worker stops when its job is cancelled: it takes nothing more (not a task's cancel)
+JOB_CANCELLED: Final = Abort(AbortReason.STOPPED, "cancelled")
 
 
 def worker_name() -> str:
@@ -136,9 +138,9 @@ class Worker:
         self._tally = _Tally(processor.requests)
         self.result = WorkerResult(self.name)
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: Abort = STOPPED) -> None:
         """Take no new batch; the batches in hand are finished and settled."""
-        self.stop_signal.set(Abort(AbortReason.STOPPED, reason))
+        self.stop_signal.set(reason)
 
     async def run(self) -> WorkerResult:
         """Work until the job is finished or cancelled, or the worker is stopped.
@@ -185,7 +187,7 @@ class Worker:
         reason = Abort(AbortReason.FATAL, str(error))
         self.stop_signal.set(reason)
         self._forever.set(reason)
-        self.processor.stop(str(error))
+        self.processor.stop(reason)
 
     async def _take(self, group: asyncio.TaskGroup) -> None:
         """Take batches while there is room, until the job is done or the worker stops."""
@@ -213,7 +215,7 @@ class Worker:
             except JobCancelled:
                 # The take refused: no batch after the cancel; those in hand finish.
                 self.result.cancelled = True
-                self.stop("cancelled")
+                self.stop(JOB_CANCELLED)
                 return
             except Stopped:
                 return
@@ -317,7 +319,7 @@ class Worker:
                 await self._forever.sleep(self.heartbeat_every)
                 if await self.claims.heartbeat(self._in_hand, self._forever) == "cancelled":
                     self.result.cancelled = True
-                    self.stop("cancelled")
+                    self.stop(JOB_CANCELLED)
         except RedisError as error:
             self._fail(error)
         except Stopped:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bulkdel.core.stop import StopSignal
 from bulkdel.engine.workpool import WorkPool
+from bulkdel.models import Abort, AbortReason
 
 
 async def test_queued_ids_and_busy_count() -> None:
@@ -45,3 +47,18 @@ async def test_stop_wakes_a_full_reader_and_idle_workers() -> None:
     pool.stop()
     assert await blocked_put is False
     assert await pool.get() is None
+
+
+async def test_the_pool_reads_the_runs_stop_signal() -> None:
+    """A stop of the run (a Redis lease's fatal answer sets the signal, not the pool) hands
+    nothing more out; ``stop()`` gives the signal its reason if none came first."""
+    signal = StopSignal()
+    pool = WorkPool(capacity=4, signal=signal)
+    assert await pool.put(["a"])
+    signal.set(Abort(AbortReason.FATAL, "redis"))
+    assert pool.stopping
+    assert await pool.get() is None
+    assert await pool.put(["b"]) is False
+    pool.stop()
+    assert signal.reason == Abort(AbortReason.FATAL, "redis")
+    assert WorkPool(capacity=1).stopping is False
