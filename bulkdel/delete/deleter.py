@@ -17,7 +17,7 @@ from ..engine.runner import BatchSender
 from ..engine.sources import FileReader, files_chunks, iterable_chunks
 from ..engine.validate import refuse_text
 from ..errors import UsageError
-from ..imagekit import DEFAULT_BASE_URL, ImageKitClient
+from ..imagekit import DEFAULT_BASE_URL, DeleteClient
 from ..models import MAX_BATCH, Abort, AbortReason, Chunk, Settings
 from ..record.audit import Audit, key_fingerprint, library_call, redact
 from ..record.journal.journal import Journal, fingerprint, owns_report_dir
@@ -52,7 +52,7 @@ class BulkDeleter:
         sinks: extra receivers of every ledger event (progress, your own bookkeeping).
         journal: a journal file: the job survives crashes, and running it again with the
             same journal resumes it (ids already settled are not sent again).
-        sender: send batches through this instead of an ``ImageKitClient`` (tests).
+        sender: send batches through this instead of an ``DeleteClient`` (tests).
         clock: the run's time and sleep (tests drive a virtual one).
         rng: where the backoff's jitter comes from (seed it to replay a run).
         manifest: with a ``report_dir``, write ``manifest.jsonl``: every file record read
@@ -109,7 +109,7 @@ class BulkDeleter:
         self._sender = sender
         if sender is None and not self.settings.dry_run:
             # Built now so that a bad key or base URL fails before anything is read.
-            self._sender = ImageKitClient.for_settings(
+            self._sender = DeleteClient.for_settings(
                 private_key or "", self.settings, session=session
             )
         if budget is None and sender is None and not self.settings.dry_run:
@@ -180,7 +180,7 @@ class BulkDeleter:
             failure = exc
             raise
         finally:
-            if isinstance(self._sender, ImageKitClient):
+            if isinstance(self._sender, DeleteClient):
                 await self._sender.close()
             if listing is not None:
                 await listing.close()
@@ -264,7 +264,7 @@ class BulkDeleter:
     ) -> Report:
         """The run's report, the one place it is built."""
         counts = self.ledger.counts
-        if isinstance(self._sender, ImageKitClient):
+        if isinstance(self._sender, DeleteClient):
             # A run none of whose requests connected must not read as complete.
             self.ledger.requests.connect_failures = self._sender.connect_failures
             self.ledger.requests.connect_error = self._sender.last_connect_failure

@@ -33,7 +33,7 @@ class Pipeline(Run):
     """Runs one delete job over a stream of chunks: a reader and a work pool on a ``Run``.
 
     Args:
-        sender: sends one batch (an ``ImageKitClient``).
+        sender: sends one batch (an ``DeleteClient``).
         settings: the job's knobs.
         ledger: where every outcome goes (and where requests are counted).
         clock: the run's time and sleep (tests pass a virtual one).
