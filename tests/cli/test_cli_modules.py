@@ -159,3 +159,39 @@ def test_list_jsonl_output_file_is_whole_after_a_signal(
     assert code == cli.EXIT_INTERRUPTED
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert 0 < len(records) < 5000
+
+
+_PARSER_IMPORTS = """
+import sys
+from bulkdel.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m.startswith("bulkdel")))
+"""
+#: what only ``verify``, ``purge`` and the listing need
+_COMMAND_MODULES = (
+    "bulkdel.verify",
+    "bulkdel.purge_plan",
+    "bulkdel.purging",
+    "bulkdel.cli.verify",
+    "bulkdel.cli.purge",
+    "bulkdel.cli.listing",
+    "bulkdel._engine.pager",
+)
+
+
+@pytest.mark.parametrize("argv", [["delete", "--help"], ["--version"], ["job", "worker", "--help"]])
+def test_building_the_parser_imports_no_command_module(argv: list[str]) -> None:
+    """`bulkdel delete --help` builds the whole parser, and loads no command's module."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSER_IMPORTS, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
+    assert "bulkdel.cli.parser" in loaded
+    assert [m for m in _COMMAND_MODULES if m in loaded] == []
