@@ -12,6 +12,7 @@ import pytest
 
 from bulkdel._engine.pager import Listing
 from bulkdel.cli.args import add_preflight_argument, add_purge_arguments
+from bulkdel.cli.boundary import option_message
 from bulkdel.cli.options import PurgeCacheOptions
 from bulkdel.cli.preflight import check_api
 from bulkdel.cli.purge import (
@@ -97,8 +98,10 @@ async def test_per_file_purges_are_refused_above_the_limit_before_deleting() -> 
         settings = Settings(base_url=server.url)
         plan = PurgePlan("files", ENDPOINT, None, 5)
         listing = Listing(ListingClient(KEY, base_url=server.url), Selection(path="/a/b/"))
-        with pytest.raises(UsageError, match="--purge-limit 5"):
+        with pytest.raises(UsageError, match="limit 5") as refused:
             await refuse_above_limit(plan, listing, KEY, settings)
+        # the library names its parameter; the command line shows it as the option
+        assert "--purge-limit 5" in option_message(refused.value)
         assert listing.urls is None and server.deleted == set()
         await refuse_above_limit(PurgePlan("files", ENDPOINT, None, 6), listing, KEY, settings)
         assert listing.urls == {}
