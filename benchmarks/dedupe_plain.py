@@ -5,7 +5,7 @@ numpy is the ``large`` extra; without it the standard library's de-duplication
 processes, with numpy importable and with it made unimportable (a ``sys.meta_path`` blocker,
 as a plain install has it):
 
-* *import*: the time to import the reader (``bulkdel._engine.reader``, what a run imports for
+* *import*: the time to import the reader (``bulkdel.engine.reader``, what a run imports for
   its de-duplication), median of ``--repeat`` processes; and ``import numpy`` alone;
 * *install size*: ``du`` of numpy's directories in site-packages (the package, its bundled
   libraries, its dist-info);
@@ -143,7 +143,7 @@ def measure(sizes: list[int], repeat: int, alone: int, work: Path) -> dict[str, 
     results: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "import_s": {
-            name: import_seconds(prefix, "bulkdel._engine.reader", repeat)
+            name: import_seconds(prefix, "bulkdel.engine.reader", repeat)
             for name, prefix in INSTALLS.items()
         },
         "import_numpy_alone_s": import_seconds("", "numpy", repeat),
@@ -180,7 +180,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- numpy installed: {results['numpy_install_mib']:.1f} MiB in site-packages "
         "(`du` of the package, its bundled libraries and its dist-info).",
-        f"- Import of the reader (`bulkdel._engine.reader`, what a run needs for its "
+        f"- Import of the reader (`bulkdel.engine.reader`, what a run needs for its "
         f"de-duplication): {imp['numpy'] * 1000:.0f} ms with numpy, "
         f"{imp['plain'] * 1000:.0f} ms without (`import numpy` alone: "
         f"{results['import_numpy_alone_s'] * 1000:.0f} ms); medians of fresh processes.",

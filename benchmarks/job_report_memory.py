@@ -34,9 +34,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bulkdel._engine.sources import Chunk
+from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome, Submitter, Worker, connect
-from bulkdel.ledger import RequestStats
+from bulkdel.record.ledger import RequestStats
 
 from .redis_scenarios import _redis_server
 

@@ -29,7 +29,7 @@ _CHILD = """
 import asyncio, json, sys
 from bulkdel import BulkDeleter, Settings, Selection
 from bulkdel.imagekit import ListingClient
-from bulkdel._engine.pager import Listing
+from bulkdel.listing.pager import Listing
 
 async def main(url, key, report_dir, manifest):
     settings = Settings(base_url=url)
@@ -78,7 +78,7 @@ def raw_manifest(pages: int, work: Path) -> dict[str, object]:
     page at a time, as a run writes them (records/s: the ceiling it puts on a run)."""
     import asyncio
 
-    from bulkdel.manifest import Manifest
+    from bulkdel.record.manifest import Manifest
     from bulkdel.testing import seed_files
 
     records = [f.as_json() for f in seed_files({"/bench/": 1000})]

@@ -27,7 +27,7 @@ from typing import Any
 
 from bulkdel.jobs import BatchOutcome, Submitter, Worker, connect
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
-from bulkdel.ledger import RequestStats
+from bulkdel.record.ledger import RequestStats
 
 from .redis_scenarios import _redis_server
 
@@ -57,7 +57,7 @@ class _Busy:
 
 
 async def _ids(count: int) -> Any:
-    from bulkdel._engine.sources import Chunk
+    from bulkdel.engine.sources import Chunk
 
     values = [f"{n:024x}" for n in range(count)]
     for at in range(0, count, 1000):

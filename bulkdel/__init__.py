@@ -4,7 +4,7 @@ Everything a caller needs is exported here, including the types the public funct
 and give (``FileReader`` from ``open_files``, ``Listing`` over a ``Selection`` and a
 ``ListingClient``, the ``Report`` and its parts). Test seams stay in their modules: the
 ``Clock`` a run takes in ``bulkdel.core`` (with ``StopSignal`` and ``LoopClock``), the
-``BatchSender`` a ``BulkDeleter`` may send through in ``bulkdel._engine.runner``. Modules
+``BatchSender`` a ``BulkDeleter`` may send through in ``bulkdel.engine.runner``. Modules
 whose names start with ``_`` are internal.
 """
 
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from .core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from ._engine.pager import Listing
-    from ._engine.sources import FileReader, open_files
-    from .batch import BatchOutcome, delete_batch
-    from .deleter import BulkDeleter, delete_files
+    from .engine.batch import BatchOutcome, delete_batch
+    from .engine.deleter import BulkDeleter, delete_files
+    from .engine.preflight import preflight
+    from .engine.sources import FileReader, open_files
     from .errors import (
         BulkdelError,
         FatalAPIError,
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .imagekit import ImageKitClient, ListingClient, PurgeClient
-    from .ledger import Counts, LedgerSink, RequestStats
+    from .listing.pager import Listing
+    from .listing.selection import ResolvedSelection, Selection
     from .models import Abort, AbortReason, FileError, Kind, Outcome, Settings
-    from .preflight import preflight
-    from .purging import PurgeRecord, PurgeResult, folder_purge_url, purge_urls
-    from .report import Report, Resumed
-    from .selection import ResolvedSelection, Selection
+    from .purge.cache import PurgeRecord, PurgeResult, folder_purge_url, purge_urls
+    from .record.ledger import Counts, LedgerSink, RequestStats
+    from .record.report import Report, Resumed
 
 __version__ = "0.1.0"
 
@@ -49,44 +49,44 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Abort": ".models",
     "AbortReason": ".models",
-    "BatchOutcome": ".batch",
-    "BulkDeleter": ".deleter",
+    "BatchOutcome": ".engine.batch",
+    "BulkDeleter": ".engine.deleter",
     "BulkdelError": ".errors",
-    "Counts": ".ledger",
+    "Counts": ".record.ledger",
     "FatalAPIError": ".errors",
     "FileError": ".models",
-    "FileReader": "._engine.sources",
+    "FileReader": ".engine.sources",
     "ImageKitClient": ".imagekit",
     "InputError": ".errors",
     "JobGoneError": ".errors",
     "JournalMismatchError": ".errors",
     "Kind": ".models",
-    "LedgerSink": ".ledger",
-    "Listing": "._engine.pager",
+    "LedgerSink": ".record.ledger",
+    "Listing": ".listing.pager",
     "ListingClient": ".imagekit",
     "ListingError": ".errors",
     "Outcome": ".models",
     "PurgeClient": ".imagekit",
-    "PurgeRecord": ".purging",
-    "PurgeResult": ".purging",
+    "PurgeRecord": ".purge.cache",
+    "PurgeResult": ".purge.cache",
     "QueryRefusedError": ".errors",
     "RedisError": ".errors",
     "RedisUnavailableError": ".errors",
-    "Report": ".report",
-    "RequestStats": ".ledger",
-    "ResolvedSelection": ".selection",
-    "Resumed": ".report",
-    "Selection": ".selection",
+    "Report": ".record.report",
+    "RequestStats": ".record.ledger",
+    "ResolvedSelection": ".listing.selection",
+    "Resumed": ".record.report",
+    "Selection": ".listing.selection",
     "Settings": ".models",
     "Stopped": ".errors",
     "UnreachableError": ".errors",
     "UsageError": ".errors",
-    "delete_batch": ".batch",
-    "delete_files": ".deleter",
-    "folder_purge_url": ".purging",
-    "open_files": "._engine.sources",
-    "preflight": ".preflight",
-    "purge_urls": ".purging",
+    "delete_batch": ".engine.batch",
+    "delete_files": ".engine.deleter",
+    "folder_purge_url": ".purge.cache",
+    "open_files": ".engine.sources",
+    "preflight": ".engine.preflight",
+    "purge_urls": ".purge.cache",
 }
 
 

@@ -68,7 +68,7 @@ class JournalMismatchError(InputError):
 class FatalAPIError(BulkdelError):
     """The API answered the preflight in a way that makes starting pointless or dangerous.
 
-    Raised by ``bulkdel.preflight``; a run does not raise it: the report's ``abort`` says
+    Raised by ``bulkdel.engine.preflight``; a run does not raise it: the report's ``abort`` says
     ``AbortReason.FATAL`` instead.
 
     Attributes:
@@ -126,7 +126,7 @@ class RedisError(BulkdelError):
     """Redis cannot be used, and waiting will not change that (or no longer may).
 
     Attributes:
-        url: the Redis URL, redacted (``bulkdel.redis_connection.redacted``): no password.
+        url: the Redis URL, redacted (``bulkdel.core.redis_connection.redacted``): no password.
         cause: what went wrong, in a few words.
     """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 #: the public modules: everything else is reached from them or is internal (``_`` names)
 PUBLIC = (
     "bulkdel",
-    "bulkdel.batch",
+    "bulkdel.engine.batch",
     "bulkdel.budget",
     "bulkdel.budget.redis",
     "bulkdel.core",

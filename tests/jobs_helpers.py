@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-from bulkdel._engine.sources import Chunk
+from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import BatchOutcome
-from bulkdel.ledger import RequestStats
 from bulkdel.models import Abort
+from bulkdel.record.ledger import RequestStats
 from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
 
 Completed = subprocess.CompletedProcess[str]

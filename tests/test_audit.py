@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bulkdel
 from bulkdel import BulkDeleter, Settings
-from bulkdel.audit import key_fingerprint, redact
+from bulkdel.record.audit import key_fingerprint, redact
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, hex_ids, run_cli
 

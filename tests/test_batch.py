@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bulkdel import jobs
-from bulkdel.batch import BatchOutcome, delete_batch
 from bulkdel.budget import LocalBudget
+from bulkdel.engine.batch import BatchOutcome, delete_batch
 from bulkdel.errors import FatalAPIError, UsageError
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import hex_ids

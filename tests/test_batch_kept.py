@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bulkdel import batch
 from bulkdel.budget import budget_for
+from bulkdel.engine import batch
 
 
 @pytest.fixture(autouse=True)

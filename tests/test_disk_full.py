@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel import BulkDeleter, Settings, report_disk
+from bulkdel import BulkDeleter, Settings
 from bulkdel.errors import UsageError
 from bulkdel.models import AbortReason, ExitCode, Kind, Outcome
-from bulkdel.report import ReportWriter
+from bulkdel.record import disk as report_disk
+from bulkdel.record.report import ReportWriter
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines, run_cli
 

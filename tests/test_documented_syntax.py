@@ -13,14 +13,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel._engine.pager import Listing
-from bulkdel.deleter import BulkDeleter, delete_files
+from bulkdel.engine.deleter import BulkDeleter, delete_files
 from bulkdel.errors import QueryRefusedError, UsageError
 from bulkdel.imagekit import ListingClient
-from bulkdel.listing_host import StandaloneHost
+from bulkdel.listing.host import StandaloneHost
+from bulkdel.listing.pager import Listing
+from bulkdel.listing.selection import Selection
 from bulkdel.models import AbortReason, Settings
-from bulkdel.report import format_text
-from bulkdel.selection import Selection
+from bulkdel.record.report import format_text
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query
 from tests.helpers import KEY

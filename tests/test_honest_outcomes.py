@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, delete_batch, delete_files
-from bulkdel._engine.validate import id_problem
+from bulkdel.engine.validate import id_problem
 from bulkdel.errors import UsageError
-from bulkdel.ledger import Counts, RequestStats
 from bulkdel.models import Abort, AbortReason, ExitCode, Settings
-from bulkdel.report import Report, format_text
+from bulkdel.record.ledger import Counts, RequestStats
+from bulkdel.record.report import Report, format_text
+from bulkdel.record.verdict import is_complete
 from bulkdel.testing import FakeImageKit, Faults
-from bulkdel.verdict import is_complete
 from tests.helpers import KEY, hex_ids
 from tests.test_preflight import closed_port
 

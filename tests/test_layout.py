@@ -24,8 +24,8 @@ def test_the_types_public_functions_take_are_exported() -> None:
     for name in ("Abort", "AbortReason", "Stopped", "RequestStats"):
         assert name in bulkdel.__all__
     # test seams (``sender=``, ``clock=``) are named from their modules, not from ``bulkdel``
-    from bulkdel._engine.runner import BatchSender
     from bulkdel.core import Clock
+    from bulkdel.engine.runner import BatchSender
 
     assert BatchSender and Clock
 
@@ -187,7 +187,7 @@ def test_the_engine_and_the_budget_do_not_depend_on_each_other() -> None:
         (module, target)
         for module, targets in graph.items()
         for target in targets
-        for a, b in (("bulkdel._engine", "bulkdel.budget"), ("bulkdel.budget", "bulkdel._engine"))
+        for a, b in (("bulkdel.engine", "bulkdel.budget"), ("bulkdel.budget", "bulkdel.engine"))
         if _inside(module, a) and _inside(target, b)
     }
     assert crossing == set()

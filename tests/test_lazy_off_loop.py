@@ -20,9 +20,9 @@ PROBE = textwrap.dedent(
     threads = []
 
     class Spy:
-        # a meta path finder that only notes which thread imports bulkdel.deleter
+        # a meta path finder that only notes which thread imports bulkdel.engine.deleter
         def find_spec(self, name, path=None, target=None):
-            if name == "bulkdel.deleter":
+            if name == "bulkdel.engine.deleter":
                 threads.append(threading.current_thread() is threading.main_thread())
             return None
 
@@ -30,13 +30,13 @@ PROBE = textwrap.dedent(
 
     async def main():
         delete = bulkdel.delete_files
-        assert "bulkdel.deleter" not in sys.modules
+        assert "bulkdel.engine.deleter" not in sys.modules
         with tempfile.TemporaryDirectory() as tmp:
             report = await delete(["a" * 24], private_key="k", dry_run=True,
                                   report_dir=tmp + "/r")
         assert report.counts.unique == 1
         again = bulkdel.delete_files  # imported now: the real function, kept
-        assert again is sys.modules["bulkdel.deleter"].delete_files
+        assert again is sys.modules["bulkdel.engine.deleter"].delete_files
         return delete is not again
 
     stand_in = asyncio.run(main())
@@ -58,7 +58,7 @@ def test_outside_a_loop_the_export_is_the_real_function() -> None:
     """No loop running: the lazy export imports at once, as before."""
     code = (
         "import bulkdel, sys; f = bulkdel.delete_files; "
-        "print(f is sys.modules['bulkdel.deleter'].delete_files)"
+        "print(f is sys.modules['bulkdel.engine.deleter'].delete_files)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"

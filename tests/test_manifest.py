@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.manifest import IDS_ONLY, Manifest, read_manifest
+from bulkdel.record.manifest import IDS_ONLY, Manifest, read_manifest
 from bulkdel.testing import FakeImageKit, seed_files
 from bulkdel.testing.fake_server import Faults
 from tests.helpers import (

@@ -7,9 +7,9 @@ import socket
 import pytest
 from aiohttp import web
 
+from bulkdel.engine.preflight import ATTEMPTS, preflight
 from bulkdel.errors import FatalAPIError, UnreachableError
 from bulkdel.imagekit import ListingClient
-from bulkdel.preflight import ATTEMPTS, preflight
 from bulkdel.testing import FakeImageKit, Faults, seed_files
 from tests.helpers import KEY, VirtualClock
 

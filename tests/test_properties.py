@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkdel import BulkDeleter
-from bulkdel._engine.sources import detect_format, iterable_chunks
-from bulkdel._engine.validate import id_problem, is_valid_id
-from bulkdel.ledger import Counts, Ledger, RequestStats
+from bulkdel.engine.sources import detect_format, iterable_chunks
+from bulkdel.engine.validate import id_problem, is_valid_id
 from bulkdel.models import Kind, Outcome, Settings
-from bulkdel.report import Report, ReportWriter
+from bulkdel.record.ledger import Counts, Ledger, RequestStats
+from bulkdel.record.report import Report, ReportWriter
 
 REFERENCE = re.compile(r"\A[A-Za-z0-9_-]{16,64}\Z")
 id_alphabet = st.sampled_from("0123456789abcdefABCDEF_-xyz")

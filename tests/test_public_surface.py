@@ -82,11 +82,11 @@ API = {
 }
 #: internals that ``__all__`` exported beside the API, and where they live
 INTERNALS = {
-    "BatchSender": "bulkdel._engine.runner",
+    "BatchSender": "bulkdel.engine.runner",
     "Clock": "bulkdel.core",
     "LoopClock": "bulkdel.core",
     "StopSignal": "bulkdel.core",
-    "StandaloneHost": "bulkdel.listing_host",
+    "StandaloneHost": "bulkdel.listing.host",
 }
 
 

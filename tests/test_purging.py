@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel._engine.pager import Listing
 from bulkdel.budget import LocalBudget, Turn
 from bulkdel.core.stop import StopSignal
 from bulkdel.errors import UsageError
 from bulkdel.imagekit import ListingClient, PurgeClient, classify_purge
-from bulkdel.listing_host import StandaloneHost
+from bulkdel.listing.host import StandaloneHost
+from bulkdel.listing.pager import Listing
+from bulkdel.listing.selection import Selection
 from bulkdel.models import Kind, Outcome, Settings
-from bulkdel.purge_plan import purge_listed
-from bulkdel.purging import (
+from bulkdel.purge.cache import (
     PurgeResult,
     check_url_endpoint,
     count_up_to,
@@ -24,7 +24,7 @@ from bulkdel.purging import (
     purge_urls,
     wildcard_refusal,
 )
-from bulkdel.selection import Selection
+from bulkdel.purge.plan import purge_listed
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, VirtualClock
 

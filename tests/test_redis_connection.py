@@ -8,10 +8,7 @@ import logging
 import pytest
 from redis import exceptions as rx
 
-from bulkdel.core.stop import StopSignal
-from bulkdel.errors import RedisError, RedisUnavailableError, Stopped, UsageError
-from bulkdel.models import Abort, AbortReason
-from bulkdel.redis_connection import (
+from bulkdel.core.redis_connection import (
     RedisWait,
     Verdict,
     check_url,
@@ -21,6 +18,9 @@ from bulkdel.redis_connection import (
     redacted,
     url_of,
 )
+from bulkdel.core.stop import StopSignal
+from bulkdel.errors import RedisError, RedisUnavailableError, Stopped, UsageError
+from bulkdel.models import Abort, AbortReason
 from tests.helpers import VirtualClock
 
 SECRET = "s3cr3t-pa55"

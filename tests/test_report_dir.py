@@ -12,7 +12,7 @@ import pytest
 from bulkdel import BulkDeleter, Settings
 from bulkdel.cli.settings import make_default_report_dir
 from bulkdel.errors import UsageError
-from bulkdel.report import ReportWriter
+from bulkdel.record.report import ReportWriter
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,

@@ -18,7 +18,7 @@ import pytest
 
 from bulkdel import BulkDeleter
 from bulkdel.models import Kind, Outcome, Settings
-from bulkdel.report import LIST_FILES, ReportWriter, write_json_atomic
+from bulkdel.record.report import LIST_FILES, ReportWriter, write_json_atomic
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids
 
@@ -164,7 +164,7 @@ def test_lists_reach_the_disk_at_least_once_a_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Outcomes are not held in a buffer for long: a killed run keeps what it had done."""
-    import bulkdel.report_writer as report_module
+    import bulkdel.record.writer as report_module
 
     now = [100.0]
     monkeypatch.setattr(report_module.time, "monotonic", lambda: now[0])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bulkdel.ledger import Counts, RequestStats
-from bulkdel.manifest import IDS_ONLY
 from bulkdel.models import Abort, AbortReason
-from bulkdel.report import Report, ReportWriter, format_text
+from bulkdel.record.ledger import Counts, RequestStats
+from bulkdel.record.manifest import IDS_ONLY
+from bulkdel.record.report import Report, ReportWriter, format_text
 from tests.helpers import hex_ids, read_lines
 
 

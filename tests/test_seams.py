@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 
 from bulkdel import Abort, AbortReason, BulkDeleter, Settings, Stopped
-from bulkdel._engine.pager import Listing
-from bulkdel._engine.pipeline import Pipeline
-from bulkdel._engine.retry import Backoff
-from bulkdel._engine.sources import iterable_chunks
-from bulkdel._journal.journal import Journal
-from bulkdel._journal.rebuild import report_from_journal
 from bulkdel.budget import LocalBudget
 from bulkdel.core.clock import Clock
 from bulkdel.core.stop import StopSignal
+from bulkdel.engine.pipeline import Pipeline
+from bulkdel.engine.retry import Backoff
+from bulkdel.engine.sources import iterable_chunks
 from bulkdel.imagekit import ListingClient
-from bulkdel.ledger import Counts, Ledger, RequestStats
-from bulkdel.listing_host import StandaloneHost
+from bulkdel.listing.host import StandaloneHost
+from bulkdel.listing.pager import Listing
+from bulkdel.listing.selection import Selection
 from bulkdel.models import EXIT_CODES, FileError, Kind, Outcome
-from bulkdel.report import Report
-from bulkdel.selection import Selection
+from bulkdel.record.journal.journal import Journal
+from bulkdel.record.journal.rebuild import report_from_journal
+from bulkdel.record.ledger import Counts, Ledger, RequestStats
+from bulkdel.record.report import Report
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, VirtualClock, hex_ids
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bulkdel.errors import UsageError
-from bulkdel.selection import Selection, age_cutoff, months_before, parse_age
+from bulkdel.listing.selection import Selection, age_cutoff, months_before, parse_age
 
 NOW = dt.datetime(2026, 8, 31, 12, 0, 0, 654321, tzinfo=dt.UTC)
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from bulkdel.batch import BatchOutcome
+from bulkdel.engine.batch import BatchOutcome
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import hex_ids
 from tests.redis_server import RedisServer

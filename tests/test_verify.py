@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.sampling import count_lines, sample_ids, upper_bound
+from bulkdel.core.sampling import count_lines, sample_ids, upper_bound
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_server import Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids, read_lines, run_cli, write_ids

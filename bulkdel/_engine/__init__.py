@@ -1,2 +1,1 @@
-"""Internal: the machinery of a run (reading, batching, pacing, retrying, paging). Not a public
-API: import what you need from ``bulkdel``."""
+"""What is left of the old engine folder: the de-duplicator, on its way to a room of its own."""

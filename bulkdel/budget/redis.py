@@ -14,7 +14,7 @@ one gate and one adaptive controller.
   outage past the bound) the lease sets the job's stop with ``Abort(AbortReason.FATAL)``
   naming the redacted URL and the cause: the job ends with its report, exit 3.
 
-Connecting is ``bulkdel.redis_connection``'s; the ``redis`` package is imported only when a
+Connecting is ``bulkdel.core.redis_connection``'s; the ``redis`` package is imported only when a
 ``RedisBudget`` is made from a URL.
 """
 
@@ -27,9 +27,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
+from ..core.redis_connection import RedisWait, Verdict, classify, connect, describe, url_of
 from ..errors import RedisError, Stopped, UsageError
 from ..models import Abort, AbortReason, Kind, Outcome
-from ..redis_connection import RedisWait, Verdict, classify, connect, describe, url_of
 from . import Turn
 from . import redis_scripts as scripts
 
@@ -51,7 +51,7 @@ class RedisBudget:
     """The request budget of one account, shared through Redis by every process holding it.
 
     Args:
-        redis: a Redis URL (``bulkdel.redis_connection.connect``), or a
+        redis: a Redis URL (``bulkdel.core.redis_connection.connect``), or a
             ``redis.asyncio.Redis`` client (closed by its owner).
         base_url: the API's base URL; with ``private_key``, names the account's keys.
         private_key: only hashed into the key names; never stored or sent.

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..core.redis_connection import DEFAULT_WAIT, REDIS_ENV, check_url
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL
 from ..models import (
@@ -22,7 +23,6 @@ from ..models import (
     MAX_TIMEOUT,
     Settings,
 )
-from ..redis_connection import DEFAULT_WAIT, REDIS_ENV, check_url
 from .values import number, path_problem, whole
 
 AGE_HELP = (

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from ..core.redis_connection import DEFAULT_WAIT, REDIS_ENV, RedisWait, check_url, connect, ping
+from ..core.redis_connection import describe as describe_error
 from ..errors import RedisError, UsageError
-from ..redis_connection import DEFAULT_WAIT, REDIS_ENV, RedisWait, check_url, connect, ping
-from ..redis_connection import describe as describe_error
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from .._engine.sources import FileReader
+from ..engine.sources import FileReader
 from ..models import Settings
 
 #: lines of input above which a terminal user is asked to confirm a delete of files of ids

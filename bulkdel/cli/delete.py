@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._engine.sources import FileReader, open_files
 from ..budget import AccountBudget
-from ..deleter import BulkDeleter
+from ..engine.deleter import BulkDeleter
+from ..engine.sources import FileReader, open_files
 from ..errors import UsageError
 from ..imagekit import ListingClient
-from ..ledger import LedgerSink
-from ..purge_plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
-from ..report import Report
+from ..purge.plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
+from ..record.ledger import LedgerSink
+from ..record.report import Report
 from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .metrics import serving_metrics
@@ -30,7 +30,7 @@ from .signals import stop_on_signals
 from .words import counted
 
 if TYPE_CHECKING:
-    from .._engine.pager import Listing
+    from ..listing.pager import Listing
     from ..telemetry.observer import RunObserver
 
 
@@ -119,7 +119,7 @@ def _deleter(
 
 def listing_for(run: RunOptions) -> Listing:
     """The listing of ``run``'s selection (its client is closed by the listing)."""
-    from .._engine.pager import Listing  # only a run with a selection lists
+    from ..listing.pager import Listing  # only a run with a selection lists
 
     assert run.selection is not None and run.private_key is not None
     client = ListingClient.for_settings(run.private_key, run.settings)

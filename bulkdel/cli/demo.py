@@ -10,10 +10,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._engine.sources import open_files
-from ..deleter import BulkDeleter
+from ..engine.deleter import BulkDeleter
+from ..engine.sources import open_files
 from ..models import Settings
-from ..report import Report
+from ..record.report import Report
 from ..testing import FakeImageKit, Faults
 from .progress import ProgressDisplay
 

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 from .._engine.dedupe import Deduper
-from .._engine.ingest import Ingest
-from .._engine.sources import Chunk, files_chunks, open_files
+from ..engine.ingest import Ingest
+from ..engine.sources import Chunk, files_chunks, open_files
 from ..errors import UsageError
-from ..listing_host import StandaloneHost
+from ..listing.host import StandaloneHost
+from ..listing.selection import Selection
 from ..models import Settings
-from ..selection import Selection
 from .exits import EXIT_OK, EXIT_USAGE
 from .options import SubmitOptions
 from .settings import RunOptions, read_private_key
@@ -97,7 +97,7 @@ async def _count(
 
 
 async def _tally(chunks: AsyncIterable[Chunk]) -> InputCounts:
-    """Count through ``delete``'s own ingest (``_engine.ingest``): the same id rule and
+    """Count through ``delete``'s own ingest (``engine.ingest``): the same id rule and
     de-duplication, so the gate's count is the run's."""
     counts = InputCounts()
     ingest = Ingest(Deduper())

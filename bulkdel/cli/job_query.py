@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..report import format_text
+from ..record.report import format_text
 from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 from .options import JobOptions

@@ -6,10 +6,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .._engine.sources import FileReader, files_chunks, open_files
-from .._journal.journal import fingerprint
+from ..engine.sources import FileReader, files_chunks, open_files
 from ..errors import Stopped, UsageError
-from ..listing_host import StandaloneHost
+from ..listing.host import StandaloneHost
+from ..record.journal.journal import fingerprint
 from .budget import job_redis, redis_session
 from .confirm import confirm, files_target
 from .exits import EXIT_INCOMPLETE, EXIT_OK
@@ -20,8 +20,8 @@ from .signals import stop_on_signals
 
 if TYPE_CHECKING:
     from ..jobs import SubmitResult, Submitter
+    from ..listing.selection import Selection
     from ..models import Settings
-    from ..selection import Selection
 
 
 async def run_submit(options: SubmitOptions) -> int:

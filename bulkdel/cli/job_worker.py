@@ -25,11 +25,11 @@ from .signals import stop_on_signals
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from ..core.redis_connection import RedisWait
     from ..jobs import PipelineProcessor, Worker
     from ..jobs.fleet import Fleet
     from ..jobs.worker import WorkerResult
     from ..models import Settings
-    from ..redis_connection import RedisWait
     from ..telemetry.observer import RunObserver
 
 

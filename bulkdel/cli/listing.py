@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._engine.pager import Listing
 from ..budget import AccountBudget
 from ..errors import UsageError
-from ..listing_host import StandaloneHost
+from ..listing.host import StandaloneHost
+from ..listing.pager import Listing
 from ..models import Abort
 from .budget import account_budget
 from .delete import listing_for

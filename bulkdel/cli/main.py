@@ -31,7 +31,7 @@ from .options import (
 from .parser import build_parser
 
 if TYPE_CHECKING:
-    from ..report import Report
+    from ..record.report import Report
 
 
 def _abort_code(abort: Abort | None) -> int:
@@ -42,7 +42,7 @@ def _abort_code(abort: Abort | None) -> int:
 def finish(report: Report, as_json: bool) -> int:
     """Print the summary (``summary.json`` on stdout with ``--json``, else text on stderr)
     and return the exit code."""
-    from ..report import format_text
+    from ..record.report import format_text
 
     if as_json:
         print(json.dumps(report.summary(), indent=2))
@@ -78,7 +78,7 @@ def _dispatch(options: CommandOptions) -> int:
 
 
 def _report(options: ReportOptions) -> int:
-    from .._journal.rebuild import report_from_journal
+    from ..record.journal.rebuild import report_from_journal
     from .settings import report_dir_from
 
     report_dir = report_dir_from(options.report_dir, journal=options.journal)

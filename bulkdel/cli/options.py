@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.redis_connection import DEFAULT_WAIT
 from ..models import Settings
-from ..redis_connection import DEFAULT_WAIT
 
 if TYPE_CHECKING:  # the types only: the engine and the purge planner load when they run
-    from .._engine.sources import Format
-    from ..purging import Mode
+    from ..engine.sources import Format
+    from ..purge.cache import Mode
 
 _DEFAULTS = Settings()
 

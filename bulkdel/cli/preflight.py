@@ -3,9 +3,9 @@ defined in ``args``)."""
 
 from __future__ import annotations
 
+from ..engine.preflight import preflight
 from ..imagekit import ListingClient
 from ..models import Settings
-from ..preflight import preflight
 
 
 async def check_api(settings: Settings, private_key: str | None, *, skip: bool) -> None:

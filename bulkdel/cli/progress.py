@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .._engine.sources import FileReader
-from ..deleter import BulkDeleter
+from ..engine.deleter import BulkDeleter
+from ..engine.sources import FileReader
 
 _REFRESH = 0.5
 _SEPARATOR = " | "

@@ -6,7 +6,7 @@ each deleted file's ``url`` and is refused, before anything is deleted, above
 ``--purge-limit`` files (every purge counts against the account's monthly quota). After the
 fact, ``bulkdel purge REPORT_DIR`` purges what ``--purge-cache`` would have (the selection's
 folder, or the manifest's URLs); ``--folder`` and ``--url`` purge what they name. The
-orchestration is the library's (``bulkdel.purge_plan``); this module reads options.
+orchestration is the library's (``bulkdel.purge.plan``); this module reads options.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import UsageError
+from ..listing.selection import Selection
 from ..models import DEFAULT_PURGE_LIMIT
-from ..purge_plan import (
+from ..purge.cache import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, folder_purge_url
+from ..purge.plan import (
     DeletedIds,
     PurgePlan,
     plan_purge,
@@ -29,9 +31,7 @@ from ..purge_plan import (
     refuse_above_limit,
     report_urls,
 )
-from ..purging import MONTHLY_QUOTA, Mode, PurgeResult, check_url_endpoint, folder_purge_url
-from ..report import Report
-from ..selection import Selection
+from ..record.report import Report
 from .options import PurgeCacheOptions, PurgeOptions
 from .words import counted
 
@@ -53,7 +53,7 @@ def purge_plan(
     """The purge ``--purge-cache`` asks for, or None without it.
 
     Raises:
-        UsageError: see ``bulkdel.purge_plan.plan_purge``; its refusals of the options
+        UsageError: see ``bulkdel.purge.plan.plan_purge``; its refusals of the options
             themselves are worded here, as the options and the variable that set them.
     """
     mode = options.mode
@@ -172,7 +172,7 @@ def _named(options: PurgeOptions, endpoint: str | None) -> tuple[Mode, list[str]
 
 
 async def _purge(options: PurgeOptions) -> tuple[PurgeResult, Path]:
-    from ..verify import read_summary
+    from ..record.verify import read_summary
     from .settings import default_report_dir
     from .verify import run_account
 

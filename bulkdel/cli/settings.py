@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._journal.journal import owns_report_dir
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL, check_base_url
+from ..listing.selection import Selection
 from ..models import Settings
-from ..report import check_report_dir
-from ..selection import Selection
+from ..record.journal.journal import owns_report_dir
+from ..record.report import check_report_dir
 from .budget import resolve_redis_url
 from .options import (
     ConnectionOptions,

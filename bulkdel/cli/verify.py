@@ -1,6 +1,6 @@
 """``bulkdel verify REPORT_DIR``: check against the server that a report tells the truth.
 
-The checks are the library's (``bulkdel.verify``); this module reads the options and the
+The checks are the library's (``bulkdel.record.verify``); this module reads the options and the
 key, refuses a key that is not the run's (its fingerprint is in ``summary.json``: another
 account would answer 404 for every id and prove nothing), writes ``verify.json`` and
 prints what was found. Exit 0 when every check holds, 1 with the discrepancies listed, 2 for
@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..audit import key_fingerprint
 from ..errors import UsageError
-from ..verify import Verification, Verifier, read_summary
+from ..record.audit import key_fingerprint
+from ..record.verify import Verification, Verifier, read_summary
 from .budget import account_budget, resolve_redis_url
 from .options import ConnectionOptions, RequestOptions, VerifyOptions
 from .settings import read_private_key, settings_for
@@ -60,7 +60,7 @@ def run_account(
 async def _verify(options: VerifyOptions) -> Verification:
     from ..imagekit import ListingClient
     from ..imagekit.details import DetailsClient
-    from ..listing_host import StandaloneHost
+    from ..listing.host import StandaloneHost
 
     summary = read_summary(options.report_dir)
     settings, key = run_account(options.connection, options.requests, summary, os.environ)

@@ -18,7 +18,7 @@ class ImageKitClient(ApiConnection):
 
     ImageKit's bulk delete "deletes multiple files and all their file versions permanently":
     a fileId stands for the file with every version. Deleting does not purge the CDN (see
-    ``bulkdel.purging``).
+    ``bulkdel.purge.cache``).
     """
 
     __slots__ = ()

@@ -9,13 +9,13 @@
   ``list_jobs``, ``keep_job`` and ``delete_job`` keep a Redis's jobs for as long as wanted.
 
 Redis is needed only here (``pip install 'bulkdel[redis]'``); ``connect`` (the one of
-``bulkdel.redis_connection``) imports it.
+``bulkdel.core.redis_connection``) imports it.
 """
 
 from __future__ import annotations
 
+from ..core.redis_connection import connect
 from ..errors import JobGoneError
-from ..redis_connection import connect
 from .outcome import BatchOutcome, BatchProcessor
 from .processor import PipelineProcessor
 from .redis_keys import PERSISTENCE_HINT, JobKeys

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from ..core.redis_connection import RedisWait
 from ..core.stop import StopSignal
-from ..redis_connection import RedisWait
 from . import redisio
 from .redis_keys import GROUP, JobKeys
 from .scripts import HEARTBEAT, RELEASE, TAKE, TAKEOVER

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import StopSignal
 from ..errors import JobGoneError, Stopped
 from ..models import Abort, AbortReason
-from ..redis_connection import RedisWait, url_of
 from .redis_keys import REGISTRY, JobKeys
 from .worker import VISIBILITY_TIMEOUT, Worker, WorkerResult, worker_name
 

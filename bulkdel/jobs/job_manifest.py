@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ..manifest import IDS_ONLY, MANIFEST
-from ..report_disk import open_private, write_all
+from ..record.disk import open_private, write_all
+from ..record.manifest import IDS_ONLY, MANIFEST
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -1,13 +1,13 @@
-"""What processing one batch gave (``bulkdel.batch.BatchOutcome``, the one outcome type of a
+"""What processing one batch gave (``bulkdel.engine.batch.BatchOutcome``, the one outcome type of a
 batch, re-exported here), and the interface of whatever processes batches."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..batch import BatchOutcome
-from ..ledger import RequestStats
+from ..engine.batch import BatchOutcome
 from ..models import Abort
+from ..record.ledger import RequestStats
 
 __all__ = ["BatchOutcome", "BatchProcessor"]
 

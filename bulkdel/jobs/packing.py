@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from ..batch_outcome import BatchOutcome
+from ..engine.batch_outcome import BatchOutcome
 
 __all__ = ["decode_result", "pack_ids", "result_fields", "unpack_ids"]
 

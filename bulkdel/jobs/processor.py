@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._engine.run import Run
-from .._engine.runner import BatchSender
 from ..budget import AccountBudget, LocalBudget
-from ..ledger import Ledger, RequestStats
+from ..engine.run import Run
+from ..engine.runner import BatchSender
 from ..models import Abort, AbortReason, Settings
-from ..report import ReportWriter
+from ..record.ledger import Ledger, RequestStats
+from ..record.report import ReportWriter
 from ..telemetry.observer import RunObserver
 from ..telemetry.setup import run_observer
 from .outcome import BatchOutcome

@@ -1,7 +1,7 @@
 """Where a distributed job lives in Redis: its key names.
 
 Every key of one job carries the same ``{hash tag}`` so that a script's keys share a Redis
-Cluster slot. Reaching Redis is ``bulkdel.redis_connection``'s (``connect``).
+Cluster slot. Reaching Redis is ``bulkdel.core.redis_connection``'s (``connect``).
 """
 
 from __future__ import annotations

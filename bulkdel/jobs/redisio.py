@@ -1,6 +1,6 @@
 """Talking to Redis for a job: the one wait policy, and "the job is gone" told apart.
 
-Every call goes through ``bulkdel.redis_connection.RedisWait``: an outage is waited out with
+Every call goes through ``bulkdel.core.redis_connection.RedisWait``: an outage is waited out with
 capped backoff (bounded by the policy's ``total``, ``--redis-wait``), what waiting cannot fix
 raises ``RedisError`` at once; nothing a caller would record is treated as recorded until a
 call has returned. A job whose keys are missing (``NOGROUP``, or a script's -1) raises
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from ..core.redis_connection import RedisWait
 from ..core.stop import StopSignal
 from ..errors import JobGoneError
-from ..redis_connection import RedisWait
 from .redis_keys import JobKeys, gone
 
 T = TypeVar("T")

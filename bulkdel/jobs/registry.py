@@ -18,7 +18,7 @@ from .status import counts_from
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from ..ledger import Counts
+    from ..record.ledger import Counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ..batch_outcome import BatchOutcome
-from ..ledger import Ledger
+from ..engine.batch_outcome import BatchOutcome
 from ..models import INTERRUPTED_UNKNOWN
+from ..record.ledger import Ledger
 from .packing import decode_result
 from .redis_keys import GROUP, JobKeys
 from .snapshot import JobSnapshot

@@ -3,7 +3,7 @@ rule for ``complete`` as ``delete``.
 
 Redis's record of the job, taken as one snapshot (``jobs.snapshot``), is replayed into the
 ``Ledger`` and ``ReportWriter`` that ``delete`` uses (``jobs.replay``), as
-``bulkdel report --journal`` replays a journal; the verdict is ``bulkdel.verdict``'s.
+``bulkdel report --journal`` replays a journal; the verdict is ``bulkdel.record.verdict``'s.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..ledger import Counts, Ledger
 from ..models import Abort, AbortReason
-from ..report import Report, ReportWriter
-from ..report_writer import check_report_dir
-from ..verdict import is_complete, outcome_abort
+from ..record.ledger import Counts, Ledger
+from ..record.report import Report, ReportWriter
+from ..record.verdict import is_complete, outcome_abort
+from ..record.writer import check_report_dir
 from .job_manifest import write_job_manifest
 from .redis_keys import JobKeys
 from .replay import replay_job

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..ledger import Counts
+from ..record.ledger import Counts
 from .redis_keys import GROUP, JobKeys, gone
 
 if TYPE_CHECKING:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .._engine.dedupe import Deduper
-from .._engine.ingest import Accepted, Batches, Ingest
-from .._engine.sources import Chunk
+from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import StopSignal
+from ..engine.ingest import Accepted, Batches, Ingest
+from ..engine.sources import Chunk
 from ..errors import RedisError, UsageError
-from ..manifest import manifest_lines
 from ..models import MAX_BATCH
-from ..redis_connection import RedisWait, url_of
+from ..record.manifest import manifest_lines
 from . import redisio
 from .input_digest import InputDigest
 from .redis_keys import GROUP, REGISTRY, JobKeys
@@ -247,7 +247,7 @@ class Submitter:
         return self.result
 
     async def _read(self, chunks: AsyncIterable[Chunk], skip: int) -> None:
-        # The ingest of ``bulkdel delete`` (``_engine.ingest``): the same id rule,
+        # The ingest of ``bulkdel delete`` (``engine.ingest``): the same id rule,
         # de-duplication and batch cuts; ids up to ``skip`` only rebuild the de-duplication.
         ingest = Ingest(Deduper(), skip=skip)
         try:

@@ -17,8 +17,8 @@ import shlex
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Final
 
+from ..core.redis_connection import RedisWait
 from ..core.stop import StopSignal
-from ..redis_connection import RedisWait
 from . import redisio
 from .redis_keys import JobKeys
 from .scripts import SUBMIT_BEAT

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import StopSignal
 from ..errors import RedisError, Stopped
-from ..ledger import RequestStats
 from ..models import Abort, AbortReason
-from ..redis_connection import RedisWait, url_of
+from ..record.ledger import RequestStats
 from . import redisio
 from .claim import Claims, JobCancelled
 from .outcome import BatchOutcome, BatchProcessor

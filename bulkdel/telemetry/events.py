@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from ..errors import UsageError
-from ..ledger import Counts
+from ..record.ledger import Counts
 from .observer import BatchTally, RunObserver, RunView
 from .stats import pace_of
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from ..core.clock import Clock
 from ..core.lease import AccountBudget
-from ..ledger import Ledger
 from ..models import Outcome, Settings
+from ..record.ledger import Ledger
 
 
 class RunView(Protocol):

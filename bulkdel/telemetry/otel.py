@@ -25,7 +25,7 @@ Metrics (meter ``bulkdel``):
 The id counters follow the run's own counts (the ledger's), added after each batch and at the
 end, so that they always end equal to the report's.
 
-Spans: ``bulkdel.run`` > ``bulkdel.batch`` > one HTTP client span per request sent (named
+Spans: ``bulkdel.run`` > ``bulkdel.engine.batch`` > one HTTP client span per request sent (named
 after its method, ``POST``), carrying ``http.request.resend_count`` when it is a retry; a
 listing page's request is a child of the run. ``error.type`` values: the status code of an
 answer of 400 or more, ``timeout``, the network library's exception name
@@ -44,7 +44,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..ledger import Counts
+from ..record.ledger import Counts
 from .observer import Attempt, BatchTally, RunObserver, RunView
 from .stats import DURATION_BUCKETS, OUTCOMES, error_type, pace_of, server_of, stated_limit
 
@@ -169,9 +169,12 @@ class OtelObserver(RunObserver):
         live = self._runs.get(id(run))
         if live is not None:
             batch.handle = self._tracer.start_span(
-                "bulkdel.batch",
+                "bulkdel.engine.batch",
                 context=trace.set_span_in_context(live.span),
-                attributes={"bulkdel.batch.number": batch.number, "bulkdel.batch.size": batch.size},
+                attributes={
+                    "bulkdel.engine.batch.number": batch.number,
+                    "bulkdel.engine.batch.size": batch.size,
+                },
             )
 
     def attempt(self, run: RunView, attempt: Attempt) -> None:
@@ -229,11 +232,11 @@ class OtelObserver(RunObserver):
         if span is not None:
             span.set_attributes(
                 {
-                    "bulkdel.batch.deleted": batch.deleted,
-                    "bulkdel.batch.missing": batch.missing,
-                    "bulkdel.batch.failed": batch.failed,
-                    "bulkdel.batch.later": batch.later,
-                    "bulkdel.batch.requests": batch.requests,
+                    "bulkdel.engine.batch.deleted": batch.deleted,
+                    "bulkdel.engine.batch.missing": batch.missing,
+                    "bulkdel.engine.batch.failed": batch.failed,
+                    "bulkdel.engine.batch.later": batch.later,
+                    "bulkdel.engine.batch.requests": batch.requests,
                 }
             )
             span.end()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Final
 from urllib.parse import urlsplit
 
-from ..ledger import Counts
 from ..models import Kind, Outcome
+from ..record.ledger import Counts
 from .observer import Attempt, BatchTally, RunObserver, RunView
 
 #: ``http.client.request.duration``'s bucket boundaries, seconds (the semantic conventions'

@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 from bulkdel.budget import Turn
 from bulkdel.budget.controller import START_RATE
 from bulkdel.budget.redis import MAX_PENDING, RedisBudget, RedisLease, _RoundRobin
+from bulkdel.core.redis_connection import RedisWait
 from bulkdel.core.stop import StopSignal
 from bulkdel.errors import Stopped, UsageError
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
-from bulkdel.redis_connection import RedisWait
 from tests.redis_server import RedisServer, require_redis
 
 KEY = "private_test_key_0123456789"

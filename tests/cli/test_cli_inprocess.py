@@ -43,7 +43,9 @@ from tests.helpers import (
 
 # the module: ``bulkdel.cli.main`` as an attribute is the function
 cli_main = importlib.import_module("bulkdel.cli.main")
-rebuild = importlib.import_module("bulkdel._journal.rebuild")  # `report` imports it when it runs
+rebuild = importlib.import_module(
+    "bulkdel.record.journal.rebuild"
+)  # `report` imports it when it runs
 
 
 class TtyInput(io.StringIO):
@@ -711,7 +713,7 @@ async def test_cancelling_the_run_without_a_signal_propagates(tmp_path: Path) ->
     """Cancelled from outside (not by a second signal) while still reading, the run
     re-raises the cancellation and still leaves an accounted report saying so."""
     from bulkdel import BulkDeleter, Settings
-    from bulkdel._engine.sources import open_files
+    from bulkdel.engine.sources import open_files
 
     source = write_ids(tmp_path / "ids.txt", hex_ids(5000))  # more than the pool holds
     async with FakeImageKit(KEY, faults=Faults(latency=5.0)) as server:

@@ -172,13 +172,13 @@ print(sorted(m for m in sys.modules if m.startswith("bulkdel")))
 """
 #: what only ``verify``, ``purge`` and the listing need
 _COMMAND_MODULES = (
-    "bulkdel.verify",
-    "bulkdel.purge_plan",
-    "bulkdel.purging",
+    "bulkdel.record.verify",
+    "bulkdel.purge.plan",
+    "bulkdel.purge.cache",
     "bulkdel.cli.verify",
     "bulkdel.cli.purge",
     "bulkdel.cli.listing",
-    "bulkdel._engine.pager",
+    "bulkdel.listing.pager",
 )
 
 

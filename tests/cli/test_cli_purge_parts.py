@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel._engine.pager import Listing
 from bulkdel.cli.args import add_preflight_argument, add_purge_arguments
 from bulkdel.cli.boundary import option_message
 from bulkdel.cli.options import PurgeCacheOptions
@@ -25,10 +24,11 @@ from bulkdel.cli.purge import (
 )
 from bulkdel.errors import FatalAPIError, UsageError
 from bulkdel.imagekit import ListingClient
-from bulkdel.ledger import Counts, RequestStats
+from bulkdel.listing.pager import Listing
+from bulkdel.listing.selection import Selection
 from bulkdel.models import Settings
-from bulkdel.report import Report
-from bulkdel.selection import Selection
+from bulkdel.record.ledger import Counts, RequestStats
+from bulkdel.record.report import Report
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._engine.pipeline import Pipeline
-from bulkdel._engine.sources import FileReader
 from bulkdel.budget import LocalBudget, Turn
 from bulkdel.cli import progress as progress_module
 from bulkdel.cli.progress import ProgressDisplay
-from bulkdel.ledger import Ledger
+from bulkdel.engine.pipeline import Pipeline
+from bulkdel.engine.sources import FileReader
 from bulkdel.models import Kind, Outcome
+from bulkdel.record.ledger import Ledger
 from tests.helpers import hex_ids
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bulkdel._engine.sources import ITERABLE_CHUNK, iterable_chunks
+from bulkdel.engine.sources import ITERABLE_CHUNK, iterable_chunks
 from tests.helpers import hex_ids
 
 

@@ -20,8 +20,8 @@ from bulkdel._engine import (
     dedupe_plain_runs,
     dedupe_runs,
     dedupe_table,
-    reader,
 )
+from bulkdel.engine import reader
 from bulkdel.testing import FakeImageKit
 from tests.engine.test_dedupe import SMALL, AnyDeduper, chunk_lists
 from tests.helpers import KEY, hex_ids

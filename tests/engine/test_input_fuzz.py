@@ -12,9 +12,9 @@ from aiohttp.typedefs import Handler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkdel._engine.sources import MAX_LINE, FileReader
-from bulkdel._engine.validate import is_valid_id
 from bulkdel.cli import main
+from bulkdel.engine.sources import MAX_LINE, FileReader
+from bulkdel.engine.validate import is_valid_id
 from bulkdel.errors import InputError
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer

@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bulkdel._engine.pager import Listing
-from bulkdel.deleter import BulkDeleter
+from bulkdel.engine.deleter import BulkDeleter
 from bulkdel.errors import ListingError, UsageError
 from bulkdel.imagekit import ImageKitClient, ListingClient, classify_listing
-from bulkdel.listing_host import StandaloneHost
+from bulkdel.listing.host import StandaloneHost
+from bulkdel.listing.pager import Listing
+from bulkdel.listing.selection import Selection
 from bulkdel.models import Kind, Settings
-from bulkdel.selection import Selection
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query, query_floor
 from tests.helpers import KEY

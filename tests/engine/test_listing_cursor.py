@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bulkdel._engine.listing_cursor import Keyset, created_at, entry_key, is_file
 from bulkdel.errors import ListingError
+from bulkdel.listing.cursor import Keyset, created_at, entry_key, is_file
 
 
 def entry(file_id: str, created: str) -> dict[str, object]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bulkdel._engine.open_ids import OpenIds
-from bulkdel.ledger import Ledger
+from bulkdel.engine.open_ids import OpenIds
 from bulkdel.models import INTERRUPTED_UNKNOWN, UNKNOWN_PREFIX, Kind, Outcome
+from bulkdel.record.ledger import Ledger
 
 
 class Recorded:

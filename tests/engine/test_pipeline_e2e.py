@@ -10,7 +10,7 @@ import pytest
 
 from bulkdel import BulkDeleter, Settings, delete_files
 from bulkdel.models import Abort, AbortReason, Kind, Outcome
-from bulkdel.report import Report
+from bulkdel.record.report import Report
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from tests.helpers import (
     KEY,

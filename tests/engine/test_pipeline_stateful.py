@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bulkdel import BulkDeleter, delete_files
-from bulkdel._engine.validate import is_valid_id
+from bulkdel.engine.validate import is_valid_id
 from bulkdel.models import Abort, AbortReason, FileError, Kind, Outcome, Settings
 
 POOL = [f"{n:024x}" for n in range(40)] + ["Ab_-9", "x" * 64]

@@ -113,9 +113,9 @@ async def test_a_resumed_job_reports_earlier_failures_without_sending_them(
 
 async def test_backoff_waits_through_the_injected_sleep() -> None:
     """The pipeline's clock is injectable: a 5xx's backoff sleeps through it."""
-    from bulkdel._engine.pipeline import Pipeline
-    from bulkdel._engine.sources import iterable_chunks
-    from bulkdel.ledger import Ledger
+    from bulkdel.engine.pipeline import Pipeline
+    from bulkdel.engine.sources import iterable_chunks
+    from bulkdel.record.ledger import Ledger
 
     slept: list[float] = []
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bulkdel._engine.run import Run
 from bulkdel.budget import LocalBudget
-from bulkdel.ledger import Ledger
+from bulkdel.engine.run import Run
 from bulkdel.models import INTERRUPTED_UNKNOWN, Abort, AbortReason, FileError, Kind, Outcome
 from bulkdel.models import Settings as RunSettings
+from bulkdel.record.ledger import Ledger
 from tests.helpers import hex_ids
 
 FAST = RunSettings(backoff_base=0.001, backoff_max=0.002, max_attempts=3)

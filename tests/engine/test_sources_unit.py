@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel._engine.sources import MAX_LINE, READ_SIZE, FileReader, Item, open_files
+from bulkdel.engine.sources import MAX_LINE, READ_SIZE, FileReader, Item, open_files
 from bulkdel.errors import InputError
 from tests.helpers import hex_ids
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bulkdel._engine.workpool import WorkPool
+from bulkdel.engine.workpool import WorkPool
 
 
 async def test_queued_ids_and_busy_count() -> None:

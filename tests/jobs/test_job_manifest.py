@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bulkdel import cli
-from bulkdel._engine.sources import Chunk
+from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import Submitter, connect
 from bulkdel.jobs.redis_keys import JobKeys
-from bulkdel.manifest import IDS_ONLY, read_manifest
+from bulkdel.record.manifest import IDS_ONLY, read_manifest
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines, write_ids
 from tests.redis_server import RedisServer

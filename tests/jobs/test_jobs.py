@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bulkdel._engine.sources import Chunk
+from bulkdel.engine.sources import Chunk
 from bulkdel.jobs import (
     JobGoneError,
     Submitter,
@@ -387,7 +387,7 @@ async def test_redis_calls_retry_while_unreachable_and_raise_other_errors() -> N
             raise answer
         return str(answer)
 
-    from bulkdel.redis_connection import RedisWait
+    from bulkdel.core.redis_connection import RedisWait
 
     wait = RedisWait("redis://h:1/0", base=0.001)
     assert await redisio.call(keys, flaky, StopSignal(), wait=wait) == "ok"

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from bulkdel.core.redis_connection import RedisWait
 from bulkdel.core.stop import StopSignal
 from bulkdel.jobs import Submitter, connect, job_status
 from bulkdel.jobs.claim import Claims
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import CREATE, SETTLE, SUBMIT, TAKE, TAKEOVER
-from bulkdel.redis_connection import RedisWait
 from tests.fault_proxy import FaultProxy
 from tests.jobs_helpers import chunks, ids
 from tests.redis_server import RedisServer

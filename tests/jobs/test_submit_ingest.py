@@ -1,5 +1,5 @@
 """``job submit`` reads its input through the ingest of ``bulkdel delete``: the same id rule,
-de-duplication and batch cuts (``bulkdel._engine.ingest``), followed id by id."""
+de-duplication and batch cuts (``bulkdel.engine.ingest``), followed id by id."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._engine.ingest import Accepted, Batches, Ingest
-from bulkdel._engine.sources import Chunk, iterable_chunks
+from bulkdel.engine.ingest import Accepted, Batches, Ingest
+from bulkdel.engine.sources import Chunk, iterable_chunks
 from bulkdel.jobs import Submitter, connect, job_status
 from bulkdel.jobs.redis_keys import JobKeys
 from bulkdel.testing import FakeImageKit

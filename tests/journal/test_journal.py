@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 
 from bulkdel import BulkDeleter, Settings
-from bulkdel._journal.journal import Journal, fingerprint
 from bulkdel.errors import JournalMismatchError
 from bulkdel.imagekit import ImageKitClient
 from bulkdel.models import Abort, AbortReason
+from bulkdel.record.journal.journal import Journal, fingerprint
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,
@@ -223,8 +223,8 @@ async def test_journal_mismatch_is_refused_by_the_library(tmp_path: Path) -> Non
 async def test_batches_queued_but_never_sent_are_not_left_in_flight(tmp_path: Path) -> None:
     """Batches are marked in flight as they are queued; when the run stops, those no worker
     sent are landed, so only the batch whose request went out stays in flight."""
-    from bulkdel._journal.schema import IN_FLIGHT, PENDING, read_journal
     from bulkdel.models import Kind, Outcome
+    from bulkdel.record.journal.schema import IN_FLIGHT, PENDING, read_journal
 
     sent: list[list[str]] = []
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel._journal.journal import (
+from bulkdel.errors import JournalMismatchError, UsageError
+from bulkdel.models import INTERRUPTED_UNKNOWN
+from bulkdel.record.journal.journal import (
     DELETED,
     FAILED,
     IN_FLIGHT,
@@ -18,8 +20,6 @@ from bulkdel._journal.journal import (
     fingerprint,
     read_journal,
 )
-from bulkdel.errors import JournalMismatchError, UsageError
-from bulkdel.models import INTERRUPTED_UNKNOWN
 from tests.helpers import hex_ids
 
 

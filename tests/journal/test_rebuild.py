@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bulkdel import BulkDeleter, Settings, UsageError
-from bulkdel._engine.sources import open_files
-from bulkdel._journal.rebuild import report_from_journal
+from bulkdel.engine.sources import open_files
 from bulkdel.models import INTERRUPTED_UNKNOWN, Abort, AbortReason
+from bulkdel.record.journal.rebuild import report_from_journal
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, check_report_dir, hex_ids, read_jsonl, read_lines
 

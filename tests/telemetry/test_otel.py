@@ -157,13 +157,18 @@ async def test_metrics_and_spans_have_the_runs_values(providers: Any) -> None:
 
     spans = exporter.get_finished_spans()
     (run,) = [s for s in spans if s.name == "bulkdel.run"]
-    batches = {s.context.span_id: s for s in spans if s.name == "bulkdel.batch"}
+    batches = {s.context.span_id: s for s in spans if s.name == "bulkdel.engine.batch"}
     sends = [s for s in spans if s.name == "POST"]
     assert len(sends) == sum(by_status.values())
     assert all(b.parent.span_id == run.context.span_id for b in batches.values())
     assert all(s.parent.span_id in batches and s.kind is SpanKind.CLIENT for s in sends)
-    assert sum(b.attributes["bulkdel.batch.requests"] for b in batches.values()) == len(sends)
-    assert sum(b.attributes["bulkdel.batch.deleted"] for b in batches.values()) == counts.deleted
+    assert sum(b.attributes["bulkdel.engine.batch.requests"] for b in batches.values()) == len(
+        sends
+    )
+    assert (
+        sum(b.attributes["bulkdel.engine.batch.deleted"] for b in batches.values())
+        == counts.deleted
+    )
     resent = [s for s in sends if "http.request.resend_count" in s.attributes]
     assert len(resent) == report.requests.retried > 0
     errors = [s for s in sends if s.status.status_code is StatusCode.ERROR]
@@ -218,7 +223,7 @@ async def test_logging_and_spans_together(providers: Any, caplog: pytest.LogCapt
     assert report.counts.deleted == 300
     logged = [r for r in caplog.records if getattr(r, "bulkdel_event", "") == "batch"]
     assert len(logged) == 3 and "handle" not in logged[0].bulkdel_batch
-    assert len([s for s in exporter.get_finished_spans() if s.name == "bulkdel.batch"]) == 3
+    assert len([s for s in exporter.get_finished_spans() if s.name == "bulkdel.engine.batch"]) == 3
 
 
 async def test_a_fatal_answer_marks_the_run_span_an_error(providers: Any) -> None:
