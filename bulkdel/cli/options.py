@@ -70,16 +70,8 @@ class SelectorOptions:
     @property
     def given(self) -> bool:
         """Any selector was given."""
-        return any(
-            (
-                self.path,
-                self.recursive,
-                self.search_query,
-                self.older_than,
-                self.created_before,
-                self.tags,
-            )
-        )
+        text = (self.path, self.search_query, self.older_than, self.created_before)
+        return any(text) or self.recursive or bool(self.tags)
 
 
 @dataclass(frozen=True)
