@@ -10,9 +10,9 @@ at one and doubles after each round of answers to the round's own turns, none re
 round of ``round_answers(window)`` answers, ``START_ANSWERS / window`` and a round trip's
 worth at least. The first 429 ends it (a stated limit: straight to the ceiling; a bare one:
 the first-refusal rule, what got through), whichever round its turn was granted in; so do
-jobs that keep under ``START_BINDING`` of the window (their concurrency holds them back, not
+runs that keep under ``START_BINDING`` of the window (their concurrency holds them back, not
 the slow start): unpaced from then on. A turn unanswered for ``FLIGHT_TIMEOUT`` leaves the
-window. Every job of the account shares it, so two or eight jobs start no faster than one.
+window. Every run of the account shares it, so two or eight runs start no faster than one.
 
 Why one turn in flight for ``START_ANSWERS`` answers: a server's bucket refused only when
 it runs out, and every turn in flight then is refused with the first; one in flight while
@@ -23,8 +23,8 @@ second) cost 1.5 s against a server with no limit whatever its answer time.
 
 Measured in the discrete-event simulation (``python -m tests.budget.budget_candidates
 --first-contact``: 100/s, the bucket full at the start, limit stated): 429s in the first 5 s
-of 2 / 8 jobs, seconds for a 1,200-request job at 100/s (burst 20), and what the slow start
-costs a job of 8 workers against no limit, in round trips (1 ms and 4 ms answers):
+of 2 / 8 runs, seconds for a 1,200-request run at 100/s (burst 20), and what the slow start
+costs a run of 8 workers against no limit, in round trips (1 ms and 4 ms answers):
 
 ============================  ========  =========  ========  =========  =====  ===========
 slow start                    2 ms,     2 ms,      15 ms,    15 ms,     100/s  no limit:
@@ -57,12 +57,12 @@ START_RATE = 50.0
 #: growth of the window a round, and the answers of a round at one turn in flight
 START_GROWTH = 2.0
 START_ANSWERS = 32
-#: jobs that send less than this share of the window's pace end the slow start unpaced
+#: runs that send less than this share of the window's pace end the slow start unpaced
 START_BINDING = 0.6
 #: weight of a new answer time in the smoothed round trip (TCP's SRTT, a little quicker:
 #: the first answer's time holds a connection's set-up)
 RTT_GAIN = 0.25
-#: a slow-start turn not answered after this many seconds leaves the window (its job
+#: a slow-start turn not answered after this many seconds leaves the window (its run
 #: stopped, or its answer was lost): the others are not held for it any longer
 FLIGHT_TIMEOUT = 1.0
 
