@@ -21,33 +21,12 @@ answers came back, the window doubles about once a round trip. What is paid is c
 round trips, not seconds: the rounds of a quarter second before (50/s, doubled each quarter
 second) cost 1.5 s against a server with no limit whatever its answer time.
 
-Measured in the discrete-event simulation (``python -m tests.budget.budget_candidates
---first-contact``: 100/s, the bucket full at the start, limit stated): 429s in the first 5 s
-of 2 / 8 runs, seconds for a 1,200-request run at 100/s (burst 20), and what the slow start
-costs a run of 8 workers against no limit, in round trips (1 ms and 4 ms answers):
-
-============================  ========  =========  ========  =========  =====  ===========
-slow start                    2 ms,     2 ms,      15 ms,    15 ms,     100/s  no limit:
-                              burst 20  burst 100  burst 20  burst 100         round trips
-                                                                               (1 / 4 ms)
-============================  ========  =========  ========  =========  =====  ===========
-unpaced                       16 / 64   13 / 57    13 / 62   13 / 53    11.70  0 / 0
-rounds of 0.25 s (before)     1 / 1     2 / 2      2 / 2     10 / 10    11.77  ~1100 / 283
-window x2 a round trip (TCP)  7 / 7     13 / 27    13 / 13   14 / 25    11.70  4 / 4
-32 answers a round            1 / 1     7 / 7      6 / 6     13 / 29    11.82  46 / 46
-24 answers / window           1 / 1     14 / 30    14 / 14   11 / 26    11.79  29 / 29
-32 answers / window (chosen)  1 / 1     15 / 27    14 / 14   13 / 28    11.82  37 / 37
-============================  ========  =========  ========  =========  =====  ===========
-
-The rounds of 0.25 s (the slow start before this one) began at 50/s and doubled each
-quarter second. The window's 429s at 15-30 ms answers, and with a bucket of a whole second,
-are the price of its speed: it reaches the limit's pace in a few rounds of a round trip or
-two each, and a bucket that has not run out by then is met with the window in flight. The
-quarter-second rounds drew fewer there, at a cost of about a second everywhere; a constant
-round of 32 answers is nearly as polite and costs a quarter more round trips than the chosen
-one (46: 46 ms at loopback's 1 ms, over the 50 ms aimed at with any jitter). Not a rate of
-``window / round trip`` alone: an answer that comes late (a loaded server) lets a pace send
-on, and measured on real processes it drew 5 to 14 429s where the window draws 1 or 2.
+The candidates (rounds of a quarter second, TCP's window doubled each round trip, rounds of a
+fixed number of answers) were measured in the discrete-event simulation (``python -m
+tests.budget.budget_candidates --first-contact``); their 429s and costs are compared in
+``benchmarks/PACE_RESULTS.md`` ("The slow start's design"). Not a rate of ``window / round
+trip`` alone: an answer that comes late (a loaded server) lets a pace send on, where a window
+waits for it.
 """
 
 from __future__ import annotations
