@@ -8,10 +8,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import JobGoneError, UsageError
-from .budget import job_redis, redis_session
 from .exits import EXIT_OK
 from .job_query import job_name
 from .options import JobOptions
+from .redis_setup import job_redis, redis_session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..record.report import format_text
-from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 from .options import JobOptions
+from .redis_setup import job_redis, redis_session
 
 if TYPE_CHECKING:
     from ..jobs import JobStatus

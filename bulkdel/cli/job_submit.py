@@ -10,11 +10,11 @@ from ..engine.sources import FileReader, files_chunks, open_files
 from ..errors import Stopped, UsageError
 from ..listing.host import StandaloneHost
 from ..record.journal.journal import fingerprint
-from .budget import job_redis, redis_session
 from .confirm import confirm, files_target
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 from .job_gates import gate_by_count
 from .options import SubmitOptions
+from .redis_setup import job_redis, redis_session
 from .settings import RunOptions, read_private_key, selection_from, settings_for
 from .signals import stop_on_signals
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import JobGoneError, Stopped, UsageError
 from ..imagekit import DeleteClient
 from ..models import Abort
-from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from .job_admin import start_retention
 from .metrics import serving_metrics
 from .options import WorkerOptions
 from .preflight import check_api
+from .redis_setup import job_redis, redis_session
 from .settings import read_private_key, settings_for
 from .signals import stop_on_signals
 
