@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bulkdel.errors import UsageError
-from bulkdel.imagekit import DELETE_PATH, ImageKitClient, check_base_url, classify, parse_wait
+from bulkdel.imagekit import DELETE_PATH, DeleteClient, check_base_url, classify, parse_wait
 from bulkdel.models import FileError, Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults
 
@@ -55,9 +55,9 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[ImageKitClient]:
+async def client() -> AsyncIterator[DeleteClient]:
     """A client for the mocked BASE."""
-    async with ImageKitClient(KEY, base_url=BASE) as c:
+    async with DeleteClient(KEY, base_url=BASE) as c:
         yield c
 
 
@@ -76,14 +76,14 @@ def _sent(m: aioresponses) -> list[Any]:
 # --- over the wire (aioresponses), one test or more per row of the API's table -----------
 
 
-async def test_200_lists_deleted_ids(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_200_lists_deleted_ids(mocked: aioresponses, client: DeleteClient) -> None:
     """200 with every id listed -> SUCCESS, all deleted, no errors."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH})
     outcome = await client.delete_batch(BATCH)
     assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(BATCH))
 
 
-async def test_request_shape(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_request_shape(mocked: aioresponses, client: DeleteClient) -> None:
     """A POST of {"fileIds": [...]} as JSON, Basic base64("key:"), redirects not followed."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH})
     await client.delete_batch(BATCH)
@@ -96,7 +96,7 @@ async def test_request_shape(mocked: aioresponses, client: ImageKitClient) -> No
 
 
 async def test_200_not_mentioning_an_id_reports_it_as_error(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """An id a 200 does not list is not deleted: it comes back as a per-id error."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH[:2]})
@@ -107,7 +107,7 @@ async def test_200_not_mentioning_an_id_reports_it_as_error(
 
 
 async def test_foreign_ids_in_answer_are_never_reported(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """Ids in a 207 answer that were not in the batch appear nowhere in the outcome."""
     foreign = "f" * 24
@@ -126,7 +126,7 @@ async def test_foreign_ids_in_answer_are_never_reported(
     assert reported == set(BATCH)
 
 
-async def test_207_per_id_errors(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_207_per_id_errors(mocked: aioresponses, client: DeleteClient) -> None:
     """207 -> SUCCESS with the listed ids deleted and the server's per-id messages."""
     mocked.post(
         URL_DELETE,
@@ -149,7 +149,7 @@ async def test_207_per_id_errors(mocked: aioresponses, client: ImageKitClient) -
     )
 
 
-async def test_404_with_missing_ids(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_404_with_missing_ids(mocked: aioresponses, client: DeleteClient) -> None:
     """404 with missingFileIds -> MISSING naming exactly those ids, nothing deleted."""
     mocked.post(
         URL_DELETE,
@@ -178,7 +178,7 @@ async def test_404_with_missing_ids(mocked: aioresponses, client: ImageKitClient
     ids=["html", "no-missing-key", "not-a-list", "empty-list"],
 )
 async def test_404_not_about_files_is_fatal(
-    mocked: aioresponses, client: ImageKitClient, body: str, content_type: str
+    mocked: aioresponses, client: DeleteClient, body: str, content_type: str
 ) -> None:
     """A 404 without a usable missingFileIds (wrong base URL) -> FATAL with a hint."""
     mocked.post(URL_DELETE, status=404, body=body, content_type=content_type)
@@ -188,7 +188,7 @@ async def test_404_not_about_files_is_fatal(
     assert "base URL" in outcome.message
 
 
-async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: DeleteClient) -> None:
     """429 -> THROTTLED, waiting X-RateLimit-Reset milliseconds."""
     mocked.post(
         URL_DELETE,
@@ -207,7 +207,7 @@ async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: Image
 
 
 async def test_429_wait_from_retry_after_seconds(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """429 with only Retry-After: 7 -> THROTTLED, waiting 7 seconds."""
     mocked.post(URL_DELETE, status=429, body="slow down", headers={"Retry-After": "7"})
@@ -217,7 +217,7 @@ async def test_429_wait_from_retry_after_seconds(
 
 
 async def test_429_wait_from_retry_after_http_date(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """429 with Retry-After as an HTTP date -> the seconds until that date."""
     when = email.utils.formatdate(time.time() + 120, usegmt=True)
@@ -228,7 +228,7 @@ async def test_429_wait_from_retry_after_http_date(
     assert 110 <= outcome.retry_after <= 121
 
 
-async def test_429_without_headers(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_429_without_headers(mocked: aioresponses, client: DeleteClient) -> None:
     """429 with no wait header -> THROTTLED with retry_after None (the caller backs off)."""
     mocked.post(URL_DELETE, status=429, payload={"message": "Too many requests."})
     outcome = await client.delete_batch(BATCH)
@@ -236,9 +236,7 @@ async def test_429_without_headers(mocked: aioresponses, client: ImageKitClient)
     assert outcome.retry_after is None
 
 
-async def test_400_is_bad_request_with_message(
-    mocked: aioresponses, client: ImageKitClient
-) -> None:
+async def test_400_is_bad_request_with_message(mocked: aioresponses, client: DeleteClient) -> None:
     """400 -> BAD_REQUEST carrying the server's message."""
     mocked.post(
         URL_DELETE, status=400, payload={"message": "fileIds should be an Array.", "help": "h"}
@@ -248,7 +246,7 @@ async def test_400_is_bad_request_with_message(
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_401_403_are_fatal(mocked: aioresponses, client: ImageKitClient, status: int) -> None:
+async def test_401_403_are_fatal(mocked: aioresponses, client: DeleteClient, status: int) -> None:
     """401 and 403 -> FATAL with the server's message, nothing deleted."""
     mocked.post(
         URL_DELETE, status=status, payload={"message": "Your account cannot be authenticated."}
@@ -259,7 +257,7 @@ async def test_401_403_are_fatal(mocked: aioresponses, client: ImageKitClient, s
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_5xx_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient, status: int
+    mocked: aioresponses, client: DeleteClient, status: int
 ) -> None:
     """5xx -> TRANSIENT, maybe applied (the server may have deleted before failing)."""
     mocked.post(URL_DELETE, status=status, body="<html>Bad Gateway</html>")
@@ -287,7 +285,7 @@ async def test_5xx_is_transient_maybe_applied(
 )
 @pytest.mark.parametrize("status", [200, 207])
 async def test_unreadable_2xx_is_never_success(
-    mocked: aioresponses, client: ImageKitClient, status: int, body: bytes
+    mocked: aioresponses, client: DeleteClient, status: int, body: bytes
 ) -> None:
     """A 2xx whose body is not the expected JSON -> TRANSIENT maybe_applied, nothing deleted."""
     mocked.post(URL_DELETE, status=status, body=body)
@@ -299,7 +297,7 @@ async def test_unreadable_2xx_is_never_success(
 
 
 async def test_timeout_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """A timeout -> TRANSIENT with no status, maybe applied."""
     mocked.post(URL_DELETE, exception=TimeoutError())
@@ -308,7 +306,7 @@ async def test_timeout_is_transient_maybe_applied(
 
 
 async def test_server_timeout_error_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """aiohttp's ServerTimeoutError (a read timeout) -> TRANSIENT maybe applied."""
     mocked.post(URL_DELETE, exception=aiohttp.ServerTimeoutError("read timeout"))
@@ -318,7 +316,7 @@ async def test_server_timeout_error_is_transient_maybe_applied(
 
 
 async def test_connect_error_is_transient_not_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """A connection that was never made -> TRANSIENT, certainly not applied."""
     key = aiohttp.client_reqrep.ConnectionKey("api.example.test", 443, True, True, None, None, None)
@@ -340,7 +338,7 @@ async def test_connect_error_is_transient_not_applied(
     ids=["disconnected", "payload", "reset"],
 )
 async def test_lost_connection_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient, exc: Exception
+    mocked: aioresponses, client: DeleteClient, exc: Exception
 ) -> None:
     """A connection lost after sending -> TRANSIENT, maybe applied."""
     mocked.post(URL_DELETE, exception=exc)
@@ -372,7 +370,7 @@ async def test_key_never_in_outcome_messages(mocked: aioresponses) -> None:
     ]
     for answer in answers:
         mocked.post(URL_DELETE, **answer)
-    async with ImageKitClient(KEY, base_url=BASE) as client:
+    async with DeleteClient(KEY, base_url=BASE) as client:
         outcomes = [await client.delete_batch(BATCH) for _ in answers]
         assert KEY not in repr(client)
         assert token not in repr(client)
@@ -396,7 +394,7 @@ def _closed_port() -> int:
 
 async def test_connection_refused_is_not_applied() -> None:
     """A real refused connection -> TRANSIENT with maybe_applied False."""
-    async with ImageKitClient(KEY, base_url=f"http://127.0.0.1:{_closed_port()}") as client:
+    async with DeleteClient(KEY, base_url=f"http://127.0.0.1:{_closed_port()}") as client:
         outcome = await client.delete_batch(BATCH)
     assert outcome.kind is Kind.TRANSIENT
     assert outcome.status is None
@@ -407,7 +405,7 @@ async def test_real_disconnect_is_maybe_applied() -> None:
     """A server that closes the connection without answering -> TRANSIENT maybe applied."""
     async with (
         FakeImageKit(KEY, faults=Faults(drop_before=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(BATCH)
     assert outcome.kind is Kind.TRANSIENT
@@ -420,7 +418,7 @@ async def test_real_timeout_is_maybe_applied() -> None:
     faults = Faults(slow_after=1.0, slow_seconds=5.0)
     async with (
         FakeImageKit(KEY, faults=faults) as server,
-        ImageKitClient(KEY, base_url=server.url, timeout=0.2) as client,
+        DeleteClient(KEY, base_url=server.url, timeout=0.2) as client,
     ):
         outcome = await client.delete_batch(BATCH)
     assert outcome == Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)
@@ -432,7 +430,7 @@ async def test_real_timeout_is_maybe_applied() -> None:
 
 def test_repr_hides_key() -> None:
     """repr(client) shows the base URL and never the key."""
-    client = ImageKitClient(KEY, base_url=BASE)
+    client = DeleteClient(KEY, base_url=BASE)
     assert KEY not in repr(client)
     assert BASE in repr(client)
 
@@ -441,18 +439,18 @@ def test_repr_hides_key() -> None:
 def test_empty_key_is_usage_error(key: str) -> None:
     """An empty or blank key is refused before anything is sent."""
     with pytest.raises(UsageError, match="empty"):
-        ImageKitClient(key)
+        DeleteClient(key)
 
 
 def test_connections_must_be_positive() -> None:
     """connections < 1 is a UsageError naming the parameter."""
     with pytest.raises(UsageError, match="connections"):
-        ImageKitClient(KEY, connections=0)
+        DeleteClient(KEY, connections=0)
 
 
 async def test_own_session_has_no_pool_limit_by_default() -> None:
     """Without ``connections`` the pool does not cap requests in flight (0 = no limit)."""
-    client = ImageKitClient(KEY)
+    client = DeleteClient(KEY)
     try:
         assert client.session.connector is not None
         assert client.session.connector.limit == 0
@@ -462,7 +460,7 @@ async def test_own_session_has_no_pool_limit_by_default() -> None:
 
 async def test_own_session_uses_connections_as_pool_size() -> None:
     """The session the client makes has a pool of ``connections`` connections."""
-    client = ImageKitClient(KEY, connections=5)
+    client = DeleteClient(KEY, connections=5)
     try:
         assert client.session.connector is not None
         assert client.session.connector.limit == 5
@@ -477,8 +475,8 @@ async def test_own_session_uses_connections_as_pool_size() -> None:
 def test_plain_http_to_remote_host_is_refused(url: str) -> None:
     """http to a non-loopback host raises UsageError unless allow_insecure_http."""
     with pytest.raises(UsageError, match="plain http"):
-        ImageKitClient(KEY, base_url=url)
-    client = ImageKitClient(KEY, base_url=url, allow_insecure_http=True)
+        DeleteClient(KEY, base_url=url)
+    client = DeleteClient(KEY, base_url=url, allow_insecure_http=True)
     assert client.base_url == url.rstrip("/")
 
 
@@ -509,7 +507,7 @@ async def test_caller_session_is_used_and_left_open() -> None:
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_start)
     async with FakeImageKit(KEY) as server, aiohttp.ClientSession(trace_configs=[trace]) as session:
-        client = ImageKitClient(KEY, base_url=server.url, session=session)
+        client = DeleteClient(KEY, base_url=server.url, session=session)
         assert client.session is session
         outcome = await client.delete_batch(BATCH)
         await client.close()
@@ -520,7 +518,7 @@ async def test_caller_session_is_used_and_left_open() -> None:
 
 async def test_own_session_is_closed_by_close() -> None:
     """The session a client made for itself is closed by close()."""
-    client = ImageKitClient(KEY, base_url=BASE)
+    client = DeleteClient(KEY, base_url=BASE)
     session = client.session
     await client.close()
     assert session.closed

@@ -1,4 +1,4 @@
-"""The fake ImageKit server, end to end through ImageKitClient and raw aiohttp requests."""
+"""The fake ImageKit server, end to end through DeleteClient and raw aiohttp requests."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bulkdel.imagekit import DELETE_PATH, ImageKitClient
+from bulkdel.imagekit import DELETE_PATH, DeleteClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from bulkdel.testing.cli import add_arguments, server_from_args
@@ -68,9 +68,9 @@ async def post(
 
 
 @pytest.fixture
-async def client(fake_server: FakeImageKit) -> AsyncIterator[ImageKitClient]:
+async def client(fake_server: FakeImageKit) -> AsyncIterator[DeleteClient]:
     """A client with the right key for ``fake_server``."""
-    async with ImageKitClient(KEY, base_url=fake_server.url) as c:
+    async with DeleteClient(KEY, base_url=fake_server.url) as c:
         yield c
 
 
@@ -81,7 +81,7 @@ async def test_seeded_ids_are_the_only_ones_that_exist() -> None:
     """With ``existing``, seeded ids are deleted once; any other id is missing."""
     seeded = ids(3)
     async with FakeImageKit(KEY, existing=seeded) as server:
-        async with ImageKitClient(KEY, base_url=server.url) as client:
+        async with DeleteClient(KEY, base_url=server.url) as client:
             first = await client.delete_batch(seeded[:2])
             second = await client.delete_batch([seeded[2], "0" * 24])
             again = await client.delete_batch(seeded[:1])
@@ -94,7 +94,7 @@ async def test_seeded_ids_are_the_only_ones_that_exist() -> None:
 
 
 async def test_every_well_formed_id_exists_once(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """Without ``existing``, a well-formed id is deleted once, then it is missing (404)."""
     batch = ids(5)
@@ -115,7 +115,7 @@ async def test_malformed_id_is_missing(fake_server: FakeImageKit) -> None:
 
 
 async def test_404_deletes_nothing_of_the_batch(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """One unknown id makes the whole batch a 404: the other ids are not deleted."""
     gone = ids(1, "e")
@@ -155,7 +155,7 @@ async def test_401_without_key(fake_server: FakeImageKit) -> None:
 
 async def test_403_with_wrong_key(fake_server: FakeImageKit) -> None:
     """A wrong key -> 403 (FATAL for the client); nothing deleted."""
-    async with ImageKitClient("another_private_key", base_url=fake_server.url) as client:
+    async with DeleteClient("another_private_key", base_url=fake_server.url) as client:
         outcome = await client.delete_batch(ids(2))
     assert outcome == Outcome(Kind.FATAL, 403, message="Your account cannot be authenticated.")
     assert fake_server.deleted == set()
@@ -253,7 +253,7 @@ async def test_client_reads_the_servers_wait() -> None:
     clock = Clock()
     async with (
         FakeImageKit(KEY, rate=4.0, clock=clock) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         for batch in (ids(1, "a"), ids(1, "b"), ids(1, "c"), ids(1, "d")):
             assert (await client.delete_batch(batch)).kind is Kind.SUCCESS
@@ -321,7 +321,7 @@ async def test_fault_5xx_deletes_nothing() -> None:
 async def test_fault_html_error_is_a_502_page() -> None:
     """html_error -> a 502 HTML page (a proxy in the way), nothing deleted."""
     async with FakeImageKit(KEY, faults=Faults(html_error=1.0)) as server:
-        async with ImageKitClient(KEY, base_url=server.url) as client:
+        async with DeleteClient(KEY, base_url=server.url) as client:
             outcome = await client.delete_batch(ids(3))
         status, text, headers = await post(server, file_ids=ids(3))
         assert status == 502
@@ -336,7 +336,7 @@ async def test_fault_drop_before_deletes_nothing() -> None:
     """drop_before closes the connection before deleting: the client sees a lost connection."""
     async with (
         FakeImageKit(KEY, faults=Faults(drop_before=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(ids(3))
     assert outcome.kind is Kind.TRANSIENT
@@ -352,7 +352,7 @@ async def test_fault_drop_after_deletes() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(drop_after=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(batch)
         retry = await client.delete_batch(batch)
@@ -369,7 +369,7 @@ async def test_fault_slow_after_deletes_but_answers_late() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(slow_after=1.0, slow_seconds=30.0)) as server,
-        ImageKitClient(KEY, base_url=server.url, timeout=0.2) as client,
+        DeleteClient(KEY, base_url=server.url, timeout=0.2) as client,
     ):
         outcome = await client.delete_batch(batch)
         assert outcome == Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)
@@ -382,7 +382,7 @@ async def test_fault_slow_after_answer_does_arrive() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(slow_after=1.0, slow_seconds=0.05)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(batch)
     assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(batch))
@@ -393,7 +393,7 @@ async def test_fault_transient_207_goes_away_on_retry() -> None:
     pending = ids(40)
     async with (
         FakeImageKit(KEY, faults=Faults(seed=3, transient_207=0.3)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         first = await client.delete_batch(pending)
         assert first.status == 207
@@ -419,7 +419,7 @@ async def test_fault_permanent_errors_never_delete() -> None:
     batch = [*ids(3), *locked]
     async with (
         FakeImageKit(KEY, faults=Faults(permanent_errors=frozenset(locked))) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         first = await client.delete_batch(batch)
         again = await client.delete_batch(locked)
@@ -445,7 +445,7 @@ async def test_fault_latency_keeps_requests_in_flight_together() -> None:
     """latency holds each answer, so concurrent requests overlap (max_in_flight rises)."""
     async with (
         FakeImageKit(KEY, faults=Faults(latency=0.05, latency_jitter=0.01)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcomes = await asyncio.gather(*(client.delete_batch([i]) for i in ids(6)))
     assert all(o.kind is Kind.SUCCESS for o in outcomes)
@@ -457,7 +457,7 @@ async def test_without_latency_answers_do_not_overlap() -> None:
     """The control for the test above: with no latency an answer never yields."""
     async with (
         FakeImageKit(KEY) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         await asyncio.gather(*(client.delete_batch([i]) for i in ids(6)))
     assert server.stats.max_in_flight == 1
@@ -485,7 +485,7 @@ async def test_same_seed_repeats_the_same_faults() -> None:
 
 
 async def test_stats_count_requests_statuses_and_deletions(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """requests, by_status and ids_deleted count what happened; the stats endpoint agrees."""
     await client.delete_batch(ids(4))
@@ -568,7 +568,7 @@ async def test_fake_server_command_serves_and_stops_on_sigterm() -> None:
         match = re.fullmatch(r"fake ImageKit listening on (http://127\.0\.0\.1:(\d+))\n", line)
         assert match, line
         assert int(match.group(2)) > 0
-        async with ImageKitClient("k", base_url=match.group(1)) as client:
+        async with DeleteClient("k", base_url=match.group(1)) as client:
             outcome = await client.delete_batch(ids(2))
         assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(ids(2)))
         proc.send_signal(signal.SIGTERM)
