@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,13 @@ from bulkdel.testing import FakeImageKit
 
 #: the key of the shared fake servers (the ``fake_server`` fixture, the CLI tests)
 KEY = "private_test_key_0123456789"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_ids(path: Path, ids: list[str]) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer, hex_ids
-from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job, status_of
+from tests.jobs.helpers import JobProcess, job_env, report_buckets, run_job, status_of
 from tests.redis_server import RedisServer
 
 

@@ -11,7 +11,7 @@ import redis as sync_redis
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job, status_of
+from tests.jobs.helpers import JobProcess, job_env, report_buckets, run_job, status_of
 from tests.redis_server import RedisServer
 
 

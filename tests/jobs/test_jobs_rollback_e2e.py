@@ -15,7 +15,7 @@ import redis as sync_redis
 
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import (
+from tests.jobs.helpers import (
     JobProcess,
     job_env,
     report_buckets,

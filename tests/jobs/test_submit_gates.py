@@ -14,7 +14,7 @@ import redis
 from bulkdel import cli
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, hex_ids
-from tests.jobs_helpers import job_env, run_job
+from tests.jobs.helpers import job_env, run_job
 from tests.redis_server import RedisServer
 
 

@@ -17,7 +17,7 @@ from bulkdel.jobs.redis_keys import JobKeys
 from bulkdel.models import Chunk
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY
-from tests.jobs_helpers import ids
+from tests.jobs.helpers import ids
 from tests.redis_server import RedisServer
 
 

@@ -15,8 +15,7 @@ from bulkdel.record.ledger import Counts, RequestStats
 from bulkdel.record.report import Report, format_text
 from bulkdel.record.verdict import is_complete
 from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, hex_ids
-from tests.test_preflight import closed_port
+from tests.helpers import KEY, closed_port, hex_ids
 
 
 def test_the_one_rule_for_complete() -> None:

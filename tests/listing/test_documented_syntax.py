@@ -23,8 +23,7 @@ from bulkdel.models import AbortReason, Settings
 from bulkdel.record.report import format_text
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query
-from tests.helpers import KEY
-from tests.test_preflight import closed_port
+from tests.helpers import KEY, closed_port
 
 NOW = dt.datetime(2026, 8, 31, 12, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -1,0 +1,139 @@
+"""Helpers of the distributed-job tests: a stand-in processor, ids and chunks, and the
+``bulkdel job`` subprocesses (one in the background, one to its end)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+from bulkdel.jobs import BatchOutcome
+from bulkdel.models import Abort, Chunk
+from bulkdel.record.ledger import RequestStats
+from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
+
+Completed = subprocess.CompletedProcess[str]
+
+
+class StandIn:
+    """A batch processor that deletes everything, optionally after a gate opens."""
+
+    def __init__(self, gate: asyncio.Event | None = None) -> None:
+        self.requests = RequestStats()
+        self.calls: list[tuple[list[str], bool]] = []
+        self.gate = gate
+        self.abort: Abort | None = None
+        self.started = asyncio.Event()
+        self.missing: set[str] = set()
+
+    def stop(self, reason: str) -> None:
+        """Nothing to stop: every call deletes at once."""
+
+    async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
+        self.calls.append((file_ids, in_flight_earlier))
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        self.requests.sent += 1
+        self.requests.by_status["200"] += 1
+        gone = [i for i in file_ids if i in self.missing]
+        kept = [i for i in file_ids if i not in self.missing]
+        if in_flight_earlier:
+            return BatchOutcome(deleted=kept, missing_after_retry=gone)
+        return BatchOutcome(deleted=kept, missing=gone)
+
+
+def ids(count: int, start: int = 0) -> list[str]:
+    """``count`` distinct 24-hex ids."""
+    return [f"{n:024x}" for n in range(start, start + count)]
+
+
+async def chunks(values: Iterable[str], size: int = 250) -> AsyncIterator[Chunk]:
+    """``values`` as chunks of lines, like a file source."""
+    items = [(n + 1, v, None if v.isalnum() else "bad") for n, v in enumerate(values)]
+    for at in range(0, len(items), size):
+        yield Chunk("ids.txt", items[at : at + size])
+
+
+class JobProcess:
+    """``python -m bulkdel job ARGS`` in the background, its stderr in a file."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, *, stdin: Path | None = None
+    ) -> None:
+        self.log = log
+        with log.open("w") as sink, (stdin or Path(os.devnull)).open("rb") as source:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bulkdel", "job", *args],
+                env=env,
+                stdin=source,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+            )
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for it to exit: its exit code and stderr."""
+        code = self.process.wait(timeout=timeout)
+        return code, self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def job_env(redis_url: str, base_url: str) -> dict[str, str]:
+    """The environment of a job subprocess: the test key, the Redis and the fake server."""
+    return {
+        **os.environ,
+        "IMAGEKIT_PRIVATE_KEY": KEY,
+        "BULKDEL_REDIS_URL": redis_url,
+        "IMAGE_KIT_BASE_URL": base_url,
+    }
+
+
+def run_job(args: list[str], env: dict[str, str], stdin: str | None = None) -> Completed:
+    """``python -m bulkdel job ARGS`` to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "bulkdel", "job", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def status_of(job: str, env: dict[str, str]) -> dict[str, Any]:
+    """``job status JOB --json``, parsed."""
+    done = run_job(["status", job, "--json"], env)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def wait_for_job(job: str, env: dict[str, str]) -> None:
+    """Until the submitter has created the job."""
+    while run_job(["status", job], env).returncode != 0:
+        time.sleep(0.05)
+
+
+def report_buckets(job: str, env: dict[str, str], report_dir: Path) -> dict[str, list[str]]:
+    """``job report`` now: the summary's equalities checked, and the ids of every bucket."""
+    done = run_job(["report", job, "--report-dir", str(report_dir)], env)
+    assert done.returncode in (0, 1), done.stderr
+    check_report_dir(report_dir)
+    return {
+        "deleted": read_lines(report_dir / "deleted.txt"),
+        "missing": read_lines(report_dir / "missing.txt"),
+        "failed": [r["fileId"] for r in read_jsonl(report_dir / "failed.jsonl")],
+        "not_attempted": read_lines(report_dir / "not_attempted.txt"),
+    }
