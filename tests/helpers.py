@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bulkdel.testing import FakeImageKit
 
@@ -169,3 +172,16 @@ class VirtualClock:
         self.slept.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
+
+
+class TtyInput(io.StringIO):
+    """stdin as a terminal that answers with ``text``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    """Make stdin and stderr terminals, stdin answering ``answer``."""
+    monkeypatch.setattr(sys, "stdin", TtyInput(answer))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
