@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,9 @@ def on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
     """Make stdin and stderr terminals, stdin answering ``answer``."""
     monkeypatch.setattr(sys, "stdin", TtyInput(answer))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+#: the ``make_fake`` fixture (conftest.py): ``await make_fake(**options)`` starts a fake server
+MakeFake = Callable[..., Awaitable[FakeImageKit]]
+#: the ``make_served`` fixture (conftest.py): ``make_served(**options)`` serves one in a thread
+MakeServed = Callable[..., ThreadedServer]

@@ -13,9 +13,11 @@ import pytest
 
 from bulkdel import cli
 from bulkdel.cli.delete import run_with_signals
-from bulkdel.testing import FakeImageKit, Faults
+from bulkdel.testing import Faults
 from tests.helpers import (
     KEY,
+    MakeFake,
+    MakeServed,
     ThreadedServer,
     check_ground_truth,
     check_report_dir,
@@ -104,19 +106,19 @@ def test_no_prompt_with_yes_or_dry_run_or_below_the_threshold(
 
 @pytest.mark.usefixtures("env_key")
 def test_first_sigint_settles_in_flight_and_exits_130(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_served: MakeServed
 ) -> None:
     """SIGINT mid-run: requests in flight settle, the report adds up, exit 130."""
     ids = hex_ids(5000)
-    threaded = ThreadedServer(FakeImageKit(KEY, faults=Faults(latency=0.05)))
-    with threaded as server:
-        source = write_ids(tmp_path / "ids.txt", ids)
-        # Ids are deleted only once the run (and so its signal handler) has started.
-        thread = signal_when(lambda: server.stats.ids_deleted >= 100, [signal.SIGINT])
-        code = cli.main(
-            delete_args(source, threaded.url, tmp_path / "r", "--rate", "20", "--batch-size", "10")
-        )
-        thread.join()
+    threaded = make_served(faults=Faults(latency=0.05))
+    server = threaded.server
+    source = write_ids(tmp_path / "ids.txt", ids)
+    # Ids are deleted only once the run (and so its signal handler) has started.
+    thread = signal_when(lambda: server.stats.ids_deleted >= 100, [signal.SIGINT])
+    code = cli.main(
+        delete_args(source, threaded.url, tmp_path / "r", "--rate", "20", "--batch-size", "10")
+    )
+    thread.join()
     err = capsys.readouterr().err
     assert code == cli.EXIT_INTERRUPTED
     assert "bulkdel: stopping: letting requests in flight settle" in err
@@ -130,30 +132,30 @@ def test_first_sigint_settles_in_flight_and_exits_130(
 
 @pytest.mark.usefixtures("env_key")
 def test_second_signal_stops_at_once_and_still_writes_the_report(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_served: MakeServed
 ) -> None:
     """SIGTERM then SIGINT: the run is cancelled without waiting for slow answers, exit 130,
     and the report still accounts for every id."""
     ids = hex_ids(3000)
-    threaded = ThreadedServer(FakeImageKit(KEY, faults=Faults(latency=5.0)))
-    with threaded as server:
-        source = write_ids(tmp_path / "ids.txt", ids)
-        # Requests are in flight (held 5 s by the server) once it counts them.
-        thread = signal_when(lambda: server.stats.in_flight >= 2, [signal.SIGTERM, signal.SIGINT])
-        started = time.monotonic()
-        code = cli.main(
-            delete_args(
-                source,
-                threaded.url,
-                tmp_path / "r",
-                "--concurrency",
-                "2",
-                "--json",
-                "--no-preflight",
-            )
+    threaded = make_served(faults=Faults(latency=5.0))
+    server = threaded.server
+    source = write_ids(tmp_path / "ids.txt", ids)
+    # Requests are in flight (held 5 s by the server) once it counts them.
+    thread = signal_when(lambda: server.stats.in_flight >= 2, [signal.SIGTERM, signal.SIGINT])
+    started = time.monotonic()
+    code = cli.main(
+        delete_args(
+            source,
+            threaded.url,
+            tmp_path / "r",
+            "--concurrency",
+            "2",
+            "--json",
+            "--no-preflight",
         )
-        elapsed = time.monotonic() - started
-        thread.join()
+    )
+    elapsed = time.monotonic() - started
+    thread.join()
     out = capsys.readouterr().out
     assert code == cli.EXIT_INTERRUPTED
     assert elapsed < 4.5, "the second signal did not stop the run at once"
@@ -167,25 +169,27 @@ def test_second_signal_stops_at_once_and_still_writes_the_report(
     assert counts["deleted"] == 0
 
 
-async def test_cancelling_the_run_without_a_signal_propagates(tmp_path: Path) -> None:
+async def test_cancelling_the_run_without_a_signal_propagates(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """Cancelled from outside (not by a second signal) while still reading, the run
     re-raises the cancellation and still leaves an accounted report saying so."""
     from bulkdel import BulkDeleter, Settings
     from bulkdel.engine.sources import open_files
 
     source = write_ids(tmp_path / "ids.txt", hex_ids(5000))  # more than the pool holds
-    async with FakeImageKit(KEY, faults=Faults(latency=5.0)) as server:
-        deleter = BulkDeleter(
-            KEY, settings=Settings(base_url=server.url, concurrency=1), report_dir=tmp_path / "r"
-        )
-        task = asyncio.ensure_future(
-            run_with_signals(deleter, open_files([str(source)]), show_progress=False)
-        )
-        while server.stats.in_flight == 0:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    server = await make_fake(faults=Faults(latency=5.0))
+    deleter = BulkDeleter(
+        KEY, settings=Settings(base_url=server.url, concurrency=1), report_dir=tmp_path / "r"
+    )
+    task = asyncio.ensure_future(
+        run_with_signals(deleter, open_files([str(source)]), show_progress=False)
+    )
+    while server.stats.in_flight == 0:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
     summary = check_report_dir(tmp_path / "r")
     assert summary["aborted"] == "cancelled"
     assert summary["complete"] is False

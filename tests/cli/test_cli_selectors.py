@@ -12,6 +12,7 @@ from bulkdel import cli
 from bulkdel.testing import FakeImageKit, Faults, seed_files
 from tests.helpers import (
     KEY,
+    MakeServed,
     ThreadedServer,
     check_ground_truth,
     on_a_terminal,
@@ -22,53 +23,56 @@ from tests.helpers import (
 
 @pytest.mark.usefixtures("env_key")
 def test_selected_delete_asks_on_a_terminal_then_deletes_the_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make_served: MakeServed,
 ) -> None:
     """`delete --path /a/ --recursive` on a terminal names the selection in the prompt;
     'no' deletes nothing (exit 2), 'yes' deletes exactly the folder tree (exit 0)."""
     files = seed_files({"/a/": 150, "/a/b/": 50, "/c/": 30})
-    threaded = ThreadedServer(FakeImageKit(KEY, files=files))
-    with threaded as server:
-        argv = ["delete", "--path", "/a/", "--recursive", "--base-url", threaded.url]
-        on_a_terminal(monkeypatch, "no\n")
-        code = cli.main([*argv, "--report-dir", str(tmp_path / "r1")])
-        err = capsys.readouterr().err
-        assert code == cli.EXIT_USAGE
-        assert "about to delete every file selected by --path /a/ --recursive" in err
-        assert err.endswith("bulkdel: nothing deleted.\n")
-        assert server.stats.requests == server.stats.list_requests == 1  # the preflight
+    threaded = make_served(files=files)
+    server = threaded.server
+    argv = ["delete", "--path", "/a/", "--recursive", "--base-url", threaded.url]
+    on_a_terminal(monkeypatch, "no\n")
+    code = cli.main([*argv, "--report-dir", str(tmp_path / "r1")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    assert "about to delete every file selected by --path /a/ --recursive" in err
+    assert err.endswith("bulkdel: nothing deleted.\n")
+    assert server.stats.requests == server.stats.list_requests == 1  # the preflight
 
-        on_a_terminal(monkeypatch, "yes\n")
-        code = cli.main([*argv, "--report-dir", str(tmp_path / "r2")])
-        err = capsys.readouterr().err
-        assert code == cli.EXIT_OK, err
-        assert "bulkdel: listing: 200 files, 204,800 bytes in 1 page " in err
-        assert server.deleted == {f.file_id for f in files if f.folder != "/c/"}
+    on_a_terminal(monkeypatch, "yes\n")
+    code = cli.main([*argv, "--report-dir", str(tmp_path / "r2")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_OK, err
+    assert "bulkdel: listing: 200 files, 204,800 bytes in 1 page " in err
+    assert server.deleted == {f.file_id for f in files if f.folder != "/c/"}
     check_ground_truth(tmp_path / "r2", server)
 
 
 @pytest.mark.usefixtures("env_key")
 def test_selected_dry_run_counts_and_deletes_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_served: MakeServed
 ) -> None:
     """A dry run with a selector lists and counts the files, sends no delete, exits 0."""
     files = seed_files({"/a/": 40}, tags=("expired",), size=5)
-    threaded = ThreadedServer(FakeImageKit(KEY, files=files))
-    with threaded as server:
-        code = cli.main(
-            [
-                "delete",
-                "--tag",
-                "expired",
-                "--dry-run",
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--json",
-            ]
-        )
-        assert server.deleted == set()
+    threaded = make_served(files=files)
+    server = threaded.server
+    code = cli.main(
+        [
+            "delete",
+            "--tag",
+            "expired",
+            "--dry-run",
+            "--base-url",
+            threaded.url,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--json",
+        ]
+    )
+    assert server.deleted == set()
     captured = capsys.readouterr()
     assert code == cli.EXIT_OK
     assert "40 files, 200 bytes in 1 page " in captured.err
@@ -79,28 +83,28 @@ def test_selected_dry_run_counts_and_deletes_nothing(
 
 @pytest.mark.usefixtures("env_key")
 def test_selected_delete_whose_listing_keeps_failing_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_served: MakeServed
 ) -> None:
     """A listing page that fails every attempt stops the run incomplete: exit 1."""
     files = seed_files({"/a/": 10})
-    threaded = ThreadedServer(FakeImageKit(KEY, files=files, faults=Faults(error_5xx=1.0)))
-    with threaded as server:
-        code = cli.main(
-            [
-                "delete",
-                "--path",
-                "/a/",
-                "--max-attempts",
-                "1",
-                "--base-url",
-                threaded.url,
-                "--report-dir",
-                str(tmp_path / "r"),
-                "--json",
-                "--no-preflight",
-            ]
-        )
-        assert server.deleted == set()
+    threaded = make_served(files=files, faults=Faults(error_5xx=1.0))
+    server = threaded.server
+    code = cli.main(
+        [
+            "delete",
+            "--path",
+            "/a/",
+            "--max-attempts",
+            "1",
+            "--base-url",
+            threaded.url,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--json",
+            "--no-preflight",
+        ]
+    )
+    assert server.deleted == set()
     summary = json.loads(capsys.readouterr().out)
     assert code == cli.EXIT_INCOMPLETE
     assert summary["aborted"].startswith("listing failed")
@@ -119,29 +123,29 @@ def test_files_and_selectors_together_are_refused(
 
 @pytest.mark.usefixtures("env_key")
 def test_list_ids_to_stdout_and_jsonl_to_a_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_served: MakeServed
 ) -> None:
     """`bulkdel list` prints the selected ids, or writes JSONL records to --output; it
     deletes nothing and reports the count on stderr."""
     files = seed_files({"/a/": 30, "/c/": 5}, size=7)
-    threaded = ThreadedServer(FakeImageKit(KEY, files=files))
-    with threaded as server:
-        code = cli.main(["list", "--path", "/a/", "--base-url", threaded.url])
-        captured = capsys.readouterr()
-        assert code == cli.EXIT_OK
-        assert captured.out.splitlines() == [f.file_id for f in files if f.folder == "/a/"]
-        assert "30 files, 210 bytes" in captured.err
+    threaded = make_served(files=files)
+    server = threaded.server
+    code = cli.main(["list", "--path", "/a/", "--base-url", threaded.url])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_OK
+    assert captured.out.splitlines() == [f.file_id for f in files if f.folder == "/a/"]
+    assert "30 files, 210 bytes" in captured.err
 
-        out = tmp_path / "review.jsonl"
-        code = cli.main(
-            ["list", "--path", "/c/", "--jsonl", "-o", str(out), "--base-url", threaded.url]
-        )
-        assert code == cli.EXIT_OK
-        assert capsys.readouterr().out == ""
-        records = [json.loads(line) for line in out.read_text().splitlines()]
-        assert [r["fileId"] for r in records] == [f.file_id for f in files if f.folder == "/c/"]
-        assert all(r["size"] == 7 for r in records)
-        assert server.deleted == set()
+    out = tmp_path / "review.jsonl"
+    code = cli.main(
+        ["list", "--path", "/c/", "--jsonl", "-o", str(out), "--base-url", threaded.url]
+    )
+    assert code == cli.EXIT_OK
+    assert capsys.readouterr().out == ""
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["fileId"] for r in records] == [f.file_id for f in files if f.folder == "/c/"]
+    assert all(r["size"] == 7 for r in records)
+    assert server.deleted == set()
 
 
 @pytest.mark.usefixtures("env_key")

@@ -32,17 +32,17 @@ def _submitted(job: str, count: int, env: dict[str, str], tmp_path: Path) -> Non
 
 
 def test_a_worker_started_after_the_cancel_takes_nothing(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, served: ThreadedServer
 ) -> None:
     """Fails before the fix: the worker read the state and went on to take every batch."""
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        env = job_env(redis_server.url, server.url)
-        _submitted("late", 3_000, env, tmp_path)
-        assert run_job(["cancel", "late"], env).returncode == 0
-        code, err = _worker("late", "w1", env, tmp_path).finish()
-        assert code == 1, err
-        assert "cancelled" in err and "Traceback" not in err
-        assert server.deleted == set()
+    server = served.server
+    env = job_env(redis_server.url, server.url)
+    _submitted("late", 3_000, env, tmp_path)
+    assert run_job(["cancel", "late"], env).returncode == 0
+    code, err = _worker("late", "w1", env, tmp_path).finish()
+    assert code == 1, err
+    assert "cancelled" in err and "Traceback" not in err
+    assert server.deleted == set()
 
 
 def test_running_workers_take_nothing_after_the_cancel(

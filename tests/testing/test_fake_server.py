@@ -13,26 +13,26 @@ from bulkdel.imagekit import ImageKitClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit
 from bulkdel.testing.fake_server import STATS_PATH
-from tests.helpers import KEY
+from tests.helpers import KEY, MakeFake
 from tests.testing.fake_http import ids, post
 
 # --- existing ids --------------------------------------------------------------------------
 
 
-async def test_seeded_ids_are_the_only_ones_that_exist() -> None:
+async def test_seeded_ids_are_the_only_ones_that_exist(make_fake: MakeFake) -> None:
     """With ``existing``, seeded ids are deleted once; any other id is missing."""
     seeded = ids(3)
-    async with FakeImageKit(KEY, existing=seeded) as server:
-        async with ImageKitClient(KEY, base_url=server.url) as client:
-            first = await client.delete_batch(seeded[:2])
-            second = await client.delete_batch([seeded[2], "0" * 24])
-            again = await client.delete_batch(seeded[:1])
-        assert first == Outcome(Kind.SUCCESS, 200, deleted=tuple(seeded[:2]))
-        assert second.kind is Kind.MISSING
-        assert second.missing == ("0" * 24,)
-        assert again.missing == (seeded[0],)
-        assert server.deleted == set(seeded[:2])
-        assert server.existing == {seeded[2]}
+    server = await make_fake(existing=seeded)
+    async with ImageKitClient(KEY, base_url=server.url) as client:
+        first = await client.delete_batch(seeded[:2])
+        second = await client.delete_batch([seeded[2], "0" * 24])
+        again = await client.delete_batch(seeded[:1])
+    assert first == Outcome(Kind.SUCCESS, 200, deleted=tuple(seeded[:2]))
+    assert second.kind is Kind.MISSING
+    assert second.missing == ("0" * 24,)
+    assert again.missing == (seeded[0],)
+    assert server.deleted == set(seeded[:2])
+    assert server.existing == {seeded[2]}
 
 
 async def test_every_well_formed_id_exists_once(

@@ -11,32 +11,32 @@ import pytest
 from bulkdel.imagekit import ImageKitClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
-from tests.helpers import KEY
+from tests.helpers import KEY, MakeFake
 from tests.testing.fake_http import Clock, ids, post
 
 # --- throttling ----------------------------------------------------------------------------
 
 
-async def test_rate_throttles_with_imagekit_headers() -> None:
+async def test_rate_throttles_with_imagekit_headers(make_fake: MakeFake) -> None:
     """Past ``rate`` requests a second -> 429 with X-RateLimit-*; a token comes back in 1/rate."""
     clock = Clock()
-    async with FakeImageKit(KEY, rate=2.0, clock=clock) as server:
-        assert (await post(server, file_ids=ids(1, "a")))[0] == 200
-        assert (await post(server, file_ids=ids(1, "b")))[0] == 200
-        status, data, headers = await post(server, file_ids=ids(1, "c"))
-        assert status == 429
-        assert data["message"] == "Too many requests."
-        assert headers["X-RateLimit-Limit"] == "2"
-        assert headers["X-RateLimit-Reset"] == "500"
-        assert headers["X-RateLimit-Interval"] == "1000"
-        assert server.exists(ids(1, "c")[0])  # the 429 deleted nothing
-        clock.now += 0.25
-        status, _, headers = await post(server, file_ids=ids(1, "c"))
-        assert (status, headers["X-RateLimit-Reset"]) == (429, "250")
-        clock.now += 0.25
-        assert (await post(server, file_ids=ids(1, "c")))[0] == 200
-        assert server.stats.by_status[429] == 2
-        assert server.stats.by_status[200] == 3
+    server = await make_fake(rate=2.0, clock=clock)
+    assert (await post(server, file_ids=ids(1, "a")))[0] == 200
+    assert (await post(server, file_ids=ids(1, "b")))[0] == 200
+    status, data, headers = await post(server, file_ids=ids(1, "c"))
+    assert status == 429
+    assert data["message"] == "Too many requests."
+    assert headers["X-RateLimit-Limit"] == "2"
+    assert headers["X-RateLimit-Reset"] == "500"
+    assert headers["X-RateLimit-Interval"] == "1000"
+    assert server.exists(ids(1, "c")[0])  # the 429 deleted nothing
+    clock.now += 0.25
+    status, _, headers = await post(server, file_ids=ids(1, "c"))
+    assert (status, headers["X-RateLimit-Reset"]) == (429, "250")
+    clock.now += 0.25
+    assert (await post(server, file_ids=ids(1, "c")))[0] == 200
+    assert server.stats.by_status[429] == 2
+    assert server.stats.by_status[200] == 3
 
 
 async def test_client_reads_the_servers_wait() -> None:
@@ -54,42 +54,42 @@ async def test_client_reads_the_servers_wait() -> None:
     assert server.deleted == {b[0] for b in (ids(1, "a"), ids(1, "b"), ids(1, "c"), ids(1, "d"))}
 
 
-async def test_fixed_window_resets_after_its_interval() -> None:
+async def test_fixed_window_resets_after_its_interval(make_fake: MakeFake) -> None:
     """A RateWindow admits ``limit`` requests per fixed interval, then resets all at once."""
     clock = Clock()
-    async with FakeImageKit(KEY, windows=[RateWindow(3, 10.0)], clock=clock) as server:
-        batches = iter(ids(20))
-        statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(3)]
-        assert statuses == [200, 200, 200]
-        clock.now += 4.0
-        status, _, headers = await post(server, file_ids=[next(batches)])
-        assert status == 429
-        assert headers["X-RateLimit-Limit"] == "3"
-        assert headers["X-RateLimit-Reset"] == "6000"
-        assert headers["X-RateLimit-Interval"] == "10000"
-        clock.now += 5.5
-        status, _, headers = await post(server, file_ids=[next(batches)])
-        assert (status, headers["X-RateLimit-Reset"]) == (429, "500")
-        clock.now += 0.5
-        statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(4)]
-        assert statuses == [200, 200, 200, 429]
-        clock.now += 25.0  # 2.5 intervals later: windows stay on their 10 s grid
-        statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(3)]
-        assert statuses == [200, 200, 200]
-        status, _, headers = await post(server, file_ids=[next(batches)])
-        assert (status, headers["X-RateLimit-Reset"]) == (429, "5000")
-        assert len(server.deleted) == 9
+    server = await make_fake(windows=[RateWindow(3, 10.0)], clock=clock)
+    batches = iter(ids(20))
+    statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    clock.now += 4.0
+    status, _, headers = await post(server, file_ids=[next(batches)])
+    assert status == 429
+    assert headers["X-RateLimit-Limit"] == "3"
+    assert headers["X-RateLimit-Reset"] == "6000"
+    assert headers["X-RateLimit-Interval"] == "10000"
+    clock.now += 5.5
+    status, _, headers = await post(server, file_ids=[next(batches)])
+    assert (status, headers["X-RateLimit-Reset"]) == (429, "500")
+    clock.now += 0.5
+    statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    clock.now += 25.0  # 2.5 intervals later: windows stay on their 10 s grid
+    statuses = [(await post(server, file_ids=[next(batches)]))[0] for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    status, _, headers = await post(server, file_ids=[next(batches)])
+    assert (status, headers["X-RateLimit-Reset"]) == (429, "5000")
+    assert len(server.deleted) == 9
 
 
-async def test_longest_refusing_window_sets_the_wait() -> None:
+async def test_longest_refusing_window_sets_the_wait(make_fake: MakeFake) -> None:
     """With several windows spent, the 429 names the one that resets last."""
     clock = Clock()
     windows = [RateWindow(1, 1.0), RateWindow(2, 60.0)]
-    async with FakeImageKit(KEY, windows=windows, clock=clock) as server:
-        assert (await post(server, file_ids=ids(1, "a")))[0] == 200
-        clock.now += 1.0
-        assert (await post(server, file_ids=ids(1, "b")))[0] == 200
-        status, _, headers = await post(server, file_ids=ids(1, "c"))
+    server = await make_fake(windows=windows, clock=clock)
+    assert (await post(server, file_ids=ids(1, "a")))[0] == 200
+    clock.now += 1.0
+    assert (await post(server, file_ids=ids(1, "b")))[0] == 200
+    status, _, headers = await post(server, file_ids=ids(1, "c"))
     assert status == 429
     assert headers["X-RateLimit-Limit"] == "2"
     assert headers["X-RateLimit-Reset"] == "59000"
@@ -99,28 +99,28 @@ async def test_longest_refusing_window_sets_the_wait() -> None:
 # --- faults --------------------------------------------------------------------------------
 
 
-async def test_fault_5xx_deletes_nothing() -> None:
+async def test_fault_5xx_deletes_nothing(make_fake: MakeFake) -> None:
     """error_5xx -> a JSON 503 and nothing deleted."""
-    async with FakeImageKit(KEY, faults=Faults(error_5xx=1.0)) as server:
-        status, data, _ = await post(server, file_ids=ids(3))
-        assert status == 503
-        assert data["message"] == "Service temporarily unavailable."
-        assert server.deleted == set()
-        assert server.stats.faults["error_5xx"] == 1
+    server = await make_fake(faults=Faults(error_5xx=1.0))
+    status, data, _ = await post(server, file_ids=ids(3))
+    assert status == 503
+    assert data["message"] == "Service temporarily unavailable."
+    assert server.deleted == set()
+    assert server.stats.faults["error_5xx"] == 1
 
 
-async def test_fault_html_error_is_a_502_page() -> None:
+async def test_fault_html_error_is_a_502_page(make_fake: MakeFake) -> None:
     """html_error -> a 502 HTML page (a proxy in the way), nothing deleted."""
-    async with FakeImageKit(KEY, faults=Faults(html_error=1.0)) as server:
-        async with ImageKitClient(KEY, base_url=server.url) as client:
-            outcome = await client.delete_batch(ids(3))
-        status, text, headers = await post(server, file_ids=ids(3))
-        assert status == 502
-        assert headers["Content-Type"].startswith("text/html")
-        assert "<html>" in text
-        assert outcome.kind is Kind.TRANSIENT
-        assert "502 Bad Gateway" in outcome.message
-        assert server.deleted == set()
+    server = await make_fake(faults=Faults(html_error=1.0))
+    async with ImageKitClient(KEY, base_url=server.url) as client:
+        outcome = await client.delete_batch(ids(3))
+    status, text, headers = await post(server, file_ids=ids(3))
+    assert status == 502
+    assert headers["Content-Type"].startswith("text/html")
+    assert "<html>" in text
+    assert outcome.kind is Kind.TRANSIENT
+    assert "502 Bad Gateway" in outcome.message
+    assert server.deleted == set()
 
 
 async def test_fault_drop_before_deletes_nothing() -> None:
@@ -222,14 +222,14 @@ async def test_fault_permanent_errors_never_delete() -> None:
     assert server.deleted == set(ids(3))
 
 
-async def test_fault_throttle_burst_is_a_429_with_headers() -> None:
+async def test_fault_throttle_burst_is_a_429_with_headers(make_fake: MakeFake) -> None:
     """throttle_burst -> 429 with the ImageKit headers, though no rate is set; nothing deleted."""
-    async with FakeImageKit(KEY, faults=Faults(throttle_burst=1.0)) as server:
-        status, _, headers = await post(server, file_ids=ids(2))
-        assert status == 429
-        assert {"X-RateLimit-Limit", "X-RateLimit-Reset", "X-RateLimit-Interval"} <= set(headers)
-        assert server.deleted == set()
-        assert server.stats.faults["throttle_burst"] == 1
+    server = await make_fake(faults=Faults(throttle_burst=1.0))
+    status, _, headers = await post(server, file_ids=ids(2))
+    assert status == 429
+    assert {"X-RateLimit-Limit", "X-RateLimit-Reset", "X-RateLimit-Interval"} <= set(headers)
+    assert server.deleted == set()
+    assert server.stats.faults["throttle_burst"] == 1
 
 
 async def test_fault_latency_keeps_requests_in_flight_together() -> None:
