@@ -33,7 +33,8 @@ if TYPE_CHECKING:
         UnreachableError,
         UsageError,
     )
-    from .imagekit import ImageKitClient, ListingClient, PurgeClient
+    from .imagekit import DeleteClient, ListingClient, PurgeClient
+    from .imagekit import ImageKitClient as ImageKitClient  # the old name, not in __all__
     from .listing.pager import Listing
     from .listing.selection import ResolvedSelection, Selection
     from .models import Abort, AbortReason, FileError, Kind, Outcome, Settings
@@ -56,6 +57,7 @@ _LAZY: dict[str, str] = {
     "FatalAPIError": ".errors",
     "FileError": ".models",
     "FileReader": ".engine.sources",
+    "DeleteClient": ".imagekit",
     "ImageKitClient": ".imagekit",
     "InputError": ".errors",
     "JobGoneError": ".errors",
@@ -108,10 +110,10 @@ __all__ = [
     "BulkDeleter",
     "BulkdelError",
     "Counts",
+    "DeleteClient",
     "FatalAPIError",
     "FileError",
     "FileReader",
-    "ImageKitClient",
     "InputError",
     "JobGoneError",
     "JournalMismatchError",

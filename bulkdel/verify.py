@@ -152,7 +152,7 @@ class Verifier:
         rng: random.Random | None = None,
     ) -> None:
         if sample is not None and sample < 1:
-            raise UsageError(f"--sample must be >= 1, got {sample}")
+            raise UsageError(f"sample must be >= 1, got {sample}", "sample")
         self.report_dir = Path(report_dir)
         self.summary = read_summary(self.report_dir)
         self.details = details

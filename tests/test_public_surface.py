@@ -47,7 +47,7 @@ API = {
     "FatalAPIError",
     "FileError",
     "FileReader",
-    "ImageKitClient",
+    "DeleteClient",
     "InputError",
     "JobGoneError",
     "JournalMismatchError",
@@ -117,3 +117,13 @@ def test_a_star_import_takes_the_api_only() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert set(eval(out)) == API
+
+
+def test_the_delete_clients_old_name_still_imports() -> None:
+    """``ImageKitClient`` is ``DeleteClient``'s name from before it said which endpoint it
+    serves: a caller's import keeps working, and it is not offered in ``__all__``."""
+    from bulkdel import DeleteClient, ImageKitClient
+    from bulkdel.imagekit import ImageKitClient as from_the_room
+
+    assert ImageKitClient is DeleteClient is from_the_room
+    assert "ImageKitClient" not in bulkdel.__all__

@@ -14,7 +14,7 @@ CALLER = textwrap.dedent(
     import asyncio
 
     import bulkdel
-    from bulkdel import BatchOutcome, ImageKitClient, ListingClient, Report, Settings
+    from bulkdel import BatchOutcome, DeleteClient, ListingClient, Report, Settings
 
 
     async def purge(ids: list[str]) -> Report:
@@ -25,11 +25,11 @@ CALLER = textwrap.dedent(
         return await bulkdel.delete_batch(ids, private_key="k")
 
 
-    client = ImageKitClient("k", base_url="https://api.imagekit.io", timeout=5.0)
+    client = DeleteClient("k", base_url="https://api.imagekit.io", timeout=5.0)
     listing = ListingClient("k", connections=4)
     settings = Settings(concurrency=4)
     report: Report = asyncio.run(purge(["a" * 24]))
-    ImageKitClient("k", base_urll="https://api.imagekit.io")  # misspelt
+    DeleteClient("k", base_urll="https://api.imagekit.io")  # misspelt
     ListingClient("k", conections=4)  # misspelt
     """
 )

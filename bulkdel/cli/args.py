@@ -167,7 +167,7 @@ def shared_parent() -> Parser:
     """The options ``delete``, ``list`` and ``job submit`` share: where and how to reach the
     API, and the listing selectors."""
     parent = Parser(add_help=False)
-    add_api_arguments(parent)
+    add_connection_arguments(parent)
     parent.add_argument(
         "--rate",
         type=rate,
@@ -194,14 +194,21 @@ def shared_parent() -> Parser:
     return parent
 
 
-def add_api_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the API is and the key to it: every command that sends."""
+#: where ``--base-url`` falls back to, unless a command says otherwise
+BASE_URL_FALLBACK = f"$IMAGE_KIT_BASE_URL or $IMAGEKIT_BASE_URL, else {DEFAULT_BASE_URL}"
+
+
+def add_connection_arguments(
+    parser: argparse.ArgumentParser, *, base_url_default: str = BASE_URL_FALLBACK
+) -> None:
+    """Where the API is and the key to it: every command that sends (``options.
+    ConnectionOptions``); ``base_url_default`` says where ``--base-url`` falls back to."""
     parser.add_argument(
         "--base-url",
         metavar="URL",
         default=None,
         help="the API root, like http://127.0.0.1:8787 for `bulkdel fake-server` "
-        f"(default $IMAGE_KIT_BASE_URL or $IMAGEKIT_BASE_URL, else {DEFAULT_BASE_URL})",
+        f"(default {base_url_default})",
     )
     parser.add_argument(
         "--private-key-file",

@@ -38,6 +38,13 @@ FLAGS: Final = {
     "tags": "--tag",
     "url_endpoint": "--url-endpoint",
     "purge_limit": "--purge-limit",
+    # ``purge_plan``'s names: its limit and mode are ``--purge-limit`` and ``--mode`` of
+    # ``bulkdel purge`` (``delete --purge-cache``'s refusals are worded in ``cli/purge.py``)
+    "limit": "--purge-limit",
+    "mode": "--mode",
+    # ``name=``: the library's parameter with its value to give (``pass column=NAME``)
+    "column=": "--column ",
+    "sample": "--sample",
     "report_dir": "--report-dir",
     "record_dir": "--record-dir",
     "metrics_port": "--metrics-port",
@@ -55,7 +62,10 @@ def option_message(exc: UsageError) -> str:
     names = [name for name in exc.parameters if name in FLAGS]
     if not names:
         return str(exc)
-    word = re.compile(r"(?<![\w./-])(" + "|".join(map(re.escape, names)) + r")(?![\w/-])")
+    # a name ends where a word would (``older_than``, not ``older_than_x``), or at its ``=``
+    word = re.compile(
+        r"(?<![\w./-])(" + "|".join(map(re.escape, names)) + r")(?:(?<==)|(?![\w/-]))"
+    )
     pieces = _QUOTED.split(str(exc))
     # odd pieces are the quoted values the split kept
     return "".join(

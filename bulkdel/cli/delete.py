@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..budget import AccountBudget
@@ -18,21 +18,23 @@ from ..imagekit import ListingClient
 from ..purge.plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
 from ..record.ledger import LedgerSink
 from ..record.report import Report
-from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .metrics import serving_metrics
+from .options import DeleteOptions
 from .preflight import check_api
 from .progress import ProgressDisplay
 from .purge import purge_plan
-from .settings import Job, delete_job
+from .redis_setup import account_budget, check_redis
+from .settings import RunOptions, delete_run
 from .signals import stop_on_signals
 from .words import counted
 
 if TYPE_CHECKING:
     from ..listing.pager import Listing
+    from ..telemetry.observer import RunObserver
 
 
-async def run_delete(args: argparse.Namespace) -> Report:
+async def run_delete(options: DeleteOptions) -> Report:
     """Run ``bulkdel delete`` and return its report.
 
     Raises:
@@ -41,47 +43,55 @@ async def run_delete(args: argparse.Namespace) -> Report:
         Declined: a terminal user did not confirm; nothing was sent.
         UnreachableError, FatalAPIError: the preflight failed; nothing was read or sent.
     """
-    job = delete_job(args, os.environ)
+    run = delete_run(options, os.environ)
     try:
-        plan = purge_plan(args, job.selection, os.environ)
-        with serving_metrics(args) as observers:
-            args.run_observers = observers
-            report = await _run_delete(args, job, plan)
+        plan = purge_plan(options.purge, run.selection, os.environ)
+        with serving_metrics(options.metrics) as observers:
+            report = await _run_delete(_Delete(options, run, observers), plan)
             for observer in observers:
                 observer.purged((report.purge or {}).get("requests", 0))
     except BaseException:
         # A run refused or declined before its report began leaves no empty directory
         # behind (rmdir removes only an empty one).
-        if job.made_report_dir and job.report_dir is not None:
+        if run.made_report_dir and run.report_dir is not None:
             with contextlib.suppress(OSError):
-                job.report_dir.rmdir()
+                run.report_dir.rmdir()
         raise
     return report
 
 
-async def _run_delete(args: argparse.Namespace, job: Job, plan: PurgePlan | None) -> Report:
-    if job.selection is not None:
-        await check_api(job.settings, job.private_key, skip=args.no_preflight)
-        wait = args.redis_wait
-        async with account_budget(job.redis_url, job.settings, job.private_key, wait=wait) as b:
-            return await _delete_selected(args, job, b, plan)
-    readers = open_files(args.sources or ["-"], args.format, args.column)
+@dataclass(frozen=True)
+class _Delete:
+    """One ``delete``: its options, what they resolved to, and the run's observers."""
+
+    options: DeleteOptions
+    run: RunOptions
+    observers: Sequence[RunObserver]
+
+
+async def _run_delete(cmd: _Delete, plan: PurgePlan | None) -> Report:
+    options, run = cmd.options, cmd.run
+    wait = options.redis.wait
+    if run.selection is not None:
+        await check_api(run.settings, run.private_key, skip=options.no_preflight)
+        async with account_budget(run.redis_url, run.settings, run.private_key, wait=wait) as b:
+            return await _delete_selected(cmd, b, plan)
+    source = options.source
+    readers = open_files(list(source.sources) or ["-"], source.format, source.column)
     try:
         # Opened (a bad path or header is a usage error first), no id read yet: a wrong
         # key, base URL or TLS fails here, in one request, before anything is read or sent.
-        await check_api(job.settings, job.private_key, skip=args.no_preflight)
-        await check_redis(job.redis_url, job.private_key, args.redis_wait)
-        confirm(job.settings, yes=args.yes, target=lambda: files_target(readers))
+        await check_api(run.settings, run.private_key, skip=options.no_preflight)
+        await check_redis(run.redis_url, run.private_key, wait)
+        confirm(run.settings, yes=options.yes, target=lambda: files_target(readers))
     except BaseException:
         for reader in readers:
             reader.close()
         raise
     say_stdin(readers)
-    async with account_budget(
-        job.redis_url, job.settings, job.private_key, wait=args.redis_wait
-    ) as budget:
-        deleter = _deleter(args, job, budget)
-        return await run_with_signals(deleter, readers, show_progress=not args.quiet)
+    async with account_budget(run.redis_url, run.settings, run.private_key, wait=wait) as budget:
+        deleter = _deleter(cmd, budget)
+        return await run_with_signals(deleter, readers, show_progress=not options.quiet)
 
 
 def say_stdin(readers: Sequence[FileReader]) -> None:
@@ -92,57 +102,56 @@ def say_stdin(readers: Sequence[FileReader]) -> None:
 
 
 def _deleter(
-    args: argparse.Namespace,
-    job: Job,
-    budget: AccountBudget | None,
-    sinks: Sequence[LedgerSink] = (),
+    cmd: _Delete, budget: AccountBudget | None, sinks: Sequence[LedgerSink] = ()
 ) -> BulkDeleter:
+    run = cmd.run
     return BulkDeleter(
-        job.private_key if not job.settings.dry_run else None,
-        settings=job.settings,
-        report_dir=job.report_dir,
-        journal=args.journal,
+        run.private_key if not run.settings.dry_run else None,
+        settings=run.settings,
+        report_dir=run.report_dir,
+        journal=cmd.options.journal,
         budget=budget,
         sinks=sinks,
-        invocation=getattr(args, "invocation", None),
-        observers=getattr(args, "run_observers", ()),
+        invocation=cmd.options.invocation or None,
+        observers=cmd.observers,
     )
 
 
-def listing_for(job: Job) -> Listing:
-    """The listing of ``job``'s selection (its client is closed by the listing)."""
-    from ..listing.pager import Listing  # only a job with a selection lists
+def listing_for(run: RunOptions) -> Listing:
+    """The listing of ``run``'s selection (its client is closed by the listing)."""
+    from ..listing.pager import Listing  # only a run with a selection lists
 
-    assert job.selection is not None and job.private_key is not None
-    client = ListingClient.for_settings(job.private_key, job.settings)
-    return Listing(client, job.selection)
+    assert run.selection is not None and run.private_key is not None
+    client = ListingClient.for_settings(run.private_key, run.settings)
+    return Listing(client, run.selection)
 
 
 async def _delete_selected(
-    args: argparse.Namespace, job: Job, budget: AccountBudget | None, plan: PurgePlan | None
+    cmd: _Delete, budget: AccountBudget | None, plan: PurgePlan | None
 ) -> Report:
     """Selectors: list and delete at once (the listing is the source; a dry run lists and
     counts files and bytes), then purge the CDN when asked."""
-    listing = listing_for(job)
-    assert job.private_key is not None and job.selection is not None
+    run, options = cmd.run, cmd.options
+    listing = listing_for(run)
+    assert run.private_key is not None and run.selection is not None
     resolved = listing.resolved.describe()
     print(f"bulkdel: selecting {resolved}", file=sys.stderr)
     try:
         if plan is not None:
-            await refuse_above_limit(plan, listing, job.private_key, job.settings)
-        what = f"every file selected by {job.selection.describe()} ({resolved})"
-        confirm(job.settings, yes=args.yes, target=lambda: what)
+            await refuse_above_limit(plan, listing, run.private_key, run.settings)
+        what = f"every file selected by {run.selection.describe()} ({resolved})"
+        confirm(run.settings, yes=options.yes, target=lambda: what)
     except (Declined, UsageError):
         await listing.close()
         raise
     deleted = DeletedIds()
-    deleter = _deleter(args, job, budget, [deleted] if listing.urls is not None else [])
-    report = await run_with_signals(deleter, (), show_progress=not args.quiet, listing=listing)
+    deleter = _deleter(cmd, budget, [deleted] if listing.urls is not None else [])
+    report = await run_with_signals(deleter, (), show_progress=not options.quiet, listing=listing)
     print(
         f"bulkdel: listing: {counted(listing.files, 'file')}, "
         f"{counted(listing.bytes, 'byte')} in {counted(listing.pages, 'page')} "
         f"({counted(listing.requests, 'request')}, {listing.retried:,} retried)"
-        + (" would be deleted (dry run)" if job.settings.dry_run else ""),
+        + (" would be deleted (dry run)" if run.settings.dry_run else ""),
         file=sys.stderr,
     )
     if plan is None:
@@ -150,8 +159,8 @@ async def _delete_selected(
     return await purge_after(
         plan,
         report,
-        private_key=job.private_key,
-        settings=job.settings,
+        private_key=run.private_key,
+        settings=run.settings,
         urls=listing.urls,
         deleted=deleted.ids,
         budget=budget,

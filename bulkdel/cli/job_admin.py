@@ -1,42 +1,22 @@
 """``bulkdel job list`` and ``bulkdel job delete NAME``: the jobs a Redis holds, and removing
-one; ``--keep DURATION``'s values (``job submit``)."""
+one."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
 import sys
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from ..errors import JobGoneError, UsageError
-from .budget import job_redis, redis_session
 from .exits import EXIT_OK
 from .job_query import job_name
+from .options import JobOptions
+from .redis_setup import job_redis, redis_session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..jobs import JobEntry, JobStatus
-
-#: ``--keep``'s units, in seconds (``--older-than``'s fixed ones)
-_UNITS: Final = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION: Final = re.compile(r"([0-9]{1,12})\s*(s|min|h|d|w)")
-#: the longest retention taken: ten years
-MAX_KEEP_S: Final = 3650 * 86400
-
-
-def keep_duration(text: str) -> int:
-    """An argparse type: ``7d``, ``12h``, ``30min``, ``90s``, ``2w`` as seconds (at least
-    one, at most ten years)."""
-    match = _DURATION.fullmatch(text.strip())
-    seconds = int(match[1]) * _UNITS[match[2]] if match else 0
-    if not 1 <= seconds <= MAX_KEEP_S:
-        raise argparse.ArgumentTypeError(
-            "must be a whole number and a unit s, min, h, d or w (like 7d or 12h), at most "
-            f"3650d; got {text!r}"
-        )
-    return seconds
 
 
 async def start_retention(redis: Redis, job: str) -> None:
@@ -51,14 +31,14 @@ async def start_retention(redis: Redis, job: str) -> None:
         print(f"bulkdel: job {job}: its retention could not be started: {error}", file=sys.stderr)
 
 
-async def run_list(args: argparse.Namespace) -> int:
+async def run_list(options: JobOptions) -> int:
     """``bulkdel job list``: every job on the Redis, with its state, counts, age and when
     its keys expire."""
     from ..jobs import list_jobs
 
-    async with redis_session(*job_redis(args)) as (redis, _):
+    async with redis_session(*job_redis(options.redis)) as (redis, _):
         jobs = await list_jobs(redis)
-    if args.json:
+    if options.json:
         print(json.dumps([job.as_dict() for job in jobs], indent=2))
     elif jobs:
         print("\n".join(list_lines(jobs)))
@@ -99,7 +79,7 @@ def span(seconds: float) -> str:
     return " ".join(parts)
 
 
-async def run_delete(args: argparse.Namespace) -> int:
+async def run_delete(options: JobOptions) -> int:
     """``bulkdel job delete NAME``: remove every key of a job and its registry entry.
 
     Raises:
@@ -109,15 +89,15 @@ async def run_delete(args: argparse.Namespace) -> int:
     """
     from ..jobs import delete_job, job_status
 
-    name = job_name(args)
-    async with redis_session(*job_redis(args)) as (redis, _):
+    name = job_name(options)
+    async with redis_session(*job_redis(options.redis)) as (redis, _):
         try:
             status = await job_status(redis, name)
         except JobGoneError:
-            if not args.force:
+            if not options.force:
                 raise
         else:
-            if not args.force and _running(status):
+            if not options.force and _running(status):
                 raise UsageError(
                     f"job {name!r} is not finished ({_why(status)}); deleting it loses its "
                     "record in Redis: write its report first (job report), wait for it, "

@@ -10,7 +10,6 @@ the files, or a second listing of a selection. Standard input cannot be read twi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import AsyncIterable
@@ -24,7 +23,8 @@ from ..listing.host import StandaloneHost
 from ..listing.selection import Selection
 from ..models import Chunk, Settings
 from .exits import EXIT_OK, EXIT_USAGE
-from .settings import Job, read_private_key
+from .options import SubmitOptions
+from .settings import RunOptions, read_private_key
 
 
 @dataclass
@@ -38,7 +38,7 @@ class InputCounts:
 
 
 async def gate_by_count(
-    args: argparse.Namespace, settings: Settings, selection: Selection | None
+    options: SubmitOptions, settings: Settings, selection: Selection | None
 ) -> int | None:
     """``--max-delete`` and ``--dry-run``: the exit code when the submit ends here (refused
     above the limit, or a dry run counted), None when it goes on.
@@ -49,15 +49,15 @@ async def gate_by_count(
     limit = settings.max_delete
     if limit is None and not settings.dry_run:
         return None
-    sources = args.sources or ["-"]
+    sources = list(options.source.sources) or ["-"]
     if selection is None and "-" in sources and not settings.dry_run:
         raise UsageError(
             "--max-delete needs files or selectors: standard input cannot be read twice "
             "(counted, then submitted); give a file",
             "max_delete",
         )
-    counts = await _count(args, settings, selection, sources)
-    job = args.job
+    counts = await _count(options, settings, selection, sources)
+    job = options.job
     if limit is not None and counts.unique > limit:
         print(
             f"bulkdel: job {job}: submit refused: the input holds more than {limit:,} unique "
@@ -77,10 +77,10 @@ async def gate_by_count(
 
 
 async def _count(
-    args: argparse.Namespace, settings: Settings, selection: Selection | None, sources: list[str]
+    options: SubmitOptions, settings: Settings, selection: Selection | None, sources: list[str]
 ) -> InputCounts:
     if selection is None:
-        readers = open_files(sources, args.format, args.column)
+        readers = open_files(sources, options.source.format, options.source.column)
         try:
             return await _tally(files_chunks(readers))
         finally:
@@ -88,8 +88,8 @@ async def _count(
                 reader.close()
     from .delete import listing_for
 
-    key = read_private_key(args.private_key_file, os.environ)
-    listing = listing_for(Job(settings, selection, key))
+    key = read_private_key(options.connection.private_key_file, os.environ)
+    listing = listing_for(RunOptions(settings, selection, key))
     try:
         return await _tally(listing.chunks(StandaloneHost(settings)))
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .args import (
     DEFAULTS,
-    add_api_arguments,
+    add_connection_arguments,
     add_debug_argument,
     add_preflight_argument,
     add_redis_arguments,
@@ -19,9 +19,8 @@ from .args import (
     seconds,
     shared_parent,
 )
-from .job_admin import keep_duration
 from .metrics import add_metrics_arguments
-from .values import number, whole
+from .values import keep_duration, number, whole
 
 #: a worker's default visibility timeout, seconds (``jobs.worker``'s)
 VISIBILITY_TIMEOUT = 12.0
@@ -94,7 +93,7 @@ def _add_admin_parsers(subs: Any, submit: argparse.ArgumentParser) -> tuple[Any,
 
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     """``job worker``'s options."""
-    add_api_arguments(worker)
+    add_connection_arguments(worker)
     worker.add_argument(
         "--concurrency",
         metavar="N",

@@ -6,27 +6,27 @@ still taken (the same name twice is fine, two different ones are refused).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..record.report import format_text
-from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_OK
+from .options import JobOptions
+from .redis_setup import job_redis, redis_session
 
 if TYPE_CHECKING:
     from ..jobs import JobStatus
 
 
-def job_name(args: argparse.Namespace) -> str:
+def job_name(options: JobOptions) -> str:
     """The job ``--job`` or the positional ``NAME`` names.
 
     Raises:
         UsageError: neither, or two different names.
     """
-    named = {name for name in (args.job, getattr(args, "job_name", None)) if name is not None}
+    named = {name for name in (options.job, options.job_name) if name is not None}
     if len(named) != 1:
         raise UsageError(
             "give the job as --job NAME" + (" (once: two names given)" if named else "")
@@ -34,19 +34,19 @@ def job_name(args: argparse.Namespace) -> str:
     return str(named.pop())
 
 
-async def run_status(args: argparse.Namespace) -> int:
+async def run_status(options: JobOptions) -> int:
     """``bulkdel job status --job NAME``: counts, batches, and each worker's figures with
     when it was last seen (``gone`` past the visibility timeout)."""
     from ..jobs import job_status
     from ..jobs.submit_watch import stalled_submit
 
-    name = job_name(args)
-    async with redis_session(*job_redis(args)) as (redis, _):
+    name = job_name(options)
+    async with redis_session(*job_redis(options.redis)) as (redis, _):
         status = await job_status(redis, name)
         now, _ = await redis.time()
         _say_stalled(await stalled_submit(redis, name))
-    liveness = worker_liveness(status, float(now), args.visibility_timeout)
-    if args.json:
+    liveness = worker_liveness(status, float(now), options.visibility_timeout)
+    if options.json:
         shown = status.as_dict()
         for worker, (ago, gone) in liveness.items():
             shown["workers"][worker] = {**shown["workers"][worker], "seen_ago_s": ago, "gone": gone}
@@ -86,16 +86,17 @@ def status_lines(status: JobStatus, liveness: dict[str, tuple[float | None, bool
     return lines
 
 
-async def run_report(args: argparse.Namespace) -> int:
+async def run_report(options: JobOptions) -> int:
     """``bulkdel job report --job NAME --report-dir D``."""
     from ..jobs import job_report
     from ..jobs.submit_watch import stalled_submit
 
-    name = job_name(args)
-    async with redis_session(*job_redis(args)) as (redis, _):
-        report = await job_report(redis, name, args.report_dir)
+    name = job_name(options)
+    assert options.report_dir is not None  # required by its parser
+    async with redis_session(*job_redis(options.redis)) as (redis, _):
+        report = await job_report(redis, name, options.report_dir)
         _say_stalled(await stalled_submit(redis, name))
-    if args.json:
+    if options.json:
         print(json.dumps(report.summary(), indent=2))
     else:
         print(format_text(report), file=sys.stderr)
@@ -108,7 +109,7 @@ def _say_stalled(note: str | None) -> None:
         print(f"bulkdel: {note}", file=sys.stderr)
 
 
-async def run_cancel(args: argparse.Namespace) -> int:
+async def run_cancel(options: JobOptions) -> int:
     """``bulkdel job cancel --job NAME``: refused for a finished job (its report stays
     complete).
 
@@ -117,8 +118,8 @@ async def run_cancel(args: argparse.Namespace) -> int:
     """
     from ..jobs import cancel_job, job_status
 
-    name = job_name(args)
-    async with redis_session(*job_redis(args)) as (redis, _):
+    name = job_name(options)
+    async with redis_session(*job_redis(options.redis)) as (redis, _):
         if (await job_status(redis, name)).finished:
             raise UsageError(f"job {name!r} is finished: nothing to cancel (its report stands)")
         await cancel_job(redis, name)

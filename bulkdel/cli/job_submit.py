@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -11,11 +10,12 @@ from ..engine.sources import FileReader, files_chunks, open_files
 from ..errors import Stopped, UsageError
 from ..listing.host import StandaloneHost
 from ..record.journal.journal import fingerprint
-from .budget import job_redis, redis_session
 from .confirm import confirm, files_target
 from .exits import EXIT_INCOMPLETE, EXIT_OK
 from .job_gates import gate_by_count
-from .settings import Job, read_private_key, selection_from_args, settings_from_args
+from .options import SubmitOptions
+from .redis_setup import job_redis, redis_session
+from .settings import RunOptions, read_private_key, selection_from, settings_for
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..models import Settings
 
 
-async def run_submit(args: argparse.Namespace) -> int:
+async def run_submit(options: SubmitOptions) -> int:
     """``bulkdel job submit``: exit 0 once the whole input is on the job's stream; 2 when
     ``--max-delete`` refuses it or a terminal user declines (nothing put on Redis); 0 for a
     ``--dry-run`` (counted, nothing put on Redis).
@@ -35,37 +35,39 @@ async def run_submit(args: argparse.Namespace) -> int:
     from ..jobs import Submitter
     from ..jobs.submit_watch import resubmit_command
 
-    settings = settings_from_args(args, os.environ)
-    selection = selection_from_args(args)
-    if selection is not None and args.sources:
+    settings = settings_for(options.connection, options.requests, os.environ)
+    selection = selection_from(options.selectors)
+    sources = list(options.source.sources)
+    if selection is not None and sources:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
-    ended = await gate_by_count(args, settings, selection)
+    ended = await gate_by_count(options, settings, selection)
     if ended is not None:
         return ended
-    async with redis_session(*job_redis(args)) as (redis, wait):
+    job = options.job
+    async with redis_session(*job_redis(options.redis)) as (redis, wait):
         submitter = Submitter(
             redis,
-            args.job,
-            batch_size=args.batch_size,
-            max_open=args.max_open,
+            job,
+            batch_size=options.requests.batch_size,
+            max_open=options.max_open,
             wait=wait,
-            on_full=lambda n: _say_waiting(args.job, n),
-            resubmit=resubmit_command(args.job, args.sources or (None if selection else ["-"])),
+            on_full=lambda n: _say_waiting(job, n),
+            resubmit=resubmit_command(job, sources or (None if selection else ["-"])),
         )
         with stop_on_signals(submitter.stop.set):
             try:
-                result = await _submit(args, submitter, settings, selection)
+                result = await _submit(options, submitter, settings, selection)
             except Stopped as stopped:  # a signal while waiting for Redis or for room
                 result = submitter.result
                 code = stopped.reason.exit_code if stopped.reason else None
-                _say(args.job, f"stopped ({stopped})", result)
+                _say(job, f"stopped ({stopped})", result)
                 return code if code is not None else EXIT_INCOMPLETE
-        if args.keep is not None and not result.cancelled:
+        if options.keep is not None and not result.cancelled:
             from ..jobs import keep_job
 
-            await keep_job(redis, args.job, args.keep)
+            await keep_job(redis, job, options.keep)
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
-    _say(args.job, what, result)
+    _say(job, what, result)
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
@@ -87,7 +89,7 @@ def _say(job: str, what: str, result: SubmitResult) -> None:
 
 
 async def _submit(
-    args: argparse.Namespace,
+    options: SubmitOptions,
     submitter: Submitter,
     settings: Settings,
     selection: Selection | None,
@@ -95,21 +97,22 @@ async def _submit(
     if selection is not None:
         from .delete import listing_for
 
-        key = read_private_key(args.private_key_file, os.environ)
-        listing = listing_for(Job(settings, selection, key))
+        key = read_private_key(options.connection.private_key_file, os.environ)
+        listing = listing_for(RunOptions(settings, selection, key))
         try:
             resolved = listing.resolved.describe()
             what = f"every file selected by {selection.describe()} ({resolved})"
-            confirm(settings, yes=args.yes, target=lambda: what)
+            confirm(settings, yes=options.yes, target=lambda: what)
             chunks = listing.chunks(StandaloneHost(settings))
             print_ = fingerprint([listing.name], settings.base_url)
             return await submitter.submit(chunks, print_, resumable=False)
         finally:
             await listing.close()
-    sources = args.sources or ["-"]
-    readers = open_files(sources, args.format, args.column)
+    source = options.source
+    sources = list(source.sources) or ["-"]
+    readers = open_files(sources, source.format, source.column)
     try:
-        confirm(settings, yes=args.yes, target=lambda: files_target(readers))
+        confirm(settings, yes=options.yes, target=lambda: files_target(readers))
     except BaseException:
         for reader in readers:
             reader.close()
@@ -117,7 +120,7 @@ async def _submit(
     print_ = fingerprint([r.name for r in readers], settings.base_url)
 
     def reopen() -> Any:
-        return _file_chunks(open_files(sources, args.format, args.column))
+        return _file_chunks(open_files(sources, source.format, source.column))
 
     # stdin cannot be read again: after a Redis rollback the user pipes it in again
     again = None if "-" in sources else reopen

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import JobGoneError, Stopped, UsageError
-from ..imagekit import ImageKitClient
+from ..imagekit import DeleteClient
 from ..models import Abort
-from .budget import job_redis, redis_session
 from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
 from .job_admin import start_retention
 from .metrics import serving_metrics
+from .options import WorkerOptions
 from .preflight import check_api
-from .settings import read_private_key, settings_from_args
+from .redis_setup import job_redis, redis_session
+from .settings import read_private_key, settings_for
 from .signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -33,68 +33,74 @@ if TYPE_CHECKING:
     from ..telemetry.observer import RunObserver
 
 
-async def run_worker(args: argparse.Namespace) -> int:
+_Result = TypeVar("_Result")
+
+
+async def run_worker(options: WorkerOptions) -> int:
     """``bulkdel job worker``: exit 0 when the job is finished, 1 when it was cancelled or
     the worker stopped, 3 for a fatal answer (a job gone from Redis, or a Redis that cannot
     be used, raises). With no ``--job`` it serves every open job: exit 0 when stopped by a
     signal or (``--exit-when-idle``) when no job is open."""
     from ..jobs.worker import worker_name
 
-    settings = settings_from_args(args, os.environ)
-    key = read_private_key(args.private_key_file, os.environ)
-    url, wait = job_redis(args)
-    name = args.name or worker_name()
+    settings = settings_for(options.connection, options.requests, os.environ)
+    key = read_private_key(options.connection.private_key_file, os.environ)
+    url, wait = job_redis(options.redis)
+    name = options.name or worker_name()
+    labels = {"worker": name, "bulkdel_job": options.job or "*"}
     # one series per worker: a fleet's /metrics endpoints are told apart by these labels
-    with serving_metrics(args, {"worker": name, "bulkdel_job": args.job or "*"}) as observers:
+    with serving_metrics(options.metrics, labels) as observers:
         # A wrong key or base URL stops the worker before it takes a batch: taken batches
         # would wait out the visibility timeout, and end "outcome unknown" if the job stopped.
-        await check_api(settings, key, skip=args.no_preflight)
+        await check_api(settings, key, skip=options.no_preflight)
         async with redis_session(url, wait) as (redis, policy):
-            client = ImageKitClient.for_settings(key, settings)
-            work = _work if args.job else _serve
+            client = DeleteClient.for_settings(key, settings)
+            work = _work if options.job else _serve
             try:
-                return await work(args, settings, key, (redis, policy), client, name, observers)
+                return await work(options, settings, key, (redis, policy), client, name, observers)
             finally:
                 await client.close()
 
 
 async def _work(
-    args: argparse.Namespace,
+    options: WorkerOptions,
     settings: Settings,
     key: str,
     connection: tuple[Redis, RedisWait],
-    client: ImageKitClient,
+    client: DeleteClient,
     name: str,
     observers: Sequence[RunObserver],
 ) -> int:
     from ..jobs import PipelineProcessor, Worker
 
     redis, policy = connection
-    record_dir = args.record_dir or default_record_dir(args.job, name)
+    job = options.job
+    assert job is not None
+    record_dir = options.record_dir or default_record_dir(job, name)
     check_record_dir(record_dir)
     processor = PipelineProcessor(
         client,
         settings,
-        budget=_account_budget(args, settings, key, connection),
+        budget=_account_budget(options.account_rate, settings, key, connection),
         observers=observers,
-        attributes={"bulkdel.worker": name, "bulkdel.job": args.job},
+        attributes={"bulkdel.worker": name, "bulkdel.job": job},
         record_dir=record_dir,
     )
     async with processor:
         worker = Worker(
             redis,
-            args.job,
+            job,
             processor,
             name=name,
             capacity=3 * settings.concurrency + 2,
-            visibility_timeout=args.visibility_timeout,
+            visibility_timeout=options.visibility_timeout,
             wait=policy,
-            on_wait=lambda: _say_waiting(name, args.job),
+            on_wait=lambda: _say_waiting(name, job),
         )
 
         code = await _run_worker(worker, processor, record_dir)
     if worker.result.finished:
-        await start_retention(redis, args.job)
+        await start_retention(redis, job)
     return code
 
 
@@ -106,11 +112,11 @@ def _say_waiting(name: str, job: str) -> None:
 
 
 async def _serve(
-    args: argparse.Namespace,
+    options: WorkerOptions,
     settings: Settings,
     key: str,
     connection: tuple[Redis, RedisWait],
-    client: ImageKitClient,
+    client: DeleteClient,
     name: str,
     observers: Sequence[RunObserver],
 ) -> int:
@@ -120,9 +126,9 @@ async def _serve(
     from ..jobs.fleet import Fleet
 
     redis, policy = connection
-    record_base = args.record_dir or default_record_dir("fleet", name)
+    record_base = options.record_dir or default_record_dir("fleet", name)
     check_record_dir(record_base)
-    budget = _account_budget(args, settings, key, connection)
+    budget = _account_budget(options.account_rate, settings, key, connection)
 
     def processor_for(job: str) -> PipelineProcessor:
         return PipelineProcessor(
@@ -139,9 +145,9 @@ async def _serve(
         processor_for,
         name=name,
         capacity=3 * settings.concurrency + 2,
-        visibility_timeout=args.visibility_timeout,
+        visibility_timeout=options.visibility_timeout,
         wait=policy,
-        exit_when_idle=args.exit_when_idle,
+        exit_when_idle=options.exit_when_idle,
     )
     return await _run_fleet(fleet, record_base)
 
@@ -152,18 +158,11 @@ async def _run_fleet(fleet: Fleet, record_base: Path) -> int:
         f"bulkdel: worker {fleet.name}: serving every open job on Redis; records in {record_base}",
         file=sys.stderr,
     )
-    with stop_on_signals(lambda reason: fleet.stop(str(reason))) as interrupts:
-        try:
-            result = await fleet.run()
-        except JobGoneError as gone:
-            raise JobGoneError(
-                f"{gone}; what this worker deleted is on record in {record_base}"
-            ) from None
-        except asyncio.CancelledError:
-            if not interrupts.forced:
-                raise
-            print("bulkdel: stopped at once", file=sys.stderr)
-            return EXIT_INTERRUPTED
+    result = await _until_stopped(
+        fleet.run, lambda reason: fleet.stop(str(reason)), fleet.name, record_base
+    )
+    if isinstance(result, int):
+        return result
     total = result.total()
     total.aborted = result.aborted
     code = _worker_exit(total, jobs=len(result.jobs))
@@ -178,13 +177,26 @@ async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: 
         worker.stop(str(reason))
         processor.stop(str(reason))
 
+    result = await _until_stopped(worker.run, stop, worker.name, record_dir)
+    return result if isinstance(result, int) else _worker_exit(result)
+
+
+async def _until_stopped(
+    run: Callable[[], Awaitable[_Result]], stop: Callable[[Abort], None], name: str, record: Path
+) -> _Result | int:
+    """``run()``'s result, or the exit code when a signal ended it: the first SIGINT/SIGTERM
+    calls ``stop`` (``run`` then ends on its own), a second ends at once (exit 130).
+
+    Raises:
+        JobGoneError: Redis lost the job; the message names ``record``, this host's proof of
+            what it deleted.
+    """
     with stop_on_signals(stop) as interrupts:
         try:
-            result = await worker.run()
+            return await run()
         except JobGoneError as gone:
-            # Redis lost the job: this host's record is the proof of what it deleted.
             raise JobGoneError(
-                f"{gone}; what this worker deleted is on record in {record_dir}"
+                f"{gone}; what this worker deleted is on record in {record}"
             ) from None
         except asyncio.CancelledError:
             if not interrupts.forced:
@@ -192,9 +204,8 @@ async def _run_worker(worker: Worker, processor: PipelineProcessor, record_dir: 
             print("bulkdel: stopped at once", file=sys.stderr)
             return EXIT_INTERRUPTED
         except Stopped as stopped:  # a signal while waiting for Redis at the start
-            print(f"bulkdel: worker {worker.name}: {stopped}", file=sys.stderr)
+            print(f"bulkdel: worker {name}: {stopped}", file=sys.stderr)
             return EXIT_INTERRUPTED if interrupts.abort else EXIT_INCOMPLETE
-    return _worker_exit(result)
 
 
 def default_record_dir(job: str, name: str) -> Path:
@@ -218,13 +229,13 @@ def check_record_dir(path: Path) -> None:
 
 
 def _account_budget(
-    args: argparse.Namespace, settings: Settings, key: str, connection: tuple[Redis, RedisWait]
+    rate: float | None, settings: Settings, key: str, connection: tuple[Redis, RedisWait]
 ) -> Any:
-    """One budget in Redis for every worker of the account, on the job's wait policy."""
+    """One budget in Redis for every worker of the account (``--account-rate``: at exactly
+    ``rate``), on the job's wait policy."""
     from ..budget.redis import RedisBudget
 
     redis, policy = connection
-    rate = args.account_rate
     return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)
 
 

@@ -7,25 +7,27 @@ for ``list`` and ``delete``); the parser is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 from .job_admin import run_delete, run_list
 from .job_query import run_cancel, run_report, run_status
 from .job_submit import run_submit
 from .job_worker import run_worker
+from .options import JobOptions, SubmitOptions, WorkerOptions
 
 
-def run_job(args: argparse.Namespace) -> int:
+def run_job(options: SubmitOptions | WorkerOptions | JobOptions) -> int:
     """Run ``bulkdel job ...``; returns the exit code (errors are raised, as ``main``
     turns them into one line: a job gone from Redis exits 3)."""
+    if isinstance(options, SubmitOptions):
+        return asyncio.run(run_submit(options))
+    if isinstance(options, WorkerOptions):
+        return asyncio.run(run_worker(options))
     runners = {
-        "submit": run_submit,
-        "worker": run_worker,
         "status": run_status,
         "report": run_report,
         "cancel": run_cancel,
         "list": run_list,
         "delete": run_delete,
     }
-    return asyncio.run(runners[args.job_command](args))
+    return asyncio.run(runners[options.command](options))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -15,14 +14,15 @@ from ..errors import UsageError
 from ..listing.host import StandaloneHost
 from ..listing.pager import Listing
 from ..models import Abort
-from .budget import account_budget
 from .delete import listing_for
+from .options import ListOptions
 from .preflight import check_api
-from .settings import Job, list_job
+from .redis_setup import account_budget
+from .settings import RunOptions, list_run
 from .signals import stop_on_signals
 
 
-async def run_list(args: argparse.Namespace) -> Abort | None:
+async def run_list(options: ListOptions) -> Abort | None:
     """Write the selected files to stdout or ``--output``; the counts on stderr.
 
     A first SIGINT/SIGTERM stops after the page in flight (what was listed is written
@@ -35,16 +35,16 @@ async def run_list(args: argparse.Namespace) -> Abort | None:
         UsageError: a bad option, no selector, or no key.
         ListingError: the listing cannot go on (a fatal answer, or a page kept failing).
     """
-    job = list_job(args, os.environ)
-    await check_api(job.settings, job.private_key, skip=args.no_preflight)
+    run = list_run(options, os.environ)
+    await check_api(run.settings, run.private_key, skip=options.no_preflight)
     # opened once the key is known good (an existing file is not emptied for nothing)
-    out = sys.stdout if args.output is None else _open_output(args.output)
+    out = sys.stdout if options.output is None else _open_output(options.output)
     try:
-        wait = args.redis_wait
+        wait = options.redis.wait
         async with account_budget(
-            job.redis_url, job.settings, job.private_key, wait=wait
+            run.redis_url, run.settings, run.private_key, wait=wait
         ) as budget:
-            return await _list(args, job, budget, out)
+            return await _list(run, budget, out, jsonl=options.jsonl)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -60,13 +60,13 @@ def _open_output(path: Path) -> TextIO:
 
 
 async def _list(
-    args: argparse.Namespace, job: Job, budget: AccountBudget | None, out: TextIO
+    run: RunOptions, budget: AccountBudget | None, out: TextIO, *, jsonl: bool
 ) -> Abort | None:
-    listing = listing_for(job)
-    host = StandaloneHost(job.settings, budget=budget)
+    listing = listing_for(run)
+    host = StandaloneHost(run.settings, budget=budget)
     with stop_on_signals(host.stop) as interrupts:
         try:
-            await _write(listing, host, out, jsonl=args.jsonl)
+            await _write(listing, host, out, jsonl=jsonl)
         except asyncio.CancelledError:
             if not interrupts.forced:
                 raise

@@ -11,16 +11,27 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..models import EXIT_CODES, Abort
-from ..record.journal.rebuild import report_from_journal
-from ..record.report import Report, format_text
 from .boundary import guarded, option_message
 from .exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .metrics import serve_final_metrics
+from .options import (
+    CommandOptions,
+    DeleteOptions,
+    DemoOptions,
+    ListOptions,
+    PurgeOptions,
+    ReportOptions,
+    VerifyOptions,
+    command_options,
+)
 from .parser import build_parser
-from .settings import report_dir_from
+
+if TYPE_CHECKING:
+    from ..record.report import Report
 
 
 def _abort_code(abort: Abort | None) -> int:
@@ -31,6 +42,8 @@ def _abort_code(abort: Abort | None) -> int:
 def finish(report: Report, as_json: bool) -> int:
     """Print the summary (``summary.json`` on stdout with ``--json``, else text on stderr)
     and return the exit code."""
+    from ..record.report import format_text
+
     if as_json:
         print(json.dumps(report.summary(), indent=2))
     else:
@@ -38,45 +51,59 @@ def finish(report: Report, as_json: bool) -> int:
     return report.exit_code
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "demo":
-        return _demo(args)
-    if args.command == "list":
+# Each command's module is imported when it runs: ``--version``, ``--help`` and ``report``
+# need no HTTP stack or engine, and no command loads another's.
+def _dispatch(options: CommandOptions) -> int:
+    if isinstance(options, DemoOptions):
+        return _demo(options)
+    if isinstance(options, ListOptions):
         from .listing import run_list
 
-        return _abort_code(asyncio.run(run_list(args)))
-    if args.command == "job":
-        from .jobs import run_job
-
-        return run_job(args)
-    if args.command in ("verify", "purge"):
-        from .purge import run_purge
+        return _abort_code(asyncio.run(run_list(options)))
+    if isinstance(options, VerifyOptions):
         from .verify import run_verify
 
-        return run_verify(args) if args.command == "verify" else run_purge(args)
-    if args.command == "report":
-        report = report_from_journal(
-            args.journal, report_dir_from(args.report_dir, journal=args.journal)
-        )
-        return finish(report, args.json)
-    # imported here: ``--version``, ``--help`` and ``report`` need no HTTP stack or engine
+        return run_verify(options)
+    if isinstance(options, PurgeOptions):
+        from .purge import run_purge
+
+        return run_purge(options)
+    if isinstance(options, ReportOptions):
+        return _report(options)
+    if isinstance(options, DeleteOptions):
+        return _delete(options)
+    from .jobs import run_job
+
+    return run_job(options)
+
+
+def _report(options: ReportOptions) -> int:
+    from ..record.journal.rebuild import report_from_journal
+    from .settings import report_dir_from
+
+    report_dir = report_dir_from(options.report_dir, journal=options.journal)
+    return finish(report_from_journal(options.journal, report_dir), options.json)
+
+
+def _delete(options: DeleteOptions) -> int:
     from .delete import run_delete
     from .purge import print_note
 
-    report = asyncio.run(run_delete(args))
-    code = finish(report, args.json)
+    report = asyncio.run(run_delete(options))
+    code = finish(report, options.json)
     print_note(report)
     return code
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(options: DemoOptions) -> int:
     """``bulkdel demo``: exit 0 when its report agrees with the fake server's truth (the five
     locked files failed, as they must), else 1 with the mismatch named."""
     from .demo import check_line, compare, demo_with_truth
+    from .settings import report_dir_from
 
-    report_dir = report_dir_from(args.report_dir)
-    report, truth = asyncio.run(demo_with_truth(args.ids, report_dir))
-    finish(report, args.json)
+    report_dir = report_dir_from(options.report_dir)
+    report, truth = asyncio.run(demo_with_truth(options.ids, report_dir))
+    finish(report, options.json)
     mismatches = compare(report_dir, truth)
     print(check_line(report, mismatches), file=sys.stderr)
     if report.abort is not None:  # interrupted: the signal's code
@@ -104,15 +131,15 @@ def _run(arguments: list[str]) -> int:
 
         asyncio.run(serve(_parse(fake_server_parser(), arguments[1:])))
         return EXIT_OK
-    return _dispatch(_parse(build_parser(), arguments))
+    parsed = _parse(build_parser(), arguments)
+    # the invocation goes to summary.json's audit (secrets removed there)
+    return _dispatch(command_options(parsed, ["bulkdel", *arguments]))
 
 
 def _parse(parser: argparse.ArgumentParser, arguments: list[str]) -> argparse.Namespace:
     """Parsed options; a bad one exits 2 at once with one line."""
     try:
-        parsed = parser.parse_args(arguments)
-        parsed.invocation = ["bulkdel", *arguments]  # summary.json's audit (secrets removed)
-        return parsed
+        return parser.parse_args(arguments)
     except UsageError as exc:
         print(f"bulkdel: error: {option_message(exc)}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

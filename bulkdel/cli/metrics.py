@@ -8,11 +8,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Final
 
-from ..telemetry.observer import RunObserver
 from .values import number
 
 if TYPE_CHECKING:
+    from ..telemetry.observer import RunObserver
     from ..telemetry.prometheus import MetricsServer
+    from .options import MetricsOptions
 
 #: seconds a run's metrics stay served after it, waiting for the final scrape: Prometheus's
 #: default scrape interval is 15 s
@@ -58,7 +59,7 @@ def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def serving_metrics(
-    args: argparse.Namespace, labels: Mapping[str, str] | None = None
+    options: MetricsOptions, labels: Mapping[str, str] | None = None
 ) -> Iterator[list[RunObserver]]:
     """The observers that feed ``/metrics`` (none without ``--metrics-port``), served until
     the block ends.
@@ -66,21 +67,20 @@ def serving_metrics(
     Raises:
         UsageError: the port cannot be listened on, or prometheus_client is missing.
     """
-    if getattr(args, "metrics_port", None) is None:
+    if options.port is None:
         yield []
         return
     from ..telemetry.prometheus import MetricsServer
     from ..telemetry.stats import RunStats
 
     stats = RunStats()
-    server = MetricsServer(stats, args.metrics_port, host=args.metrics_host, labels=labels)
+    server = MetricsServer(stats, options.port, host=options.host, labels=labels)
     print(f"bulkdel: metrics on {server.url}", file=sys.stderr)
     try:
         yield [stats]
     finally:
-        linger = getattr(args, "metrics_linger", 0)
-        if linger > 0:
-            _LINGERING.append((server, linger))  # served on after the summary is printed
+        if options.linger > 0:
+            _LINGERING.append((server, options.linger))  # served on after the summary is printed
         else:
             server.close()
 

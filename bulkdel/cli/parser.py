@@ -1,6 +1,8 @@
 """The whole command line's parser: ``delete``, ``list``, ``report``, ``demo``, ``job ...``.
 
-The options themselves are defined in ``args`` (shared ones) and ``job_parser`` (``job``'s).
+The options themselves are defined in ``args`` (shared ones), ``job_parser`` (``job``'s) and
+``after_parser`` (``verify``'s and ``purge``'s). Building the parser imports no command's
+module: each is imported when its command runs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .after_parser import add_purge_parser, add_verify_parser
 from .args import (
     Parser,
     add_debug_argument,
@@ -58,9 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("fake-server", help="a local ImageKit-compatible server", add_help=False)
     _add_report_and_demo(commands)
     add_job_parser(commands, Parser)
-    from .purge import add_purge_parser  # the report's after-the-fact commands
-    from .verify import add_verify_parser
-
     add_verify_parser(commands)
     add_purge_parser(commands)
     return parser

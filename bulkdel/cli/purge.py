@@ -11,14 +11,12 @@ orchestration is the library's (``bulkdel.purge.plan``); this module reads optio
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
 
 from ..errors import UsageError
 from ..listing.selection import Selection
@@ -34,13 +32,12 @@ from ..purge.plan import (
     report_urls,
 )
 from ..record.report import Report
-from ..verify import read_summary
+from .options import PurgeCacheOptions, PurgeOptions
 from .words import counted
 
 __all__ = [
     "DeletedIds",
     "PurgePlan",
-    "add_purge_parser",
     "cdn_note",
     "print_note",
     "purge_after",
@@ -51,18 +48,33 @@ __all__ = [
 
 
 def purge_plan(
-    args: argparse.Namespace, selection: Selection | None, environ: Mapping[str, str]
+    options: PurgeCacheOptions, selection: Selection | None, environ: Mapping[str, str]
 ) -> PurgePlan | None:
     """The purge ``--purge-cache`` asks for, or None without it.
 
     Raises:
-        UsageError: see ``bulkdel.purge.plan.plan_purge``.
+        UsageError: see ``bulkdel.purge.plan.plan_purge``; its refusals of the options
+            themselves are worded here, as the options and the variable that set them.
     """
-    mode = cast(Mode | None, getattr(args, "purge_cache", None))
+    mode = options.mode
     if mode is None:
         return None
-    endpoint = args.url_endpoint or environ.get("IMAGEKIT_URL_ENDPOINT")
-    return plan_purge(mode, selection, endpoint, args.purge_limit)
+    endpoint = options.url_endpoint or environ.get("IMAGEKIT_URL_ENDPOINT")
+    if selection is None:
+        raise UsageError(
+            "--purge-cache needs listing selectors (--path ...): a file of ids has no URLs to "
+            "purge (after the run: bulkdel purge REPORT_DIR, --folder or --url)"
+        )
+    if not endpoint:
+        raise UsageError(
+            "--purge-cache needs your URL endpoint: pass --url-endpoint "
+            f"{_YOUR_ENDPOINT} or set IMAGEKIT_URL_ENDPOINT"
+        )
+    if mode == "folders" and selection.folder is None:
+        raise UsageError(
+            "--purge-cache purges the --path folder; without --path use --purge-cache=files"
+        )
+    return plan_purge(mode, selection, endpoint, options.limit)
 
 
 def cdn_note(report: Report, environ: Mapping[str, str] | None = None) -> str | None:
@@ -135,49 +147,15 @@ def print_note(report: Report) -> None:
         print(note, file=sys.stderr)
 
 
-def add_purge_parser(commands: Any) -> None:
-    """``bulkdel purge``'s options."""
-    from .args import positive_int
-    from .verify import add_api_options
-
-    parser = commands.add_parser(
-        "purge", help="purge ImageKit's CDN: a report's files, folders or URLs"
-    )
-    parser.add_argument("report_dir", type=Path, nargs="?", metavar="REPORT_DIR")
-    parser.add_argument("--folder", action="append", default=[], help="purge FOLDER/* (repeatable)")
-    parser.add_argument("--url", action="append", default=[], help="purge this URL (repeatable)")
-    parser.add_argument(
-        "--mode",
-        choices=("folders", "files"),
-        help="with REPORT_DIR: the selection's folder (default when the run had --path) or "
-        "each deleted file's URL from manifest.jsonl",
-    )
-    parser.add_argument(
-        "--purge-limit",
-        type=positive_int,
-        default=DEFAULT_PURGE_LIMIT,
-        metavar="N",
-        help=f"refuse to purge more than N files one by one (default {DEFAULT_PURGE_LIMIT})",
-    )
-    parser.add_argument(
-        "--url-endpoint", metavar="URL", help="default $IMAGEKIT_URL_ENDPOINT (for folders)"
-    )
-    parser.add_argument(
-        "--output-dir", type=Path, help="where purge.json goes (default: REPORT_DIR, else new)"
-    )
-    parser.add_argument("--json", action="store_true", help="print purge.json on stdout")
-    add_api_options(parser)
-
-
-def _named(args: argparse.Namespace, endpoint: str | None) -> tuple[Mode, list[str]]:
+def _named(options: PurgeOptions, endpoint: str | None) -> tuple[Mode, list[str]]:
     """The URLs ``--folder`` and ``--url`` name, checked."""
-    if args.folder and not endpoint:
+    if options.folders and not endpoint:
         raise UsageError(
             "--folder needs your URL endpoint: pass --url-endpoint "
             "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
         )
-    urls = [folder_purge_url(check_url_endpoint(endpoint or ""), f) for f in args.folder]
-    for url in args.url:
+    urls = [folder_purge_url(check_url_endpoint(endpoint or ""), f) for f in options.folders]
+    for url in options.urls:
         try:
             check_url_endpoint(url.removesuffix("*"))  # an http(s) URL
         except UsageError:
@@ -185,47 +163,53 @@ def _named(args: argparse.Namespace, endpoint: str | None) -> tuple[Mode, list[s
                 f"--url takes a file's full http(s) URL, like {_YOUR_ENDPOINT}/folder/file.jpg, "
                 f"got {url!r}"
             ) from None
-    if len(args.url) > args.purge_limit:
+    if len(options.urls) > options.limit:
         raise UsageError(
-            f"{len(args.url):,} URLs, above --purge-limit {args.purge_limit:,} (each purge "
+            f"{len(options.urls):,} URLs, above --purge-limit {options.limit:,} (each purge "
             f"counts against ImageKit's {MONTHLY_QUOTA:,} a month); raise --purge-limit"
         )
-    return ("folders" if args.folder else "files"), [*urls, *args.url]
+    return ("folders" if options.folders else "files"), [*urls, *options.urls]
 
 
-async def _purge(args: argparse.Namespace) -> tuple[PurgeResult, Path]:
+async def _purge(options: PurgeOptions) -> tuple[PurgeResult, Path]:
+    from ..verify import read_summary
     from .settings import default_report_dir
     from .verify import run_account
 
-    if (args.report_dir is None) == (not args.folder and not args.url):
+    report_dir = options.report_dir
+    if (report_dir is None) == (not options.folders and not options.urls):
         raise UsageError("give a REPORT_DIR, or --folder / --url (not both)")
-    endpoint = args.url_endpoint or os.environ.get("IMAGEKIT_URL_ENDPOINT")
+    endpoint = options.url_endpoint or os.environ.get("IMAGEKIT_URL_ENDPOINT")
     refused = None
-    if args.report_dir is not None:
-        summary = read_summary(args.report_dir)
+    if report_dir is not None:
+        summary = read_summary(report_dir)
         mode, urls, refused = report_urls(
-            args.report_dir, summary, mode=args.mode, url_endpoint=endpoint, limit=args.purge_limit
+            report_dir,
+            summary,
+            mode=options.mode,
+            url_endpoint=endpoint,
+            limit=options.limit,
         )
     else:
         summary = {}
-        mode, urls = _named(args, endpoint)
-    settings, key = run_account(args, summary, os.environ)
+        mode, urls = _named(options, endpoint)
+    settings, key = run_account(options.connection, options.requests, summary, os.environ)
     result = await purge_listed(mode, urls, refused=refused, private_key=key, settings=settings)
     out = (
-        args.output_dir
-        or args.report_dir
+        options.output_dir
+        or report_dir
         or default_report_dir().with_name(default_report_dir().name.replace("report", "purge"))
     )
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     return result, result.write(out)
 
 
-def run_purge(args: argparse.Namespace) -> int:
+def run_purge(options: PurgeOptions) -> int:
     """Run ``bulkdel purge``; returns the exit code (0 every purge completed or nothing to
     purge, 1 some failed or still pending)."""
-    result, path = asyncio.run(_purge(args))
+    result, path = asyncio.run(_purge(options))
     counts = result.counts()
-    if args.json:
+    if options.json:
         print(json.dumps(result.as_dict(), indent=2))
     line = (
         f"bulkdel purge ({counts['mode']}): {counted(counts['requests'], 'request')}, "

@@ -8,7 +8,6 @@ library's: ``Settings`` and ``Selection`` validate themselves and name their par
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import os
@@ -22,16 +21,20 @@ from ..listing.selection import Selection
 from ..models import Settings
 from ..record.journal.journal import owns_report_dir
 from ..record.report import check_report_dir
-from .budget import resolve_redis_url
-
-#: the options that select files through the listing API (argparse destinations)
-SELECTORS = ("path", "recursive", "search_query", "older_than", "created_before", "tag")
-_SETTINGS_FIELDS = frozenset(f.name for f in dataclasses.fields(Settings))
+from .options import (
+    ConnectionOptions,
+    DeleteOptions,
+    ListOptions,
+    RequestOptions,
+    SelectorOptions,
+)
+from .redis_setup import resolve_redis_url
 
 
 @dataclass(frozen=True)
-class Job:
-    """What ``delete`` or ``list`` runs with.
+class RunOptions:
+    """What ``delete``, ``list`` or ``job submit``'s listing runs with: the options and the
+    environment, resolved and checked.
 
     Attributes:
         settings: the library's settings.
@@ -48,7 +51,7 @@ class Job:
     private_key: str | None = field(repr=False)
     redis_url: str | None = field(default=None, repr=False)
     report_dir: Path | None = None
-    #: the report directory is the default one, created (empty) by ``delete_job``
+    #: the report directory is the default one, created (empty) by ``delete_run``
     made_report_dir: bool = False
 
 
@@ -98,75 +101,80 @@ def read_private_key(key_file: Path | None, environ: Mapping[str, str]) -> str:
     return key
 
 
-def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
-    """``Settings`` from the options that name its fields (the rest keep their defaults).
+def settings_for(
+    connection: ConnectionOptions, requests: RequestOptions, environ: Mapping[str, str]
+) -> Settings:
+    """``Settings`` from a command's options (the fields they do not set keep their
+    defaults).
 
     Raises:
         UsageError: an unsafe base URL, or a value ``Settings`` refuses (naming its field:
             the command line shows it as its option, ``boundary.FLAGS``).
     """
-    given = {name: value for name, value in vars(args).items() if name in _SETTINGS_FIELDS}
-    given["base_url"] = resolve_base_url(args.base_url, environ)
-    check_base_url(given["base_url"], allow_insecure_http=args.allow_insecure_http)
-    return Settings(**given)
+    base_url = resolve_base_url(connection.base_url, environ)
+    check_base_url(base_url, allow_insecure_http=connection.allow_insecure_http)
+    return Settings(
+        base_url=base_url,
+        allow_insecure_http=connection.allow_insecure_http,
+        **dataclasses.asdict(requests),
+    )
 
 
-def selection_from_args(args: argparse.Namespace) -> Selection | None:
+def selection_from(selectors: SelectorOptions) -> Selection | None:
     """The selection the options describe, or None when no selector is given.
 
     Raises:
         UsageError: from ``Selection``: a bad selector or combination.
     """
-    if all(getattr(args, name) in (None, False, []) for name in SELECTORS):
-        return None
-    return _selection(args)
+    return _selection(selectors) if selectors.given else None
 
 
-def _selection(args: argparse.Namespace) -> Selection:
+def _selection(selectors: SelectorOptions) -> Selection:
     return Selection(
-        path=args.path,
-        recursive=args.recursive,
-        search_query=args.search_query,
-        older_than=args.older_than,
-        created_before=args.created_before,
-        tags=tuple(args.tag),
+        path=selectors.path,
+        recursive=selectors.recursive,
+        search_query=selectors.search_query,
+        older_than=selectors.older_than,
+        created_before=selectors.created_before,
+        tags=selectors.tags,
     )
 
 
-def delete_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
-    """``bulkdel delete``'s job: files of ids or selectors (not both); a key unless a dry
-    run of files sends nothing.
+def delete_run(options: DeleteOptions, environ: Mapping[str, str]) -> RunOptions:
+    """What ``bulkdel delete`` runs with: files of ids or selectors (not both); a key unless
+    a dry run of files sends nothing.
 
     Raises:
         UsageError: any bad option, both files and selectors, or no key when one is needed.
     """
-    settings = settings_from_args(args, environ)
-    selection = selection_from_args(args)
-    if args.sources and selection is not None:
+    settings = settings_for(options.connection, options.requests, environ)
+    selection = selection_from(options.selectors)
+    if options.source.sources and selection is not None:
         raise UsageError("give files of ids or listing selectors (--path, --tag, ...), not both")
     needs_key = selection is not None or not settings.dry_run
-    key = read_private_key(args.private_key_file, environ) if needs_key else None
+    key_file = options.connection.private_key_file
+    key = read_private_key(key_file, environ) if needs_key else None
     if not settings.dry_run:
-        check_journal_path(args.journal)
-    sources = [] if selection is not None else [str(s) for s in args.sources]
+        check_journal_path(options.journal)
+    sources = [] if selection is not None else list(options.source.sources)
     # A dry run keeps no journal, so it never reuses a directory.
-    journal = None if settings.dry_run else args.journal
-    report_dir = report_dir_from(args.report_dir, journal=journal, sources=sources)
-    made = args.report_dir is None
-    redis_url = resolve_redis_url(args.redis, environ)
-    return Job(settings, selection, key, redis_url, report_dir, made_report_dir=made)
+    journal = None if settings.dry_run else options.journal
+    report_dir = report_dir_from(options.report_dir, journal=journal, sources=sources)
+    made = options.report_dir is None
+    redis_url = resolve_redis_url(options.redis.url, environ)
+    return RunOptions(settings, selection, key, redis_url, report_dir, made_report_dir=made)
 
 
-def list_job(args: argparse.Namespace, environ: Mapping[str, str]) -> Job:
-    """``bulkdel list``'s job: selectors are required.
+def list_run(options: ListOptions, environ: Mapping[str, str]) -> RunOptions:
+    """What ``bulkdel list`` runs with: selectors are required.
 
     Raises:
         UsageError: any bad option, no selector, or no key.
     """
-    settings = settings_from_args(args, environ)
-    selection = _selection(args)
-    key = read_private_key(args.private_key_file, environ)
-    return Job(settings, selection, key, resolve_redis_url(args.redis, environ))
+    settings = settings_for(options.connection, options.requests, environ)
+    selection = _selection(options.selectors)
+    key = read_private_key(options.connection.private_key_file, environ)
+    return RunOptions(settings, selection, key, resolve_redis_url(options.redis.url, environ))
 
 
 def report_dir_from(

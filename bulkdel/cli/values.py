@@ -1,5 +1,5 @@
 """Option values checked where they are parsed: whole numbers and finite numbers in range,
-paths the system can hold.
+paths the system can hold, durations (``--keep``).
 
 A value Python parses but nothing can use (``1e400`` seconds, a 20-digit concurrency, ``nan``)
 is refused here, naming the option, before anything runs. The bounds of the library's
@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 #: longest number text taken (int() of a 5,000-digit string is slow and a ValueError anyway)
 _MAX_DIGITS = 30
@@ -81,3 +83,23 @@ def path_problem(path: Path) -> str | None:
     if longest > _NAME_MAX:
         return f"holds a name too long for a file ({longest:,} bytes, at most {_NAME_MAX})"
     return None
+
+
+#: ``--keep``'s units, in seconds (``--older-than``'s fixed ones)
+_UNITS: Final = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION: Final = re.compile(r"([0-9]{1,12})\s*(s|min|h|d|w)")
+#: the longest retention taken: ten years
+MAX_KEEP_S: Final = 3650 * 86400
+
+
+def keep_duration(text: str) -> int:
+    """An argparse type: ``7d``, ``12h``, ``30min``, ``90s``, ``2w`` as seconds (at least
+    one, at most ten years)."""
+    match = _DURATION.fullmatch(text.strip())
+    seconds = int(match[1]) * _UNITS[match[2]] if match else 0
+    if not 1 <= seconds <= MAX_KEEP_S:
+        raise argparse.ArgumentTypeError(
+            "must be a whole number and a unit s, min, h, d or w (like 7d or 12h), at most "
+            f"3650d; got {text!r}"
+        )
+    return seconds

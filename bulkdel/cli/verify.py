@@ -9,71 +9,34 @@ a usage error, 3 for a fatal answer (a bad key), 130 when stopped by a signal.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..record.audit import key_fingerprint
 from ..verify import Verification, Verifier, read_summary
-from .args import add_redis_arguments, positive_int
-from .budget import account_budget, resolve_redis_url
-from .settings import read_private_key, settings_from_args
+from .options import ConnectionOptions, RequestOptions, VerifyOptions
+from .redis_setup import account_budget, resolve_redis_url
+from .settings import read_private_key, settings_for
 from .signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from ..models import Settings
 
 EXIT_OK, EXIT_FOUND, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
-def add_api_options(parser: argparse.ArgumentParser) -> None:
-    """Where and how to reach the API (``verify`` and ``purge``): as ``delete``'s options."""
-    parser.add_argument(
-        "--base-url",
-        default=None,
-        help="default: the run's (summary.json), else $IMAGE_KIT_BASE_URL or ImageKit's",
-    )
-    parser.add_argument(
-        "--private-key-file", type=Path, help="file holding the key (else $IMAGEKIT_PRIVATE_KEY)"
-    )
-    parser.add_argument("--rate", type=_positive_float, help="at most R requests per second")
-    parser.add_argument("--max-attempts", type=positive_int, default=6, help="per request")
-    parser.add_argument("--timeout", type=_positive_float, default=30.0, help="seconds a request")
-    parser.add_argument("--allow-insecure-http", action="store_true")
-    add_redis_arguments(parser, "take turns from the account's budget kept in this Redis")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def add_verify_parser(commands: Any) -> None:
-    """``bulkdel verify``'s options."""
-    parser = commands.add_parser(
-        "verify", help="check against the server that a report is true (writes verify.json)"
-    )
-    parser.add_argument("report_dir", type=Path, metavar="REPORT_DIR")
-    parser.add_argument(
-        "--sample",
-        type=positive_int,
-        metavar="N",
-        help="check N ids reported deleted, drawn at random (default: all)",
-    )
-    parser.add_argument(
-        "--concurrency", type=positive_int, default=8, help="requests in flight (default 8)"
-    )
-    parser.add_argument("--json", action="store_true", help="print verify.json on stdout")
-    add_api_options(parser)
-
-
 def run_account(
-    args: argparse.Namespace, summary: dict[str, Any], environ: Mapping[str, str]
-) -> tuple[Any, str]:
+    connection: ConnectionOptions,
+    requests: RequestOptions,
+    summary: dict[str, Any],
+    environ: Mapping[str, str],
+) -> tuple[Settings, str]:
     """The settings and key for a command on a finished run: the run's base URL unless
     told otherwise, and a key whose fingerprint is the run's.
 
@@ -81,10 +44,10 @@ def run_account(
         UsageError: no key, a bad option, or a key of another account than the run's.
     """
     account = (summary.get("audit") or {}).get("account") or {}
-    if args.base_url is None and "IMAGE_KIT_BASE_URL" not in environ:
-        args.base_url = account.get("base_url")
-    settings = settings_from_args(args, environ)
-    key = read_private_key(args.private_key_file, environ)
+    if connection.base_url is None and "IMAGE_KIT_BASE_URL" not in environ:
+        connection = dataclasses.replace(connection, base_url=account.get("base_url"))
+    settings = settings_for(connection, requests, environ)
+    key = read_private_key(connection.private_key_file, environ)
     expected = account.get("key_fingerprint")
     if expected and key_fingerprint(key) != expected:
         raise UsageError(
@@ -94,33 +57,33 @@ def run_account(
     return settings, key
 
 
-async def _verify(args: argparse.Namespace) -> Verification:
+async def _verify(options: VerifyOptions) -> Verification:
     from ..imagekit import ListingClient
     from ..imagekit.details import DetailsClient
     from ..listing.host import StandaloneHost
 
-    summary = read_summary(args.report_dir)
-    settings, key = run_account(args, summary, os.environ)
-    redis_url = resolve_redis_url(args.redis, os.environ)
-    async with account_budget(redis_url, settings, key, wait=args.redis_wait) as budget:
+    summary = read_summary(options.report_dir)
+    settings, key = run_account(options.connection, options.requests, summary, os.environ)
+    redis_url = resolve_redis_url(options.redis.url, os.environ)
+    async with account_budget(redis_url, settings, key, wait=options.redis.wait) as budget:
         host = StandaloneHost(settings, budget=budget)
         async with DetailsClient.for_settings(key, settings) as details:
             verifier = Verifier(
-                args.report_dir,
+                options.report_dir,
                 details,
                 host,
                 listing_client=ListingClient.for_settings(key, settings),
-                sample=args.sample,
+                sample=options.sample,
             )
             with stop_on_signals(host.stop):
                 return await verifier.run()
 
 
-def run_verify(args: argparse.Namespace) -> int:
+def run_verify(options: VerifyOptions) -> int:
     """Run ``bulkdel verify``; returns the exit code."""
-    result = asyncio.run(_verify(args))
-    path = result.write(args.report_dir)
-    if args.json:
+    result = asyncio.run(_verify(options))
+    path = result.write(options.report_dir)
+    if options.json:
         import json
 
         print(json.dumps(result.as_dict(), indent=2))

@@ -21,7 +21,7 @@ from ..engine.run import Run
 from ..engine.runner import BatchSender
 from ..engine.validate import id_problem, refuse_text
 from ..errors import FatalAPIError, UsageError
-from ..imagekit import DEFAULT_BASE_URL, ImageKitClient
+from ..imagekit import DEFAULT_BASE_URL, DeleteClient
 from ..models import MAX_BATCH, Kind, Outcome, Settings
 from ..record.ledger import Ledger
 
@@ -78,7 +78,7 @@ async def delete_batch(
         backoff_base=backoff_base,
     )
     budget = budget or _kept_budget(settings.base_url, private_key)
-    async with ImageKitClient.for_settings(private_key, settings, session=session) as client:
+    async with DeleteClient.for_settings(private_key, settings, session=session) as client:
         return await _run(_Watch(client), settings, budget, unique, in_flight_earlier)
 
 

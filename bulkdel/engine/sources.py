@@ -122,7 +122,8 @@ class _LineParser:
             if self.column not in names:
                 raise InputError(
                     f"{self.name}: CSV header has no column {self.column!r} "
-                    f"(columns: {', '.join(names)[:200]}); pass --column NAME"
+                    f"(columns: {', '.join(names)[:200]}); pass column=NAME",
+                    "column=",
                 )
             self._csv_index = names.index(self.column)
             return

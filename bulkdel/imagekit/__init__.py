@@ -11,7 +11,8 @@ from .urls import DEFAULT_BASE_URL, check_base_url, is_loopback_host
 if TYPE_CHECKING:
     from .answers import classify, parse_wait
     from .connection import ApiConnection
-    from .delete import DELETE_PATH, ImageKitClient
+    from .delete import DELETE_PATH, DeleteClient
+    from .delete import ImageKitClient as ImageKitClient  # the old name, not in __all__
     from .listing import LIST_PATH, MAX_PAGE, ListingClient, classify_listing
     from .purge import PURGE_PATH, PurgeClient, classify_purge
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "ApiConnection": ".connection",
     "DELETE_PATH": ".delete",
+    "DeleteClient": ".delete",
     "ImageKitClient": ".delete",
     "LIST_PATH": ".listing",
     "MAX_PAGE": ".listing",
@@ -43,7 +45,7 @@ __all__ = [
     "MAX_PAGE",
     "PURGE_PATH",
     "ApiConnection",
-    "ImageKitClient",
+    "DeleteClient",
     "ListingClient",
     "PurgeClient",
     "check_base_url",

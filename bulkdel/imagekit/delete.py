@@ -13,7 +13,7 @@ from .connection import ApiConnection
 DELETE_PATH: Final = "/v1/files/batch/deleteByFileIds"
 
 
-class ImageKitClient(ApiConnection):
+class DeleteClient(ApiConnection):
     """Sends batches to ImageKit's bulk delete endpoint (arguments: ``ApiConnection``).
 
     ImageKit's bulk delete "deletes multiple files and all their file versions permanently":
@@ -37,3 +37,7 @@ class ImageKitClient(ApiConnection):
         if isinstance(answer, Outcome):
             return answer
         return classify(*answer, file_ids)
+
+
+#: the name ``DeleteClient`` had before it said which endpoint it serves; kept for callers
+ImageKitClient = DeleteClient

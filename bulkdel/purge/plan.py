@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..budget import AccountBudget, budget_for, job_lease
+from ..budget import AccountBudget, budget_for, run_lease
 from ..core.sampling import read_ids
 from ..core.stop import StopSignal
 from ..errors import UsageError
@@ -64,20 +64,23 @@ def plan_purge(
     """
     if selection is None:
         raise UsageError(
-            "--purge-cache needs listing selectors (--path ...): a file of ids has no URLs to "
-            "purge (after the run: bulkdel purge REPORT_DIR, --folder or --url)"
+            "selection is None: a file of ids has no URLs to purge (after the run: purge "
+            "from its report, or the folders or URLs by name)",
+            "selection",
         )
     if not url_endpoint:
         raise UsageError(
-            "--purge-cache needs your URL endpoint: pass --url-endpoint "
-            "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
+            "a purge needs your URL endpoint: url_endpoint, like https://ik.imagekit.io/your_id",
+            "url_endpoint",
         )
     endpoint = check_url_endpoint(url_endpoint)
     folder_url = None
     if mode == "folders":
         if selection.folder is None:
             raise UsageError(
-                "--purge-cache purges the --path folder; without --path use --purge-cache=files"
+                "mode 'folders' purges the selection's path folder; without a path use "
+                "mode 'files'",
+                "mode",
             )
         folder_url = folder_purge_url(endpoint, selection.folder)
     return PurgePlan(mode, endpoint, folder_url, limit)
@@ -107,9 +110,10 @@ async def refuse_above_limit(
     count = await count_up_to(counting, StandaloneHost(settings), plan.limit)
     if count > plan.limit:
         raise UsageError(
-            f"--purge-cache=files would purge more than --purge-limit {plan.limit:,} files one "
-            f"by one (ImageKit allows {MONTHLY_QUOTA:,} purges a month): purge their folder "
-            "(--purge-cache) or raise --purge-limit; nothing was deleted"
+            f"a purge of each file would purge more than limit {plan.limit:,} files one by one "
+            f"(ImageKit allows {MONTHLY_QUOTA:,} purges a month): purge their folder instead, "
+            "or raise limit; nothing was deleted",
+            "limit",
         )
     listing.urls = {}
 
@@ -155,7 +159,7 @@ async def _purge(
     if wanted:
         if budget is None:
             budget = budget_for(settings.base_url, private_key)
-        lease = job_lease(budget, StopSignal(), settings.rate)
+        lease = run_lease(budget, StopSignal(), settings.rate)
         try:
             result.records = await purge_urls(client, wanted, lease=lease)
         finally:
@@ -235,13 +239,15 @@ def report_urls(
     if mode == "folders":
         if not isinstance(folder, str):
             raise UsageError(
-                f"{report_dir} was not a --path run: there is no folder to purge; "
-                "use --mode files (the manifest's URLs)"
+                f"{str(report_dir)!r} was not a run of a path selection: there is no folder to "
+                "purge; use mode files (the manifest's URLs)",
+                "mode",
             )
         if not url_endpoint:
             raise UsageError(
-                "a folder purge needs your URL endpoint: pass --url-endpoint "
-                "https://ik.imagekit.io/your_id or set IMAGEKIT_URL_ENDPOINT"
+                "a folder purge needs your URL endpoint: url_endpoint, like "
+                "https://ik.imagekit.io/your_id",
+                "url_endpoint",
             )
         return mode, [folder_purge_url(check_url_endpoint(url_endpoint), folder)], None
     return mode, _manifest_urls(Path(report_dir), int(counts["deleted"]), limit, folder), None
@@ -253,15 +259,17 @@ def _manifest_urls(report_dir: Path, deleted: int, limit: int, folder: object) -
     if not manifest.exists():
         raise UsageError(
             f"{report_dir} has no {MANIFEST} (the run read ids only): there are no URLs to "
-            "purge; purge their folder with --folder FOLDER, or --url URL"
+            "purge; purge their folder, or the files' URLs by name"
         )
     if deleted > limit:
         usable = isinstance(folder, str) and wildcard_refusal(folder) is None
-        way = "--mode folders, or --folder" if usable else "--folder FOLDER"
+        way = " (mode folders)" if usable else ""
         raise UsageError(
-            f"{deleted:,} files were deleted, above --purge-limit {limit:,}: purging them one "
+            f"{deleted:,} files were deleted, above limit {limit:,}: purging them one "
             f"by one would spend that many of ImageKit's {MONTHLY_QUOTA:,} purges a month; "
-            f"purge their folder ({way}) or raise --purge-limit"
+            f"purge their folder{way} or raise limit",
+            "limit",
+            "mode",
         )
     gone = set(read_ids(report_dir / "deleted.txt"))
     urls = {
@@ -270,7 +278,9 @@ def _manifest_urls(report_dir: Path, deleted: int, limit: int, folder: object) -
         if r["fileId"] in gone and isinstance(r.get("url"), str)
     }
     if not urls:
-        raise UsageError(f"{manifest} holds no URL of a deleted file; purge with --folder or --url")
+        raise UsageError(
+            f"{manifest} holds no URL of a deleted file; purge their folder, or the URLs by name"
+        )
     return list(dict.fromkeys(urls.values()))
 
 

@@ -12,9 +12,10 @@ import redis
 
 from bulkdel import cli
 from bulkdel.budget import redis_scripts
-from bulkdel.cli.budget import REDIS_ENV, resolve_redis_url
+from bulkdel.cli.options import DeleteOptions, command_options
 from bulkdel.cli.parser import build_parser
-from bulkdel.cli.settings import delete_job
+from bulkdel.cli.redis_setup import REDIS_ENV, resolve_redis_url
+from bulkdel.cli.settings import delete_run
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, delete_args, hex_ids, write_ids
 from tests.redis_server import RedisServer
@@ -99,6 +100,8 @@ def test_the_option_wins_over_the_environment_and_stays_out_of_repr() -> None:
     assert resolve_redis_url(None, {}) is None
     args = build_parser().parse_args(["delete", "x.txt", "--redis", "redis://:pw@h:1/0"])
     assert isinstance(args, argparse.Namespace)
-    job = delete_job(args, environ)
+    options = command_options(args)
+    assert isinstance(options, DeleteOptions)
+    job = delete_run(options, environ)
     assert job.redis_url == "redis://:pw@h:1/0"
     assert "pw" not in repr(job)

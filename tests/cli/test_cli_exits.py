@@ -28,8 +28,9 @@ from tests.helpers import (
     write_ids,
 )
 
-# the module: ``bulkdel.cli.main`` as an attribute is the function
-cli_main = importlib.import_module("bulkdel.cli.main")
+rebuild = importlib.import_module(
+    "bulkdel.record.journal.rebuild"
+)  # `report` imports it when it runs
 
 
 # -- exit codes --------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_a_fatal_error_raised_outside_the_run_exits_3(
     def refuse(*args: Any) -> Any:
         raise FatalAPIError(403, "Your account cannot be authenticated.")
 
-    monkeypatch.setattr(cli_main, "report_from_journal", refuse)
+    monkeypatch.setattr(rebuild, "report_from_journal", refuse)
     code = cli.main(["report", "--journal", str(tmp_path / "j")])
     err = capsys.readouterr().err
     assert code == cli.EXIT_FATAL
@@ -133,7 +134,7 @@ def test_keyboard_interrupt_outside_the_loop_exits_130(
     def interrupted(*args: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_main, "report_from_journal", interrupted)
+    monkeypatch.setattr(rebuild, "report_from_journal", interrupted)
     code = cli.main(["report", "--journal", str(tmp_path / "j")])
     assert code == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "bulkdel: interrupted\n"

@@ -3,7 +3,6 @@ signals."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import subprocess
@@ -14,8 +13,9 @@ import pytest
 
 from bulkdel import cli
 from bulkdel.cli.args import DEFAULTS
+from bulkdel.cli.options import CommandOptions, DeleteOptions, ListOptions, command_options
 from bulkdel.cli.parser import build_parser
-from bulkdel.cli.settings import delete_job, list_job, resolve_base_url, settings_from_args
+from bulkdel.cli.settings import delete_run, list_run, resolve_base_url, settings_for
 from bulkdel.errors import UsageError
 from bulkdel.imagekit import DEFAULT_BASE_URL
 from bulkdel.testing import FakeImageKit, Faults, seed_files
@@ -49,15 +49,27 @@ def test_delete_and_list_never_import_the_fake_server(command: str, tmp_path: Pa
     assert result.stdout.split(" ", 1)[1].strip() == "[]", result.stdout + result.stderr
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(list(argv))
+def parse(*argv: str) -> CommandOptions:
+    return command_options(build_parser().parse_args(list(argv)))
+
+
+def delete(*argv: str) -> DeleteOptions:
+    options = parse("delete", *argv)
+    assert isinstance(options, DeleteOptions)
+    return options
+
+
+def listing(*argv: str) -> ListOptions:
+    options = parse("list", *argv)
+    assert isinstance(options, ListOptions)
+    return options
 
 
 def test_option_defaults_are_the_settings_defaults() -> None:
     """Options not given leave the library's defaults: one place for them."""
-    for command in (["delete"], ["list", "--path", "/"]):
-        settings = settings_from_args(parse(*command), {})
-        assert settings == DEFAULTS, command
+    for options in (delete(), listing("--path", "/")):
+        settings = settings_for(options.connection, options.requests, {})
+        assert settings == DEFAULTS, options
 
 
 def test_base_url_option_then_environment_then_imagekit() -> None:
@@ -71,19 +83,19 @@ def test_base_url_option_then_environment_then_imagekit() -> None:
 def test_a_setting_the_library_refuses_is_named_as_its_option() -> None:
     """A value Settings refuses becomes a UsageError naming the option."""
     with pytest.raises(UsageError, match=r"^--max-delete must be >= 0, got -5$"):
-        settings_from_args(parse("delete", "--max-delete", "-5"), {})
+        parse("delete", "--max-delete", "-5")
 
 
 def test_jobs_hold_the_key_only_when_it_is_needed_and_never_show_it(tmp_path: Path) -> None:
     """A dry run of files needs no key; selectors and real runs do; repr never shows it."""
     env = {"IMAGEKIT_PRIVATE_KEY": KEY}
-    assert delete_job(parse("delete", "--dry-run"), {}).private_key is None
-    job = delete_job(parse("delete", "--dry-run", "--tag", "x"), env)
-    assert job.private_key == KEY
-    assert KEY not in repr(job)
-    assert list_job(parse("list", "--tag", "x"), env).private_key == KEY
+    assert delete_run(delete("--dry-run"), {}).private_key is None
+    run = delete_run(delete("--dry-run", "--tag", "x"), env)
+    assert run.private_key == KEY
+    assert KEY not in repr(run)
+    assert list_run(listing("--tag", "x"), env).private_key == KEY
     with pytest.raises(UsageError, match="select files with"):
-        list_job(parse("list"), env)
+        list_run(listing(), env)
 
 
 @pytest.fixture
@@ -147,3 +159,39 @@ def test_list_jsonl_output_file_is_whole_after_a_signal(
     assert code == cli.EXIT_INTERRUPTED
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert 0 < len(records) < 5000
+
+
+_PARSER_IMPORTS = """
+import sys
+from bulkdel.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(sorted(m for m in sys.modules if m.startswith("bulkdel")))
+"""
+#: what only ``verify``, ``purge`` and the listing need
+_COMMAND_MODULES = (
+    "bulkdel.verify",
+    "bulkdel.purge.plan",
+    "bulkdel.purge.cache",
+    "bulkdel.cli.verify",
+    "bulkdel.cli.purge",
+    "bulkdel.cli.listing",
+    "bulkdel.listing.pager",
+)
+
+
+@pytest.mark.parametrize("argv", [["delete", "--help"], ["--version"], ["job", "worker", "--help"]])
+def test_building_the_parser_imports_no_command_module(argv: list[str]) -> None:
+    """`bulkdel delete --help` builds the whole parser, and loads no command's module."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSER_IMPORTS, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
+    assert "bulkdel.cli.parser" in loaded
+    assert [m for m in _COMMAND_MODULES if m in loaded] == []

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bulkdel.cli.args import add_preflight_argument, add_purge_arguments
+from bulkdel.cli.boundary import option_message
+from bulkdel.cli.options import PurgeCacheOptions
 from bulkdel.cli.preflight import check_api
 from bulkdel.cli.purge import (
     DeletedIds,
@@ -40,6 +42,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def purge_options(args: argparse.Namespace) -> PurgeCacheOptions:
+    return PurgeCacheOptions(args.purge_cache, args.purge_limit, args.url_endpoint)
+
+
 def report(tmp_path: Path | None, deleted: int, *, dry_run: bool = False) -> Report:
     return Report(
         counts=Counts(read=deleted, unique=deleted, deleted=deleted),
@@ -56,12 +62,13 @@ def test_options_and_the_plan() -> None:
     """--purge-cache alone means folders; the plan holds the folder's wildcard URL."""
     args = parse(["--purge-cache", "--url-endpoint", ENDPOINT + "/"])
     assert args.purge_cache == "folders" and args.purge_limit == 100 and not args.no_preflight
-    plan = purge_plan(args, Selection(path="/a/b/", recursive=True), {})
+    plan = purge_plan(purge_options(args), Selection(path="/a/b/", recursive=True), {})
     assert plan == PurgePlan("folders", ENDPOINT, ENDPOINT + "/a/b/*", 100)
     files = parse(["--purge-cache=files", "--purge-limit", "5"])
-    plan = purge_plan(files, Selection(tags=("x",)), {"IMAGEKIT_URL_ENDPOINT": ENDPOINT})
+    environ = {"IMAGEKIT_URL_ENDPOINT": ENDPOINT}
+    plan = purge_plan(purge_options(files), Selection(tags=("x",)), environ)
     assert plan == PurgePlan("files", ENDPOINT, None, 5)
-    assert purge_plan(parse([]), Selection(path="/a/"), {}) is None
+    assert purge_plan(purge_options(parse([])), Selection(path="/a/"), {}) is None
 
 
 @pytest.mark.parametrize(
@@ -81,7 +88,7 @@ def test_options_and_the_plan() -> None:
 def test_plan_refusals(argv: list[str], selection: Selection | None, message: str) -> None:
     """Each refusal is a usage error (exit 2, nothing read) that says what to do."""
     with pytest.raises(UsageError, match=message):
-        purge_plan(parse(argv), selection, {})
+        purge_plan(purge_options(parse(argv)), selection, {})
 
 
 async def test_per_file_purges_are_refused_above_the_limit_before_deleting() -> None:
@@ -91,8 +98,10 @@ async def test_per_file_purges_are_refused_above_the_limit_before_deleting() -> 
         settings = Settings(base_url=server.url)
         plan = PurgePlan("files", ENDPOINT, None, 5)
         listing = Listing(ListingClient(KEY, base_url=server.url), Selection(path="/a/b/"))
-        with pytest.raises(UsageError, match="--purge-limit 5"):
+        with pytest.raises(UsageError, match="limit 5") as refused:
             await refuse_above_limit(plan, listing, KEY, settings)
+        # the library names its parameter; the command line shows it as the option
+        assert "--purge-limit 5" in option_message(refused.value)
         assert listing.urls is None and server.deleted == set()
         await refuse_above_limit(PurgePlan("files", ENDPOINT, None, 6), listing, KEY, settings)
         assert listing.urls == {}

@@ -193,11 +193,11 @@ class _RecordingSender:
 
 async def test_429_reset_is_honoured_by_every_worker(tmp_path: Path, make_fake: MakeFake) -> None:
     """After a 429 saying "wait r", no worker starts a request before r has passed."""
-    from bulkdel.imagekit import ImageKitClient
+    from bulkdel.imagekit import DeleteClient
 
     ids = hex_ids(4000)
     server = await make_fake(windows=[RateWindow(8, 0.3)])
-    client = ImageKitClient(KEY, base_url=server.url)
+    client = DeleteClient(KEY, base_url=server.url)
     sender = _RecordingSender(client)
     settings = Settings(base_url=server.url, concurrency=6, **FAST)  # type: ignore[arg-type]
     deleter = BulkDeleter(settings=settings, sender=sender, report_dir=tmp_path / "r")

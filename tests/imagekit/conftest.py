@@ -10,7 +10,7 @@ import pytest
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from tests.imagekit.wire import BASE, KEY, CompatResponse
 
 
@@ -24,7 +24,7 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[ImageKitClient]:
+async def client() -> AsyncIterator[DeleteClient]:
     """A client for the mocked BASE."""
-    async with ImageKitClient(KEY, base_url=BASE) as c:
+    async with DeleteClient(KEY, base_url=BASE) as c:
         yield c

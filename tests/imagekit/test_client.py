@@ -11,21 +11,21 @@ import time
 import pytest
 from aioresponses import aioresponses
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import FileError, Kind, Outcome
 from tests.imagekit.wire import BATCH, KEY, URL_DELETE, sent_requests
 
 # --- over the wire (aioresponses), one test or more per row of the API's table -----------
 
 
-async def test_200_lists_deleted_ids(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_200_lists_deleted_ids(mocked: aioresponses, client: DeleteClient) -> None:
     """200 with every id listed -> SUCCESS, all deleted, no errors."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH})
     outcome = await client.delete_batch(BATCH)
     assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(BATCH))
 
 
-async def test_request_shape(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_request_shape(mocked: aioresponses, client: DeleteClient) -> None:
     """A POST of {"fileIds": [...]} as JSON, Basic base64("key:"), redirects not followed."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH})
     await client.delete_batch(BATCH)
@@ -38,7 +38,7 @@ async def test_request_shape(mocked: aioresponses, client: ImageKitClient) -> No
 
 
 async def test_200_not_mentioning_an_id_reports_it_as_error(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """An id a 200 does not list is not deleted: it comes back as a per-id error."""
     mocked.post(URL_DELETE, status=200, payload={"successfullyDeletedFileIds": BATCH[:2]})
@@ -49,7 +49,7 @@ async def test_200_not_mentioning_an_id_reports_it_as_error(
 
 
 async def test_foreign_ids_in_answer_are_never_reported(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """Ids in a 207 answer that were not in the batch appear nowhere in the outcome."""
     foreign = "f" * 24
@@ -68,7 +68,7 @@ async def test_foreign_ids_in_answer_are_never_reported(
     assert reported == set(BATCH)
 
 
-async def test_207_per_id_errors(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_207_per_id_errors(mocked: aioresponses, client: DeleteClient) -> None:
     """207 -> SUCCESS with the listed ids deleted and the server's per-id messages."""
     mocked.post(
         URL_DELETE,
@@ -91,7 +91,7 @@ async def test_207_per_id_errors(mocked: aioresponses, client: ImageKitClient) -
     )
 
 
-async def test_404_with_missing_ids(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_404_with_missing_ids(mocked: aioresponses, client: DeleteClient) -> None:
     """404 with missingFileIds -> MISSING naming exactly those ids, nothing deleted."""
     mocked.post(
         URL_DELETE,
@@ -120,7 +120,7 @@ async def test_404_with_missing_ids(mocked: aioresponses, client: ImageKitClient
     ids=["html", "no-missing-key", "not-a-list", "empty-list"],
 )
 async def test_404_not_about_files_is_fatal(
-    mocked: aioresponses, client: ImageKitClient, body: str, content_type: str
+    mocked: aioresponses, client: DeleteClient, body: str, content_type: str
 ) -> None:
     """A 404 without a usable missingFileIds (wrong base URL) -> FATAL with a hint."""
     mocked.post(URL_DELETE, status=404, body=body, content_type=content_type)
@@ -130,7 +130,7 @@ async def test_404_not_about_files_is_fatal(
     assert "base URL" in outcome.message
 
 
-async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: DeleteClient) -> None:
     """429 -> THROTTLED, waiting X-RateLimit-Reset milliseconds."""
     mocked.post(
         URL_DELETE,
@@ -149,7 +149,7 @@ async def test_429_wait_from_ratelimit_reset(mocked: aioresponses, client: Image
 
 
 async def test_429_wait_from_retry_after_seconds(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """429 with only Retry-After: 7 -> THROTTLED, waiting 7 seconds."""
     mocked.post(URL_DELETE, status=429, body="slow down", headers={"Retry-After": "7"})
@@ -159,7 +159,7 @@ async def test_429_wait_from_retry_after_seconds(
 
 
 async def test_429_wait_from_retry_after_http_date(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """429 with Retry-After as an HTTP date -> the seconds until that date."""
     when = email.utils.formatdate(time.time() + 120, usegmt=True)
@@ -170,7 +170,7 @@ async def test_429_wait_from_retry_after_http_date(
     assert 110 <= outcome.retry_after <= 121
 
 
-async def test_429_without_headers(mocked: aioresponses, client: ImageKitClient) -> None:
+async def test_429_without_headers(mocked: aioresponses, client: DeleteClient) -> None:
     """429 with no wait header -> THROTTLED with retry_after None (the caller backs off)."""
     mocked.post(URL_DELETE, status=429, payload={"message": "Too many requests."})
     outcome = await client.delete_batch(BATCH)
@@ -178,9 +178,7 @@ async def test_429_without_headers(mocked: aioresponses, client: ImageKitClient)
     assert outcome.retry_after is None
 
 
-async def test_400_is_bad_request_with_message(
-    mocked: aioresponses, client: ImageKitClient
-) -> None:
+async def test_400_is_bad_request_with_message(mocked: aioresponses, client: DeleteClient) -> None:
     """400 -> BAD_REQUEST carrying the server's message."""
     mocked.post(
         URL_DELETE, status=400, payload={"message": "fileIds should be an Array.", "help": "h"}
@@ -190,7 +188,7 @@ async def test_400_is_bad_request_with_message(
 
 
 @pytest.mark.parametrize("status", [401, 403])
-async def test_401_403_are_fatal(mocked: aioresponses, client: ImageKitClient, status: int) -> None:
+async def test_401_403_are_fatal(mocked: aioresponses, client: DeleteClient, status: int) -> None:
     """401 and 403 -> FATAL with the server's message, nothing deleted."""
     mocked.post(
         URL_DELETE, status=status, payload={"message": "Your account cannot be authenticated."}

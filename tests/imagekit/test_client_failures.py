@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import closed_port
@@ -20,7 +20,7 @@ from tests.imagekit.wire import BASE, BATCH, KEY, URL_DELETE, wire_json
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_5xx_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient, status: int
+    mocked: aioresponses, client: DeleteClient, status: int
 ) -> None:
     """5xx -> TRANSIENT, maybe applied (the server may have deleted before failing)."""
     mocked.post(URL_DELETE, status=status, body="<html>Bad Gateway</html>")
@@ -48,7 +48,7 @@ async def test_5xx_is_transient_maybe_applied(
 )
 @pytest.mark.parametrize("status", [200, 207])
 async def test_unreadable_2xx_is_never_success(
-    mocked: aioresponses, client: ImageKitClient, status: int, body: bytes
+    mocked: aioresponses, client: DeleteClient, status: int, body: bytes
 ) -> None:
     """A 2xx whose body is not the expected JSON -> TRANSIENT maybe_applied, nothing deleted."""
     mocked.post(URL_DELETE, status=status, body=body)
@@ -60,7 +60,7 @@ async def test_unreadable_2xx_is_never_success(
 
 
 async def test_timeout_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """A timeout -> TRANSIENT with no status, maybe applied."""
     mocked.post(URL_DELETE, exception=TimeoutError())
@@ -69,7 +69,7 @@ async def test_timeout_is_transient_maybe_applied(
 
 
 async def test_server_timeout_error_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """aiohttp's ServerTimeoutError (a read timeout) -> TRANSIENT maybe applied."""
     mocked.post(URL_DELETE, exception=aiohttp.ServerTimeoutError("read timeout"))
@@ -79,7 +79,7 @@ async def test_server_timeout_error_is_transient_maybe_applied(
 
 
 async def test_connect_error_is_transient_not_applied(
-    mocked: aioresponses, client: ImageKitClient
+    mocked: aioresponses, client: DeleteClient
 ) -> None:
     """A connection that was never made -> TRANSIENT, certainly not applied."""
     key = aiohttp.client_reqrep.ConnectionKey("api.example.test", 443, True, True, None, None, None)
@@ -101,7 +101,7 @@ async def test_connect_error_is_transient_not_applied(
     ids=["disconnected", "payload", "reset"],
 )
 async def test_lost_connection_is_transient_maybe_applied(
-    mocked: aioresponses, client: ImageKitClient, exc: Exception
+    mocked: aioresponses, client: DeleteClient, exc: Exception
 ) -> None:
     """A connection lost after sending -> TRANSIENT, maybe applied."""
     mocked.post(URL_DELETE, exception=exc)
@@ -133,7 +133,7 @@ async def test_key_never_in_outcome_messages(mocked: aioresponses) -> None:
     ]
     for answer in answers:
         mocked.post(URL_DELETE, **answer)
-    async with ImageKitClient(KEY, base_url=BASE) as client:
+    async with DeleteClient(KEY, base_url=BASE) as client:
         outcomes = [await client.delete_batch(BATCH) for _ in answers]
         assert KEY not in repr(client)
         assert token not in repr(client)
@@ -150,7 +150,7 @@ async def test_key_never_in_outcome_messages(mocked: aioresponses) -> None:
 
 async def test_connection_refused_is_not_applied() -> None:
     """A real refused connection -> TRANSIENT with maybe_applied False."""
-    async with ImageKitClient(KEY, base_url=f"http://127.0.0.1:{closed_port()}") as client:
+    async with DeleteClient(KEY, base_url=f"http://127.0.0.1:{closed_port()}") as client:
         outcome = await client.delete_batch(BATCH)
     assert outcome.kind is Kind.TRANSIENT
     assert outcome.status is None
@@ -161,7 +161,7 @@ async def test_real_disconnect_is_maybe_applied() -> None:
     """A server that closes the connection without answering -> TRANSIENT maybe applied."""
     async with (
         FakeImageKit(KEY, faults=Faults(drop_before=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(BATCH)
     assert outcome.kind is Kind.TRANSIENT
@@ -174,7 +174,7 @@ async def test_real_timeout_is_maybe_applied() -> None:
     faults = Faults(slow_after=1.0, slow_seconds=5.0)
     async with (
         FakeImageKit(KEY, faults=faults) as server,
-        ImageKitClient(KEY, base_url=server.url, timeout=0.2) as client,
+        DeleteClient(KEY, base_url=server.url, timeout=0.2) as client,
     ):
         outcome = await client.delete_batch(BATCH)
     assert outcome == Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bulkdel.errors import UsageError
-from bulkdel.imagekit import DELETE_PATH, ImageKitClient, check_base_url
+from bulkdel.imagekit import DELETE_PATH, DeleteClient, check_base_url
 from bulkdel.models import Kind
 from bulkdel.testing import FakeImageKit
 from tests.imagekit.wire import BASE, BATCH, KEY
@@ -19,7 +19,7 @@ from tests.imagekit.wire import BASE, BATCH, KEY
 
 def test_repr_hides_key() -> None:
     """repr(client) shows the base URL and never the key."""
-    client = ImageKitClient(KEY, base_url=BASE)
+    client = DeleteClient(KEY, base_url=BASE)
     assert KEY not in repr(client)
     assert BASE in repr(client)
 
@@ -28,18 +28,18 @@ def test_repr_hides_key() -> None:
 def test_empty_key_is_usage_error(key: str) -> None:
     """An empty or blank key is refused before anything is sent."""
     with pytest.raises(UsageError, match="empty"):
-        ImageKitClient(key)
+        DeleteClient(key)
 
 
 def test_connections_must_be_positive() -> None:
     """connections < 1 is a UsageError naming the parameter."""
     with pytest.raises(UsageError, match="connections"):
-        ImageKitClient(KEY, connections=0)
+        DeleteClient(KEY, connections=0)
 
 
 async def test_own_session_has_no_pool_limit_by_default() -> None:
     """Without ``connections`` the pool does not cap requests in flight (0 = no limit)."""
-    client = ImageKitClient(KEY)
+    client = DeleteClient(KEY)
     try:
         assert client.session.connector is not None
         assert client.session.connector.limit == 0
@@ -49,7 +49,7 @@ async def test_own_session_has_no_pool_limit_by_default() -> None:
 
 async def test_own_session_uses_connections_as_pool_size() -> None:
     """The session the client makes has a pool of ``connections`` connections."""
-    client = ImageKitClient(KEY, connections=5)
+    client = DeleteClient(KEY, connections=5)
     try:
         assert client.session.connector is not None
         assert client.session.connector.limit == 5
@@ -64,8 +64,8 @@ async def test_own_session_uses_connections_as_pool_size() -> None:
 def test_plain_http_to_remote_host_is_refused(url: str) -> None:
     """http to a non-loopback host raises UsageError unless allow_insecure_http."""
     with pytest.raises(UsageError, match="plain http"):
-        ImageKitClient(KEY, base_url=url)
-    client = ImageKitClient(KEY, base_url=url, allow_insecure_http=True)
+        DeleteClient(KEY, base_url=url)
+    client = DeleteClient(KEY, base_url=url, allow_insecure_http=True)
     assert client.base_url == url.rstrip("/")
 
 
@@ -96,7 +96,7 @@ async def test_caller_session_is_used_and_left_open() -> None:
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_start)
     async with FakeImageKit(KEY) as server, aiohttp.ClientSession(trace_configs=[trace]) as session:
-        client = ImageKitClient(KEY, base_url=server.url, session=session)
+        client = DeleteClient(KEY, base_url=server.url, session=session)
         assert client.session is session
         outcome = await client.delete_batch(BATCH)
         await client.close()
@@ -107,7 +107,7 @@ async def test_caller_session_is_used_and_left_open() -> None:
 
 async def test_own_session_is_closed_by_close() -> None:
     """The session a client made for itself is closed by close()."""
-    client = ImageKitClient(KEY, base_url=BASE)
+    client = DeleteClient(KEY, base_url=BASE)
     session = client.session
     await client.close()
     assert session.closed

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bulkdel import cli
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.jobs import PipelineProcessor, Submitter, Worker, connect
 from bulkdel.models import AbortReason, Settings
 from bulkdel.testing import FakeImageKit, Faults, seed_files
@@ -37,7 +37,7 @@ async def test_processor_classifies_as_delete_does(tmp_path: Path) -> None:
     existing = [v for n, v in enumerate(values) if n % 3]
     faults = Faults(permanent_errors=frozenset(values[1:3]))
     async with FakeImageKit(KEY, existing=existing, faults=faults) as server:
-        client = ImageKitClient(KEY, base_url=server.url, allow_insecure_http=True)
+        client = DeleteClient(KEY, base_url=server.url, allow_insecure_http=True)
         async with PipelineProcessor(client, _settings(server.url)) as processor:
             first = await processor.process(values[:100], False)
             again = await processor.process(values[:100], True)
@@ -56,7 +56,7 @@ async def test_fatal_answer_stops_the_worker_and_leaves_the_batch(redis: Any) ->
     """A 403 stops the worker with the reason; the batch stays pending for others."""
     await Submitter(redis, "f").submit(chunks(hex_ids(200)), "fp")
     async with FakeImageKit("another key") as server:
-        client = ImageKitClient(KEY, base_url=server.url, allow_insecure_http=True)
+        client = DeleteClient(KEY, base_url=server.url, allow_insecure_http=True)
         async with PipelineProcessor(client, _settings(server.url)) as processor:
             result = await Worker(redis, "f", processor, block=0.05).run()
             assert await processor.process(hex_ids(1), False) is None
@@ -176,7 +176,7 @@ async def test_stop_leaves_unsent_batches_pending(redis: Any) -> None:
     """A stopped worker settles what it finished; the rest stays for other workers."""
     await Submitter(redis, "s").submit(chunks(hex_ids(3000)), "fp")
     async with FakeImageKit(KEY, rate=20) as server:
-        client = ImageKitClient(KEY, base_url=server.url, allow_insecure_http=True)
+        client = DeleteClient(KEY, base_url=server.url, allow_insecure_http=True)
         settings = Settings(base_url=server.url, allow_insecure_http=True, rate=20)
         async with PipelineProcessor(client, settings) as processor:
             worker = Worker(redis, "s", processor, block=0.05)

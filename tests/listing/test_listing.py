@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bulkdel.delete.deleter import BulkDeleter
 from bulkdel.errors import ListingError, UsageError
-from bulkdel.imagekit import ImageKitClient, ListingClient, classify_listing
+from bulkdel.imagekit import DeleteClient, ListingClient, classify_listing
 from bulkdel.listing.host import StandaloneHost
 from bulkdel.listing.pager import Listing
 from bulkdel.listing.selection import Selection
@@ -31,7 +31,7 @@ def listing_for(server: FakeImageKit, selection: Selection, page_size: int = 100
 
 async def delete_ids(server: FakeImageKit, ids: list[str]) -> None:
     """Delete through the real delete endpoint, 100 ids a request."""
-    async with ImageKitClient(KEY, base_url=server.url) as client:
+    async with DeleteClient(KEY, base_url=server.url) as client:
         for start in range(0, len(ids), 100):
             outcome = await client.delete_batch(ids[start : start + 100])
             assert outcome.kind is Kind.SUCCESS, outcome
@@ -67,7 +67,7 @@ async def naive_offset_listing(server: FakeImageKit, selection: Selection, limit
             async with session.get(
                 server.url + "/v1/files",
                 params=params,
-                headers={"Authorization": ImageKitClient(KEY)._auth},
+                headers={"Authorization": DeleteClient(KEY)._auth},
             ) as response:
                 page: list[dict[str, Any]] = await response.json()
             ids = [e["fileId"] for e in page]
@@ -179,7 +179,7 @@ async def test_fake_listing_endpoint_pages_the_live_set() -> None:
     files = seed_files({"/a/": 30})
     async with (
         FakeImageKit(KEY, files=files) as server,
-        aiohttp.ClientSession(headers={"Authorization": ImageKitClient(KEY)._auth}) as http,
+        aiohttp.ClientSession(headers={"Authorization": DeleteClient(KEY)._auth}) as http,
     ):
         url = server.url + "/v1/files"
         async with http.get(url, params={"limit": "10", "skip": "10"}) as response:

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bulkdel import BulkDeleter, Settings
 from bulkdel.errors import JournalMismatchError
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import Abort, AbortReason
 from bulkdel.record.journal.journal import Journal, fingerprint
 from bulkdel.testing import FakeImageKit
@@ -156,7 +156,7 @@ async def test_ids_left_in_flight_and_then_missing_were_deleted_by_the_earlier_r
     await journal.close()
     server = await make_fake(existing=ids[10:])
     settings = Settings(base_url="http://127.0.0.1:1", **FAST)  # type: ignore[arg-type]
-    client = ImageKitClient(KEY, base_url=server.url)
+    client = DeleteClient(KEY, base_url=server.url)
     deleter = BulkDeleter(settings=settings, sender=client, report_dir=tmp_path / "r", journal=path)
     report = await deleter.run(ids)
     await client.close()

@@ -1,4 +1,4 @@
-"""The fake ImageKit server, end to end through ImageKitClient and raw aiohttp requests: which
+"""The fake ImageKit server, end to end through DeleteClient and raw aiohttp requests: which
 ids exist, the key and bad requests, its counters."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import aiohttp
 import pytest
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit
 from bulkdel.testing.fake_server import STATS_PATH
@@ -23,7 +23,7 @@ async def test_seeded_ids_are_the_only_ones_that_exist(make_fake: MakeFake) -> N
     """With ``existing``, seeded ids are deleted once; any other id is missing."""
     seeded = ids(3)
     server = await make_fake(existing=seeded)
-    async with ImageKitClient(KEY, base_url=server.url) as client:
+    async with DeleteClient(KEY, base_url=server.url) as client:
         first = await client.delete_batch(seeded[:2])
         second = await client.delete_batch([seeded[2], "0" * 24])
         again = await client.delete_batch(seeded[:1])
@@ -36,7 +36,7 @@ async def test_seeded_ids_are_the_only_ones_that_exist(make_fake: MakeFake) -> N
 
 
 async def test_every_well_formed_id_exists_once(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """Without ``existing``, a well-formed id is deleted once, then it is missing (404)."""
     batch = ids(5)
@@ -57,7 +57,7 @@ async def test_malformed_id_is_missing(fake_server: FakeImageKit) -> None:
 
 
 async def test_404_deletes_nothing_of_the_batch(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """One unknown id makes the whole batch a 404: the other ids are not deleted."""
     gone = ids(1, "e")
@@ -97,7 +97,7 @@ async def test_401_without_key(fake_server: FakeImageKit) -> None:
 
 async def test_403_with_wrong_key(fake_server: FakeImageKit) -> None:
     """A wrong key -> 403 (FATAL for the client); nothing deleted."""
-    async with ImageKitClient("another_private_key", base_url=fake_server.url) as client:
+    async with DeleteClient("another_private_key", base_url=fake_server.url) as client:
         outcome = await client.delete_batch(ids(2))
     assert outcome == Outcome(Kind.FATAL, 403, message="Your account cannot be authenticated.")
     assert fake_server.deleted == set()
@@ -169,7 +169,7 @@ async def test_100_ids_is_allowed(fake_server: FakeImageKit) -> None:
 
 
 async def test_stats_count_requests_statuses_and_deletions(
-    fake_server: FakeImageKit, client: ImageKitClient
+    fake_server: FakeImageKit, client: DeleteClient
 ) -> None:
     """requests, by_status and ids_deleted count what happened; the stats endpoint agrees."""
     await client.delete_batch(ids(4))

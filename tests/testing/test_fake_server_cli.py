@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import RateWindow
 from bulkdel.testing.cli import add_arguments, server_from_args
@@ -141,7 +141,7 @@ async def test_fake_server_command_serves_and_stops_on_sigterm() -> None:
         match = re.fullmatch(r"fake ImageKit listening on (http://127\.0\.0\.1:(\d+))\n", line)
         assert match, line
         assert int(match.group(2)) > 0
-        async with ImageKitClient("k", base_url=match.group(1)) as client:
+        async with DeleteClient("k", base_url=match.group(1)) as client:
             outcome = await client.delete_batch(ids(2))
         assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(ids(2)))
         proc.send_signal(signal.SIGTERM)

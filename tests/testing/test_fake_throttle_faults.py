@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bulkdel.imagekit import ImageKitClient
+from bulkdel.imagekit import DeleteClient
 from bulkdel.models import Kind, Outcome
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from tests.helpers import KEY, MakeFake
@@ -44,7 +44,7 @@ async def test_client_reads_the_servers_wait() -> None:
     clock = Clock()
     async with (
         FakeImageKit(KEY, rate=4.0, clock=clock) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         for batch in (ids(1, "a"), ids(1, "b"), ids(1, "c"), ids(1, "d")):
             assert (await client.delete_batch(batch)).kind is Kind.SUCCESS
@@ -112,7 +112,7 @@ async def test_fault_5xx_deletes_nothing(make_fake: MakeFake) -> None:
 async def test_fault_html_error_is_a_502_page(make_fake: MakeFake) -> None:
     """html_error -> a 502 HTML page (a proxy in the way), nothing deleted."""
     server = await make_fake(faults=Faults(html_error=1.0))
-    async with ImageKitClient(KEY, base_url=server.url) as client:
+    async with DeleteClient(KEY, base_url=server.url) as client:
         outcome = await client.delete_batch(ids(3))
     status, text, headers = await post(server, file_ids=ids(3))
     assert status == 502
@@ -127,7 +127,7 @@ async def test_fault_drop_before_deletes_nothing() -> None:
     """drop_before closes the connection before deleting: the client sees a lost connection."""
     async with (
         FakeImageKit(KEY, faults=Faults(drop_before=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(ids(3))
     assert outcome.kind is Kind.TRANSIENT
@@ -143,7 +143,7 @@ async def test_fault_drop_after_deletes() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(drop_after=1.0)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(batch)
         retry = await client.delete_batch(batch)
@@ -160,7 +160,7 @@ async def test_fault_slow_after_deletes_but_answers_late() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(slow_after=1.0, slow_seconds=30.0)) as server,
-        ImageKitClient(KEY, base_url=server.url, timeout=0.2) as client,
+        DeleteClient(KEY, base_url=server.url, timeout=0.2) as client,
     ):
         outcome = await client.delete_batch(batch)
         assert outcome == Outcome(Kind.TRANSIENT, None, message="timed out", maybe_applied=True)
@@ -173,7 +173,7 @@ async def test_fault_slow_after_answer_does_arrive() -> None:
     batch = ids(3)
     async with (
         FakeImageKit(KEY, faults=Faults(slow_after=1.0, slow_seconds=0.05)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcome = await client.delete_batch(batch)
     assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(batch))
@@ -184,7 +184,7 @@ async def test_fault_transient_207_goes_away_on_retry() -> None:
     pending = ids(40)
     async with (
         FakeImageKit(KEY, faults=Faults(seed=3, transient_207=0.3)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         first = await client.delete_batch(pending)
         assert first.status == 207
@@ -210,7 +210,7 @@ async def test_fault_permanent_errors_never_delete() -> None:
     batch = [*ids(3), *locked]
     async with (
         FakeImageKit(KEY, faults=Faults(permanent_errors=frozenset(locked))) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         first = await client.delete_batch(batch)
         again = await client.delete_batch(locked)
@@ -236,7 +236,7 @@ async def test_fault_latency_keeps_requests_in_flight_together() -> None:
     """latency holds each answer, so concurrent requests overlap (max_in_flight rises)."""
     async with (
         FakeImageKit(KEY, faults=Faults(latency=0.05, latency_jitter=0.01)) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         outcomes = await asyncio.gather(*(client.delete_batch([i]) for i in ids(6)))
     assert all(o.kind is Kind.SUCCESS for o in outcomes)
@@ -248,7 +248,7 @@ async def test_without_latency_answers_do_not_overlap() -> None:
     """The control for the test above: with no latency an answer never yields."""
     async with (
         FakeImageKit(KEY) as server,
-        ImageKitClient(KEY, base_url=server.url) as client,
+        DeleteClient(KEY, base_url=server.url) as client,
     ):
         await asyncio.gather(*(client.delete_batch([i]) for i in ids(6)))
     assert server.stats.max_in_flight == 1

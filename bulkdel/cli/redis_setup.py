@@ -9,7 +9,6 @@ package is imported only when a URL is given.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
     from ..budget import AccountBudget
     from ..models import Settings
+    from .options import RedisOptions
 
 __all__ = ["REDIS_ENV", "account_budget", "check_redis", "redis_session", "resolve_redis_url"]
 
@@ -112,13 +112,13 @@ async def account_budget(
         yield RedisBudget(client, base_url=settings.base_url, private_key=private_key, wait=policy)
 
 
-def job_redis(args: argparse.Namespace) -> tuple[str, float]:
+def job_redis(options: RedisOptions) -> tuple[str, float]:
     """A job command's Redis URL and wait: ``--redis``, else ``$BULKDEL_REDIS_URL``.
 
     Raises:
         UsageError: neither is given, or the variable is not a Redis URL.
     """
-    url = resolve_redis_url(args.redis, os.environ)
+    url = resolve_redis_url(options.url, os.environ)
     if not url:
         raise UsageError(f"give --redis redis://host:6379/0 or set ${REDIS_ENV}")
-    return url, args.redis_wait
+    return url, options.wait
