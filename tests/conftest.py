@@ -64,7 +64,8 @@ async def make_fake() -> AsyncIterator[Callable[..., Awaitable[FakeImageKit]]]:
 def served() -> Iterator[ThreadedServer]:
     """A fake server (every well-formed id exists once) in its own thread, for code that
     blocks (the CLI in-process, subprocesses) while the test reads the server's truth."""
-    with ThreadedServer(FakeImageKit(KEY)) as threaded:
+    threaded = ThreadedServer(FakeImageKit(KEY))
+    with threaded:
         yield threaded
 
 
