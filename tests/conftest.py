@@ -1,18 +1,28 @@
-"""Shared fixtures: a fake ImageKit server per test; a private redis-server (tests.redis_server)."""
+"""Shared fixtures: fake ImageKit servers, on the test's loop (``fake_server``, ``make_fake``)
+or in a thread of their own (``served``, ``make_served``); a private redis-server
+(tests.redis_server)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from bulkdel.testing import FakeImageKit
-from tests.helpers import KEY
+from tests.helpers import KEY, ThreadedServer
 from tests.redis_server import persistent_redis_server, redis_server
 
 __all__ = ["persistent_redis_server", "redis_server"]
+
+# Hypothesis's per-example deadline is a time limit, and the suite asserts no time: on a
+# machine whose cores are busy an example may take seconds without anything being wrong.
+settings.register_profile("busy_machine", deadline=None)
+settings.load_profile("busy_machine")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,8 +55,43 @@ async def fake_server() -> AsyncIterator[FakeImageKit]:
 
 
 @pytest.fixture
+async def make_fake() -> AsyncIterator[Callable[..., Awaitable[FakeImageKit]]]:
+    """``await make_fake(files=..., faults=...)``: a fake server with the test key and those
+    options, started; every one made is stopped when the test ends."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(**options: Any) -> FakeImageKit:
+            return await stack.enter_async_context(FakeImageKit(KEY, **options))
+
+        yield make
+
+
+@pytest.fixture
+def served() -> Iterator[ThreadedServer]:
+    """A fake server (every well-formed id exists once) in its own thread, for code that
+    blocks (the CLI in-process, subprocesses) while the test reads the server's truth."""
+    threaded = ThreadedServer(FakeImageKit(KEY))
+    with threaded:
+        yield threaded
+
+
+@pytest.fixture
 def env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """The key in the environment; no base URL or URL endpoint from it."""
     monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
     monkeypatch.delenv("IMAGE_KIT_BASE_URL", raising=False)
     monkeypatch.delenv("IMAGEKIT_URL_ENDPOINT", raising=False)
+
+
+@pytest.fixture
+def make_served() -> Iterator[Callable[..., ThreadedServer]]:
+    """``make_served(existing=..., faults=...)``: ``served`` with those options (the fake's
+    own ``.server``, its ``.url``); every one made is stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**options: Any) -> ThreadedServer:
+            threaded = ThreadedServer(FakeImageKit(KEY, **options))
+            stack.enter_context(threaded)
+            return threaded
+
+        yield make

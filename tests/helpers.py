@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bulkdel.testing import FakeImageKit
 
 #: the key of the shared fake servers (the ``fake_server`` fixture, the CLI tests)
 KEY = "private_test_key_0123456789"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_ids(path: Path, ids: list[str]) -> Path:
@@ -161,3 +173,22 @@ class VirtualClock:
         self.slept.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
+
+
+class TtyInput(io.StringIO):
+    """stdin as a terminal that answers with ``text``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    """Make stdin and stderr terminals, stdin answering ``answer``."""
+    monkeypatch.setattr(sys, "stdin", TtyInput(answer))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+#: the ``make_fake`` fixture (conftest.py): ``await make_fake(**options)`` starts a fake server
+MakeFake = Callable[..., Awaitable[FakeImageKit]]
+#: the ``make_served`` fixture (conftest.py): ``make_served(**options)`` serves one in a thread
+MakeServed = Callable[..., ThreadedServer]

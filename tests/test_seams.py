@@ -26,8 +26,8 @@ from bulkdel.record.journal.journal import Journal
 from bulkdel.record.journal.rebuild import report_from_journal
 from bulkdel.record.ledger import Counts, Ledger, RequestStats
 from bulkdel.record.report import Report
-from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, VirtualClock, hex_ids
+from bulkdel.testing import seed_files
+from tests.helpers import KEY, MakeFake, VirtualClock, hex_ids
 
 
 class NeverClock(VirtualClock):
@@ -130,14 +130,16 @@ async def test_a_stop_ends_a_listing_backoff_without_polling() -> None:
     assert host.requests.by_kind["list"] == 1 and listing.requests == 1
 
 
-async def test_listing_requests_are_counted_with_deletes_by_kind(tmp_path: Path) -> None:
+async def test_listing_requests_are_counted_with_deletes_by_kind(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """summary.json's requests keep ``sent`` for deletes and add every request by kind,
     listing pages included."""
-    async with FakeImageKit(KEY, files=seed_files({"/a/": 250})) as server:
-        client = ListingClient(KEY, base_url=server.url)
-        listing = Listing(client, Selection(path="/a/"), page_size=100)
-        deleter = BulkDeleter(KEY, settings=Settings(base_url=server.url), report_dir=tmp_path)
-        report = await deleter.run(listing=listing)
+    server = await make_fake(files=seed_files({"/a/": 250}))
+    client = ListingClient(KEY, base_url=server.url)
+    listing = Listing(client, Selection(path="/a/"), page_size=100)
+    deleter = BulkDeleter(KEY, settings=Settings(base_url=server.url), report_dir=tmp_path)
+    report = await deleter.run(listing=listing)
     assert report.counts.deleted == 250
     requests = report.summary()["requests"]
     assert requests["by_kind"] == {"delete": requests["sent"], "list": listing.requests}

@@ -10,8 +10,7 @@ import pytest
 
 from bulkdel import cli
 from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, write_ids
-from tests.test_preflight import closed_port
+from tests.helpers import KEY, ThreadedServer, check_report_dir, closed_port, hex_ids, write_ids
 
 ENDPOINT = "https://ik.imagekit.io/fake"
 

@@ -18,9 +18,8 @@ from bulkdel.dedupe import numpy_runs, numpy_table, plain_runs, run_files
 from bulkdel.dedupe.numpy_deduper import NumpyDeduper
 from bulkdel.dedupe.plain_deduper import PlainDeduper
 from bulkdel.engine import reader
-from bulkdel.testing import FakeImageKit
 from tests.dedupe.test_exact import SMALL, AnyDeduper, chunk_lists
-from tests.helpers import KEY, hex_ids
+from tests.helpers import KEY, MakeFake, hex_ids
 
 SPREAD = [f"{i * 0x9E3779B97F4A7C15 % (1 << 96):024x}" for i in range(3000)]
 
@@ -171,7 +170,7 @@ async def test_a_cancelled_spill_leaves_no_run_open(tmp_path: Path, impl: Impl) 
 
 @IMPLS
 async def test_a_run_hands_the_loop_back_and_counts_every_id(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, impl: Impl
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, impl: Impl, make_fake: MakeFake
 ) -> None:
     """A dry run whose table grows and spills: the reader's steps let the loop's other
     tasks run, and the report counts every id and every repeat."""
@@ -182,9 +181,9 @@ async def test_a_run_hands_the_loop_back_and_counts_every_id(
     ids = [*SPREAD, *SPREAD[::10], *hex_ids(5, start=1)]
     stop = asyncio.Event()
     ticker = asyncio.ensure_future(_ticking(log, stop))
-    async with FakeImageKit(KEY) as server:
-        settings = Settings(base_url=server.url, dry_run=True)
-        report = await BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "r").run(ids)
+    server = await make_fake()
+    settings = Settings(base_url=server.url, dry_run=True)
+    report = await BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "r").run(ids)
     stop.set()
     await ticker
     assert report.counts.unique == 3005

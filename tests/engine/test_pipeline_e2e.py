@@ -14,6 +14,7 @@ from bulkdel.record.report import Report
 from bulkdel.testing import FakeImageKit, Faults, RateWindow
 from tests.helpers import (
     KEY,
+    MakeFake,
     check_ground_truth,
     check_report_dir,
     hex_ids,
@@ -36,11 +37,11 @@ async def run(
     return report, summary
 
 
-async def test_200_every_id_deleted(tmp_path: Path) -> None:
+async def test_200_every_id_deleted(tmp_path: Path, make_fake: MakeFake) -> None:
     """All ids exist: all end in deleted, and the server deleted exactly those."""
     ids = hex_ids(1050)
-    async with FakeImageKit(KEY, existing=ids) as server:
-        report, summary = await run(server, ids, tmp_path)
+    server = await make_fake(existing=ids)
+    report, summary = await run(server, ids, tmp_path)
     assert report.counts.deleted == 1050
     assert server.deleted == set(ids)
     assert summary["complete"] is True
@@ -48,12 +49,12 @@ async def test_200_every_id_deleted(tmp_path: Path) -> None:
     assert report.exit_code == 0
 
 
-async def test_404_missing_ids_and_rest_sent_again(tmp_path: Path) -> None:
+async def test_404_missing_ids_and_rest_sent_again(tmp_path: Path, make_fake: MakeFake) -> None:
     """A 404 marks its missingFileIds missing and re-sends the rest without burning a retry."""
     ids = hex_ids(300)
     existing = ids[::2]
-    async with FakeImageKit(KEY, existing=existing) as server:
-        report, _ = await run(server, ids, tmp_path)
+    server = await make_fake(existing=existing)
+    report, _ = await run(server, ids, tmp_path)
     assert set(read_lines(tmp_path / "report" / "deleted.txt")) == set(existing)
     assert set(read_lines(tmp_path / "report" / "missing.txt")) == set(ids[1::2])
     assert report.counts.missing_after_retry == 0
@@ -62,23 +63,27 @@ async def test_404_missing_ids_and_rest_sent_again(tmp_path: Path) -> None:
     assert report.exit_code == 0
 
 
-async def test_207_transient_errors_are_retried_until_deleted(tmp_path: Path) -> None:
+async def test_207_transient_errors_are_retried_until_deleted(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """Ids in a 207's errors go out again in later batches and end deleted."""
     ids = hex_ids(2000)
     faults = Faults(seed=4, transient_207=0.2)
-    async with FakeImageKit(KEY, existing=ids, faults=faults) as server:
-        report, _ = await run(server, ids, tmp_path, max_attempts=10)
+    server = await make_fake(existing=ids, faults=faults)
+    report, _ = await run(server, ids, tmp_path, max_attempts=10)
     assert report.requests.by_status["207"] > 0
     assert report.counts.deleted == 2000
     assert report.counts.failed == 0
 
 
-async def test_207_permanent_error_fails_with_server_message(tmp_path: Path) -> None:
+async def test_207_permanent_error_fails_with_server_message(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """An id that always errors fails after max_attempts, with the server's message."""
     ids = hex_ids(250)
     faults = Faults(permanent_errors=frozenset({ids[7]}))
-    async with FakeImageKit(KEY, existing=ids, faults=faults) as server:
-        report, _ = await run(server, ids, tmp_path, max_attempts=3)
+    server = await make_fake(existing=ids, faults=faults)
+    report, _ = await run(server, ids, tmp_path, max_attempts=3)
     failed = read_jsonl(tmp_path / "report" / "failed.jsonl")
     assert failed == [
         {
@@ -93,22 +98,24 @@ async def test_207_permanent_error_fails_with_server_message(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("fault", ["error_5xx", "html_error", "drop_before"])
-async def test_transient_failures_are_retried(tmp_path: Path, fault: str) -> None:
+async def test_transient_failures_are_retried(
+    tmp_path: Path, fault: str, make_fake: MakeFake
+) -> None:
     """5xx, HTML error pages and dropped connections are retried until the ids are deleted."""
     ids = hex_ids(1500)
     faults = Faults(seed=2, **{fault: 0.3})  # type: ignore[arg-type]
-    async with FakeImageKit(KEY, existing=ids, faults=faults) as server:
-        report, _ = await run(server, ids, tmp_path, max_attempts=12)
+    server = await make_fake(existing=ids, faults=faults)
+    report, _ = await run(server, ids, tmp_path, max_attempts=12)
     assert server.stats.faults[fault] > 0
     assert report.counts.deleted == 1500
     assert report.requests.retried >= server.stats.faults[fault]
 
 
-async def test_5xx_every_time_fails_as_outcome_unknown(tmp_path: Path) -> None:
+async def test_5xx_every_time_fails_as_outcome_unknown(tmp_path: Path, make_fake: MakeFake) -> None:
     """A batch that only ever gets 5xx fails after max_attempts, flagged as outcome unknown."""
     ids = hex_ids(10)
-    async with FakeImageKit(KEY, existing=ids, faults=Faults(error_5xx=1.0)) as server:
-        report, _ = await run(server, ids, tmp_path, max_attempts=4)
+    server = await make_fake(existing=ids, faults=Faults(error_5xx=1.0))
+    report, _ = await run(server, ids, tmp_path, max_attempts=4)
     failed = read_jsonl(tmp_path / "report" / "failed.jsonl")
     assert len(failed) == 10
     assert all(r["attempts"] == 4 and r["status"] == 503 for r in failed)
@@ -118,12 +125,14 @@ async def test_5xx_every_time_fails_as_outcome_unknown(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fault", ["slow_after", "drop_after"])
-async def test_applied_but_unanswered_is_missing_after_retry(tmp_path: Path, fault: str) -> None:
+async def test_applied_but_unanswered_is_missing_after_retry(
+    tmp_path: Path, fault: str, make_fake: MakeFake
+) -> None:
     """A delete applied without an answer: the retry finds the ids missing, and says so."""
     ids = hex_ids(100)
     faults = Faults(seed=1, slow_seconds=1.0, **{fault: 1.0})  # type: ignore[arg-type]
-    async with FakeImageKit(KEY, existing=ids, faults=faults) as server:
-        report, _ = await run(server, ids, tmp_path, timeout=0.2)
+    server = await make_fake(existing=ids, faults=faults)
+    report, _ = await run(server, ids, tmp_path, timeout=0.2)
     assert report.counts.missing == 100
     assert report.counts.missing_after_retry == 100
     assert set(read_lines(tmp_path / "report" / "missing_after_retry.txt")) == set(ids)
@@ -143,27 +152,27 @@ async def test_wrong_key_aborts_after_requests_in_flight(tmp_path: Path) -> None
     assert report.exit_code == 3
 
 
-async def test_404_not_about_files_aborts(tmp_path: Path) -> None:
+async def test_404_not_about_files_aborts(tmp_path: Path, make_fake: MakeFake) -> None:
     """A 404 with no missingFileIds (a wrong base URL) aborts as a configuration error."""
     ids = hex_ids(500)
-    async with FakeImageKit(KEY) as server:
-        settings = Settings(base_url=server.url + "/wrong-prefix", **FAST)  # type: ignore[arg-type]
-        deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
-        report = await deleter.run(ids)
+    server = await make_fake()
+    settings = Settings(base_url=server.url + "/wrong-prefix", **FAST)  # type: ignore[arg-type]
+    deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
+    report = await deleter.run(ids)
     summary = check_report_dir(tmp_path / "report")
     assert summary["aborted"].startswith("fatal: HTTP 404")
     assert report.exit_code == 3
     assert report.requests.sent <= 8
 
 
-async def test_concurrency_is_bounded(tmp_path: Path) -> None:
+async def test_concurrency_is_bounded(tmp_path: Path, make_fake: MakeFake) -> None:
     """The server never sees more requests in flight than --concurrency, and sees that many.
 
     200 requests: the first contact's slow start holds one in flight for its first 32
     answers (a busy host's slow answers can keep it there through a shorter run)."""
     ids = hex_ids(20_000)
-    async with FakeImageKit(KEY, faults=Faults(latency=0.01)) as server:
-        await run(server, ids, tmp_path, concurrency=3)
+    server = await make_fake(faults=Faults(latency=0.01))
+    await run(server, ids, tmp_path, concurrency=3)
     assert server.stats.max_in_flight == 3
 
 
@@ -182,18 +191,18 @@ class _RecordingSender:
         return outcome
 
 
-async def test_429_reset_is_honoured_by_every_worker(tmp_path: Path) -> None:
+async def test_429_reset_is_honoured_by_every_worker(tmp_path: Path, make_fake: MakeFake) -> None:
     """After a 429 saying "wait r", no worker starts a request before r has passed."""
     from bulkdel.imagekit import DeleteClient
 
     ids = hex_ids(4000)
-    async with FakeImageKit(KEY, windows=[RateWindow(8, 0.3)]) as server:
-        client = DeleteClient(KEY, base_url=server.url)
-        sender = _RecordingSender(client)
-        settings = Settings(base_url=server.url, concurrency=6, **FAST)  # type: ignore[arg-type]
-        deleter = BulkDeleter(settings=settings, sender=sender, report_dir=tmp_path / "r")
-        report = await deleter.run(ids)
-        await client.close()
+    server = await make_fake(windows=[RateWindow(8, 0.3)])
+    client = DeleteClient(KEY, base_url=server.url)
+    sender = _RecordingSender(client)
+    settings = Settings(base_url=server.url, concurrency=6, **FAST)  # type: ignore[arg-type]
+    deleter = BulkDeleter(settings=settings, sender=sender, report_dir=tmp_path / "r")
+    report = await deleter.run(ids)
+    await client.close()
     check_report_dir(tmp_path / "r")
     assert report.counts.deleted == 4000
     throttled = [(end, o.retry_after) for _, end, o in sender.calls if o.kind is Kind.THROTTLED]
@@ -206,17 +215,19 @@ async def test_429_reset_is_honoured_by_every_worker(tmp_path: Path) -> None:
     assert len(throttled) <= 6 * (len(sender.calls) // 8 + 1)
 
 
-async def test_stop_settles_in_flight_and_accounts_everything(tmp_path: Path) -> None:
+async def test_stop_settles_in_flight_and_accounts_everything(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """stop() mid-run: in-flight batches settle, the rest is not attempted, counts add up."""
     ids = hex_ids(20_000)
-    async with FakeImageKit(KEY, faults=Faults(latency=0.01)) as server:
-        settings = Settings(base_url=server.url, concurrency=4, **FAST)  # type: ignore[arg-type]
-        deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
-        job = asyncio.create_task(deleter.run(ids))
-        while deleter.counts.deleted < 1000:
-            await asyncio.sleep(0.005)
-        deleter.stop(Abort(AbortReason.INTERRUPTED, "test"))
-        report = await job
+    server = await make_fake(faults=Faults(latency=0.01))
+    settings = Settings(base_url=server.url, concurrency=4, **FAST)  # type: ignore[arg-type]
+    deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
+    job = asyncio.create_task(deleter.run(ids))
+    while deleter.counts.deleted < 1000:
+        await asyncio.sleep(0.005)
+    deleter.stop(Abort(AbortReason.INTERRUPTED, "test"))
+    report = await job
     summary = check_report_dir(tmp_path / "report")
     check_ground_truth(tmp_path / "report", server)
     assert summary["complete"] is False
@@ -225,18 +236,18 @@ async def test_stop_settles_in_flight_and_accounts_everything(tmp_path: Path) ->
     assert report.counts.deleted == len(server.deleted)
 
 
-async def test_cancel_still_accounts_every_id(tmp_path: Path) -> None:
+async def test_cancel_still_accounts_every_id(tmp_path: Path, make_fake: MakeFake) -> None:
     """Cancelling run() stops at once, yet the written report adds up."""
     ids = hex_ids(20_000)
-    async with FakeImageKit(KEY, faults=Faults(latency=0.01)) as server:
-        settings = Settings(base_url=server.url, concurrency=4, **FAST)  # type: ignore[arg-type]
-        deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
-        job = asyncio.create_task(deleter.run(ids))
-        while deleter.counts.deleted < 500:
-            await asyncio.sleep(0.005)
-        job.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await job
+    server = await make_fake(faults=Faults(latency=0.01))
+    settings = Settings(base_url=server.url, concurrency=4, **FAST)  # type: ignore[arg-type]
+    deleter = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "report")
+    job = asyncio.create_task(deleter.run(ids))
+    while deleter.counts.deleted < 500:
+        await asyncio.sleep(0.005)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
     summary = check_report_dir(tmp_path / "report")
     assert summary["complete"] is False
     assert deleter.last_report is not None
@@ -245,30 +256,30 @@ async def test_cancel_still_accounts_every_id(tmp_path: Path) -> None:
     assert deleted <= server.deleted
 
 
-async def test_max_delete_refuses_before_sending(tmp_path: Path) -> None:
+async def test_max_delete_refuses_before_sending(tmp_path: Path, make_fake: MakeFake) -> None:
     """More unique ids than max_delete: nothing is sent, the run says why."""
     ids = hex_ids(501)
-    async with FakeImageKit(KEY) as server:
-        report, summary = await run(server, ids, tmp_path, max_delete=500)
+    server = await make_fake()
+    report, summary = await run(server, ids, tmp_path, max_delete=500)
     assert server.stats.requests == 0
     assert summary["aborted"].startswith("refused")
     assert report.counts.not_attempted == 501
 
 
-async def test_max_delete_within_limit_runs(tmp_path: Path) -> None:
+async def test_max_delete_within_limit_runs(tmp_path: Path, make_fake: MakeFake) -> None:
     """Exactly max_delete unique ids (with repeats) are deleted normally."""
     ids = hex_ids(500) + hex_ids(20)
-    async with FakeImageKit(KEY) as server:
-        report, _ = await run(server, ids, tmp_path, max_delete=500)
+    server = await make_fake()
+    report, _ = await run(server, ids, tmp_path, max_delete=500)
     assert report.counts.deleted == 500
     assert report.counts.duplicate == 20
 
 
-async def test_dry_run_sends_nothing(tmp_path: Path) -> None:
+async def test_dry_run_sends_nothing(tmp_path: Path, make_fake: MakeFake) -> None:
     """A dry run reads, validates and de-duplicates, and sends no request."""
     ids = [*hex_ids(300), "bad id", hex_ids(1)[0]]
-    async with FakeImageKit(KEY) as server:
-        report, _ = await run(server, ids, tmp_path, dry_run=True)
+    server = await make_fake()
+    report, _ = await run(server, ids, tmp_path, dry_run=True)
     assert server.stats.requests == 0
     assert report.counts.unique == 300
     assert report.counts.invalid == 1
@@ -305,7 +316,7 @@ async def test_400_splits_the_batch_to_isolate_offenders(tmp_path: Path) -> None
     assert len(sender.sent) <= 2 * 2 * 7 + 1  # a binary search per offender, not 100 requests
 
 
-async def test_delete_files_accepts_async_iterables(tmp_path: Path) -> None:
+async def test_delete_files_accepts_async_iterables(tmp_path: Path, make_fake: MakeFake) -> None:
     """delete_files takes an async generator of ids and a slow source still gets flushed."""
     ids = hex_ids(130)
 
@@ -315,10 +326,10 @@ async def test_delete_files_accepts_async_iterables(tmp_path: Path) -> None:
                 await asyncio.sleep(0.5)  # the partial batch must go out meanwhile
             yield file_id
 
-    async with FakeImageKit(KEY) as server:
-        report = await delete_files(
-            slowly(), private_key=KEY, base_url=server.url, report_dir=tmp_path / "r"
-        )
+    server = await make_fake()
+    report = await delete_files(
+        slowly(), private_key=KEY, base_url=server.url, report_dir=tmp_path / "r"
+    )
     check_report_dir(tmp_path / "r")
     assert report.counts.deleted == 130
     assert server.stats.requests == 3  # 100, then 20 flushed while idle, then 10

@@ -15,7 +15,6 @@ from bulkdel import cli
 from bulkdel.jobs import JobKeys
 from bulkdel.jobs.redis_keys import GROUP
 from bulkdel.jobs.scripts import SETTLE
-from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer, hex_ids
 from tests.redis_server import RedisServer
 
@@ -46,21 +45,24 @@ def _job_keys(redis: sync_redis.Redis, job: str) -> dict[str, int]:
 
 
 def test_job_delete_returns_redis_to_where_it_was(
-    client: sync_redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: sync_redis.Redis,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    served: ThreadedServer,
 ) -> None:
     """Fails before: there was no ``job delete``. A finished job, reported, then deleted:
     the same keys and DBSIZE as before it was submitted (another job, and the account's
     budget its worker set up, which expires on its own, are left alone)."""
     client.set("someone:else", "1")
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        url = ["--base-url", server.url, "--allow-insecure-http"]
-        assert cli.main(["job", "submit", _source(tmp_path, 20), "--job", "other"]) == 0
-        assert cli.main(["job", "worker", "--job", "other", "--name", "w", *url]) == 0
-        before = (sorted(client.keys("*")), client.dbsize())
-        assert cli.main(["job", "submit", _source(tmp_path, 450), "--job", "d"]) == 0
-        assert cli.main(["job", "worker", "--job", "d", "--name", "w", *url]) == 0
-        report = ["job", "report", "d", "--report-dir", str(tmp_path / "report")]
-        assert cli.main(report) == 0
+    server = served.server
+    url = ["--base-url", server.url, "--allow-insecure-http"]
+    assert cli.main(["job", "submit", _source(tmp_path, 20), "--job", "other"]) == 0
+    assert cli.main(["job", "worker", "--job", "other", "--name", "w", *url]) == 0
+    before = (sorted(client.keys("*")), client.dbsize())
+    assert cli.main(["job", "submit", _source(tmp_path, 450), "--job", "d"]) == 0
+    assert cli.main(["job", "worker", "--job", "d", "--name", "w", *url]) == 0
+    report = ["job", "report", "d", "--report-dir", str(tmp_path / "report")]
+    assert cli.main(report) == 0
     assert len(_job_keys(client, "d")) >= 8
     capsys.readouterr()
     assert cli.main(["job", "delete", "d"]) == 0
@@ -87,16 +89,17 @@ def test_job_delete_refuses_a_running_job_without_force(
 
 
 def test_job_list_shows_state_counts_age_and_expiry(
-    client: sync_redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: sync_redis.Redis,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    served: ThreadedServer,
 ) -> None:
     """Fails before: there was no ``job list``. A finished job kept for a week and an open
     one kept for good, with their counts; a vanished job's name leaves the registry."""
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        url = ["--base-url", server.url, "--allow-insecure-http"]
-        assert (
-            cli.main(["job", "submit", _source(tmp_path, 150), "--job", "a", "--keep", "7d"]) == 0
-        )
-        assert cli.main(["job", "worker", "--job", "a", "--name", "w", *url]) == 0
+    server = served.server
+    url = ["--base-url", server.url, "--allow-insecure-http"]
+    assert cli.main(["job", "submit", _source(tmp_path, 150), "--job", "a", "--keep", "7d"]) == 0
+    assert cli.main(["job", "worker", "--job", "a", "--name", "w", *url]) == 0
     assert cli.main(["job", "submit", _source(tmp_path, 120), "--job", "b"]) == 0
     client.sadd("bulkdel:jobs", "vanished")
     capsys.readouterr()
@@ -118,18 +121,16 @@ def test_job_list_shows_state_counts_age_and_expiry(
 
 
 def test_a_finished_jobs_keys_expire_after_its_keep(
-    client: sync_redis.Redis, tmp_path: Path
+    client: sync_redis.Redis, tmp_path: Path, served: ThreadedServer
 ) -> None:
     """Fails before: a job's keys stayed for good. ``--keep 7d``: once the worker finished
     the job, every key of it (the input records' lists too) expires within the week; an
     unfinished job's keys have no TTL."""
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        url = ["--base-url", server.url, "--allow-insecure-http"]
-        assert (
-            cli.main(["job", "submit", _source(tmp_path, 250), "--job", "k", "--keep", "7d"]) == 0
-        )
-        assert set(_job_keys(client, "k").values()) == {-1}
-        assert cli.main(["job", "worker", "--job", "k", "--name", "w", *url]) == 0
+    server = served.server
+    url = ["--base-url", server.url, "--allow-insecure-http"]
+    assert cli.main(["job", "submit", _source(tmp_path, 250), "--job", "k", "--keep", "7d"]) == 0
+    assert set(_job_keys(client, "k").values()) == {-1}
+    assert cli.main(["job", "worker", "--job", "k", "--name", "w", *url]) == 0
     ttls = _job_keys(client, "k")
     assert {k.rsplit(":", 1)[-1] for k in ttls} >= {"meta", "results", "invalid", "dups"}
     assert all(0 < ttl <= WEEK for ttl in ttls.values()), ttls

@@ -15,8 +15,16 @@ from bulkdel.jobs import Submitter, connect
 from bulkdel.jobs.redis_keys import JobKeys
 from bulkdel.models import Chunk
 from bulkdel.record.manifest import IDS_ONLY, read_manifest
-from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines, write_ids
+from bulkdel.testing import seed_files
+from tests.helpers import (
+    KEY,
+    MakeServed,
+    ThreadedServer,
+    check_report_dir,
+    hex_ids,
+    read_lines,
+    write_ids,
+)
 from tests.redis_server import RedisServer
 
 ENDPOINT = "https://ik.imagekit.io/fake"
@@ -65,37 +73,41 @@ async def test_every_batch_on_the_stream_has_its_records_in_redis(
 
 
 @pytest.mark.usefixtures("job_env")
-def test_a_selector_jobs_report_has_its_manifest_and_purge_follows_it(tmp_path: Path) -> None:
+def test_a_selector_jobs_report_has_its_manifest_and_purge_follows_it(
+    tmp_path: Path, make_served: MakeServed
+) -> None:
     """Fails before the fix: no manifest.jsonl, and purge had no URL to purge."""
     files = seed_files({"/a/": 120, "/b/": 30})
-    threaded = ThreadedServer(FakeImageKit(KEY, files=files))
-    with threaded as server:
-        url = ["--base-url", threaded.url, "--allow-insecure-http"]
-        assert cli.main(["job", "submit", "--path", "/a/", "--job", "s", "--yes", *url]) == 0
-        assert cli.main(["job", "worker", "--job", "s", *url]) == 0
-        report = tmp_path / "report"
-        assert cli.main(["job", "report", "s", "--report-dir", str(report)]) == 0
-        summary = check_report_dir(report)
-        manifest = list(read_manifest(report / "manifest.jsonl"))
-        assert summary["manifest"] == {"file": "manifest.jsonl", "records": 120, "note": None}
-        assert {r["fileId"] for r in manifest} == set(read_lines(report / "deleted.txt"))
-        assert all(r["filePath"].startswith("/a/") for r in manifest)
-        server.purge.pending_polls = 0
-        purge = ["purge", str(report), "--mode", "files", "--purge-limit", "200"]
-        assert cli.main([*purge, *url, "--url-endpoint", ENDPOINT]) == 0
-        purged = set(server.purge.purged)
+    threaded = make_served(files=files)
+    server = threaded.server
+    url = ["--base-url", threaded.url, "--allow-insecure-http"]
+    assert cli.main(["job", "submit", "--path", "/a/", "--job", "s", "--yes", *url]) == 0
+    assert cli.main(["job", "worker", "--job", "s", *url]) == 0
+    report = tmp_path / "report"
+    assert cli.main(["job", "report", "s", "--report-dir", str(report)]) == 0
+    summary = check_report_dir(report)
+    manifest = list(read_manifest(report / "manifest.jsonl"))
+    assert summary["manifest"] == {"file": "manifest.jsonl", "records": 120, "note": None}
+    assert {r["fileId"] for r in manifest} == set(read_lines(report / "deleted.txt"))
+    assert all(r["filePath"].startswith("/a/") for r in manifest)
+    server.purge.pending_polls = 0
+    purge = ["purge", str(report), "--mode", "files", "--purge-limit", "200"]
+    assert cli.main([*purge, *url, "--url-endpoint", ENDPOINT]) == 0
+    purged = set(server.purge.purged)
     assert purged == {r["url"] for r in manifest}
     assert len(purged) == 120
 
 
 @pytest.mark.usefixtures("job_env")
-def test_a_job_of_bare_ids_says_its_report_holds_ids_only(tmp_path: Path) -> None:
-    with ThreadedServer(FakeImageKit(KEY)) as threaded:
-        url = ["--base-url", threaded.url, "--allow-insecure-http"]
-        source = write_ids(tmp_path / "ids.txt", hex_ids(50))
-        assert cli.main(["job", "submit", str(source), "--job", "ids", *url]) == 0
-        assert cli.main(["job", "worker", "--job", "ids", *url]) == 0
-        report = tmp_path / "report"
-        assert cli.main(["job", "report", "ids", "--report-dir", str(report)]) == 0
+def test_a_job_of_bare_ids_says_its_report_holds_ids_only(
+    tmp_path: Path, served: ThreadedServer
+) -> None:
+    threaded = served.server
+    url = ["--base-url", threaded.url, "--allow-insecure-http"]
+    source = write_ids(tmp_path / "ids.txt", hex_ids(50))
+    assert cli.main(["job", "submit", str(source), "--job", "ids", *url]) == 0
+    assert cli.main(["job", "worker", "--job", "ids", *url]) == 0
+    report = tmp_path / "report"
+    assert cli.main(["job", "report", "ids", "--report-dir", str(report)]) == 0
     assert check_report_dir(report)["manifest"] == {"file": None, "records": 0, "note": IDS_ONLY}
     assert not (report / "manifest.jsonl").exists()

@@ -16,7 +16,7 @@ from bulkdel.jobs import BatchOutcome, Submitter, connect
 from bulkdel.jobs.packing import decode_result, pack_ids, result_fields, unpack_ids
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import SETTLE
-from tests.jobs_helpers import chunks, ids
+from tests.jobs.helpers import chunks, ids
 from tests.redis_server import RedisServer
 
 _ID_CHARS = "abcdefABCDEF0123456789_-xyz"

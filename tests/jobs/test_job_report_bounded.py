@@ -14,7 +14,7 @@ from bulkdel.jobs import Submitter, cancel_job, connect, job_report, job_status
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.models import INTERRUPTED_UNKNOWN
 from tests.helpers import check_report_dir, read_jsonl
-from tests.jobs_helpers import chunks, ids
+from tests.jobs.helpers import chunks, ids
 from tests.redis_server import RedisServer
 
 COUNT = 60_000

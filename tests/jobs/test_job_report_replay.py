@@ -16,7 +16,7 @@ from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import SETTLE
 from bulkdel.models import INTERRUPTED_UNKNOWN
 from tests.helpers import check_report_dir, read_jsonl, read_lines
-from tests.jobs_helpers import chunks, ids
+from tests.jobs.helpers import chunks, ids
 from tests.redis_server import RedisServer
 
 

@@ -23,7 +23,7 @@ from bulkdel.jobs import (
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import HEARTBEAT, SETTLE
 from bulkdel.models import Chunk
-from tests.jobs_helpers import StandIn, chunks, ids
+from tests.jobs.helpers import StandIn, chunks, ids
 from tests.redis_server import RedisServer
 
 

@@ -11,7 +11,7 @@ import redis as sync_redis
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job, status_of
+from tests.jobs.helpers import JobProcess, job_env, report_buckets, run_job, status_of
 from tests.redis_server import RedisServer
 
 
@@ -32,17 +32,17 @@ def _submitted(job: str, count: int, env: dict[str, str], tmp_path: Path) -> Non
 
 
 def test_a_worker_started_after_the_cancel_takes_nothing(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, served: ThreadedServer
 ) -> None:
     """Fails before the fix: the worker read the state and went on to take every batch."""
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        env = job_env(redis_server.url, server.url)
-        _submitted("late", 3_000, env, tmp_path)
-        assert run_job(["cancel", "late"], env).returncode == 0
-        code, err = _worker("late", "w1", env, tmp_path).finish()
-        assert code == 1, err
-        assert "cancelled" in err and "Traceback" not in err
-        assert server.deleted == set()
+    server = served.server
+    env = job_env(redis_server.url, server.url)
+    _submitted("late", 3_000, env, tmp_path)
+    assert run_job(["cancel", "late"], env).returncode == 0
+    code, err = _worker("late", "w1", env, tmp_path).finish()
+    assert code == 1, err
+    assert "cancelled" in err and "Traceback" not in err
+    assert server.deleted == set()
 
 
 def test_running_workers_take_nothing_after_the_cancel(

@@ -16,7 +16,7 @@ from bulkdel.jobs import PipelineProcessor, Submitter, Worker, connect
 from bulkdel.models import AbortReason, Settings
 from bulkdel.testing import FakeImageKit, Faults, seed_files
 from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines
-from tests.jobs_helpers import chunks
+from tests.jobs.helpers import chunks
 from tests.redis_server import RedisServer
 
 

@@ -18,7 +18,7 @@ from bulkdel.jobs.claim import Claims
 from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import CREATE, SETTLE, SUBMIT, TAKE, TAKEOVER
 from tests.fault_proxy import FaultProxy
-from tests.jobs_helpers import chunks, ids
+from tests.jobs.helpers import chunks, ids
 from tests.redis_server import RedisServer
 
 

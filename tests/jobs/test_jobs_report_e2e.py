@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import JobProcess, job_env, report_buckets, run_job
+from tests.jobs.helpers import JobProcess, job_env, report_buckets, run_job
 from tests.redis_server import RedisServer
 
 #: ids of the job

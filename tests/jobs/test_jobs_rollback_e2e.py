@@ -13,9 +13,8 @@ from pathlib import Path
 
 import redis as sync_redis
 
-from bulkdel.testing import FakeImageKit
-from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import (
+from tests.helpers import MakeServed, hex_ids, write_ids
+from tests.jobs.helpers import (
     JobProcess,
     job_env,
     report_buckets,
@@ -36,47 +35,49 @@ def _read(env: dict[str, str], job: str = "b") -> int:
     return int(status_of(job, env)["counts"]["read"])
 
 
-def test_redis_restored_from_an_older_snapshot(redis_server: RedisServer, tmp_path: Path) -> None:
+def test_redis_restored_from_an_older_snapshot(
+    redis_server: RedisServer, tmp_path: Path, make_served: MakeServed
+) -> None:
     """Fails before the fix: the submitter went on from its own position, so the batches
     committed after the snapshot were lost from Redis (read < 30,000, 'submit complete'),
     and ids the server deleted were in no bucket."""
-    with ThreadedServer(FakeImageKit(KEY, rate=400)) as server:
-        env = job_env(redis_server.url, server.url)
-        source = write_ids(tmp_path / "ids.txt", hex_ids(COUNT))
-        submit = JobProcess(
-            ["submit", str(source), "--job", "b", "--max-open", "20"], env, tmp_path / "s.log"
+    server = make_served(rate=400).server
+    env = job_env(redis_server.url, server.url)
+    source = write_ids(tmp_path / "ids.txt", hex_ids(COUNT))
+    submit = JobProcess(
+        ["submit", str(source), "--job", "b", "--max-open", "20"], env, tmp_path / "s.log"
+    )
+    wait_for_job("b", env)
+    workers = [
+        JobProcess(
+            ["worker", "--job", "b", "--name", name, "--allow-insecure-http", *_PACE],
+            env,
+            tmp_path / f"{name}.log",
         )
-        wait_for_job("b", env)
-        workers = [
-            JobProcess(
-                ["worker", "--job", "b", "--name", name, "--allow-insecure-http", *_PACE],
-                env,
-                tmp_path / f"{name}.log",
-            )
-            for name in ("w1", "w2")
-        ]
-        while _read(env) < 5_000:
-            time.sleep(0.05)
-        client = sync_redis.Redis.from_url(redis_server.url)
-        client.save()  # the older snapshot: dump.rdb
-        client.close()
-        snapshot = _read(env)
-        while _read(env) < snapshot + 5_000:
-            time.sleep(0.05)
-        redis_server.kill()
-        redis_server.start()  # loads the older dump.rdb
-        assert _read(env) < snapshot + 5_000
-        code, err = submit.finish(timeout=120)
-        assert code == 0 and "submit complete" in err, err
-        for worker in workers:
-            code, err = worker.finish(timeout=120)
-            assert code == 0, err
-        buckets = report_buckets("b", env, tmp_path / "report")
-        every = [i for ids in buckets.values() for i in ids]
-        assert sorted(every) == hex_ids(COUNT)
-        assert server.deleted == set(buckets["deleted"]) | set(buckets["missing"])
-        assert server.deleted == set(hex_ids(COUNT))
-        assert status_of("b", env)["finished"]
+        for name in ("w1", "w2")
+    ]
+    while _read(env) < 5_000:
+        time.sleep(0.05)
+    client = sync_redis.Redis.from_url(redis_server.url)
+    client.save()  # the older snapshot: dump.rdb
+    client.close()
+    snapshot = _read(env)
+    while _read(env) < snapshot + 5_000:
+        time.sleep(0.05)
+    redis_server.kill()
+    redis_server.start()  # loads the older dump.rdb
+    assert _read(env) < snapshot + 5_000
+    code, err = submit.finish(timeout=120)
+    assert code == 0 and "submit complete" in err, err
+    for worker in workers:
+        code, err = worker.finish(timeout=120)
+        assert code == 0, err
+    buckets = report_buckets("b", env, tmp_path / "report")
+    every = [i for ids in buckets.values() for i in ids]
+    assert sorted(every) == hex_ids(COUNT)
+    assert server.deleted == set(buckets["deleted"]) | set(buckets["missing"])
+    assert server.deleted == set(hex_ids(COUNT))
+    assert status_of("b", env)["finished"]
 
 
 def _until(done: Callable[[], bool], timeout: float = 60) -> None:
@@ -87,44 +88,44 @@ def _until(done: Callable[[], bool], timeout: float = 60) -> None:
 
 
 def test_redis_restored_after_the_submit_finished(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, make_served: MakeServed
 ) -> None:
     """Fails before the fix: the job went back to 'submitting' with no submitter and waited
     for good; nothing said why nor what to do (its report incomplete, without a word)."""
     every = hex_ids(3_000)
-    with ThreadedServer(FakeImageKit(KEY, existing=every)) as server:
-        env = job_env(redis_server.url, server.url)
-        source = write_ids(tmp_path / "ids.txt", every)
-        args = ["submit", str(source), "--job", "a", "--max-open", "10"]
-        submit = JobProcess(args, env, tmp_path / "s.log")
-        wait_for_job("a", env)
-        # No worker yet: the submitter waits at 10 open batches; Redis saves that state.
-        _until(lambda: _read(env, "a") >= 1_000)
-        client = sync_redis.Redis.from_url(redis_server.url)
-        client.save()
-        client.close()
-        worker_args = ["worker", "--job", "a", "--allow-insecure-http"]
-        first = JobProcess([*worker_args, "--name", "w1"], env, tmp_path / "w1.log")
-        code, err = submit.finish(timeout=120)
-        assert code == 0 and "submit complete" in err, err
-        code, err = first.finish(timeout=120)
-        assert code == 0, err
-        assert server.deleted == set(every)
-        redis_server.kill()
-        redis_server.start()  # back to 'submitting' at item 1,000: no submitter will come
-        assert status_of("a", env)["state"] == "submitting"
-        again = f"run `bulkdel job submit {source} --job a` again"
-        second = JobProcess([*worker_args, "--name", "w2"], env, tmp_path / "w2.log")
-        _until(lambda: again in second.log.read_text())
-        assert again in run_job(["status", "a"], env).stderr
-        report = run_job(["report", "a", "--report-dir", str(tmp_path / "mid")], env)
-        assert report.returncode == 1 and again in report.stderr
-        resubmit = run_job(args, env)
-        assert resubmit.returncode == 0 and "resumed after 1,000" in resubmit.stderr
-        code, err = second.finish(timeout=120)
-        assert code == 0, err
-        buckets = report_buckets("a", env, tmp_path / "report")
-        assert sorted(i for ids in buckets.values() for i in ids) == every
-        assert set(buckets["deleted"]) | set(buckets["missing"]) == set(every)
-        assert status_of("a", env)["finished"]
-        assert again not in run_job(["status", "a"], env).stderr
+    server = make_served(existing=every).server
+    env = job_env(redis_server.url, server.url)
+    source = write_ids(tmp_path / "ids.txt", every)
+    args = ["submit", str(source), "--job", "a", "--max-open", "10"]
+    submit = JobProcess(args, env, tmp_path / "s.log")
+    wait_for_job("a", env)
+    # No worker yet: the submitter waits at 10 open batches; Redis saves that state.
+    _until(lambda: _read(env, "a") >= 1_000)
+    client = sync_redis.Redis.from_url(redis_server.url)
+    client.save()
+    client.close()
+    worker_args = ["worker", "--job", "a", "--allow-insecure-http"]
+    first = JobProcess([*worker_args, "--name", "w1"], env, tmp_path / "w1.log")
+    code, err = submit.finish(timeout=120)
+    assert code == 0 and "submit complete" in err, err
+    code, err = first.finish(timeout=120)
+    assert code == 0, err
+    assert server.deleted == set(every)
+    redis_server.kill()
+    redis_server.start()  # back to 'submitting' at item 1,000: no submitter will come
+    assert status_of("a", env)["state"] == "submitting"
+    again = f"run `bulkdel job submit {source} --job a` again"
+    second = JobProcess([*worker_args, "--name", "w2"], env, tmp_path / "w2.log")
+    _until(lambda: again in second.log.read_text())
+    assert again in run_job(["status", "a"], env).stderr
+    report = run_job(["report", "a", "--report-dir", str(tmp_path / "mid")], env)
+    assert report.returncode == 1 and again in report.stderr
+    resubmit = run_job(args, env)
+    assert resubmit.returncode == 0 and "resumed after 1,000" in resubmit.stderr
+    code, err = second.finish(timeout=120)
+    assert code == 0, err
+    buckets = report_buckets("a", env, tmp_path / "report")
+    assert sorted(i for ids in buckets.values() for i in ids) == every
+    assert set(buckets["deleted"]) | set(buckets["missing"]) == set(every)
+    assert status_of("a", env)["finished"]
+    assert again not in run_job(["status", "a"], env).stderr

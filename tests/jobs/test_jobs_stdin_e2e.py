@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bulkdel.testing import FakeImageKit
-from tests.helpers import KEY, ThreadedServer, hex_ids, write_ids
-from tests.jobs_helpers import JobProcess, job_env, run_job, status_of, wait_for_job
+from tests.helpers import ThreadedServer, hex_ids, write_ids
+from tests.jobs.helpers import JobProcess, job_env, run_job, status_of, wait_for_job
 from tests.redis_server import RedisServer
 
 
@@ -31,31 +30,31 @@ def test_a_finished_stdin_job_refuses_other_ids(redis_server: RedisServer, tmp_p
 
 
 def test_a_killed_stdin_submit_resumes_only_the_same_ids(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, served: ThreadedServer
 ) -> None:
     """Fails before the fix: a second `submit -` with other ids resumed inside them, and
     the ids before its position were in no bucket."""
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        env = job_env(redis_server.url, server.url)
-        mine = write_ids(tmp_path / "mine.txt", hex_ids(5_000))
-        others = write_ids(tmp_path / "others.txt", hex_ids(5_000, 50_000))
-        args = ["submit", "-", "--job", "k", "--max-open", "10"]
-        first = JobProcess(args, env, tmp_path / "submit1.log", stdin=mine)
-        wait_for_job("k", env)
-        while int(status_of("k", env)["open_batches"]) < 10:
-            time.sleep(0.05)
-        first.kill()
-        code, err = JobProcess(args, env, tmp_path / "submit2.log", stdin=others).finish()
-        assert code == 2 and "other input" in err, err
-        assert status_of("k", env)["counts"]["read"] == 1_000
-        worker = JobProcess(
-            ["worker", "--job", "k", "--allow-insecure-http"], env, tmp_path / "worker.log"
-        )
-        code, err = JobProcess(args, env, tmp_path / "submit3.log", stdin=mine).finish()
-        assert code == 0 and "resumed after 1,000 input items" in err, err
-        code, err = worker.finish()
-        assert code == 0, err
-        assert server.deleted == set(hex_ids(5_000))
+    server = served.server
+    env = job_env(redis_server.url, server.url)
+    mine = write_ids(tmp_path / "mine.txt", hex_ids(5_000))
+    others = write_ids(tmp_path / "others.txt", hex_ids(5_000, 50_000))
+    args = ["submit", "-", "--job", "k", "--max-open", "10"]
+    first = JobProcess(args, env, tmp_path / "submit1.log", stdin=mine)
+    wait_for_job("k", env)
+    while int(status_of("k", env)["open_batches"]) < 10:
+        time.sleep(0.05)
+    first.kill()
+    code, err = JobProcess(args, env, tmp_path / "submit2.log", stdin=others).finish()
+    assert code == 2 and "other input" in err, err
+    assert status_of("k", env)["counts"]["read"] == 1_000
+    worker = JobProcess(
+        ["worker", "--job", "k", "--allow-insecure-http"], env, tmp_path / "worker.log"
+    )
+    code, err = JobProcess(args, env, tmp_path / "submit3.log", stdin=mine).finish()
+    assert code == 0 and "resumed after 1,000 input items" in err, err
+    code, err = worker.finish()
+    assert code == 0, err
+    assert server.deleted == set(hex_ids(5_000))
 
 
 def test_a_submit_that_waits_for_workers_says_so_once(

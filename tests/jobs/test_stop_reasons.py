@@ -10,7 +10,7 @@ from bulkdel.jobs.fleet import Fleet
 from bulkdel.jobs.processor import PipelineProcessor
 from bulkdel.jobs.worker import Worker
 from bulkdel.models import Abort, AbortReason, Settings
-from tests.jobs_helpers import StandIn
+from tests.jobs.helpers import StandIn
 
 SIGTERM = Abort(AbortReason.INTERRUPTED, "SIGTERM")
 

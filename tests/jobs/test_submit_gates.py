@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from bulkdel import cli
-from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, ThreadedServer, hex_ids
-from tests.jobs_helpers import job_env, run_job
+from bulkdel.testing import seed_files
+from tests.helpers import KEY, MakeServed, hex_ids
+from tests.jobs.helpers import job_env, run_job
 from tests.redis_server import RedisServer
 
 
@@ -76,6 +76,7 @@ def test_a_terminal_user_is_asked_before_a_selector_job(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     answer: str,
+    make_served: MakeServed,
 ) -> None:
     """A selector job on a terminal asks with ``delete``'s prompt; anything but yes: exit 2,
     nothing in Redis (fails before the change: submitted without a word)."""
@@ -84,17 +85,17 @@ def test_a_terminal_user_is_asked_before_a_selector_job(
     monkeypatch.setattr(sys, "stdin", _Tty(answer))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     files = seed_files({"/old/": 30})
-    with ThreadedServer(FakeImageKit(KEY, files=files)) as threaded:
-        url = ["--base-url", threaded.url, "--allow-insecure-http"]
-        code = cli.main(["job", "submit", "--job", "s", "--path", "/old/", *url])
-        err = capsys.readouterr().err
-        assert code == 2, err
-        assert "about to delete every file selected by" in err
-        assert f"from {threaded.url}. Type 'yes' to go on" in err
-        assert err.endswith("bulkdel: nothing deleted.\n")
+    threaded = make_served(files=files).server
+    url = ["--base-url", threaded.url, "--allow-insecure-http"]
+    code = cli.main(["job", "submit", "--job", "s", "--path", "/old/", *url])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "about to delete every file selected by" in err
+    assert f"from {threaded.url}. Type 'yes' to go on" in err
+    assert err.endswith("bulkdel: nothing deleted.\n")
     assert _keys(redis_server) == 0
     monkeypatch.setattr(sys, "stdin", _Tty("yes\n"))
-    with ThreadedServer(FakeImageKit(KEY, files=files)) as threaded:
-        url = ["--base-url", threaded.url, "--allow-insecure-http"]
-        assert cli.main(["job", "submit", "--job", "s", "--path", "/old/", *url]) == 0
+    threaded = make_served(files=files).server
+    url = ["--base-url", threaded.url, "--allow-insecure-http"]
+    assert cli.main(["job", "submit", "--job", "s", "--path", "/old/", *url]) == 0
     assert _keys(redis_server) > 0

@@ -15,9 +15,8 @@ from bulkdel.engine.sources import iterable_chunks
 from bulkdel.jobs import Submitter, connect, job_status
 from bulkdel.jobs.redis_keys import JobKeys
 from bulkdel.models import Chunk
-from bulkdel.testing import FakeImageKit
-from tests.helpers import KEY
-from tests.jobs_helpers import ids
+from tests.helpers import KEY, MakeFake
+from tests.jobs.helpers import ids
 from tests.redis_server import RedisServer
 
 
@@ -64,15 +63,15 @@ class _Seen:
 
 
 async def test_an_id_goes_through_the_same_ingest_in_delete_and_submit(
-    redis: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    redis: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_fake: MakeFake
 ) -> None:
     """Fails before the fix: the submitter had a validate/dedupe/batch loop of its own."""
     good = ids(2600)
     values = [*good[:1500], "not an id", *good[:40], "x", *good[1500:], "short", *good[7:9]]
     seen = _Seen(monkeypatch)
-    async with FakeImageKit(KEY) as server:
-        settings = Settings(base_url=server.url, dry_run=True, batch_size=30)
-        report = await BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "r").run(values)
+    server = await make_fake()
+    settings = Settings(base_url=server.url, dry_run=True, batch_size=30)
+    report = await BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "r").run(values)
     by_delete = seen.take()
     assert by_delete[0] and by_delete[1]
     result = await Submitter(redis, "same", batch_size=30).submit(iterable_chunks(values), "fp")

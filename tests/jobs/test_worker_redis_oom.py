@@ -7,7 +7,7 @@ import pytest
 
 from bulkdel.errors import RedisError
 from bulkdel.jobs import JobKeys, Submitter, Worker, connect
-from tests.jobs_helpers import StandIn, chunks, ids
+from tests.jobs.helpers import StandIn, chunks, ids
 from tests.redis_server import RedisServer
 
 

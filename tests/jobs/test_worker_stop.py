@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines
+from bulkdel.testing import Faults
+from tests.helpers import KEY, MakeServed, ThreadedServer, check_report_dir, hex_ids, read_lines
 from tests.redis_server import RedisServer
 
 JOB = "stop207"
@@ -58,7 +58,7 @@ def _settled(env: dict[str, str], name: str) -> int:
 
 
 def test_sigterm_finishes_begun_batches_and_gives_back_unsent_ones(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, make_served: MakeServed
 ) -> None:
     """With 207 errors that go away on a re-send, a SIGTERM'd worker settles every batch it
     had begun (its 207 re-sends done) and gives back the rest unsent; another worker
@@ -67,64 +67,64 @@ def test_sigterm_finishes_begun_batches_and_gives_back_unsent_ones(
     re-sends and gave back half-deleted batches)."""
     ids = hex_ids(4_000)
     faults = Faults(seed=7, transient_207=0.05)
-    with ThreadedServer(FakeImageKit(KEY, faults=faults)) as server:
-        env = _env(redis_server, server.url)
-        source = tmp_path / "ids.txt"
-        source.write_text("\n".join(ids) + "\n")
-        done = _bulkdel(env, "submit", str(source), "--job", JOB)
-        assert done.returncode == 0, done.stderr
-        first = _worker(env, "w1", tmp_path / "w1.log", "--rate", "4", "--concurrency", "4")
-        deadline = time.monotonic() + 60
-        while _settled(env, "w1") < 1:
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.05)
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=60) == 1, (tmp_path / "w1.log").read_text()
-        second = _worker(env, "w2", tmp_path / "w2.log")
-        assert second.wait(timeout=120) == 0, (tmp_path / "w2.log").read_text()
-        report_dir = tmp_path / "report"
-        done = _bulkdel(env, "report", "--job", JOB, "--report-dir", str(report_dir))
-        assert done.returncode == 0, done.stderr
-        summary = check_report_dir(report_dir)
-        deleted = set(read_lines(report_dir / "deleted.txt"))
-        assert summary["complete"] and server.stats.by_status[207] > 0
-        assert read_lines(report_dir / "missing_after_retry.txt") == []
-        assert deleted == server.deleted == set(ids)
+    server = make_served(faults=faults).server
+    env = _env(redis_server, server.url)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    done = _bulkdel(env, "submit", str(source), "--job", JOB)
+    assert done.returncode == 0, done.stderr
+    first = _worker(env, "w1", tmp_path / "w1.log", "--rate", "4", "--concurrency", "4")
+    deadline = time.monotonic() + 60
+    while _settled(env, "w1") < 1:
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 1, (tmp_path / "w1.log").read_text()
+    second = _worker(env, "w2", tmp_path / "w2.log")
+    assert second.wait(timeout=120) == 0, (tmp_path / "w2.log").read_text()
+    report_dir = tmp_path / "report"
+    done = _bulkdel(env, "report", "--job", JOB, "--report-dir", str(report_dir))
+    assert done.returncode == 0, done.stderr
+    summary = check_report_dir(report_dir)
+    deleted = set(read_lines(report_dir / "deleted.txt"))
+    assert summary["complete"] and server.stats.by_status[207] > 0
+    assert read_lines(report_dir / "missing_after_retry.txt") == []
+    assert deleted == server.deleted == set(ids)
 
 
 def test_redis_restarted_empty_leaves_the_workers_record_on_its_host(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, served: ThreadedServer
 ) -> None:
     """Redis restarted without persistence while a worker deletes: the worker exits 3
     naming its record directory, and every id the server deleted is on record there, as
     deleted or as "outcome unknown" for a request cut off (fails before the fix: the worker
     kept no record of its own, and those deletions were on record nowhere)."""
     ids = hex_ids(3_000)
-    with ThreadedServer(FakeImageKit(KEY)) as server:
-        env = _env(redis_server, server.url)
-        source = tmp_path / "ids.txt"
-        source.write_text("\n".join(ids) + "\n")
-        done = _bulkdel(env, "submit", str(source), "--job", JOB)
-        assert done.returncode == 0, done.stderr
-        record = tmp_path / "record"
-        log = tmp_path / "w1.log"
-        worker = _worker(env, "w1", log, "--rate", "5", "--record-dir", str(record))
-        deadline = time.monotonic() + 60
-        while _settled(env, "w1") < 2:
-            assert time.monotonic() < deadline and worker.poll() is None
-            time.sleep(0.05)
-        redis_server.stop()
-        redis_server.start()  # empty: the job is gone
-        assert worker.wait(timeout=120) == 3
-        err = log.read_text()
-        assert "not in Redis" in err and str(record) in err and "Traceback" not in err
-        deleted = set(read_lines(record / "deleted.txt"))
-        unknown = {
-            json.loads(line)["fileId"]
-            for line in read_lines(record / "failed.jsonl")
-            if "outcome unknown" in line
-        }
-        assert server.deleted and server.deleted <= deleted | unknown
-        assert deleted <= server.deleted
-        summary = json.loads((record / "summary.json").read_text())
-        assert summary["counts"]["deleted"] == len(deleted)
+    server = served.server
+    env = _env(redis_server, server.url)
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    done = _bulkdel(env, "submit", str(source), "--job", JOB)
+    assert done.returncode == 0, done.stderr
+    record = tmp_path / "record"
+    log = tmp_path / "w1.log"
+    worker = _worker(env, "w1", log, "--rate", "5", "--record-dir", str(record))
+    deadline = time.monotonic() + 60
+    while _settled(env, "w1") < 2:
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.05)
+    redis_server.stop()
+    redis_server.start()  # empty: the job is gone
+    assert worker.wait(timeout=120) == 3
+    err = log.read_text()
+    assert "not in Redis" in err and str(record) in err and "Traceback" not in err
+    deleted = set(read_lines(record / "deleted.txt"))
+    unknown = {
+        json.loads(line)["fileId"]
+        for line in read_lines(record / "failed.jsonl")
+        if "outcome unknown" in line
+    }
+    assert server.deleted and server.deleted <= deleted | unknown
+    assert deleted <= server.deleted
+    summary = json.loads((record / "summary.json").read_text())
+    assert summary["counts"]["deleted"] == len(deleted)

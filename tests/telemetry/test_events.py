@@ -11,8 +11,8 @@ import bulkdel
 from bulkdel.budget import LocalBudget
 from bulkdel.models import Kind, Outcome
 from bulkdel.telemetry import BatchDone, Progress, RunEvents
-from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, VirtualClock, hex_ids
+from bulkdel.testing import Faults
+from tests.helpers import KEY, MakeFake, VirtualClock, hex_ids
 
 
 class SlowSender:
@@ -84,14 +84,16 @@ def test_every_must_be_positive() -> None:
         RunEvents(every=0)
 
 
-async def test_logging_gets_structured_records(caplog: pytest.LogCaptureFixture) -> None:
+async def test_logging_gets_structured_records(
+    caplog: pytest.LogCaptureFixture, make_fake: MakeFake
+) -> None:
     """With ``bulkdel.run`` at DEBUG, a run logs its start, each batch and its end, with the
     figures as ``extra`` fields; nothing is printed."""
     caplog.set_level(logging.DEBUG, logger="bulkdel.run")
-    async with FakeImageKit(KEY, existing=hex_ids(250), faults=Faults()) as server:
-        report = await bulkdel.delete_files(
-            hex_ids(300), private_key=KEY, base_url=server.url, budget=LocalBudget()
-        )
+    server = await make_fake(existing=hex_ids(250), faults=Faults())
+    report = await bulkdel.delete_files(
+        hex_ids(300), private_key=KEY, base_url=server.url, budget=LocalBudget()
+    )
     records = [r for r in caplog.records if r.name == "bulkdel.run"]
     kinds = [getattr(r, "bulkdel_event", None) for r in records]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"

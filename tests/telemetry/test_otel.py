@@ -20,7 +20,7 @@ from bulkdel.budget import LocalBudget
 from bulkdel.telemetry import Attempt, BatchTally, RunObserver, RunView
 from bulkdel.telemetry.stats import pace_of
 from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, hex_ids
+from tests.helpers import KEY, MakeFake, hex_ids
 
 PERMANENT = frozenset(hex_ids(3, start=10))
 
@@ -207,19 +207,21 @@ def test_error_types_are_few_and_named() -> None:
     assert error_type(Outcome(Kind.TRANSIENT, None, message="odd")) == "_OTHER"
 
 
-async def test_logging_and_spans_together(providers: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_logging_and_spans_together(
+    providers: Any, caplog: pytest.LogCaptureFixture, make_fake: MakeFake
+) -> None:
     """A batch carrying a span is still logged (the span is not a log field)."""
     meter_provider, tracer_provider, _, exporter = providers
     caplog.set_level("DEBUG", logger="bulkdel.run")
-    async with FakeImageKit(KEY) as server:
-        report = await bulkdel.delete_files(
-            hex_ids(300),
-            private_key=KEY,
-            base_url=server.url,
-            budget=LocalBudget(),
-            meter_provider=meter_provider,
-            tracer_provider=tracer_provider,
-        )
+    server = await make_fake()
+    report = await bulkdel.delete_files(
+        hex_ids(300),
+        private_key=KEY,
+        base_url=server.url,
+        budget=LocalBudget(),
+        meter_provider=meter_provider,
+        tracer_provider=tracer_provider,
+    )
     assert report.counts.deleted == 300
     logged = [r for r in caplog.records if getattr(r, "bulkdel_event", "") == "batch"]
     assert len(logged) == 3 and "handle" not in logged[0].bulkdel_batch

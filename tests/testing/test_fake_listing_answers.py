@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bulkdel.testing import FakeFile, FakeImageKit, Faults
-from tests.helpers import KEY
+from tests.helpers import KEY, MakeFake
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -31,14 +31,14 @@ async def get(server: FakeImageKit, headers: dict[str, str] | None = None, **que
         return answer.status, await answer.json()
 
 
-async def test_sorts_by_name_size_and_time() -> None:
+async def test_sorts_by_name_size_and_time(make_fake: MakeFake) -> None:
     """Every ImageKit sort orders the files as it says, naive times included as UTC."""
-    async with FakeImageKit(KEY, files=FILES) as server:
-        orders = {}
-        for sort in ("ASC_CREATED", "DESC_CREATED", "ASC_NAME", "DESC_NAME", "ASC_SIZE"):
-            status, files = await get(server, sort=sort)
-            assert status == 200, files
-            orders[sort] = [f["name"] for f in files]
+    server = await make_fake(files=FILES)
+    orders = {}
+    for sort in ("ASC_CREATED", "DESC_CREATED", "ASC_NAME", "DESC_NAME", "ASC_SIZE"):
+        status, files = await get(server, sort=sort)
+        assert status == 200, files
+        orders[sort] = [f["name"] for f in files]
     assert orders == {
         "ASC_CREATED": ["b.jpg", "c.jpg", "a.jpg"],
         "DESC_CREATED": ["a.jpg", "c.jpg", "b.jpg"],
@@ -48,11 +48,11 @@ async def test_sorts_by_name_size_and_time() -> None:
     }
 
 
-async def test_folders_are_not_listed_and_paging_is_bounded() -> None:
+async def test_folders_are_not_listed_and_paging_is_bounded(make_fake: MakeFake) -> None:
     """type=folder lists nothing (the fake holds files only); skip and limit page."""
-    async with FakeImageKit(KEY, files=FILES) as server:
-        assert await get(server, type="folder") == (200, [])
-        status, files = await get(server, skip="1", limit="1")
+    server = await make_fake(files=FILES)
+    assert await get(server, type="folder") == (200, [])
+    status, files = await get(server, skip="1", limit="1")
     assert status == 200
     assert [f["name"] for f in files] == ["c.jpg"]
 
@@ -78,22 +78,22 @@ async def test_folders_are_not_listed_and_paging_is_bounded() -> None:
     ],
 )
 async def test_malformed_queries_are_400_with_a_message(
-    query: dict[str, str], message: str
+    query: dict[str, str], message: str, make_fake: MakeFake
 ) -> None:
     """A query the fake cannot read is a 400 whose message says what is wrong."""
-    async with FakeImageKit(KEY, files=FILES) as server:
-        status, body = await get(server, **query)
+    server = await make_fake(files=FILES)
+    status, body = await get(server, **query)
     assert status == 400
     assert body["message"].startswith(message), body
 
 
-async def test_listing_checks_the_key_and_injects_faults() -> None:
+async def test_listing_checks_the_key_and_injects_faults(make_fake: MakeFake) -> None:
     """No key is 401; with latency and a 5xx rate of 1, listing answers 503 after waiting."""
     faults = Faults(latency=0.01, error_5xx=1.0)
-    async with FakeImageKit(KEY, files=FILES, faults=faults) as server:
-        assert (await get(server, headers={"X-Other": "1"}))[0] == 401
-        status, body = await get(server)
-        assert server.stats.faults["error_5xx"] == 1
-        assert server.stats.list_requests == 2
+    server = await make_fake(files=FILES, faults=faults)
+    assert (await get(server, headers={"X-Other": "1"}))[0] == 401
+    status, body = await get(server)
+    assert server.stats.faults["error_5xx"] == 1
+    assert server.stats.list_requests == 2
     assert status == 503
     assert body["message"] == "Service temporarily unavailable."

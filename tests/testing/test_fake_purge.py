@@ -14,7 +14,7 @@ from bulkdel.imagekit import ListingClient
 from bulkdel.testing import FakeImageKit
 from bulkdel.testing.cli import add_arguments, server_from_args
 from bulkdel.testing.fake_purge import wildcard_allowed
-from tests.helpers import KEY, hex_ids
+from tests.helpers import KEY, MakeFake, hex_ids
 
 ENDPOINT = "https://ik.imagekit.io/fake"
 
@@ -28,20 +28,19 @@ async def call(server: FakeImageKit, method: str, path: str, **options: Any) -> 
     return answer[0], json.loads(answer[1])
 
 
-async def test_purge_then_poll_until_completed() -> None:
+async def test_purge_then_poll_until_completed(fake_server: FakeImageKit) -> None:
     """201 with a requestId; Pending for the first poll, then Completed; the URL recorded."""
-    async with FakeImageKit(KEY) as server:
-        status, body = await call(
-            server, "POST", "/v1/files/purge", json={"url": ENDPOINT + "/a/b/*"}
-        )
-        assert status == 201
-        request_id = body["requestId"]
-        path = f"/v1/files/purge/{request_id}"
-        assert await call(server, "GET", path) == (200, {"status": "Pending"})
-        assert await call(server, "GET", path) == (200, {"status": "Completed"})
-        assert (await call(server, "GET", "/v1/files/purge/nope"))[0] == 400
-        assert server.purge.purged == [ENDPOINT + "/a/b/*"]
-        assert server.purge.status_requests == 3
+    status, body = await call(
+        fake_server, "POST", "/v1/files/purge", json={"url": ENDPOINT + "/a/b/*"}
+    )
+    assert status == 201
+    request_id = body["requestId"]
+    path = f"/v1/files/purge/{request_id}"
+    assert await call(fake_server, "GET", path) == (200, {"status": "Pending"})
+    assert await call(fake_server, "GET", path) == (200, {"status": "Completed"})
+    assert (await call(fake_server, "GET", "/v1/files/purge/nope"))[0] == 400
+    assert fake_server.purge.purged == [ENDPOINT + "/a/b/*"]
+    assert fake_server.purge.status_requests == 3
 
 
 @pytest.mark.parametrize(
@@ -61,10 +60,10 @@ async def test_purge_then_poll_until_completed() -> None:
         (42, False),
     ],
 )
-async def test_purge_url_rules(url: object, accepted: bool) -> None:
+async def test_purge_url_rules(url: object, accepted: bool, make_fake: MakeFake) -> None:
     """The wildcard rule: two levels, or 15 characters, or a file name; at the end only."""
-    async with FakeImageKit(KEY) as server:
-        status, body = await call(server, "POST", "/v1/files/purge", json={"url": url})
+    server = await make_fake()
+    status, body = await call(server, "POST", "/v1/files/purge", json={"url": url})
     assert (status == 201) is accepted, body
     if not accepted:
         assert set(body) == {"message", "help"}

@@ -1,15 +1,25 @@
-"""``bulkdel fake-server`` options: parsing and the server they build."""
+"""``bulkdel fake-server``: its options, the server they build, and the command serving until
+a signal stops it."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import os
+import re
+import signal
+import sys
 from pathlib import Path
 
 import pytest
 
+from bulkdel.imagekit import DeleteClient
+from bulkdel.models import Kind, Outcome
 from bulkdel.testing import RateWindow
 from bulkdel.testing.cli import add_arguments, server_from_args
 from tests.helpers import hex_ids
+from tests.testing.fake_http import ids
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -80,3 +90,65 @@ def test_a_malformed_seed_folder_is_a_usage_error(
     assert f"--seed-folder takes /FOLDER/=N like /tmp/=5000, got {value!r}" in (
         capsys.readouterr().err
     )
+
+
+# --- command line --------------------------------------------------------------------------
+
+
+def test_server_from_args_reads_every_option(tmp_path: Path) -> None:
+    """The fake-server options build the server they describe."""
+    existing = tmp_path / "ids.txt"
+    existing.write_text("a1\n\n  b2  \n", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--private-key", "k1", "--existing", str(existing), "--rate", "5",
+            "--window", "100/15", "--seed", "9", "--error-5xx", "0.1",
+            "--permanent-error", "a1", "--slow-seconds", "2",
+        ]
+    )  # fmt: skip
+    server = server_from_args(args)
+    assert server.existing == {"a1", "b2"}
+    assert server.faults.seed == 9
+    assert server.faults.error_5xx == 0.1
+    assert server.faults.permanent_errors == frozenset({"a1"})
+    assert server.faults.slow_seconds == 2.0
+    assert server._expected_auth == "Basic " + base64.b64encode(b"k1:").decode()
+
+
+def test_bad_window_option_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """--window that is not LIMIT/SECONDS is a usage error naming the value."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--window", "fast"])
+    assert "'fast'" in capsys.readouterr().err
+
+
+async def test_fake_server_command_serves_and_stops_on_sigterm() -> None:
+    """`python -m bulkdel fake-server --port 0` prints its URL, answers, exits 0 on SIGTERM."""
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bulkdel", "fake-server", "--port", "0", "--private-key", "k",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        match = re.fullmatch(r"fake ImageKit listening on (http://127\.0\.0\.1:(\d+))\n", line)
+        assert match, line
+        assert int(match.group(2)) > 0
+        async with DeleteClient("k", base_url=match.group(1)) as client:
+            outcome = await client.delete_batch(ids(2))
+        assert outcome == Outcome(Kind.SUCCESS, 200, deleted=tuple(ids(2)))
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert "'200': 1" in err.decode()

@@ -22,6 +22,8 @@ from bulkdel.record.journal.journal import Journal, fingerprint
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,
+    MakeFake,
+    MakeServed,
     ThreadedServer,
     check_ground_truth,
     check_report_dir,
@@ -70,27 +72,29 @@ def wait_for(condition: object, limit: float = 60) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_resume_after_a_kill_completes_the_job(tmp_path: Path, sig: signal.Signals) -> None:
+def test_resume_after_a_kill_completes_the_job(
+    tmp_path: Path, sig: signal.Signals, make_served: MakeServed
+) -> None:
     """Killed mid-run (SIGKILL, or SIGINT with exit 130), the same command with the same
     journal finishes the job; the final report covers every id and agrees with the server."""
     ids = hex_ids(12_000)
     source = write_ids(tmp_path / "ids.txt", ids)
     existing = [i for n, i in enumerate(ids) if n % 10]  # every 10th is missing
-    threaded = ThreadedServer(FakeImageKit(KEY, existing=existing, rate=40))
-    with threaded as server:
-        first = start_cli(source, threaded.url, tmp_path, "r1")
-        wait_for(lambda: server.stats.ids_deleted >= 2000)
-        first.send_signal(sig)
-        first.communicate(timeout=60)
-        if sig == signal.SIGINT:
-            assert first.returncode == 130
-            summary = check_report_dir(tmp_path / "r1")
-            assert summary["counts"]["not_attempted"] > 0
-        else:
-            assert first.returncode == -signal.SIGKILL
-        deleted_before = len(server.deleted)
-        second = start_cli(source, threaded.url, tmp_path, "r2")
-        _, stderr = second.communicate(timeout=120)
+    threaded = make_served(existing=existing, rate=40)
+    server = threaded.server
+    first = start_cli(source, threaded.url, tmp_path, "r1")
+    wait_for(lambda: server.stats.ids_deleted >= 2000)
+    first.send_signal(sig)
+    first.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert first.returncode == 130
+        summary = check_report_dir(tmp_path / "r1")
+        assert summary["counts"]["not_attempted"] > 0
+    else:
+        assert first.returncode == -signal.SIGKILL
+    deleted_before = len(server.deleted)
+    second = start_cli(source, threaded.url, tmp_path, "r2")
+    _, stderr = second.communicate(timeout=120)
     assert second.returncode == 0, stderr
     summary = check_report_dir(tmp_path / "r2")
     check_ground_truth(tmp_path / "r2", server)
@@ -140,6 +144,7 @@ async def test_a_resumed_run_sends_no_settled_id(tmp_path: Path) -> None:
 
 async def test_ids_left_in_flight_and_then_missing_were_deleted_by_the_earlier_run(
     tmp_path: Path,
+    make_fake: MakeFake,
 ) -> None:
     """An id the journal holds in flight that the server no longer knows is reported missing
     after retry: the earlier run most likely deleted it."""
@@ -149,31 +154,29 @@ async def test_ids_left_in_flight_and_then_missing_were_deleted_by_the_earlier_r
     journal.not_attempted(ids)
     await journal.mark_in_flight(ids[:10])
     await journal.close()
-    async with FakeImageKit(KEY, existing=ids[10:]) as server:
-        settings = Settings(base_url="http://127.0.0.1:1", **FAST)  # type: ignore[arg-type]
-        client = DeleteClient(KEY, base_url=server.url)
-        deleter = BulkDeleter(
-            settings=settings, sender=client, report_dir=tmp_path / "r", journal=path
-        )
-        report = await deleter.run(ids)
-        await client.close()
+    server = await make_fake(existing=ids[10:])
+    settings = Settings(base_url="http://127.0.0.1:1", **FAST)  # type: ignore[arg-type]
+    client = DeleteClient(KEY, base_url=server.url)
+    deleter = BulkDeleter(settings=settings, sender=client, report_dir=tmp_path / "r", journal=path)
+    report = await deleter.run(ids)
+    await client.close()
     assert report.counts.deleted == 40
     assert set(read_lines(tmp_path / "r" / "missing_after_retry.txt")) == set(ids[:10])
     assert report.resumed is not None and report.resumed.in_flight_earlier == 10
 
 
-def test_a_journal_of_another_input_is_refused(tmp_path: Path) -> None:
+def test_a_journal_of_another_input_is_refused(tmp_path: Path, served: ThreadedServer) -> None:
     """Resuming with a journal written for other input exits 2 and says why."""
     first = write_ids(tmp_path / "a.txt", hex_ids(10))
     other = write_ids(tmp_path / "b.txt", hex_ids(10, start=100))
-    threaded = ThreadedServer(FakeImageKit(KEY))
-    with threaded as server:
-        common = ["--base-url", threaded.url, "--journal", str(tmp_path / "j")]
-        ok = run_cli(["delete", str(first), *common, "--report-dir", str(tmp_path / "r1")])
-        assert ok.returncode == 0, ok.stderr
-        deletes = server.stats.requests - server.stats.list_requests
-        refused = run_cli(["delete", str(other), *common, "--report-dir", str(tmp_path / "r2")])
-        assert server.stats.requests - server.stats.list_requests == deletes  # none sent
+    threaded = served
+    server = threaded.server
+    common = ["--base-url", threaded.url, "--journal", str(tmp_path / "j")]
+    ok = run_cli(["delete", str(first), *common, "--report-dir", str(tmp_path / "r1")])
+    assert ok.returncode == 0, ok.stderr
+    deletes = server.stats.requests - server.stats.list_requests
+    refused = run_cli(["delete", str(other), *common, "--report-dir", str(tmp_path / "r2")])
+    assert server.stats.requests - server.stats.list_requests == deletes  # none sent
     assert refused.returncode == 2
     assert "belongs to another job" in refused.stderr
     assert "a.txt" in refused.stderr and "b.txt" in refused.stderr

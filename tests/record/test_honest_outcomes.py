@@ -15,8 +15,7 @@ from bulkdel.record.ledger import Counts, RequestStats
 from bulkdel.record.report import Report, format_text
 from bulkdel.record.verdict import is_complete
 from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, hex_ids
-from tests.test_preflight import closed_port
+from tests.helpers import KEY, MakeFake, closed_port, hex_ids
 
 
 def test_the_one_rule_for_complete() -> None:
@@ -43,13 +42,13 @@ async def test_a_run_that_never_connects_is_not_complete() -> None:
     assert format_text(report).startswith("bulkdel: NO CONNECTION — none of ")
 
 
-async def test_a_server_answering_5xx_to_everything_is_not_complete() -> None:
+async def test_a_server_answering_5xx_to_everything_is_not_complete(make_fake: MakeFake) -> None:
     """Every attempt gets a 500: the server never answered usefully; not complete."""
     faults = Faults(seed=1, error_5xx=1.0)
-    async with FakeImageKit(KEY, faults=faults) as server:
-        settings = Settings(base_url=server.url, max_attempts=3, backoff_base=0.0, backoff_max=0.0)
-        report = await BulkDeleter(KEY, settings=settings).run(hex_ids(3))
-        assert server.deleted == set()
+    server = await make_fake(faults=faults)
+    settings = Settings(base_url=server.url, max_attempts=3, backoff_base=0.0, backoff_max=0.0)
+    report = await BulkDeleter(KEY, settings=settings).run(hex_ids(3))
+    assert server.deleted == set()
     assert report.counts.failed == 3
     assert not report.complete
     assert report.abort is not None and report.abort.reason is AbortReason.UNREACHABLE
@@ -57,13 +56,13 @@ async def test_a_server_answering_5xx_to_everything_is_not_complete() -> None:
     assert "bulkdel: INCOMPLETE — aborted: unreachable: " in format_text(report)
 
 
-async def test_one_good_answer_is_enough_to_be_reachable() -> None:
+async def test_one_good_answer_is_enough_to_be_reachable(make_fake: MakeFake) -> None:
     """A 500 now and then is a failure to count, not an unreachable server."""
-    async with FakeImageKit(KEY, faults=Faults(seed=3, error_5xx=0.3)) as server:
-        settings = Settings(
-            base_url=server.url, batch_size=1, max_attempts=6, backoff_base=0.0, backoff_max=0.0
-        )
-        report = await BulkDeleter(KEY, settings=settings).run(hex_ids(10))
+    server = await make_fake(faults=Faults(seed=3, error_5xx=0.3))
+    settings = Settings(
+        base_url=server.url, batch_size=1, max_attempts=6, backoff_base=0.0, backoff_max=0.0
+    )
+    report = await BulkDeleter(KEY, settings=settings).run(hex_ids(10))
     assert report.abort is None and report.complete
     assert report.counts.deleted == len(server.deleted) == 10
 
@@ -138,17 +137,18 @@ ONE_ID = "5f2b7c0123456789abcdef01"
 
 
 @pytest.mark.parametrize("source", [ONE_ID, ONE_ID.encode()])
-async def test_one_id_as_a_string_is_refused_not_iterated(source: str | bytes) -> None:
+async def test_one_id_as_a_string_is_refused_not_iterated(
+    source: str | bytes, fake_server: FakeImageKit
+) -> None:
     """delete_files("5f2b...") would send 24 one-character ids: refused, naming ``ids``,
     before anything is sent."""
-    async with FakeImageKit(KEY) as server:
-        with pytest.raises(UsageError, match=r"^ids is a (str|bytes), not a collection") as info:
-            await delete_files(source, private_key=KEY, base_url=server.url)  # type: ignore[arg-type]
-        assert info.value.parameter == "ids"
-        with pytest.raises(UsageError) as info:
-            await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(source)  # type: ignore[arg-type]
-        assert info.value.parameter == "ids"
-        with pytest.raises(UsageError, match=r"^file_ids is a (str|bytes)") as info:
-            await delete_batch(source, private_key=KEY, base_url=server.url)  # type: ignore[arg-type]
-        assert info.value.parameter == "file_ids"
-        assert server.stats.requests == 0
+    with pytest.raises(UsageError, match=r"^ids is a (str|bytes), not a collection") as info:
+        await delete_files(source, private_key=KEY, base_url=fake_server.url)  # type: ignore[arg-type]
+    assert info.value.parameter == "ids"
+    with pytest.raises(UsageError) as info:
+        await BulkDeleter(KEY, settings=Settings(base_url=fake_server.url)).run(source)  # type: ignore[arg-type]
+    assert info.value.parameter == "ids"
+    with pytest.raises(UsageError, match=r"^file_ids is a (str|bytes)") as info:
+        await delete_batch(source, private_key=KEY, base_url=fake_server.url)  # type: ignore[arg-type]
+    assert info.value.parameter == "file_ids"
+    assert fake_server.stats.requests == 0

@@ -1,4 +1,5 @@
-"""Helpers of the distributed-job tests: a Redis client per test and a stand-in processor."""
+"""Helpers of the distributed-job tests: a stand-in processor, ids and chunks, and the
+``bulkdel job`` subprocesses (one in the background, one to its end)."""
 
 from __future__ import annotations
 

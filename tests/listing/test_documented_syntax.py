@@ -23,8 +23,7 @@ from bulkdel.models import AbortReason, Settings
 from bulkdel.record.report import format_text
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query
-from tests.helpers import KEY
-from tests.test_preflight import closed_port
+from tests.helpers import KEY, MakeFake, closed_port
 
 NOW = dt.datetime(2026, 8, 31, 12, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -99,89 +98,87 @@ async def test_fake_answers_imagekits_400_shape() -> None:
     assert b'"message": "Invalid date' in body and b'"help": ' in body
 
 
-async def test_every_query_the_pager_sends_is_documented() -> None:
+async def test_every_query_the_pager_sends_is_documented(make_fake: MakeFake) -> None:
     """Listing with every selector, across seconds and a tie group, sends nothing the fake
     refuses; each query has type = "file" and second-precision literals only."""
     files = seed_files({"/a/": 1500, "/a/b/": 500}, start=T0, step=dt.timedelta(milliseconds=1))
     files = [FakeFile(f.file_id, f.file_path, f.created_at, f.size, ("x",)) for f in files]
     queries: list[str] = []
-    async with FakeImageKit(KEY, files=files) as server:
-        original = server._answer_list
+    server = await make_fake(files=files)
+    original = server._answer_list
 
-        async def spy(request: web.Request) -> web.StreamResponse:
-            queries.append(request.query["searchQuery"])
-            return await original(request)
+    async def spy(request: web.Request) -> web.StreamResponse:
+        queries.append(request.query["searchQuery"])
+        return await original(request)
 
-        server._answer_list = spy  # type: ignore[method-assign]
-        selection = Selection(path="/a/", recursive=True, older_than="1d", tags=("x",))
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
-        seen = [
-            e["fileId"] async for page in listing.entries(StandaloneHost(Settings())) for e in page
-        ]
-        await listing.close()
+    server._answer_list = spy  # type: ignore[method-assign]
+    selection = Selection(path="/a/", recursive=True, older_than="1d", tags=("x",))
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
+    seen = [e["fileId"] async for page in listing.entries(StandaloneHost(Settings())) for e in page]
+    await listing.close()
     assert sorted(seen) == sorted(f.file_id for f in files)
     assert listing.tie_groups >= 1
     assert all(q.startswith('type = "file" AND path : "/a/"') for q in queries)
     assert not any(".000" in q or 'Z"' in q for q in queries)
 
 
-async def test_a_400_names_the_query_and_says_first_page() -> None:
+async def test_a_400_names_the_query_and_says_first_page(make_fake: MakeFake) -> None:
     """A query ImageKit refuses raises QueryRefusedError naming it; the first page is flagged."""
-    async with FakeImageKit(KEY, files=seed_files({"/a/": 3})) as server:
-        selection = Selection(path="/a/", search_query='colour = "red"')
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
-        with pytest.raises(QueryRefusedError) as caught:
-            async for _ in listing.entries(StandaloneHost(Settings(base_url=server.url))):
-                pass
-        await listing.close()
+    server = await make_fake(files=seed_files({"/a/": 3}))
+    selection = Selection(path="/a/", search_query='colour = "red"')
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
+    with pytest.raises(QueryRefusedError) as caught:
+        async for _ in listing.entries(StandaloneHost(Settings(base_url=server.url))):
+            pass
+    await listing.close()
     assert caught.value.first_page and caught.value.status == 400 and caught.value.fatal
     assert 'colour = "red"' in str(caught.value) and "unknown field" in str(caught.value)
 
 
-async def test_a_refused_query_on_the_first_page_deletes_nothing() -> None:
+async def test_a_refused_query_on_the_first_page_deletes_nothing(make_fake: MakeFake) -> None:
     """Run through the deleter, a first-page 400 stops the run with nothing sent: the reason
     is REFUSED (exit 2) and names the query."""
     files = seed_files({"/a/": 3})
-    async with FakeImageKit(KEY, files=files) as server:
-        listing = Listing(
-            ListingClient(KEY, base_url=server.url),
-            Selection(path="/a/", search_query="height > 1"),
-        )
-        report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
-        assert report.abort is not None and report.abort.reason is AbortReason.REFUSED
-        assert report.aborted is not None and "height > 1" in report.aborted
-        assert report.exit_code == 2
-        assert server.deleted == set() and report.requests.sent == 0
+    server = await make_fake(files=files)
+    listing = Listing(
+        ListingClient(KEY, base_url=server.url),
+        Selection(path="/a/", search_query="height > 1"),
+    )
+    report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
+    assert report.abort is not None and report.abort.reason is AbortReason.REFUSED
+    assert report.aborted is not None and "height > 1" in report.aborted
+    assert report.exit_code == 2
+    assert server.deleted == set() and report.requests.sent == 0
 
 
-async def test_a_400_after_the_first_page_is_fatal() -> None:
+async def test_a_400_after_the_first_page_is_fatal(make_fake: MakeFake) -> None:
     """A 400 once pages have been answered (files may be deleted) is FATAL (exit 3)."""
     files = seed_files({"/a/": 30}, step=dt.timedelta(seconds=1))
-    async with FakeImageKit(KEY, files=files) as server:
-        original = server._answer_list
+    server = await make_fake(files=files)
+    original = server._answer_list
 
-        async def refuse_later(request: web.Request) -> web.StreamResponse:
-            if "createdAt >=" in request.query["searchQuery"]:
-                body = {"message": "Invalid search query.", "help": ""}
-                return web.json_response(body, status=400)
-            return await original(request)
+    async def refuse_later(request: web.Request) -> web.StreamResponse:
+        if "createdAt >=" in request.query["searchQuery"]:
+            body = {"message": "Invalid search query.", "help": ""}
+            return web.json_response(body, status=400)
+        return await original(request)
 
-        server._answer_list = refuse_later  # type: ignore[method-assign]
-        selection = Selection(path="/a/")
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=10)
-        report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
+    server._answer_list = refuse_later  # type: ignore[method-assign]
+    selection = Selection(path="/a/")
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=10)
+    report = await BulkDeleter(KEY, settings=Settings(base_url=server.url)).run(listing=listing)
     assert report.abort is not None and report.abort.reason is AbortReason.FATAL
     assert "createdAt >=" in (report.aborted or "") and report.exit_code == 3
 
 
-async def test_delete_files_takes_a_listing_and_reports_its_selection() -> None:
+async def test_delete_files_takes_a_listing_and_reports_its_selection(make_fake: MakeFake) -> None:
     """delete_files(listing=...) deletes what it selects; summary.json has the selection."""
     files = seed_files({"/a/b/": 20, "/c/": 5})
-    async with FakeImageKit(KEY, files=files) as server:
-        selection = Selection(path="/a/b/", older_than="1d")
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
-        report = await delete_files(listing=listing, private_key=KEY, base_url=server.url)
-        assert server.deleted == {f.file_id for f in files if f.folder == "/a/b/"}
+    server = await make_fake(files=files)
+    selection = Selection(path="/a/b/", older_than="1d")
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection, now=NOW)
+    report = await delete_files(listing=listing, private_key=KEY, base_url=server.url)
+    assert server.deleted == {f.file_id for f in files if f.folder == "/a/b/"}
     assert report.summary()["selection"]["cutoff"] == "2026-08-30T12:00:00Z"
     with pytest.raises(UsageError):
         await delete_files(private_key=KEY)

@@ -11,8 +11,8 @@ from bulkdel import BulkDeleter, Settings, UsageError
 from bulkdel.engine.sources import open_files
 from bulkdel.models import INTERRUPTED_UNKNOWN, Abort, AbortReason
 from bulkdel.record.journal.rebuild import report_from_journal
-from bulkdel.testing import FakeImageKit, Faults
-from tests.helpers import KEY, check_report_dir, hex_ids, read_jsonl, read_lines
+from bulkdel.testing import Faults
+from tests.helpers import KEY, MakeFake, check_report_dir, hex_ids, read_jsonl, read_lines
 
 FAST = {"backoff_base": 0.001, "backoff_max": 0.01}
 
@@ -23,19 +23,21 @@ def write_input(path: Path, ids: list[str]) -> Path:
     return path
 
 
-async def test_rebuilt_report_equals_the_report_of_the_run(tmp_path: Path) -> None:
+async def test_rebuilt_report_equals_the_report_of_the_run(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """Every bucket, the invalid line and the repeat come back from the journal as the run
     reported them; a finished job is complete."""
     ids = hex_ids(130)
     locked = frozenset(ids[:3])
     source = write_input(tmp_path / "ids.txt", ids)
     faults = Faults(permanent_errors=locked)
-    async with FakeImageKit(KEY, existing=ids[:120], faults=faults) as server:
-        settings = Settings(base_url=server.url, max_attempts=1, **FAST)
-        deleter = BulkDeleter(
-            KEY, settings=settings, report_dir=tmp_path / "run", journal=tmp_path / "j"
-        )
-        ran = await deleter.run(files=open_files([str(source)]))
+    server = await make_fake(existing=ids[:120], faults=faults)
+    settings = Settings(base_url=server.url, max_attempts=1, **FAST)
+    deleter = BulkDeleter(
+        KEY, settings=settings, report_dir=tmp_path / "run", journal=tmp_path / "j"
+    )
+    ran = await deleter.run(files=open_files([str(source)]))
     rebuilt = report_from_journal(tmp_path / "j", tmp_path / "rebuilt")
     summary = check_report_dir(tmp_path / "rebuilt")
     assert rebuilt.counts == ran.counts
@@ -73,20 +75,22 @@ async def test_a_stopped_job_rebuilds_as_incomplete_with_ids_not_attempted(
     assert sorted(read_lines(tmp_path / "rebuilt" / "not_attempted.txt")) == hex_ids(50)
 
 
-async def test_ids_left_in_flight_rebuild_as_outcome_unknown_and_counted(tmp_path: Path) -> None:
+async def test_ids_left_in_flight_rebuild_as_outcome_unknown_and_counted(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """A run cancelled with a request on the wire: the journal keeps that batch in flight,
     and the rebuilt report counts it as in flight and failed with the run's own label,
     "outcome unknown" (never "not attempted": the server may have deleted it)."""
     source = write_input(tmp_path / "ids.txt", hex_ids(300))
-    async with FakeImageKit(KEY, faults=Faults(latency=5.0)) as server:
-        settings = Settings(base_url=server.url, concurrency=1, batch_size=10, **FAST)
-        deleter = BulkDeleter(KEY, settings=settings, journal=tmp_path / "j")
-        task = asyncio.ensure_future(deleter.run(files=open_files([str(source)])))
-        while server.stats.in_flight == 0:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    server = await make_fake(faults=Faults(latency=5.0))
+    settings = Settings(base_url=server.url, concurrency=1, batch_size=10, **FAST)
+    deleter = BulkDeleter(KEY, settings=settings, journal=tmp_path / "j")
+    task = asyncio.ensure_future(deleter.run(files=open_files([str(source)])))
+    while server.stats.in_flight == 0:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
     rebuilt = report_from_journal(tmp_path / "j", tmp_path / "rebuilt")
     summary = check_report_dir(tmp_path / "rebuilt")
     assert summary["journal"]["in_flight_unknown"] == 10

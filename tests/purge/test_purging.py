@@ -26,7 +26,7 @@ from bulkdel.purge.cache import (
 )
 from bulkdel.purge.plan import purge_listed
 from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, VirtualClock
+from tests.helpers import KEY, MakeFake, VirtualClock
 
 ENDPOINT = "https://ik.imagekit.io/fake"
 
@@ -87,15 +87,17 @@ def test_classify_purge_answers() -> None:
     assert classify_purge(429, b"", {}, "url")[0].kind is Kind.THROTTLED
 
 
-async def test_purge_polls_until_completed_and_writes_purge_json(tmp_path: Path) -> None:
+async def test_purge_polls_until_completed_and_writes_purge_json(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """One wildcard purge on the fake: submitted once, polled until Completed; purge.json
     shows the request, its id and final status; the counts say one request."""
-    async with FakeImageKit(KEY) as server:
-        server.purge.pending_polls = 2
-        clock = VirtualClock()
-        async with PurgeClient(KEY, base_url=server.url) as client:
-            records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
-        assert server.purge.purged == [ENDPOINT + "/a/b/*"]
+    server = await make_fake()
+    server.purge.pending_polls = 2
+    clock = VirtualClock()
+    async with PurgeClient(KEY, base_url=server.url) as client:
+        records = await purge_urls(client, [ENDPOINT + "/a/b/*"], clock=clock)
+    assert server.purge.purged == [ENDPOINT + "/a/b/*"]
     assert [r.status for r in records] == ["Completed"] and records[0].polls == 3
     assert clock.slept == [1, 2]
     result = PurgeResult("folders", records)
@@ -120,15 +122,15 @@ async def test_purge_polls_until_completed_and_writes_purge_json(tmp_path: Path)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
-async def test_the_wait_is_bounded() -> None:
+async def test_the_wait_is_bounded(make_fake: MakeFake) -> None:
     """A purge still Pending after max_wait is left Pending, not waited for forever."""
-    async with FakeImageKit(KEY) as server:
-        server.purge.pending_polls = 10**6
-        clock = VirtualClock()
-        async with PurgeClient(KEY, base_url=server.url) as client:
-            records = await purge_urls(
-                client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_max=8
-            )
+    server = await make_fake()
+    server.purge.pending_polls = 10**6
+    clock = VirtualClock()
+    async with PurgeClient(KEY, base_url=server.url) as client:
+        records = await purge_urls(
+            client, [ENDPOINT + "/a/b/*"], clock=clock, max_wait=30, poll_max=8
+        )
     assert records[0].status == "Pending" and records[0].polls == 6
     assert clock.slept == [1, 2, 4, 8, 8]  # 23 s: 8 more would pass 30
 
@@ -174,21 +176,21 @@ def test_file_urls_refuses_above_the_limit() -> None:
     assert wanted == [] and refused is not None and "above the limit of 2 purged" in refused
 
 
-async def test_count_up_to_stops_past_the_limit_and_urls_are_kept() -> None:
+async def test_count_up_to_stops_past_the_limit_and_urls_are_kept(make_fake: MakeFake) -> None:
     """Counting stops after at_most + 1 files (one request for a limit under 1000); a listing
     asked to keep URLs maps each listed id to its url."""
     files = seed_files({"/a/b/": 250})
-    async with FakeImageKit(KEY, files=files) as server:
-        selection = Selection(path="/a/b/")
-        host = StandaloneHost(Settings(base_url=server.url))
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=101)
-        assert await count_up_to(listing, host, 100) == 101
-        assert server.stats.list_requests == 1
-        small = Listing(ListingClient(KEY, base_url=server.url), selection)
-        assert await count_up_to(small, host, 1000) == 250
-        listing = Listing(ListingClient(KEY, base_url=server.url), selection)
-        listing.urls = {}
-        chunks = [chunk async for chunk in listing.chunks(host)]
+    server = await make_fake(files=files)
+    selection = Selection(path="/a/b/")
+    host = StandaloneHost(Settings(base_url=server.url))
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection, page_size=101)
+    assert await count_up_to(listing, host, 100) == 101
+    assert server.stats.list_requests == 1
+    small = Listing(ListingClient(KEY, base_url=server.url), selection)
+    assert await count_up_to(small, host, 1000) == 250
+    listing = Listing(ListingClient(KEY, base_url=server.url), selection)
+    listing.urls = {}
+    chunks = [chunk async for chunk in listing.chunks(host)]
     assert sum(len(c.items) for c in chunks) == 250
     assert listing.urls == {f.file_id: ENDPOINT + f.file_path for f in files}
 
@@ -228,26 +230,28 @@ async def test_every_purge_retry_and_poll_takes_its_turn() -> None:
     assert len(lease.observed) == answered and lease.observed.count(Kind.THROTTLED) == 1
 
 
-async def test_purges_paced_under_a_stated_limit_draw_no_429() -> None:
+async def test_purges_paced_under_a_stated_limit_draw_no_429(make_fake: MakeFake) -> None:
     """The fake's limit is 10/s (a bucket of one request), on the same virtual clock as a
     budget that paces the account at 8/s: not one purge or poll is refused. The same purges
     without a lease go at once and are refused."""
     urls = [f"{ENDPOINT}/a/b/{n}.jpg" for n in range(6)]
     clock = VirtualClock()
-    async with FakeImageKit(KEY, rate=10.0, burst=1, clock=clock.time) as server:
-        server.purge.pending_polls = 2
-        async with PurgeClient(KEY, base_url=server.url) as client:
-            budget = LocalBudget(rate=8.0, clock=clock)
-            lease = budget.lease(StopSignal(clock))
-            records = await purge_urls(client, urls, clock=clock, lease=lease)
-            assert [r.status for r in records] == ["Completed"] * 6
-            assert server.purge.answered == {201: 6, 200: 6 * 3}
-            unpaced = await purge_urls(client, urls, clock=clock)
+    server = await make_fake(rate=10.0, burst=1, clock=clock.time)
+    server.purge.pending_polls = 2
+    async with PurgeClient(KEY, base_url=server.url) as client:
+        budget = LocalBudget(rate=8.0, clock=clock)
+        lease = budget.lease(StopSignal(clock))
+        records = await purge_urls(client, urls, clock=clock, lease=lease)
+        assert [r.status for r in records] == ["Completed"] * 6
+        assert server.purge.answered == {201: 6, 200: 6 * 3}
+        unpaced = await purge_urls(client, urls, clock=clock)
     assert [r.status for r in unpaced] == ["Completed"] * 6
     assert server.purge.answered[429] > 0
 
 
-async def test_a_purge_after_the_fact_takes_turns_from_the_accounts_budget() -> None:
+async def test_a_purge_after_the_fact_takes_turns_from_the_accounts_budget(
+    make_fake: MakeFake,
+) -> None:
     """``purge_listed`` (``bulkdel purge``) sends through a lease of the budget it is given,
     and releases it at the end."""
 
@@ -265,11 +269,11 @@ async def test_a_purge_after_the_fact_takes_turns_from_the_accounts_budget() -> 
             return 0.0
 
     budget = Budget()
-    async with FakeImageKit(KEY) as server:
-        settings = Settings(base_url=server.url)
-        result = await purge_listed(
-            "folders", [ENDPOINT + "/a/b/*"], refused=None, private_key=KEY,
-            settings=settings, budget=budget,
-        )  # fmt: skip
+    server = await make_fake()
+    settings = Settings(base_url=server.url)
+    result = await purge_listed(
+        "folders", [ENDPOINT + "/a/b/*"], refused=None, private_key=KEY,
+        settings=settings, budget=budget,
+    )  # fmt: skip
     assert [r.status for r in result.records] == ["Completed"]
     assert [lease.turns for lease in budget.leases] == [sum(server.purge.answered.values())]

@@ -13,7 +13,7 @@ import bulkdel
 from bulkdel import BulkDeleter, Settings
 from bulkdel.record.audit import key_fingerprint, redact
 from bulkdel.testing import FakeImageKit, seed_files
-from tests.helpers import KEY, ThreadedServer, hex_ids, run_cli
+from tests.helpers import KEY, MakeFake, ThreadedServer, hex_ids, run_cli
 
 
 def secrets_in(directory: Path, *secrets: str) -> list[str]:
@@ -51,16 +51,18 @@ def test_a_cli_run_records_who_what_when_and_never_the_key(tmp_path: Path) -> No
     assert secrets_in(tmp_path / "r", KEY, token) == []
 
 
-async def test_a_library_run_records_the_call_and_removes_secrets(tmp_path: Path) -> None:
+async def test_a_library_run_records_the_call_and_removes_secrets(
+    tmp_path: Path, make_fake: MakeFake
+) -> None:
     """The library's audit holds the call and its settings; a command line handed in loses
     a URL's password and any argument holding the key."""
-    async with FakeImageKit(KEY) as server:
-        settings = Settings(base_url=server.url, concurrency=2)
-        plain = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "a")
-        report = await plain.run(hex_ids(5))
-        argv = ["svc", "--redis", "redis://:hunter2secret@redis:6379/0", f"--key={KEY}"]
-        told = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "b", invocation=argv)
-        await told.run(hex_ids(5, start=5))
+    server = await make_fake()
+    settings = Settings(base_url=server.url, concurrency=2)
+    plain = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "a")
+    report = await plain.run(hex_ids(5))
+    argv = ["svc", "--redis", "redis://:hunter2secret@redis:6379/0", f"--key={KEY}"]
+    told = BulkDeleter(KEY, settings=settings, report_dir=tmp_path / "b", invocation=argv)
+    await told.run(hex_ids(5, start=5))
     assert report.audit is not None
     assert report.audit["command"] is None
     assert report.audit["library_call"]["settings"]["concurrency"] == 2

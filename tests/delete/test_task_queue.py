@@ -22,7 +22,7 @@ from tests.redis_server import RedisServer
 
 pytest.importorskip("dramatiq", reason="the task-queue recipe needs bulkdel[dramatiq]")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 KEY = "private_task_queue_key"
 
 

@@ -13,7 +13,7 @@ import pytest
 from bulkdel.core.sampling import count_lines, sample_ids, upper_bound
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_server import Faults
-from tests.helpers import KEY, ThreadedServer, hex_ids, read_lines, run_cli, write_ids
+from tests.helpers import KEY, MakeServed, ThreadedServer, hex_ids, read_lines, run_cli, write_ids
 
 LOCKED = f"{1:024x}"
 
@@ -74,17 +74,17 @@ def test_a_clean_run_verifies_and_planted_discrepancies_are_listed_exactly(
     assert "3 DISCREPANCIES" in err and missed.file_id in err and LOCKED in err
 
 
-def test_a_sample_states_its_confidence(tmp_path: Path) -> None:
+def test_a_sample_states_its_confidence(tmp_path: Path, make_served: MakeServed) -> None:
     """--sample N checks N ids drawn at random and states the bound at 95%."""
     ids = hex_ids(5000)
     report = tmp_path / "r"
     report.mkdir()
     write_ids(report / "deleted.txt", ids)
     (report / "summary.json").write_text(json.dumps({"counts": {"deleted": 5000}}))
-    threaded = ThreadedServer(FakeImageKit(KEY, existing=[]))
-    with threaded as server:
-        code, found, err = verify(report, "--sample", "200", "--base-url", threaded.url)
-        assert server.stats.details_requests == 200
+    threaded = make_served(existing=[])
+    server = threaded.server
+    code, found, err = verify(report, "--sample", "200", "--base-url", threaded.url)
+    assert server.stats.details_requests == 200
     assert code == 0, err
     assert found["deleted"]["checked"] == 200 and found["deleted"]["sampled"] is True
     assert found["deleted"]["at_most_still_exist"] == upper_bound(5000, 200)
@@ -135,16 +135,16 @@ def test_sampling_counts_draws_and_bounds(tmp_path: Path) -> None:
     assert upper_bound(10, 1) == 9
 
 
-def test_a_refused_key_aborts_with_exit_3(tmp_path: Path) -> None:
+def test_a_refused_key_aborts_with_exit_3(tmp_path: Path, served: ThreadedServer) -> None:
     """A 403 on the details endpoint stops verify at once: exit 3, nothing passed."""
     report = tmp_path / "r"
     report.mkdir()
     write_ids(report / "deleted.txt", hex_ids(20))
     (report / "summary.json").write_text(json.dumps({"counts": {"deleted": 20}}))
-    threaded = ThreadedServer(FakeImageKit(KEY))
-    with threaded as server:
-        code, found, err = verify(report, "--base-url", threaded.url, key="another_key_0123456")
-        assert server.stats.details_requests <= 8  # one a worker at most
+    threaded = served
+    server = threaded.server
+    code, found, err = verify(report, "--base-url", threaded.url, key="another_key_0123456")
+    assert server.stats.details_requests <= 8  # one a worker at most
     assert code == 3, err
     assert found["ok"] is False and found["aborted"].startswith("fatal: details: HTTP 403")
     assert "Traceback" not in err and "another_key_0123456" not in err

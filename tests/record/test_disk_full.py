@@ -21,7 +21,15 @@ from bulkdel.models import AbortReason, ExitCode, Kind, Outcome
 from bulkdel.record import disk as report_disk
 from bulkdel.record.report import ReportWriter
 from bulkdel.testing import FakeImageKit
-from tests.helpers import KEY, ThreadedServer, check_report_dir, hex_ids, read_lines, run_cli
+from tests.helpers import (
+    KEY,
+    MakeServed,
+    ThreadedServer,
+    check_report_dir,
+    hex_ids,
+    read_lines,
+    run_cli,
+)
 
 
 class DeletingSender:
@@ -164,7 +172,7 @@ def tiny_fs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
 
 
 def test_a_disk_too_small_for_the_reserve_refuses_to_start(
-    tmp_path: Path, tiny_fs: Callable[[str], Path]
+    tmp_path: Path, tiny_fs: Callable[[str], Path], make_served: MakeServed
 ) -> None:
     """The issue's 64 KB file system with the default settings: exit 2 naming the disk,
     nothing sent."""
@@ -172,12 +180,12 @@ def test_a_disk_too_small_for_the_reserve_refuses_to_start(
     ids = hex_ids(3_000)
     source = tmp_path / "ids.txt"
     source.write_text("".join(i + "\n" for i in ids))
-    threaded = ThreadedServer(FakeImageKit(KEY, existing=ids))
-    with threaded as server:
-        result = run_cli(
-            ["delete", str(source), "--base-url", threaded.url, "--report-dir", str(where / "r")]
-        )
-        assert server.deleted == set()
+    threaded = make_served(existing=ids)
+    server = threaded.server
+    result = run_cli(
+        ["delete", str(source), "--base-url", threaded.url, "--report-dir", str(where / "r")]
+    )
+    assert server.deleted == set()
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert str(where) in line and "reserve" in line

@@ -16,6 +16,7 @@ from bulkdel.record.report import ReportWriter
 from bulkdel.testing import FakeImageKit
 from tests.helpers import (
     KEY,
+    MakeServed,
     ThreadedServer,
     check_report_dir,
     delete_args,
@@ -30,39 +31,41 @@ def deletes(server: FakeImageKit) -> int:
     return server.stats.requests - server.stats.list_requests
 
 
-def test_retrying_from_a_report_into_the_same_directory_keeps_the_list(tmp_path: Path) -> None:
+def test_retrying_from_a_report_into_the_same_directory_keeps_the_list(
+    tmp_path: Path, make_served: MakeServed
+) -> None:
     """`delete rr/not_attempted.txt --report-dir rr`: refused (exit 2, one line naming the
     option), the list intact, nothing sent."""
     ids = hex_ids(40)
     report = tmp_path / "rr"
     report.mkdir()
     retry = write_ids(report / "not_attempted.txt", ids)
-    threaded = ThreadedServer(FakeImageKit(KEY, existing=ids))
-    with threaded as server:
-        result = run_cli(delete_args(retry, threaded.url, report))
-        assert deletes(server) == 0
+    threaded = make_served(existing=ids)
+    server = threaded.server
+    result = run_cli(delete_args(retry, threaded.url, report))
+    assert deletes(server) == 0
     assert result.returncode == 2, result.stderr
     assert read_lines(retry) == ids
     (line,) = result.stderr.strip().splitlines()
     assert "not_attempted.txt" in line and "--report-dir" in line and "copy it" in line
 
 
-def test_an_earlier_report_is_never_overwritten(tmp_path: Path) -> None:
+def test_an_earlier_report_is_never_overwritten(tmp_path: Path, make_served: MakeServed) -> None:
     """A second run into a directory that holds a report: exit 2, the first report as it
     was, nothing sent; a new (or empty) directory works."""
     first, second = hex_ids(30), hex_ids(30, start=100)
-    threaded = ThreadedServer(FakeImageKit(KEY, existing=[*first, *second]))
-    with threaded as server:
-        report = tmp_path / "r"
-        ok = run_cli(delete_args(write_ids(tmp_path / "a.txt", first), threaded.url, report))
-        assert ok.returncode == 0, ok.stderr
-        before = {p.name: p.read_bytes() for p in report.iterdir()}
-        sent = deletes(server)
-        again = run_cli(delete_args(write_ids(tmp_path / "b.txt", second), threaded.url, report))
-        assert deletes(server) == sent
-        empty = tmp_path / "empty"
-        empty.mkdir()
-        fresh = run_cli(delete_args(tmp_path / "b.txt", threaded.url, empty))
+    threaded = make_served(existing=[*first, *second])
+    server = threaded.server
+    report = tmp_path / "r"
+    ok = run_cli(delete_args(write_ids(tmp_path / "a.txt", first), threaded.url, report))
+    assert ok.returncode == 0, ok.stderr
+    before = {p.name: p.read_bytes() for p in report.iterdir()}
+    sent = deletes(server)
+    again = run_cli(delete_args(write_ids(tmp_path / "b.txt", second), threaded.url, report))
+    assert deletes(server) == sent
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    fresh = run_cli(delete_args(tmp_path / "b.txt", threaded.url, empty))
     assert again.returncode == 2
     (line,) = again.stderr.strip().splitlines()
     assert "--report-dir" in line and "is not empty" in line and "one run" in line

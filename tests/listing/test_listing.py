@@ -19,7 +19,7 @@ from bulkdel.listing.selection import Selection
 from bulkdel.models import Kind, Settings
 from bulkdel.testing import FakeFile, FakeImageKit, seed_files
 from bulkdel.testing.fake_listing import QueryError, parse_query, query_floor
-from tests.helpers import KEY
+from tests.helpers import KEY, MakeFake
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -199,46 +199,48 @@ async def test_fake_listing_endpoint_pages_the_live_set() -> None:
 # -- paging --------------------------------------------------------------------------------------
 
 
-async def test_naive_offset_paging_misses_files_and_keyset_does_not() -> None:
+async def test_naive_offset_paging_misses_files_and_keyset_does_not(make_fake: MakeFake) -> None:
     """skip += limit while deleting skips files on the fake (as on ImageKit); keyset does not."""
     selection = Selection(path="/a/")
-    async with FakeImageKit(KEY, files=seed_files({"/a/": 3000})) as server:
-        naive = await naive_offset_listing(server, selection, 1000)
-        assert len(naive) == 2000, "naive paging should have missed a third of the files"
-        assert len(server.store) == 1000
+    server = await make_fake(files=seed_files({"/a/": 3000}))
+    naive = await naive_offset_listing(server, selection, 1000)
+    assert len(naive) == 2000, "naive paging should have missed a third of the files"
+    assert len(server.store) == 1000
     files = seed_files({"/a/": 3000})
-    async with FakeImageKit(KEY, files=files) as server:
-        seen = await list_all(server, selection, delete=True)
-        assert sorted(seen) == sorted(f.file_id for f in files)
-        assert len(server.store) == 0
+    server = await make_fake(files=files)
+    seen = await list_all(server, selection, delete=True)
+    assert sorted(seen) == sorted(f.file_id for f in files)
+    assert len(server.store) == 0
 
 
-async def test_listing_cursor_sees_files_added_while_listing() -> None:
+async def test_listing_cursor_sees_files_added_while_listing(make_fake: MakeFake) -> None:
     """Files uploaded during the run (later createdAt) are listed when they match, once."""
     files = seed_files({"/a/": 2500, "/c/": 500})
     late = seed_files({"/a/": 700, "/c/": 100}, start=T0 + dt.timedelta(days=1), first_id=10**6)
     added = list(late)
-    async with FakeImageKit(KEY, files=files) as server:
-        listing = listing_for(server, Selection(path="/a/"), 1000)
-        host = StandaloneHost(Settings(base_url=server.url))
-        seen: list[str] = []
-        async for entries in listing.entries(host):
-            seen.extend(e["fileId"] for e in entries)
-            await delete_ids(server, [e["fileId"] for e in entries])
-            if late:
-                server.store.add(late)
-                server.existing = (server.existing or set()) | {f.file_id for f in late}
-                late = []
-        await listing.close()
-        expected = [f.file_id for f in files if f.folder == "/a/"]
-        expected += [f.file_id for f in added if f.folder == "/a/"]
-        assert len(seen) == len(set(seen))
-        assert sorted(seen) == sorted(expected)
-        assert {f.folder for f in server.store.files.values()} == {"/c/"}
+    server = await make_fake(files=files)
+    listing = listing_for(server, Selection(path="/a/"), 1000)
+    host = StandaloneHost(Settings(base_url=server.url))
+    seen: list[str] = []
+    async for entries in listing.entries(host):
+        seen.extend(e["fileId"] for e in entries)
+        await delete_ids(server, [e["fileId"] for e in entries])
+        if late:
+            server.store.add(late)
+            server.existing = (server.existing or set()) | {f.file_id for f in late}
+            late = []
+    await listing.close()
+    expected = [f.file_id for f in files if f.folder == "/a/"]
+    expected += [f.file_id for f in added if f.folder == "/a/"]
+    assert len(seen) == len(set(seen))
+    assert sorted(seen) == sorted(expected)
+    assert {f.folder for f in server.store.files.values()} == {"/c/"}
 
 
 @pytest.mark.parametrize("lag", [None, 0, 2])
-async def test_more_files_in_one_millisecond_than_a_page(lag: int | None) -> None:
+async def test_more_files_in_one_millisecond_than_a_page(
+    lag: int | None, make_fake: MakeFake
+) -> None:
     """2,500 files sharing one createdAt (plus files around them) are each listed once, with
     no deletes, each page deleted at once, or deletes lagging two pages behind the listing."""
     before = seed_files({"/a/": 300}, start=T0)
@@ -248,44 +250,44 @@ async def test_more_files_in_one_millisecond_than_a_page(lag: int | None) -> Non
     ]
     after = seed_files({"/a/": 300}, start=T0 + dt.timedelta(seconds=6), first_id=20_000)
     files = before + tie + after
-    async with FakeImageKit(KEY, files=files) as server:
-        listing = listing_for(server, Selection(path="/a/"), 1000)
-        host = StandaloneHost(Settings(base_url=server.url))
-        seen: list[str] = []
-        pages: list[list[str]] = []
-        async for entries in listing.entries(host):
-            seen.extend(e["fileId"] for e in entries)
-            pages.append([e["fileId"] for e in entries])
-            if lag is not None and len(pages) > lag:
-                await delete_ids(server, pages[-1 - lag])
-        await listing.close()
-        assert len(seen) == len(set(seen)) == len(files)
-        assert set(seen) == {f.file_id for f in files}
-        # Deleting each page at once keeps the keyset moving; otherwise the fallback runs.
-        assert (listing.tie_groups > 0) == (lag != 0)
+    server = await make_fake(files=files)
+    listing = listing_for(server, Selection(path="/a/"), 1000)
+    host = StandaloneHost(Settings(base_url=server.url))
+    seen: list[str] = []
+    pages: list[list[str]] = []
+    async for entries in listing.entries(host):
+        seen.extend(e["fileId"] for e in entries)
+        pages.append([e["fileId"] for e in entries])
+        if lag is not None and len(pages) > lag:
+            await delete_ids(server, pages[-1 - lag])
+    await listing.close()
+    assert len(seen) == len(set(seen)) == len(files)
+    assert set(seen) == {f.file_id for f in files}
+    # Deleting each page at once keeps the keyset moving; otherwise the fallback runs.
+    assert (listing.tie_groups > 0) == (lag != 0)
 
 
-async def test_unreadable_page_is_retried_never_the_end() -> None:
+async def test_unreadable_page_is_retried_never_the_end(make_fake: MakeFake) -> None:
     """A 200 that is not a JSON array is retried, and the listing goes on after it."""
     files = seed_files({"/a/": 50})
-    async with FakeImageKit(KEY, files=files) as server:
-        original = server._answer_list
-        answers = iter([b'{"message": "upstream glitch"}', b"<html>oops</html>"])
+    server = await make_fake(files=files)
+    original = server._answer_list
+    answers = iter([b'{"message": "upstream glitch"}', b"<html>oops</html>"])
 
-        async def glitchy(request: web.Request) -> web.StreamResponse:
-            body = next(answers, None)
-            if body is not None:
-                return web.Response(status=200, body=body)
-            return await original(request)
+    async def glitchy(request: web.Request) -> web.StreamResponse:
+        body = next(answers, None)
+        if body is not None:
+            return web.Response(status=200, body=body)
+        return await original(request)
 
-        server._answer_list = glitchy  # type: ignore[method-assign]
-        settings = Settings(base_url=server.url, backoff_base=0.001, backoff_max=0.001)
-        listing = listing_for(server, Selection(path="/a/"))
-        host = StandaloneHost(settings)
-        seen = [e["fileId"] async for page in listing.entries(host) for e in page]
-        await listing.close()
-        assert sorted(seen) == [f.file_id for f in files]
-        assert listing.retried == 2 and listing.requests == 3
+    server._answer_list = glitchy  # type: ignore[method-assign]
+    settings = Settings(base_url=server.url, backoff_base=0.001, backoff_max=0.001)
+    listing = listing_for(server, Selection(path="/a/"))
+    host = StandaloneHost(settings)
+    seen = [e["fileId"] async for page in listing.entries(host) for e in page]
+    await listing.close()
+    assert sorted(seen) == [f.file_id for f in files]
+    assert listing.retried == 2 and listing.requests == 3
 
 
 async def test_forbidden_listing_is_fatal() -> None:
@@ -319,42 +321,42 @@ class _SpyClient(ListingClient):
         return await super().get_page(params)
 
 
-async def test_delete_listed_files_streams_and_shares_the_throttle() -> None:
+async def test_delete_listed_files_streams_and_shares_the_throttle(make_fake: MakeFake) -> None:
     """Deletes start before the listing ends; a listing 429 goes through the run's throttle."""
     # 100 uploads a second: a page's boundary second holds a few files, not most of a page
     files = seed_files(
         {"/a/": 5000, "/a/b/": 1000, "/c/": 1000}, step=dt.timedelta(milliseconds=10)
     )
-    async with FakeImageKit(KEY, files=files) as server:
-        original = server._answer_list
-        throttled_once: list[bool] = []
+    server = await make_fake(files=files)
+    original = server._answer_list
+    throttled_once: list[bool] = []
 
-        async def throttle_first(request: web.Request) -> web.StreamResponse:
-            if not throttled_once:
-                throttled_once.append(True)
-                return web.json_response(
-                    {"message": "Too many requests."},
-                    status=429,
-                    headers={"X-RateLimit-Reset": "50", "X-RateLimit-Limit": "1000"},
-                )
-            return await original(request)
+    async def throttle_first(request: web.Request) -> web.StreamResponse:
+        if not throttled_once:
+            throttled_once.append(True)
+            return web.json_response(
+                {"message": "Too many requests."},
+                status=429,
+                headers={"X-RateLimit-Reset": "50", "X-RateLimit-Limit": "1000"},
+            )
+        return await original(request)
 
-        server._answer_list = throttle_first  # type: ignore[method-assign]
-        client = _SpyClient(KEY, base_url=server.url)
-        listing = Listing(client, Selection(path="/a/", recursive=True))
-        deleter = client.deleter = BulkDeleter(KEY, settings=Settings(base_url=server.url))
-        report = await deleter.run(listing=listing)
-        assert report.complete, report.aborted
-        assert report.counts.deleted == 6000
-        assert server.deleted == {f.file_id for f in files if f.folder.startswith("/a/")}
-        # The pool holds far fewer than 6,000 ids, so the last page cannot be asked for
-        # before deletes have freed room: listing and deleting overlap.
-        assert client.deleted_at_request[-1] > 0
-        assert deleter.pipeline is not None
-        # the listing's 429 was retried once, and paced the account's budget
-        assert deleter.pipeline.requests.retried_by_kind["list"] == 1
-        assert deleter.pipeline.budget.rate is not None
-        assert listing.requests == listing.pages + 1 == 8
+    server._answer_list = throttle_first  # type: ignore[method-assign]
+    client = _SpyClient(KEY, base_url=server.url)
+    listing = Listing(client, Selection(path="/a/", recursive=True))
+    deleter = client.deleter = BulkDeleter(KEY, settings=Settings(base_url=server.url))
+    report = await deleter.run(listing=listing)
+    assert report.complete, report.aborted
+    assert report.counts.deleted == 6000
+    assert server.deleted == {f.file_id for f in files if f.folder.startswith("/a/")}
+    # The pool holds far fewer than 6,000 ids, so the last page cannot be asked for
+    # before deletes have freed room: listing and deleting overlap.
+    assert client.deleted_at_request[-1] > 0
+    assert deleter.pipeline is not None
+    # the listing's 429 was retried once, and paced the account's budget
+    assert deleter.pipeline.requests.retried_by_kind["list"] == 1
+    assert deleter.pipeline.budget.rate is not None
+    assert listing.requests == listing.pages + 1 == 8
 
 
 async def test_fatal_listing_stops_the_run() -> None:

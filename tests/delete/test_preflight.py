@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from aiohttp import web
 
@@ -11,14 +9,7 @@ from bulkdel.delete.preflight import ATTEMPTS, preflight
 from bulkdel.errors import FatalAPIError, UnreachableError
 from bulkdel.imagekit import ListingClient
 from bulkdel.testing import FakeImageKit, Faults, seed_files
-from tests.helpers import KEY, VirtualClock
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import KEY, MakeFake, VirtualClock, closed_port
 
 
 async def check(base_url: str, key: str = KEY, clock: VirtualClock | None = None) -> None:
@@ -26,11 +17,11 @@ async def check(base_url: str, key: str = KEY, clock: VirtualClock | None = None
         await preflight(client, clock=clock or VirtualClock())
 
 
-async def test_a_good_key_and_url_pass_with_one_request() -> None:
+async def test_a_good_key_and_url_pass_with_one_request(make_fake: MakeFake) -> None:
     """One GET /v1/files?limit=1, answered 200: nothing raised."""
-    async with FakeImageKit(KEY, files=seed_files({"/a/": 5})) as server:
-        await check(server.url)
-        assert server.stats.list_requests == 1
+    server = await make_fake(files=seed_files({"/a/": 5}))
+    await check(server.url)
+    assert server.stats.list_requests == 1
 
 
 async def test_a_wrong_key_is_fatal_at_once() -> None:
@@ -43,15 +34,17 @@ async def test_a_wrong_key_is_fatal_at_once() -> None:
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
-async def test_connection_refused_and_tls_failures_name_url_and_cause(scheme: str) -> None:
+async def test_connection_refused_and_tls_failures_name_url_and_cause(
+    scheme: str, make_fake: MakeFake
+) -> None:
     """A closed port (refused) or plain http spoken to as https (TLS) raise UnreachableError
     naming the URL and the cause, without retrying."""
-    async with FakeImageKit(KEY) as server:
-        port = closed_port() if scheme == "http" else int(server.url.rsplit(":", 1)[1])
-        url = f"{scheme}://127.0.0.1:{port}"
-        clock = VirtualClock()
-        with pytest.raises(UnreachableError) as caught:
-            await check(url, clock=clock)
+    server = await make_fake()
+    port = closed_port() if scheme == "http" else int(server.url.rsplit(":", 1)[1])
+    url = f"{scheme}://127.0.0.1:{port}"
+    clock = VirtualClock()
+    with pytest.raises(UnreachableError) as caught:
+        await check(url, clock=clock)
     assert caught.value.url == url + "/v1/files"
     assert url in str(caught.value)
     expected = "Connect call failed" if scheme == "http" else "SSL"
@@ -65,48 +58,43 @@ async def test_dns_failure_names_the_host() -> None:
         await check("https://nonexistent.invalid")
 
 
-async def test_5xx_is_retried_then_fatal() -> None:
+async def test_5xx_is_retried_then_fatal(make_fake: MakeFake) -> None:
     """A server answering 503 is tried ATTEMPTS times, with waits, then FatalAPIError."""
-    async with FakeImageKit(KEY, faults=Faults(error_5xx=1.0)) as server:
-        clock = VirtualClock()
-        with pytest.raises(FatalAPIError) as caught:
-            await check(server.url, clock=clock)
-        assert server.stats.list_requests == ATTEMPTS
+    server = await make_fake(faults=Faults(error_5xx=1.0))
+    clock = VirtualClock()
+    with pytest.raises(FatalAPIError) as caught:
+        await check(server.url, clock=clock)
+    assert server.stats.list_requests == ATTEMPTS
     assert caught.value.status == 503
     assert clock.slept == [1.0, 2.0]
 
 
-async def test_a_429_waits_as_told_and_passes() -> None:
+async def test_a_429_waits_as_told_and_passes(make_fake: MakeFake) -> None:
     """A 429 waits what X-RateLimit-Reset says (capped), then the next answer passes."""
-    async with FakeImageKit(KEY) as server:
-        original = server._answer_list
-        answers = iter(
-            [
-                web.json_response(
-                    {"message": "slow"}, status=429, headers={"X-RateLimit-Reset": "60000"}
-                )
-            ]
-        )
+    server = await make_fake()
+    original = server._answer_list
+    answers = iter(
+        [web.json_response({"message": "slow"}, status=429, headers={"X-RateLimit-Reset": "60000"})]
+    )
 
-        async def throttle_once(request: web.Request) -> web.StreamResponse:
-            return next(answers, None) or await original(request)
+    async def throttle_once(request: web.Request) -> web.StreamResponse:
+        return next(answers, None) or await original(request)
 
-        server._answer_list = throttle_once  # type: ignore[method-assign]
-        clock = VirtualClock()
-        await check(server.url, clock=clock)
+    server._answer_list = throttle_once  # type: ignore[method-assign]
+    clock = VirtualClock()
+    await check(server.url, clock=clock)
     assert clock.slept == [10.0]
 
 
-async def test_an_answer_that_is_not_imagekits_is_fatal() -> None:
+async def test_an_answer_that_is_not_imagekits_is_fatal(fake_server: FakeImageKit) -> None:
     """A 200 that is not a JSON array (another web server) is fatal after the attempts."""
-    async with FakeImageKit(KEY) as server:
 
-        async def html(request: web.Request) -> web.StreamResponse:
-            return web.Response(text="<html>hello</html>", content_type="text/html")
+    async def html(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>hello</html>", content_type="text/html")
 
-        server._answer_list = html  # type: ignore[method-assign]
-        with pytest.raises(FatalAPIError, match="base URL"):
-            await check(server.url)
+    fake_server._answer_list = html  # type: ignore[method-assign]
+    with pytest.raises(FatalAPIError, match="base URL"):
+        await check(fake_server.url)
 
 
 async def test_timeouts_are_unreachable_after_the_attempts() -> None:
