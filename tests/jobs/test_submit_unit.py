@@ -41,10 +41,11 @@ async def _chunks(
     *,
     between: Callable[[int], Awaitable[None]] | None = None,
     die_after: int | None = None,
+    with_records: bool = False,
 ) -> AsyncIterator[Chunk]:
     """One chunk a part, lines numbered across them; a value with a space breaks the id
     rule. ``between(n)`` runs once chunk ``n`` is consumed; ``die_after``: the input raises
-    after that many chunks."""
+    after that many chunks; ``with_records``: each id comes with a file record."""
     line = 0
     for n, part in enumerate(parts):
         if die_after is not None and n == die_after:
@@ -53,7 +54,8 @@ async def _chunks(
         for value in part:
             line += 1
             items.append((line, value, "has a space" if " " in value else None))
-        yield Chunk("ids.txt", items)
+        records = [{"fileId": v, "name": f"{v}.jpg"} for v in part] if with_records else None
+        yield Chunk("ids.txt", items, records)
         if between is not None:
             await between(n)
 
@@ -119,6 +121,27 @@ async def test_records_read_before_a_batchs_last_id_are_committed_with_it(redis:
     assert counts == {"read": 4, "invalid": 1, "duplicate": 1, "unique": 2}
     assert duplicates == [values[0]]
     assert [r["value"] for r in await _invalid(redis)] == ["bad 1", "bad 2"]
+
+
+async def test_a_chunks_file_records_reach_redis_with_its_first_batch(redis: Any) -> None:
+    """No file is deleted unrecorded: a chunk's records are in Redis once a batch holding
+    any of its ids is, and not before."""
+    values = [_id(n) for n in range(5)]
+    seen: list[list[str]] = []
+
+    async def manifest() -> list[str]:
+        blobs = await redis.lrange(KEYS.manifest, 0, -1)
+        return [json.loads(line)["fileId"] for blob in blobs for line in blob.splitlines()]
+
+    async def look(n: int) -> None:
+        seen.append(await manifest())
+
+    parts = [values[:3], values[3:]]
+    await Submitter(redis, JOB, batch_size=3).submit(
+        _chunks(parts, between=look, with_records=True), "fp"
+    )
+    assert seen == [values[:3], values[:3]]  # the second chunk's first batch came at the end
+    assert await manifest() == values
 
 
 async def test_a_resumed_submit_adds_only_what_the_killed_one_had_not_committed(
