@@ -52,7 +52,7 @@ class AbortReason(StrEnum):
     """
 
     INTERRUPTED = "interrupted"  #: a signal (the CLI's SIGINT/SIGTERM)
-    CANCELLED = "cancelled"  #: the task running the job was cancelled
+    CANCELLED = "cancelled"  #: the task the run ran in was cancelled
     STOPPED = "stopped"  #: the library's ``stop()``
     REFUSED = "refused"  #: refused before anything was sent (a limit; a query ImageKit refused)
     FATAL = "fatal"  #: the API said stop (401/403, a 404 not about files, a listing 400)
@@ -162,7 +162,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How a delete job runs. Validated on creation; every field has a safe default."""
+    """The knobs of a delete run. Validated on creation; every field has a safe default."""
 
     base_url: str = DEFAULT_BASE_URL
     batch_size: int = MAX_BATCH

@@ -1,13 +1,13 @@
-"""An account's request budget, shared by every job that sends requests with its key.
+"""An account's request budget, shared by every run that sends requests with its key.
 
-``budget_for(base_url, key)`` gives the jobs of one process the same ``LocalBudget``; a job
+``budget_for(base_url, key)`` gives the runs of one process the same ``LocalBudget``; a run
 holds it through a ``Lease`` (``bulkdel.core.lease`` states the contract every budget keeps,
-so that its state can also live outside the process). ``CappedLease`` caps one job's share.
+so that its state can also live outside the process). ``CappedLease`` caps one run's share.
 """
 
 from __future__ import annotations
 
-from ..core.lease import AccountBudget, CappedLease, Lease, Turn, job_lease
+from ..core.lease import AccountBudget, CappedLease, Lease, Turn, run_lease
 from .memory import LocalBudget, LocalLease, budget_for
 
 __all__ = [
@@ -18,5 +18,5 @@ __all__ = [
     "LocalLease",
     "Turn",
     "budget_for",
-    "job_lease",
+    "run_lease",
 ]

@@ -24,57 +24,12 @@ Refusals that others cause (other traffic on the account, another client) arrive
 pace is; under the target share they change nothing, over it the pace settles where the share
 is about the target, which is also where an unstated limit is held alone.
 
-Why: measured in the discrete-event simulation (``python -m tests.budget.budget_candidates``:
-the fake's own limiter, R = 100/s, 8 workers, 10-20 ms answers, no credit for the bucket's
-first burst). Throughput over R (the long window: over ideal) / 429 share; the last column is
-this version's (the slow start's window and the doubling probes below included):
-
-================================  ==============  ==================  ====================
-scenario                          round one:      CUBIC, tolerance    target share 2%
-                                  CUBIC, b=0.7    3%, b=0.85          (this module)
-================================  ==============  ==================  ====================
-alone, limit stated               0.96 / 0.3%     0.99 / 0.3%         0.99 / 0.2%
-alone, only Retry-After           0.86 / 0.9%     0.85 / 4.0%         0.99 / 2.2%
-alone, no header                  0.86 / 0.9%     0.87 / 2.8%         1.01 / 2.2%
-1% refused at random (stated)     0.38 / 1.1%     0.99 / 1.1%         0.98 / 1.2%
-another client spends 40%         1.02 / 0.9%     1.05 / 2.4%         1.09 / 2.9%
-8 jobs, one budget                0.95 / 1.3%     0.99 / 1.3%         0.99 / 0.1%
-3% refused at random (stated)     0.17 / 3.5%     0.29 / 3.5%         0.61 / 3.5%
-no header, limit halves at 10 s   0.83 / 1.6%     0.84 / 4.1%         1.00 / 3.3%
-================================  ==============  ==================  ====================
-
-Round one collapses under refusals it did not cause (every 429 cuts by 0.3); a tolerance
-fixes that, but a CUBIC sawtooth still spends 13-15% of an unstated limit in its troughs. The
-target share holds the limit it cannot see (its cut goes to what got through, not a fixed
-fraction), follows a limit that moves, and keeps its 429s near the 2% it aims at. Its known
-weakness: random refusals above the target (3%) pull it down to about 0.6 (not to zero).
-
-**A neighbour that leaves** (another client spent 60% of R for 6 s, then stopped) left the
-pace one step of 2-10% a second from the room it gives back: 3 s later the job got 0.55 of R
-answered. Probes that grow while no refusal comes (exponential probing, as TCP's CUBIC
-beyond its plateau and BBR's bandwidth probes) find it; while the neighbour stays, the
-first refusal starts the steps over, so the share of 429s beside it does not move. Measured
-in the same simulation (``tests.budget.budget_sim.NEIGHBOUR_LEAVES``): requests answered in
-the fourth second after it left, and the job's 429 share while it was there (from the second
-second), limit stated / no header; then two floor rows:
-
-====================================  ===========  ============  ============  ============
-probes                                stated       no header     Retry-After   another
-                                                                 only          client 40%
-====================================  ===========  ============  ============  ============
-one step a second (before)            55 / 0.8%    52 / 3.5%     0.99 / 2.1%   1.08 / 2.6%
-x2 from the 1st clean probe, 1 s      61 / 3.1%    84 / 3.6%     0.98 / 2.4%   1.07 / 3.0%
-x2 from the 2nd, 1 s                  97 / 0.8%    58 / 3.5%     0.99 / 2.2%   1.08 / 2.9%
-x2 from the 2nd, 0.5 s, at most x1.5  98 / 0.8%    142 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
-x2 from the 2nd, 0.5 s                99 / 0.8%    187 / 3.5%    0.99 / 2.2%   1.09 / 2.9%
-x3 from the 2nd, 0.5 s (chosen)       99 / 0.8%    175 / 3.5%    0.98 / 2.5%   1.08 / 3.1%
-====================================  ===========  ============  ============  ============
-
-(Over 100 a second: the server's bucket, refilled while the job was held, spent at once.)
-Doubling from the first clean probe probes a neighbour that stays too often (3.1% of 429s
-beside it); epochs of a whole second find the room too late where nothing states the limit;
-doubling every half second finds it late too when the neighbour leaves at 9 s instead of 6
-(76 answered, no header), which tripling does not (95-185 whenever it leaves).
+Why this design and not CUBIC's sawtooth, and why probes that triple: the candidates, measured
+in the discrete-event simulation (``python -m tests.budget.budget_candidates``), are compared in
+``benchmarks/PACE_RESULTS.md`` ("The controller's design"). In short: a cut to what got through
+holds a limit it cannot see and follows one that moves; random refusals above the target pull
+it down (not to zero); probes that grow while no refusal comes find the room a neighbour
+leaves, and the first refusal beside a neighbour that stays starts them over.
 
 **The slow start** (a first contact, before any answer has said anything) is
 ``slow_start``'s: its rules, the alternatives tried and their figures.
@@ -128,7 +83,7 @@ CEILING_TRUST = 600.0
 #: an epoch's counts are halved past this many answers, so that it follows a change
 MAX_ANSWERS = 400
 MIN_RATE = 0.5
-#: the pace never runs this far ahead of what was sent (a job limited by its concurrency
+#: the pace never runs this far ahead of what was sent (a run limited by its concurrency
 #: must not bank a pace it would storm with later)
 APP_LIMIT = 2.0
 _SEND_SPAN = 1.0
@@ -143,7 +98,7 @@ class PaceController:
         starting: begin with the slow start (``slow_start``: ``START_RATE``, then a window
             of turns in flight doubled each round of answers); False begins unpaced.
 
-    ``rate`` is None (unpaced) once the slow start has found the jobs' own limit, until the
+    ``rate`` is None (unpaced) once the slow start has found the runs' own limit, until the
     first 429.
     """
 
@@ -295,7 +250,7 @@ class PaceController:
                 return
             self._first_pace(now)
         elif answers >= MIN_ANSWERS and self.refused >= MIN_REFUSALS and share > TARGET:
-            # What was sent when the refusals came, not the pace (a job held back by its
+            # What was sent when the refusals came, not the pace (a run held back by its
             # concurrency sends less) nor since (the refused may sleep a Retry-After together).
             sent = min(self.rate, max(self._sent_rate(now), self.refused_sent))
             self.last_refused_rate = sent
@@ -320,7 +275,7 @@ class PaceController:
 
     def _start(self, now: float) -> None:
         """The slow start: a refusal ends it; a round of answers doubles the turns in
-        flight, or ends the slow start unpaced when the jobs did not use half of the pace."""
+        flight, or ends the slow start unpaced when the runs did not use half of the pace."""
         assert self.rate is not None and self.srtt is not None
         if self.refused:
             self.starting = False
@@ -334,7 +289,7 @@ class PaceController:
         if self.accepted < round_answers(self.window):
             return
         span = max(now - self.epoch_start, 1e-6)
-        # The lowest of the round's paces and its window: jobs kept to it are held back by
+        # The lowest of the round's paces and its window: runs kept to it are held back by
         # the slow start, not by their concurrency.
         held = min(self.rate, self.round_rate, self.window / self.srtt)
         if self.epoch_sends / span >= held * START_BINDING:

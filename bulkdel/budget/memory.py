@@ -1,9 +1,9 @@
 """The account budget of one process: ``LocalBudget``, its leases, and the registry that lets
-jobs with the same base URL and key share one without being told.
+runs with the same base URL and key share one without being told.
 
-Turns are handed out round-robin between the leases that are waiting for one, so a job's
-share does not grow with its concurrency: two jobs get about half each, whatever their
-worker counts, and a job alone gets all of it. A released, stopped or cancelled lease leaves
+Turns are handed out round-robin between the leases that are waiting for one, so a run's
+share does not grow with its concurrency: two runs get about half each, whatever their
+worker counts, and a run alone gets all of it. A released, stopped or cancelled lease leaves
 the rotation at once.
 """
 
@@ -23,17 +23,17 @@ from .pace import Pace
 
 
 class LocalBudget:
-    """An account's request budget, shared by the jobs of this process that hold it.
+    """An account's request budget, shared by the runs of this process that hold it.
 
     Args:
-        rate: the account's pace in requests per second for every job together, fixed;
+        rate: the account's pace in requests per second for every run together, fixed;
             None (the default) learns it from the server's answers.
         slow_start: with ``rate`` None, begin at a small pace that doubles with each round
             of answers until the first 429 (``budget.controller``); False begins unpaced,
             spending the server's first burst (only where nothing else uses the account).
         clock: the clock the pace and the gate run on.
 
-    Jobs take a ``lease``; ``budget_for(base_url, key)`` gives every job of one account the
+    Runs take a ``lease``; ``budget_for(base_url, key)`` gives every run of one account the
     same budget.
     """
 
@@ -66,7 +66,7 @@ class LocalBudget:
         return self._pace.gate_wait(self._clock.time())
 
     def lease(self, stop: StopSignal) -> LocalLease:
-        """A hold for one job, whose waits end (raising ``Stopped``) when ``stop`` is set."""
+        """A hold for one run, whose waits end (raising ``Stopped``) when ``stop`` is set."""
         return LocalLease(self, stop)
 
     def _grant_now(self) -> Turn | None:
@@ -144,21 +144,21 @@ class LocalBudget:
 
 
 class LocalLease:
-    """One job's hold on a ``LocalBudget`` (from ``budget.lease(stop)``)."""
+    """One run's hold on a ``LocalBudget`` (from ``budget.lease(stop)``)."""
 
     __slots__ = ("_budget", "_stop", "_waiters")
 
     def __init__(self, budget: LocalBudget, stop: StopSignal) -> None:
         self._budget = budget
         self._stop = stop
-        #: futures of this job's workers waiting for a turn, oldest first
+        #: futures of this run's workers waiting for a turn, oldest first
         self._waiters: deque[asyncio.Future[Turn]] = deque()
 
     async def turn(self) -> Turn:
-        """Wait for the gate and this job's share of the pace.
+        """Wait for the gate and this run's share of the pace.
 
         Raises:
-            Stopped: the job's stop signal was set before or while waiting.
+            Stopped: the run's stop signal was set before or while waiting.
         """
         self._stop.check()
         budget = self._budget
@@ -184,7 +184,7 @@ class LocalLease:
         self._budget._report(turn, outcome)
 
     async def release(self) -> None:
-        """Leave the budget: the job's share goes to the others at once."""
+        """Leave the budget: the run's share goes to the others at once."""
         for waiter in self._waiters:
             waiter.cancel()
         self._waiters.clear()
@@ -210,9 +210,9 @@ _REGISTRY: weakref.WeakValueDictionary[tuple[str, str], LocalBudget] = weakref.W
 
 
 def budget_for(base_url: str, private_key: str) -> LocalBudget:
-    """The budget every job of this process shares for one account (made on first use).
+    """The budget every run of this process shares for one account (made on first use).
 
-    Only a SHA-256 of the key is kept. The budget lives while a job holds it.
+    Only a SHA-256 of the key is kept. The budget lives while a run holds it.
     """
     digest = hashlib.sha256(private_key.encode()).hexdigest()
     key = (base_url.rstrip("/"), digest)

@@ -20,7 +20,7 @@ QUOTA_SHARE = 0.99
 class Quota:
     """A long fixed window (``X-RateLimit-Interval`` over a second) spent as a quota.
 
-    Pacing 1000 per 15 s evenly loses the time a burst would have saved at the end of a job
+    Pacing 1000 per 15 s evenly loses the time a burst would have saved at the end of a run
     (the ideal spends each window at once); counting turns per window, from the reset a 429
     stated, spends each window at once and draws no 429 at its end.
     """

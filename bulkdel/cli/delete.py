@@ -18,13 +18,13 @@ from ..imagekit import ListingClient
 from ..purge.plan import DeletedIds, PurgePlan, purge_after, refuse_above_limit
 from ..record.ledger import LedgerSink
 from ..record.report import Report
-from .budget import account_budget, check_redis
 from .confirm import Declined, confirm, files_target
 from .metrics import serving_metrics
 from .options import DeleteOptions
 from .preflight import check_api
 from .progress import ProgressDisplay
 from .purge import purge_plan
+from .redis_setup import account_budget, check_redis
 from .settings import RunOptions, delete_run
 from .signals import stop_on_signals
 from .words import counted

@@ -14,10 +14,10 @@ from ..errors import UsageError
 from ..listing.host import StandaloneHost
 from ..listing.pager import Listing
 from ..models import Abort
-from .budget import account_budget
 from .delete import listing_for
 from .options import ListOptions
 from .preflight import check_api
+from .redis_setup import account_budget
 from .settings import RunOptions, list_run
 from .signals import stop_on_signals
 

@@ -72,7 +72,7 @@ def _dispatch(options: CommandOptions) -> int:
         return _report(options)
     if isinstance(options, DeleteOptions):
         return _delete(options)
-    from .jobs import run_job
+    from .job.commands import run_job
 
     return run_job(options)
 

@@ -220,7 +220,7 @@ class JobOptions:
 
     command: str
     redis: RedisOptions
-    #: ``--job`` and the positional ``NAME`` (``job_query.job_name`` picks the one given)
+    #: ``--job`` and the positional ``NAME`` (``job.query.job_name`` picks the one given)
     job: str | None = None
     job_name: str | None = None
     json: bool = False

@@ -1,6 +1,6 @@
 """The whole command line's parser: ``delete``, ``list``, ``report``, ``demo``, ``job ...``.
 
-The options themselves are defined in ``args`` (shared ones), ``job_parser`` (``job``'s) and
+The options themselves are defined in ``args`` (shared ones), ``job.parser`` (``job``'s) and
 ``after_parser`` (``verify``'s and ``purge``'s). Building the parser imports no command's
 module: each is imported when its command runs.
 """
@@ -20,7 +20,7 @@ from .args import (
     add_redis_arguments,
     shared_parent,
 )
-from .job_parser import add_job_parser
+from .job.parser import add_job_parser
 from .metrics import add_metrics_arguments
 from .values import whole
 

@@ -21,7 +21,6 @@ from ..listing.selection import Selection
 from ..models import Settings
 from ..record.journal.journal import owns_report_dir
 from ..record.report import check_report_dir
-from .budget import resolve_redis_url
 from .options import (
     ConnectionOptions,
     DeleteOptions,
@@ -29,6 +28,7 @@ from .options import (
     RequestOptions,
     SelectorOptions,
 )
+from .redis_setup import resolve_redis_url
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 from ..record.audit import key_fingerprint
 from ..verify import Verification, Verifier, read_summary
-from .budget import account_budget, resolve_redis_url
 from .options import ConnectionOptions, RequestOptions, VerifyOptions
+from .redis_setup import account_budget, resolve_redis_url
 from .settings import read_private_key, settings_for
 from .signals import stop_on_signals
 

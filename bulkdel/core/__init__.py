@@ -11,7 +11,7 @@ from .lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .clock import LOOP_CLOCK, Clock, LoopClock
-    from .lease import AccountBudget, CappedLease, Lease, Turn, job_lease
+    from .lease import AccountBudget, CappedLease, Lease, Turn, run_lease
     from .stop import StopSignal
 
 #: imported on first use: ``import bulkdel`` (``--version``) must not pay for asyncio
@@ -24,7 +24,7 @@ _LAZY: dict[str, str] = {
     "LoopClock": ".clock",
     "StopSignal": ".stop",
     "Turn": ".lease",
-    "job_lease": ".lease",
+    "run_lease": ".lease",
 }
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
@@ -38,5 +38,5 @@ __all__ = [
     "LoopClock",
     "StopSignal",
     "Turn",
-    "job_lease",
+    "run_lease",
 ]

@@ -3,9 +3,8 @@ short, numpy's past that where it is installed, the standard library's alone oth
 
 Both answer as a ``set`` would, at any size, with temporary files beside the report or journal
 once memory fills, and in about the same memory. numpy (the ``large`` extra: ``pip install
-'bulkdel[large]'``) costs 72 MiB installed and 0.2 s of import, and is faster at millions of
-ids: a dry run of 1M ids at 1.75 times the plain install's ids/s, of 10M at 3.8 times
-(``benchmarks/DEDUPE_PLAIN_RESULTS.md``). So ``Deduper`` starts plain and imports numpy only
+'bulkdel[large]'``) costs space and import time, and is several times faster at millions of
+ids (``benchmarks/DEDUPE_PLAIN_RESULTS.md``). So ``Deduper`` starts plain and imports numpy only
 when the plain one would first spill (``switching``); a plain install says so once, in a log
 warning (``bulkdel.dedupe``), past 5M ids. ``numpy_deduper`` and ``plain_deduper`` tell how
 each works; ``frame`` and ``run_files`` hold what they share.

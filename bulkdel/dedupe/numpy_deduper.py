@@ -15,15 +15,9 @@ costs). A hex key is looked for in two places:
   front: its "no" is certain and is the answer for nearly every new id, so only its "maybe"
   (a repeat, or a false positive) costs a read; it is never the answer alone.
 
-Measured (2-core benchmark machine, ``python -m benchmarks --only scale``, whole-process
-peak RSS with the interpreter, aiohttp and numpy, about 75 MiB, included): the previous
-``set`` of packed ints took 61-130 bytes an id (763 MiB at 10M ids); this design's peaks at
-10M, 30M and 100M ids are in ``benchmarks/RESULTS.md`` ("Scale and memory"). The add is
-~390 ns an id against ~660 for the ``set`` loop (2M ids, 10,000 a chunk); a version that
-sorted each chunk to find repeats took 685, hence the memtable. Not built, estimated from
-their sizes: a whole in-memory table of 12-byte keys needs 24-48 bytes an id while it
-doubles, and merging sorted runs in memory 24 at the merge; with the ~75 MiB of start-up
-(7.5 bytes an id at 10M) both miss the floor of 16 bytes an id at 10M.
+Why a memtable in front of sorted runs, and not a ``set`` of packed ints or one whole table:
+memory (the floor is 16 bytes an id at 10M ids) and the add's cost; the figures are in
+``benchmarks/DESIGN_NOTES.md`` and the peaks at 10M-100M ids in ``benchmarks/RESULTS.md``.
 
 The caller's loop: a spill, a merge and a filter rebuild cost in proportion to what is on
 disk (a merge of the fourth level reads and writes 16.8M keys: about a second), so they, the

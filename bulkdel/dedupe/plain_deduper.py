@@ -2,10 +2,9 @@
 
 The plain install's de-duplication, and every install's while the input is short (``Deduper``
 moves to numpy's when it would first spill, where numpy is installed); it gives the answers
-of the numpy one (``numpy_deduper``) and of a ``set``, in no more memory (a dry
-run's peak RSS: 61 MiB at 1M ids, 96 at 10M, against numpy's 88 and 120), but slower as the
-input grows: 0.6 of numpy's ids/s at 1M, 0.26 at 10M (``benchmarks/DEDUPE_PLAIN_RESULTS.md``),
-most of it the Python loop a key of the Bloom filter's adds, rebuilds and tests. The same
+of the numpy one (``numpy_deduper``) and of a ``set``, in no more memory, but slower as the
+input grows (``benchmarks/DEDUPE_PLAIN_RESULTS.md``), most of it the Python loop a key of
+the Bloom filter's adds, rebuilds and tests. The same
 shape:
 
 * ImageKit ids (24 lowercase hex characters) become 12-byte ``bytes`` keys; other ids go

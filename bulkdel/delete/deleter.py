@@ -36,17 +36,17 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
-    from ..listing.pager import Listing  # only a job with a selection lists
+    from ..listing.pager import Listing  # only a run with a selection lists
 
 IdSource = Iterable[Any] | AsyncIterable[Any]
 
 
 class BulkDeleter:
-    """One delete job, with a handle to watch and stop it.
+    """One delete run, with a handle to watch and stop it.
 
     Args:
         private_key: the ImageKit private key (kept only inside the client's auth header).
-        settings: the job's knobs; ``Settings()`` by default.
+        settings: the run's knobs; ``Settings()`` by default.
         session: a caller's ``aiohttp.ClientSession`` to send through (left open).
         report_dir: write the report files here; None writes none.
         sinks: extra receivers of every ledger event (progress, your own bookkeeping).
@@ -59,11 +59,11 @@ class BulkDeleter:
             (a listing's, a JSONL input's), durable before any request that deletes it.
         invocation: the command line that asked for the run, for ``summary.json``'s audit
             (secrets are removed); None: the library call is recorded.
-        budget: the account's request budget. By default every job of this process with
-            the same base URL and key shares one (``bulkdel.budget.budget_for``), so jobs
+        budget: the account's request budget. By default every run of this process with
+            the same base URL and key shares one (``bulkdel.budget.budget_for``), so runs
             split the account's rate limit instead of fighting over it; pass a
-            ``LocalBudget(rate=R)`` to pace the account at R for all its jobs.
-            ``settings.rate`` caps this job's share of it.
+            ``LocalBudget(rate=R)`` to pace the account at R for all its runs.
+            ``settings.rate`` caps this run's share of it.
         observers: follow the run (``bulkdel.telemetry.RunEvents`` for progress events and
             batch outcomes, your own ``RunObserver``).
         meter_provider, tracer_provider: OpenTelemetry's (``bulkdel[otel]``): the run's
@@ -114,7 +114,7 @@ class BulkDeleter:
             )
         if budget is None and sender is None and not self.settings.dry_run:
             budget = budget_for(self.settings.base_url, private_key or "")
-        #: the account's budget (None: a job with an injected sender gets one of its own)
+        #: the account's budget (None: a run with an injected sender gets one of its own)
         self.budget = budget
         self.report_dir = report_dir
         self.journal_path = None if journal is None or self.settings.dry_run else Path(journal)
@@ -130,7 +130,7 @@ class BulkDeleter:
 
     @property
     def counts(self) -> Counts:
-        """Live counts of the job."""
+        """Live counts of the run."""
         return self.ledger.counts
 
     def stop(self, reason: Abort | None = None) -> None:
@@ -206,7 +206,7 @@ class BulkDeleter:
             clock=self._clock,
             journal=journal,
             rng=self._rng,
-            # a job with an injected sender and no budget gets one of its own
+            # a run with an injected sender and no budget gets one of its own
             budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
             # spilled ids go beside the journal or the report, not to a /tmp that may be RAM
             spill_dir=self.journal_path.parent if self.journal_path else self.report_dir,
@@ -241,7 +241,7 @@ class BulkDeleter:
     def _open_manifest(self, journal: Journal | None, listing: Listing | None) -> Manifest | None:
         if self.report_dir is None or not self.write_manifest:
             return None
-        # a resumed job's manifest already names what its earlier runs deleted
+        # a resumed run's manifest already names what its earlier runs deleted
         manifest = Manifest(self.report_dir, append=journal is not None and journal.resumed)
         if listing is not None:
             manifest.open()

@@ -30,17 +30,17 @@ from .workpool import WorkPool
 
 
 class Pipeline(Run):
-    """Runs one delete job over a stream of chunks: a reader and a work pool on a ``Run``.
+    """Drives one delete run over a stream of chunks: a reader and a work pool on a ``Run``.
 
     Args:
         sender: sends one batch (an ``DeleteClient``).
-        settings: the job's knobs.
+        settings: the run's knobs.
         ledger: where every outcome goes (and where requests are counted).
         clock: the run's time and sleep (tests pass a virtual one).
         journal: the job's journal: ids it has settled are not sent again, and ids go on
             record as in flight before they are sent.
         rng: the backoff's jitter (seed it to replay a run).
-        budget: the account's budget, shared with the jobs that hold it (the caller picks
+        budget: the account's budget, shared with the runs that hold it (the caller picks
             it: ``bulkdel.budget.budget_for`` for this process's, a ``RedisBudget``...).
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).

@@ -1,7 +1,7 @@
 """The pipeline's reader: validates, de-duplicates and batches the input for the work pool.
 
 Every id it accepts becomes "open" (in the pipeline's open set) until the ledger has its
-final bucket; a resumed job settles from the journal the ids an earlier run finished.
+final bucket; a resumed run settles from the journal the ids an earlier run finished.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ async def _with_idle(
 
 
 class Reader:
-    """Reads a job's chunks into batches for the pool.
+    """Reads a run's chunks into batches for the pool.
 
     Args:
         settings: batch size, linger, dry run and the ``max_delete`` limit.
@@ -79,9 +79,9 @@ class Reader:
         open_ids: the pipeline's open set (shared): accepted ids are added.
         ambiguous: the pipeline's set of ids an attempt may have deleted (shared): ids an
             earlier run left in flight are added.
-        stop: stops the run (a refused job).
+        stop: stops the run (when it is refused).
         signal: the run's stop signal: reading ends at once when it is set.
-        journal: the job's journal, looked up when the job is resumed.
+        journal: the run's journal, looked up when the run is resumed.
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
     """
@@ -119,9 +119,9 @@ class Reader:
 
     async def run(self, chunks: AsyncIterable[Chunk]) -> None:
         """Read everything; batches go to the pool (held back while ``max_delete`` may
-        still refuse the job). Ends early when the pool stops."""
+        still refuse the run). Ends early when the pool stops."""
         try:
-            # A new table's pages, faulted in between turns of the loop (a job's pass-through
+            # A new table's pages, faulted in between turns of the loop (a run's pass-through
             # de-duplication has none).
             for _ in getattr(self.ingest.dedupe, "warm", tuple)():
                 await asyncio.sleep(0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from ..core.clock import LOOP_CLOCK, Clock
-from ..core.lease import AccountBudget, job_lease
+from ..core.lease import AccountBudget, run_lease
 from ..core.stop import StopSignal
 from ..models import Abort, AbortReason, Settings
 from ..record.journal.journal import Journal
@@ -58,7 +58,7 @@ class Run:
         self.signal = StopSignal(clock)
         #: every request of the run (listing pages too) takes a turn; rate caps its share
         self.budget = budget
-        self.lease = job_lease(budget, self.signal, settings.rate)
+        self.lease = run_lease(budget, self.signal, settings.rate)
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         #: the run's open ids and what is known of each
         self.ids = OpenIds(ledger, journal)

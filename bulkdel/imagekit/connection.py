@@ -95,7 +95,7 @@ class ApiConnection:
         session: aiohttp.ClientSession | None = None,
         connections: int | None = None,
     ) -> Self:
-        """A client for a job's ``settings`` (base URL, timeout, plain-http permission);
+        """A client for a run's ``settings`` (base URL, timeout, plain-http permission);
         ``session`` and ``connections`` as in the constructor."""
         return cls(
             private_key,

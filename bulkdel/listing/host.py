@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ..budget import AccountBudget, LocalBudget, job_lease
+from ..budget import AccountBudget, LocalBudget, run_lease
 from ..core.clock import LOOP_CLOCK, Clock
 from ..core.stop import StopSignal
 from ..engine.retry import Backoff
@@ -19,7 +19,7 @@ class StandaloneHost:
         settings: the rate, attempts and backoff knobs.
         clock: the run's time and sleep.
         rng: the backoff's jitter.
-        budget: the account's budget (shared with the jobs that hold it); its own if None.
+        budget: the account's budget (shared with the runs that hold it); its own if None.
     """
 
     def __init__(
@@ -34,7 +34,7 @@ class StandaloneHost:
         self.clock = clock
         self.signal = StopSignal(clock)
         budget = budget if budget is not None else LocalBudget(clock=clock)
-        self.lease = job_lease(budget, self.signal, settings.rate)
+        self.lease = run_lease(budget, self.signal, settings.rate)
         self.backoff = Backoff(settings.backoff_base, settings.backoff_max, rng)
         self.requests = RequestStats()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..budget import AccountBudget, budget_for, job_lease
+from ..budget import AccountBudget, budget_for, run_lease
 from ..core.sampling import read_ids
 from ..core.stop import StopSignal
 from ..errors import UsageError
@@ -159,7 +159,7 @@ async def _purge(
     if wanted:
         if budget is None:
             budget = budget_for(settings.base_url, private_key)
-        lease = job_lease(budget, StopSignal(), settings.rate)
+        lease = run_lease(budget, StopSignal(), settings.rate)
         try:
             result.records = await purge_urls(client, wanted, lease=lease)
         finally:

@@ -81,7 +81,7 @@ def utc(when: dt.datetime) -> str:
 
 
 def library_call(settings: Settings) -> dict[str, Any]:
-    """How a library caller ran a job: the call and its settings (which hold no secret)."""
+    """How a library caller started a run: the call and its settings (which hold no secret)."""
     return {"call": "bulkdel.BulkDeleter.run", "settings": asdict(settings)}
 
 

@@ -152,7 +152,7 @@ class Ledger:
 
     def missing(self, file_ids: Sequence[str], after_retry: Sequence[str] = ()) -> None:
         """Ids the server does not know; ``after_retry`` is the subset that an earlier
-        ambiguous attempt of this job may have deleted."""
+        ambiguous attempt of this run may have deleted."""
         if file_ids:
             self.counts.missing += len(file_ids)
             self.counts.missing_after_retry += len(after_retry)

@@ -28,7 +28,7 @@ from ..record.ledger import Ledger
 
 
 class RunView(Protocol):
-    """What an observer may read of a running job (the engine's ``Pipeline``)."""
+    """What an observer may read of a run as it goes (the engine's ``Pipeline``)."""
 
     @property
     def settings(self) -> Settings: ...

@@ -18,7 +18,7 @@ Metrics (meter ``bulkdel``):
                                               an answer came), ``error.type`` (when it failed)
 ``bulkdel.budget.wait.time``       counter    seconds requests waited for a turn from the budget
 ``bulkdel.budget.pace``            gauge      requests/s the run is paced at (while paced)
-``bulkdel.budget.ceiling``         gauge      the limit a 429 stated or the job's cap (when known)
+``bulkdel.budget.ceiling``         gauge      the limit a 429 stated or the run's cap (when known)
 ``bulkdel.purge.requests``         counter    CDN purges sent (ImageKit allows 1000 a month)
 =================================  =========  ==================================================
 

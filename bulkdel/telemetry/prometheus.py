@@ -15,7 +15,7 @@ workers is told apart; Prometheus adds ``instance``):
 ``bulkdel_ids_total{outcome}``              ids by bucket: deleted, missing, failed, not_attempted,
                                             invalid, duplicate
 ``bulkdel_ids_read_total``                  ids read (``read = invalid + duplicate + unique``)
-``bulkdel_ids_unique_total``                unique valid ids (what the job has to settle)
+``bulkdel_ids_unique_total``                unique valid ids (what the run has to settle)
 ``bulkdel_requests_total{kind,status}``     requests by kind (delete, list) and status (error: none)
 ``http_client_request_duration_seconds``    the semantic conventions' histogram, with
                                             ``http_request_method``, ``server_address``,
@@ -23,7 +23,7 @@ workers is told apart; Prometheus adds ``instance``):
                                             ``error_type``
 ``bulkdel_budget_wait_seconds_total``       time requests waited for a turn from the budget
 ``bulkdel_budget_pace_requests_per_second`` the pace (absent while unpaced)
-``bulkdel_budget_ceiling_requests_per_second``  the limit a 429 stated, or the job's cap
+``bulkdel_budget_ceiling_requests_per_second``  the limit a 429 stated, or the run's cap
 ``bulkdel_batches_total``                   batches finished
 ``bulkdel_purge_requests_total``            CDN purges sent (against a quota of 1000 a month)
 ``bulkdel_runs_active``                     runs going on

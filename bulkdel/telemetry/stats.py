@@ -54,7 +54,7 @@ def server_of(base_url: str) -> tuple[str, int]:
 
 
 def pace_of(run: RunView) -> float | None:
-    """Requests per second the run is paced at: the account's pace under the job's cap."""
+    """Requests per second the run is paced at: the account's pace under the run's cap."""
     paces = [r for r in (run.budget.rate, run.settings.rate) if r is not None]
     return min(paces) if paces else None
 

@@ -12,9 +12,9 @@ import redis
 
 from bulkdel import cli
 from bulkdel.budget import redis_scripts
-from bulkdel.cli.budget import REDIS_ENV, resolve_redis_url
 from bulkdel.cli.options import DeleteOptions, command_options
 from bulkdel.cli.parser import build_parser
+from bulkdel.cli.redis_setup import REDIS_ENV, resolve_redis_url
 from bulkdel.cli.settings import delete_run
 from bulkdel.testing import FakeImageKit, seed_files
 from tests.helpers import KEY, ThreadedServer, delete_args, hex_ids, write_ids

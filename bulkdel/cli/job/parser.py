@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .args import (
+from ..args import (
     DEFAULTS,
     add_connection_arguments,
     add_debug_argument,
@@ -19,8 +19,8 @@ from .args import (
     seconds,
     shared_parent,
 )
-from .metrics import add_metrics_arguments
-from .values import keep_duration, number, whole
+from ..metrics import add_metrics_arguments
+from ..values import keep_duration, number, whole
 
 #: a worker's default visibility timeout, seconds (``jobs.worker``'s)
 VISIBILITY_TIMEOUT = 12.0

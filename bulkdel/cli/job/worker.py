@@ -10,27 +10,27 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import JobGoneError, Stopped, UsageError
-from ..imagekit import DeleteClient
-from ..models import Abort
-from .budget import job_redis, redis_session
-from .exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
-from .job_admin import start_retention
-from .metrics import serving_metrics
-from .options import WorkerOptions
-from .preflight import check_api
-from .settings import read_private_key, settings_for
-from .signals import stop_on_signals
+from ...errors import JobGoneError, Stopped, UsageError
+from ...imagekit import DeleteClient
+from ...models import Abort
+from ..exits import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK
+from ..metrics import serving_metrics
+from ..options import WorkerOptions
+from ..preflight import check_api
+from ..redis_setup import job_redis, redis_session
+from ..settings import read_private_key, settings_for
+from ..signals import stop_on_signals
+from .admin import start_retention
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from ..core.redis_connection import RedisWait
-    from ..jobs import PipelineProcessor, Worker
-    from ..jobs.fleet import Fleet
-    from ..jobs.worker import WorkerResult
-    from ..models import Settings
-    from ..telemetry.observer import RunObserver
+    from ...core.redis_connection import RedisWait
+    from ...jobs import PipelineProcessor, Worker
+    from ...jobs.fleet import Fleet
+    from ...jobs.worker import WorkerResult
+    from ...models import Settings
+    from ...telemetry.observer import RunObserver
 
 
 _Result = TypeVar("_Result")
@@ -41,7 +41,7 @@ async def run_worker(options: WorkerOptions) -> int:
     the worker stopped, 3 for a fatal answer (a job gone from Redis, or a Redis that cannot
     be used, raises). With no ``--job`` it serves every open job: exit 0 when stopped by a
     signal or (``--exit-when-idle``) when no job is open."""
-    from ..jobs.worker import worker_name
+    from ...jobs.worker import worker_name
 
     settings = settings_for(options.connection, options.requests, os.environ)
     key = read_private_key(options.connection.private_key_file, os.environ)
@@ -71,7 +71,7 @@ async def _work(
     name: str,
     observers: Sequence[RunObserver],
 ) -> int:
-    from ..jobs import PipelineProcessor, Worker
+    from ...jobs import PipelineProcessor, Worker
 
     redis, policy = connection
     job = options.job
@@ -122,8 +122,8 @@ async def _serve(
 ) -> int:
     """No ``--job``: serve every open job (``jobs.fleet``), a record directory per job
     under one of this worker's own."""
-    from ..jobs import PipelineProcessor
-    from ..jobs.fleet import Fleet
+    from ...jobs import PipelineProcessor
+    from ...jobs.fleet import Fleet
 
     redis, policy = connection
     record_base = options.record_dir or default_record_dir("fleet", name)
@@ -233,7 +233,7 @@ def _account_budget(
 ) -> Any:
     """One budget in Redis for every worker of the account (``--account-rate``: at exactly
     ``rate``), on the job's wait policy."""
-    from ..budget.redis import RedisBudget
+    from ...budget.redis import RedisBudget
 
     redis, policy = connection
     return RedisBudget(redis, base_url=settings.base_url, private_key=key, rate=rate, wait=policy)

@@ -10,14 +10,14 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from ..errors import UsageError
-from ..record.report import format_text
-from .budget import job_redis, redis_session
-from .exits import EXIT_INCOMPLETE, EXIT_OK
-from .options import JobOptions
+from ...errors import UsageError
+from ...record.report import format_text
+from ..exits import EXIT_INCOMPLETE, EXIT_OK
+from ..options import JobOptions
+from ..redis_setup import job_redis, redis_session
 
 if TYPE_CHECKING:
-    from ..jobs import JobStatus
+    from ...jobs import JobStatus
 
 
 def job_name(options: JobOptions) -> str:
@@ -37,8 +37,8 @@ def job_name(options: JobOptions) -> str:
 async def run_status(options: JobOptions) -> int:
     """``bulkdel job status --job NAME``: counts, batches, and each worker's figures with
     when it was last seen (``gone`` past the visibility timeout)."""
-    from ..jobs import job_status
-    from ..jobs.submit_watch import stalled_submit
+    from ...jobs import job_status
+    from ...jobs.submit_watch import stalled_submit
 
     name = job_name(options)
     async with redis_session(*job_redis(options.redis)) as (redis, _):
@@ -88,8 +88,8 @@ def status_lines(status: JobStatus, liveness: dict[str, tuple[float | None, bool
 
 async def run_report(options: JobOptions) -> int:
     """``bulkdel job report --job NAME --report-dir D``."""
-    from ..jobs import job_report
-    from ..jobs.submit_watch import stalled_submit
+    from ...jobs import job_report
+    from ...jobs.submit_watch import stalled_submit
 
     name = job_name(options)
     assert options.report_dir is not None  # required by its parser
@@ -116,7 +116,7 @@ async def run_cancel(options: JobOptions) -> int:
     Raises:
         UsageError: the job is finished: there is nothing to cancel.
     """
-    from ..jobs import cancel_job, job_status
+    from ...jobs import cancel_job, job_status
 
     name = job_name(options)
     async with redis_session(*job_redis(options.redis)) as (redis, _):

@@ -1,19 +1,19 @@
 """``bulkdel job ...``: a delete job spread over worker processes on any hosts, via Redis.
 
-Each sub-command has its module (``job_submit``, ``job_worker``, ``job_query``, ``job_admin``
+Each sub-command has its module (``submit``, ``worker``, ``query``, ``admin``
 for ``list`` and ``delete``); the parser is
-``job_parser``'s.
+``parser``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from .job_admin import run_delete, run_list
-from .job_query import run_cancel, run_report, run_status
-from .job_submit import run_submit
-from .job_worker import run_worker
-from .options import JobOptions, SubmitOptions, WorkerOptions
+from ..options import JobOptions, SubmitOptions, WorkerOptions
+from .admin import run_delete, run_list
+from .query import run_cancel, run_report, run_status
+from .submit import run_submit
+from .worker import run_worker
 
 
 def run_job(options: SubmitOptions | WorkerOptions | JobOptions) -> int:

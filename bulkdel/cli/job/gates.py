@@ -15,16 +15,16 @@ import sys
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from ..dedupe import Deduper
-from ..engine.ingest import Ingest
-from ..engine.sources import files_chunks, open_files
-from ..errors import UsageError
-from ..listing.host import StandaloneHost
-from ..listing.selection import Selection
-from ..models import Chunk, Settings
-from .exits import EXIT_OK, EXIT_USAGE
-from .options import SubmitOptions
-from .settings import RunOptions, read_private_key
+from ...dedupe import Deduper
+from ...engine.ingest import Ingest
+from ...engine.sources import files_chunks, open_files
+from ...errors import UsageError
+from ...listing.host import StandaloneHost
+from ...listing.selection import Selection
+from ...models import Chunk, Settings
+from ..exits import EXIT_OK, EXIT_USAGE
+from ..options import SubmitOptions
+from ..settings import RunOptions, read_private_key
 
 
 @dataclass
@@ -86,7 +86,7 @@ async def _count(
         finally:
             for reader in readers:
                 reader.close()
-    from .delete import listing_for
+    from ..delete import listing_for
 
     key = read_private_key(options.connection.private_key_file, os.environ)
     listing = listing_for(RunOptions(settings, selection, key))

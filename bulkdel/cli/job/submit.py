@@ -6,22 +6,22 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..engine.sources import FileReader, files_chunks, open_files
-from ..errors import Stopped, UsageError
-from ..listing.host import StandaloneHost
-from ..record.journal.journal import fingerprint
-from .budget import job_redis, redis_session
-from .confirm import confirm, files_target
-from .exits import EXIT_INCOMPLETE, EXIT_OK
-from .job_gates import gate_by_count
-from .options import SubmitOptions
-from .settings import RunOptions, read_private_key, selection_from, settings_for
-from .signals import stop_on_signals
+from ...engine.sources import FileReader, files_chunks, open_files
+from ...errors import Stopped, UsageError
+from ...listing.host import StandaloneHost
+from ...record.journal.journal import fingerprint
+from ..confirm import confirm, files_target
+from ..exits import EXIT_INCOMPLETE, EXIT_OK
+from ..options import SubmitOptions
+from ..redis_setup import job_redis, redis_session
+from ..settings import RunOptions, read_private_key, selection_from, settings_for
+from ..signals import stop_on_signals
+from .gates import gate_by_count
 
 if TYPE_CHECKING:
-    from ..jobs import SubmitResult, Submitter
-    from ..listing.selection import Selection
-    from ..models import Settings
+    from ...jobs import SubmitResult, Submitter
+    from ...listing.selection import Selection
+    from ...models import Settings
 
 
 async def run_submit(options: SubmitOptions) -> int:
@@ -32,8 +32,8 @@ async def run_submit(options: SubmitOptions) -> int:
     Raises:
         Declined: a terminal user did not confirm.
     """
-    from ..jobs import Submitter
-    from ..jobs.submit_watch import resubmit_command
+    from ...jobs import Submitter
+    from ...jobs.submit_watch import resubmit_command
 
     settings = settings_for(options.connection, options.requests, os.environ)
     selection = selection_from(options.selectors)
@@ -63,7 +63,7 @@ async def run_submit(options: SubmitOptions) -> int:
                 _say(job, f"stopped ({stopped})", result)
                 return code if code is not None else EXIT_INCOMPLETE
         if options.keep is not None and not result.cancelled:
-            from ..jobs import keep_job
+            from ...jobs import keep_job
 
             await keep_job(redis, job, options.keep)
     what = "complete" if result.complete else "cancelled" if result.cancelled else "stopped"
@@ -95,7 +95,7 @@ async def _submit(
     selection: Selection | None,
 ) -> SubmitResult:
     if selection is not None:
-        from .delete import listing_for
+        from ..delete import listing_for
 
         key = read_private_key(options.connection.private_key_file, os.environ)
         listing = listing_for(RunOptions(settings, selection, key))

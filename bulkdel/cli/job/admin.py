@@ -7,23 +7,23 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from ..errors import JobGoneError, UsageError
-from .budget import job_redis, redis_session
-from .exits import EXIT_OK
-from .job_query import job_name
-from .options import JobOptions
+from ...errors import JobGoneError, UsageError
+from ..exits import EXIT_OK
+from ..options import JobOptions
+from ..redis_setup import job_redis, redis_session
+from .query import job_name
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from ..jobs import JobEntry, JobStatus
+    from ...jobs import JobEntry, JobStatus
 
 
 async def start_retention(redis: Redis, job: str) -> None:
     """The job is finished: its keys expire after its ``--keep``, if it has one. The settle
     that finished it did so for the keys it is given; this covers the input records' lists
     too. Best effort: the job's work is done whatever Redis answers here."""
-    from ..jobs import keep_job
+    from ...jobs import keep_job
 
     try:
         await keep_job(redis, job)
@@ -34,7 +34,7 @@ async def start_retention(redis: Redis, job: str) -> None:
 async def run_list(options: JobOptions) -> int:
     """``bulkdel job list``: every job on the Redis, with its state, counts, age and when
     its keys expire."""
-    from ..jobs import list_jobs
+    from ...jobs import list_jobs
 
     async with redis_session(*job_redis(options.redis)) as (redis, _):
         jobs = await list_jobs(redis)
@@ -87,7 +87,7 @@ async def run_delete(options: JobOptions) -> int:
             batches still held by workers) and ``--force`` was not given.
         JobGoneError: the job is not in Redis (and ``--force`` was not given).
     """
-    from ..jobs import delete_job, job_status
+    from ...jobs import delete_job, job_status
 
     name = job_name(options)
     async with redis_session(*job_redis(options.redis)) as (redis, _):
