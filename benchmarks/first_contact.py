@@ -16,14 +16,21 @@ the service's own requests drew.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import harness
-from .harness import KEY, FakeServer, child_env, run_timed, write_ids
+from .harness import (
+    KEY,
+    FakeServer,
+    child_env,
+    other_client,
+    run_timed,
+    stop_other_client,
+    write_ids,
+)
 
 RATE = 100.0
 BURST = 20
@@ -43,24 +50,6 @@ def _first_429s(
     return (seen[-1] if seen else 0) - (before[-1] if before else 0)
 
 
-def _other_client(url: str, rate: float) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "benchmarks.budget_contenders", "other-client"]
-    argv += ["--base-url", url, "--key", KEY, "--rate", str(rate)]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, text=True, env=child_env(), cwd=harness.CHILD_CWD
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "ready"
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    return dict(json.loads(lines[-1])) if lines else {}
-
-
 def run_one(
     ids_file: Path,
     jobs: int,
@@ -74,7 +63,7 @@ def run_one(
     extra = ("--limit-headers", headers) + (("--burst", str(BURST)) if rate else ())
     server = FakeServer(rate=rate, sample_every=0.05, extra_args=extra)
     with server as fake:
-        beside = _other_client(fake.url, other) if other else None
+        beside = other_client(fake.url, other) if other else None
         argv = [
             sys.executable,
             "-m",
@@ -92,7 +81,7 @@ def run_one(
         try:
             proc = run_timed(argv, env=child_env(), timeout=300)
         finally:
-            others = _stop(beside) if beside is not None else {}
+            others = stop_other_client(beside) if beside is not None else {}
         stats = fake.stats()
         samples = list(fake.samples)
         launched = proc.started_at - fake.origin

@@ -251,3 +251,22 @@ def child_env(**extra: str) -> dict[str, str]:
     env.update(IMAGEKIT_PRIVATE_KEY=KEY, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1")
     env.update(extra)
     return env
+
+
+def other_client(url: str, rate: float) -> subprocess.Popen[str]:
+    """Another client of the account (``budget_contenders other-client``) spending ``rate``
+    requests per second on the server at ``url``, never retrying; returns once it is ready."""
+    argv = [sys.executable, "-m", "benchmarks.budget_contenders", "other-client"]
+    argv += ["--base-url", url, "--key", KEY, "--rate", str(rate)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=child_env(), cwd=CHILD_CWD)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "ready"
+    return proc
+
+
+def stop_other_client(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """Stop an ``other_client``; what it said last (its requests, their statuses), or {}."""
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    return dict(json.loads(lines[-1])) if lines else {}

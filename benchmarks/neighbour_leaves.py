@@ -26,31 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from . import harness
-from .harness import KEY, FakeServer, child_env, write_ids
+from .harness import KEY, FakeServer, child_env, other_client, stop_other_client, write_ids
 
 RATE = 100.0
 SHARE = 0.6
 #: seconds from the job's launch to the other client's leaving (start-up included)
 LEAVE_AFTER = 6.0
 SECONDS = 20.0
-
-
-def _other_client(url: str) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "benchmarks.budget_contenders", "other-client"]
-    argv += ["--base-url", url, "--key", KEY, "--rate", str(RATE * SHARE)]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, text=True, env=child_env(), cwd=harness.CHILD_CWD
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "ready"
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    return dict(json.loads(lines[-1])) if lines else {}
 
 
 def _at(samples: list[harness.Sample], t: float) -> harness.Sample:
@@ -63,7 +45,7 @@ def run_one(ids_file: Path, headers: str) -> dict[str, Any]:
     """One run: the other client, the job, the other client's leaving; the figures."""
     server = FakeServer(rate=RATE, sample_every=0.25, extra_args=("--limit-headers", headers))
     with server as fake:
-        other = _other_client(fake.url)
+        other = other_client(fake.url, RATE * SHARE)
         argv = [sys.executable, "-m", "benchmarks.budget_contenders", "bulkdel-jobs"]
         argv += [str(ids_file), "--base-url", fake.url, "--key", KEY]
         launched = time.time() - fake.origin
@@ -73,7 +55,7 @@ def run_one(ids_file: Path, headers: str) -> dict[str, Any]:
         )  # fmt: skip
         time.sleep(LEAVE_AFTER)
         before_leave = fake.stats()
-        others = _stop(other)
+        others = stop_other_client(other)
         left = time.time() - fake.origin
         out, err = job.communicate(timeout=300)
         samples = list(fake.samples)
