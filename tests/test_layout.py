@@ -4,6 +4,7 @@ the import rules (no cycles, the base packages on public modules, engine and bud
 from __future__ import annotations
 
 import ast
+import re
 import tokenize
 import tomllib
 from pathlib import Path
@@ -280,3 +281,27 @@ def test_the_version_is_written_once() -> None:
     assert _string_constants(PACKAGE, bulkdel.__version__) == [
         f"bulkdel/__init__.py:{_line_of(PACKAGE / '__init__.py', '__version__')}"
     ]
+
+
+def issue_references(root: Path) -> list[str]:
+    """Every line of the package that names an issue by its number: the number says nothing
+    to a reader without the tracker, and the reason it stands for belongs in the text."""
+    pattern = re.compile(r"\bissues? ?#?\d+|\(#\d+\)", re.IGNORECASE)
+    return [
+        f"{path.relative_to(root.parent)}:{number}"
+        for path in sorted(root.rglob("*"))
+        if path.suffix in {".py", ".lua"}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+
+
+def test_no_issue_numbers_in_the_package() -> None:
+    assert issue_references(PACKAGE) == []
+
+
+def test_the_issue_check_finds_a_number(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text('"""Fixed in issue 18."""\n# see (#42)\nx = "tissue 5"\n')
+    assert issue_references(package) == ["pkg/a.py:1", "pkg/a.py:2"]

@@ -144,7 +144,7 @@ def connect(url: str, **options: Any) -> Redis:
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "health_check_interval": HEALTH_CHECK_INTERVAL,
-        # No retry inside redis-py: a retried script may run twice (issue 18), and one
+        # No retry inside redis-py: a script retried after a lost answer may run twice, and one
         # policy (RedisWait) owns how long to wait.
         "retry": Retry(NoBackoff(), 0),
         **options,
