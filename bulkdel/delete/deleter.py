@@ -14,7 +14,7 @@ from ..budget import AccountBudget, LocalBudget, budget_for
 from ..core.clock import LOOP_CLOCK, Clock
 from ..engine.pipeline import Pipeline
 from ..engine.runner import BatchSender
-from ..engine.sources import FileReader, files_chunks, iterable_chunks
+from ..engine.sources import FileReader, expected_ids, files_chunks, iterable_chunks
 from ..engine.validate import refuse_text
 from ..errors import UsageError
 from ..imagekit import DEFAULT_BASE_URL, DeleteClient
@@ -50,9 +50,8 @@ class BulkDeleter:
         session: a caller's ``aiohttp.ClientSession`` to send through (left open).
         report_dir: write the report files here; None writes none.
         sinks: extra receivers of every ledger event (progress, your own bookkeeping).
-        journal: a journal file: the job survives crashes, and running it again with the
-            same journal resumes it (ids already settled are not sent again).
-        sender: send batches through this instead of an ``DeleteClient`` (tests).
+        journal: a journal file: a run again with it resumes, settled ids not sent again.
+        sender: send batches through this instead of a ``DeleteClient`` (tests).
         clock: the run's time and sleep (tests drive a virtual one).
         rng: where the backoff's jitter comes from (seed it to replay a run).
         manifest: with a ``report_dir``, write ``manifest.jsonl``: every file record read
@@ -165,7 +164,7 @@ class BulkDeleter:
         # bulkdel's records first: an outcome is on record before a caller's sink sees it
         theirs = [GuardedSink(s, self._callback_failed) for s in self._extra_sinks]
         self.ledger.sinks = [*own, *theirs]
-        pipeline = self.pipeline = self._pipeline(journal)
+        pipeline = self.pipeline = self._pipeline(journal, expected_ids(files))
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
         # The listing pages under the pipeline's lease and stop (one limit; a 429 holds both).
@@ -198,7 +197,7 @@ class BulkDeleter:
         if self.pipeline is not None:  # sinks hear nothing before the pipeline exists
             self.pipeline.callback_failed(error, where)
 
-    def _pipeline(self, journal: Journal | None) -> Pipeline:
+    def _pipeline(self, journal: Journal | None, expected_ids: int | None = None) -> Pipeline:
         return Pipeline(
             self._sender or _NoSender(),
             self.settings,
@@ -206,6 +205,7 @@ class BulkDeleter:
             clock=self._clock,
             journal=journal,
             rng=self._rng,
+            expected_ids=expected_ids,
             # a run with an injected sender and no budget gets one of its own
             budget=self.budget if self.budget is not None else LocalBudget(clock=self._clock),
             # spilled ids go beside the journal or the report, not to a /tmp that may be RAM

@@ -33,7 +33,7 @@ class Pipeline(Run):
     """Drives one delete run over a stream of chunks: a reader and a work pool on a ``Run``.
 
     Args:
-        sender: sends one batch (an ``DeleteClient``).
+        sender: sends one batch (a ``DeleteClient``).
         settings: the run's knobs.
         ledger: where every outcome goes (and where requests are counted).
         clock: the run's time and sleep (tests pass a virtual one).
@@ -45,6 +45,8 @@ class Pipeline(Run):
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
         observer: follows the run (``bulkdel.telemetry``); nobody by default.
+        expected_ids: about how many ids the input holds, when its size tells (the
+            de-duplication is then chosen for that size from the start).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class Pipeline(Run):
         rng: random.Random | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
         observer: RunObserver = NO_OBSERVER,
+        expected_ids: int | None = None,
     ) -> None:
         super().__init__(
             sender,
@@ -82,6 +85,7 @@ class Pipeline(Run):
             signal=self.signal,
             journal=journal,
             spill_dir=spill_dir,
+            expected_ids=expected_ids,
         )
 
     @property

@@ -84,6 +84,7 @@ class Reader:
         journal: the run's journal, looked up when the run is resumed.
         spill_dir: where de-duplication spills ids when memory fills (a temporary
             directory if None).
+        expected_ids: about how many ids the input holds, when its size tells.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class Reader:
         signal: StopSignal | None = None,
         journal: Journal | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
+        expected_ids: int | None = None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -110,7 +112,7 @@ class Reader:
         self._stop = stop
         self._signal = signal
         #: validation and de-duplication, shared with ``job submit`` (``ingest``)
-        self.ingest = Ingest(Deduper(spill_dir))
+        self.ingest = Ingest(Deduper(spill_dir, expected=expected_ids))
         #: the whole input was read
         self.input_done = False
         #: ids a resumed run found settled in the journal, and found left in flight

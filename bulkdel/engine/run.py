@@ -26,7 +26,7 @@ class Run:
     """The state one run sends batches with.
 
     Args:
-        sender: sends one batch (an ``DeleteClient``).
+        sender: sends one batch (a ``DeleteClient``).
         settings: the run's knobs.
         ledger: where every outcome goes (and where requests are counted).
         budget: the account's budget, shared with the runs that hold it.

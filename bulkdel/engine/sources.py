@@ -17,7 +17,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Final, Literal
 
 from ..errors import InputError
@@ -372,3 +372,17 @@ async def files_chunks(readers: list[FileReader]) -> AsyncIterator[Chunk]:
     for reader in readers:
         async for chunk in reader.chunks():
             yield chunk
+
+
+#: bytes of one id on a line of its own (24 hex characters and the newline): an input's
+#: size over this is the most ids it can hold
+ID_LINE_BYTES: Final = 25
+
+
+def expected_ids(files: Sequence[FileReader]) -> int | None:
+    """About how many ids ``files`` hold, from their sizes; None when one has no size
+    (a pipe, standard input)."""
+    sizes = [reader.size for reader in files]
+    if not sizes or None in sizes:
+        return None
+    return sum(size or 0 for size in sizes) // ID_LINE_BYTES

@@ -36,7 +36,7 @@ class PipelineProcessor:
     """A ``BatchProcessor`` over the batch runner of one long-lived run.
 
     Args:
-        sender: sends one batch (an ``DeleteClient``).
+        sender: sends one batch (a ``DeleteClient``).
         settings: the runner's knobs (``rate`` caps this worker's share, ``concurrency``
             the batches sent at once).
         budget: the account's budget: a ``RedisBudget`` shares one pace among every

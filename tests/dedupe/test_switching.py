@@ -4,6 +4,7 @@ answers are a set's throughout."""
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -153,3 +154,28 @@ async def test_the_move_hands_the_loop_back_and_survives_a_cancel(
     assert deduper.uses_numpy
     assert steps.count("step") > 16  # 64 keys, 4 a step, twice over
     await deduper.aclose()
+
+
+def test_an_input_known_to_be_long_starts_with_numpys(tmp_path: Path) -> None:
+    """A size told up front past the switch: numpy's answers from the first id, so the run
+    never moves the plain one's memory midway; a short or unknown size starts plain."""
+    ids = hex_ids(50)
+    long = Deduper(tmp_path, switch_at=100, expected=101)
+    assert long.uses_numpy
+    assert long.add_new(ids + ids[:1]) == [True] * 50 + [False]
+    long.close()
+    for expected in (None, 100):
+        assert not Deduper(tmp_path, switch_at=100, expected=expected).uses_numpy
+    assert not Deduper(tmp_path, switch_at=100, use_numpy=False, expected=10**6).uses_numpy
+
+
+def test_a_long_dry_run_from_a_file_starts_with_numpys(tmp_path: Path) -> None:
+    """The command line tells the de-duplication its file's size: a file of 140,000 lines
+    (past the switch) imports numpy up front, even though its 1,000 distinct ids alone would
+    never have moved there; the answers are the same."""
+    source = write_ids(tmp_path / "ids.txt", hex_ids(1000) * 140)
+    args = ["delete", str(source), "--dry-run", "--report-dir", str(tmp_path / "r"), "--json"]
+    done = _python("-c", SHORT_DRY_RUN, *args)
+    assert "numpy loaded: True" in done.stderr
+    counts = json.loads(done.stdout)["counts"]
+    assert (counts["unique"], counts["duplicate"]) == (1000, 139_000)
