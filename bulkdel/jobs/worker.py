@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import socket
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -25,7 +24,7 @@ from ..core.redis_connection import RedisWait, url_of
 from ..core.stop import STOPPED, StopSignal
 from ..errors import RedisError, Stopped
 from ..models import Abort, AbortReason
-from ..record.ledger import RequestStats
+from ..record.ledger import RequestsSince
 from . import redisio
 from .claim import Claims, JobCancelled
 from .outcome import BatchOutcome, BatchProcessor
@@ -135,7 +134,7 @@ class Worker:
         #: batches this worker stopped without sending: given back when it leaves
         self._unsent: list[str] = []
         self._room = asyncio.Event()
-        self._tally = _Tally(processor.requests)
+        self._tally = RequestsSince(processor.requests)
         self.result = WorkerResult(self.name)
 
     def stop(self, reason: Abort = STOPPED) -> None:
@@ -326,7 +325,7 @@ class Worker:
             pass  # ``_fail`` stopped it
 
 
-async def _flush_requests(redis: Redis, keys: JobKeys, name: str, tally: _Tally) -> None:
+async def _flush_requests(redis: Redis, keys: JobKeys, name: str, tally: RequestsSince) -> None:
     """Count the requests of batches left unsettled (stopped, or fatal)."""
     sent, retried, by_status = tally.delta()
     if not (sent or retried or by_status):
@@ -341,24 +340,3 @@ async def _flush_requests(redis: Redis, keys: JobKeys, name: str, tally: _Tally)
             await pipe.execute()
         except Exception:  # figures only; the ids are accounted already
             redisio.log.warning("could not record the last request figures")
-
-
-class _Tally:
-    """Request figures not yet recorded: each settle carries its share once."""
-
-    def __init__(self, stats: RequestStats) -> None:
-        self.stats = stats
-        self.sent = self.retried = 0
-        self.by_status: Counter[str] = Counter()
-
-    def delta(self) -> tuple[int, int, dict[str, int]]:
-        """Figures since the last call."""
-        stats = self.stats
-        sent, retried = stats.sent - self.sent, stats.retried - self.retried
-        by_status = {k: v - self.by_status[k] for k, v in stats.by_status.items()}
-        self.sent, self.retried, self.by_status = (
-            stats.sent,
-            stats.retried,
-            Counter(stats.by_status),
-        )
-        return sent, retried, {k: v for k, v in by_status.items() if v}

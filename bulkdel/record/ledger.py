@@ -103,6 +103,25 @@ class RequestStats:
         }
 
 
+class RequestsSince:
+    """What a ``RequestStats`` gained since the last ``delta``: a job worker adds each settle's
+    share of the request figures to the job's once, not the run's totals again."""
+
+    def __init__(self, stats: RequestStats) -> None:
+        self.stats = stats
+        self.sent = self.retried = 0
+        self.by_status: Counter[str] = Counter()
+
+    def delta(self) -> tuple[int, int, dict[str, int]]:
+        """Delete requests sent and retried, and answers by status, since the last call."""
+        stats = self.stats
+        sent, retried = stats.sent - self.sent, stats.retried - self.retried
+        by_status = {k: v - self.by_status[k] for k, v in stats.by_status.items()}
+        self.sent, self.retried = stats.sent, stats.retried
+        self.by_status = Counter(stats.by_status)
+        return sent, retried, {k: v for k, v in by_status.items() if v}
+
+
 class LedgerSink(Protocol):
     """Receives every ledger event, in order."""
 

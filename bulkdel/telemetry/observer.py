@@ -55,6 +55,10 @@ class RunView(Protocol):
 class BatchTally:
     """One batch and what became of its ids; the engine fills it in as the batch goes.
 
+    Counts, not ids: the observers' view of a batch. The engine's ``BatchOutcome`` holds
+    every id's bucket for the ledger and a task queue; telemetry stands below the engine
+    (ARCHITECTURE.md) and names none of its types, and an observer never needs the ids.
+
     Attributes:
         number: the batch's number in the run, from 1.
         size: ids in the batch.
