@@ -4,7 +4,7 @@ stopped, cancelled, job gone).
 
 The job is laid out by hand (metadata, consumer group, batches), not by a submit, and the
 batches go to stand-in processors, so that only ``Worker`` is under test. No test waits on
-time: a processor's gate or its own calls decide the order."""
+time: a processor's gate, its own calls or a clock the test ticks decide the order."""
 
 from __future__ import annotations
 
@@ -22,14 +22,13 @@ from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.jobs.scripts import SETTLE
 from bulkdel.jobs.worker import JOB_CANCELLED
 from bulkdel.models import Abort, AbortReason
-from bulkdel.record.ledger import RequestStats
 from tests.jobs.helpers import StandIn
 from tests.redis_server import RedisServer
 
 JOB = "wunit"
 KEYS = JobKeys.of(JOB)
 #: a visibility timeout no batch of these tests reaches unless it is given back (and a
-#: heartbeat period, its quarter, that no test lives to see)
+#: heartbeat period, its quarter, that no test reaches on the loop's clock)
 HOUR = 3600.0
 #: the idle time a given-back batch has at least (``claim._GIVEN_BACK_IDLE``)
 GIVEN_BACK_MS = 864_000_000
@@ -93,37 +92,58 @@ class Scripted(StandIn):
         return done if self.outcome is None else self.outcome(file_ids)
 
 
-class Held:
-    """A pipeline in miniature: ``slots`` batches begin and wait for ``gate``; the others
-    queue, and resolve to None unsent once ``stop`` is called (as ``PipelineProcessor``'s do)."""
+class Held(StandIn):
+    """A pipeline in miniature: the first ``slots`` batches begin and wait for ``gate``; the
+    others queue, and resolve to None unsent once ``stop`` is called (as
+    ``PipelineProcessor``'s do)."""
 
-    def __init__(self, slots: int, calls: int) -> None:
-        self.requests = RequestStats()
-        self.abort: Abort | None = None
-        self.slots = slots
-        self.gate = asyncio.Event()
-        self.stopped = asyncio.Event()
-        self.begun: list[list[str]] = []
+    def __init__(self, slots: int) -> None:
+        super().__init__(asyncio.Event())
+        self.slots, self.stopped = slots, asyncio.Event()
         self.queued: list[list[str]] = []
-        #: set once ``calls`` calls have come in
-        self.all_in = asyncio.Event()
-        self._calls = calls
 
     def stop(self, reason: Abort) -> None:
         self.stopped.set()
 
     async def process(self, file_ids: list[str], in_flight_earlier: bool) -> BatchOutcome | None:
-        mine = self.begun if len(self.begun) < self.slots else self.queued
-        mine.append(file_ids)
-        if len(self.begun) + len(self.queued) >= self._calls:
-            self.all_in.set()
-        if mine is self.queued:
-            await self.stopped.wait()
-            return None
-        await self.gate.wait()
-        self.requests.sent += 1
-        self.requests.by_status["200"] += 1
-        return BatchOutcome(deleted=file_ids)
+        if len(self.calls) < self.slots:
+            return await super().process(file_ids, in_flight_earlier)
+        self.queued.append(file_ids)
+        await self.stopped.wait()
+        return None
+
+
+class Blips:
+    """A ``RedisWait`` whose every call meets an outage and waits it out first, on the
+    caller's stop signal: a stop ends the wait (``Stopped``) unless the caller waits
+    whatever a stop says."""
+
+    async def call(self, operation: Callable[[], Awaitable[Any]], stop: StopSignal) -> Any:
+        await stop.sleep(0)
+        return await operation()
+
+
+class Ticks:
+    """A clock that stands still: a sleep on it ends when the test ticks (the heartbeat is
+    its one sleeper here), and ``tick`` returns once the sleeper is asleep again."""
+
+    def __init__(self) -> None:
+        self.asleep = asyncio.Event()
+        self._tick = asyncio.Event()
+
+    def time(self) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self.asleep.set()
+        await self._tick.wait()
+        self._tick.clear()
+
+    async def tick(self) -> None:
+        await self.asleep.wait()
+        self.asleep.clear()
+        self._tick.set()
+        await self.asleep.wait()
 
 
 # -- settle ---------------------------------------------------------------------------------
@@ -160,20 +180,12 @@ async def test_each_bucket_of_an_outcome_is_counted_in_the_jobs_hash(redis: Any)
     counts = await _counts(redis)
     buckets = ("deleted", "missing", "missing_after_retry", "failed", "batches_settled")
     # missing counts every missing id, those after a retry included
-    assert {k: counts[k] for k in buckets} == {
-        "deleted": 2,
-        "missing": 2,
-        "missing_after_retry": 1,
-        "failed": 1,
-        "batches_settled": 1,
-    }
+    assert [counts[k] for k in buckets] == [2, 2, 1, 1, 1]
     [(_, fields)] = await redis.xrange(KEYS.results)
     assert fields["n"] == "2 1 1"
 
 
-async def test_request_figures_are_added_once_per_settle_not_the_runs_totals_again(
-    redis: Any,
-) -> None:
+async def test_request_figures_are_added_once_per_settle_not_as_run_totals(redis: Any) -> None:
     """Each settle adds what the processor sent since the last one: three batches of one
     request each are three requests (the run's totals added at each settle would be six)."""
     await _job(redis, 3)
@@ -183,9 +195,7 @@ async def test_request_figures_are_added_once_per_settle_not_the_runs_totals_aga
     assert await redis.hget(KEYS.workers, "w|requests") == "3"
 
 
-async def test_a_batch_settled_by_another_worker_first_is_late_and_counted_once(
-    redis: Any,
-) -> None:
+async def test_a_batch_settled_by_another_worker_first_is_late_and_counted_once(redis: Any) -> None:
     [entry] = await _job(redis, 1)
     settle = redis.register_script(SETTLE)
 
@@ -232,9 +242,7 @@ async def test_a_re_submitted_batch_is_sent_as_in_flight_earlier(redis: Any) -> 
 # -- unsettled: stopped processor, worker stop ----------------------------------------------
 
 
-async def test_a_batch_the_processor_stopped_without_is_given_back_unsettled(
-    redis: Any,
-) -> None:
+async def test_a_batch_the_processor_stopped_without_is_given_back_unsettled(redis: Any) -> None:
     """The processor's None: the batch goes back for another worker at once (idle past any
     visibility timeout), with no outcome recorded; its requests are still counted, once."""
     [entry] = await _job(redis, 1, state="submitting")
@@ -250,14 +258,12 @@ async def test_a_batch_the_processor_stopped_without_is_given_back_unsettled(
     assert await _counts(redis) == {"requests_sent": 1, "requests_retried": 0, "status:200": 1}
 
 
-async def test_a_processor_aborted_for_good_stops_the_worker_with_its_reason(
-    redis: Any,
-) -> None:
+async def test_a_processor_aborted_for_good_stops_the_worker_with_its_reason(redis: Any) -> None:
     entries = await _job(redis, 3)
     fatal = Abort(AbortReason.FATAL, "refused key")
     processor = Scripted(outcome=lambda ids: None)
     processor.abort = fatal
-    worker = _worker(redis, processor, capacity=1)
+    worker = _worker(redis, processor, capacity=1, until_idle=True)
     result = await worker.run()
     assert result.aborted == fatal and worker.stop_signal.reason == fatal
     assert (result.taken, result.batches) == (1, 0)  # nothing more taken after the abort
@@ -267,21 +273,24 @@ async def test_a_processor_aborted_for_good_stops_the_worker_with_its_reason(
 
 async def test_stop_finishes_begun_batches_and_gives_back_the_rest(redis: Any) -> None:
     """Four batches taken (the capacity), two begun and two queued when the stop comes: the
-    begun two settle after it, the queued two go back unsent, the last two stay new."""
+    begun two settle after it (waiting out an outage the stop does not end), the queued two
+    go back unsent, the last two stay new."""
     entries = await _job(redis, 6)
-    processor = Held(slots=2, calls=4)
-    worker = _worker(redis, processor, capacity=4)
+    processor = Held(slots=2)
+    worker = _worker(redis, processor, capacity=4, wait=Blips())
     running = asyncio.ensure_future(worker.run())
-    await processor.all_in.wait()
+    while len(processor.calls) + len(processor.queued) < 4:
+        await asyncio.sleep(0)
     reason = Abort(AbortReason.INTERRUPTED, "SIGTERM")
     worker.stop(reason)
     processor.stop(reason)
+    assert processor.gate is not None
     processor.gate.set()
     result = await running
     assert worker.stop_signal.reason == reason and result.aborted is None
     assert (result.taken, result.batches, result.finished) == (4, 2, False)
     by_ids = {" ".join(_ids(n)): entry for n, entry in enumerate(entries)}
-    settled = {by_ids[" ".join(ids)] for ids in processor.begun}
+    settled = {by_ids[" ".join(ids)] for ids, _ in processor.calls}
     given_back = {by_ids[" ".join(ids)] for ids in processor.queued}
     assert set(await redis.hgetall(KEYS.settled)) == settled
     assert (await _counts(redis))["deleted"] == 4
@@ -291,9 +300,7 @@ async def test_stop_finishes_begun_batches_and_gives_back_the_rest(redis: Any) -
     assert await redis.xlen(KEYS.batches) == 4  # two given back, two never taken
 
 
-async def test_a_turn_ends_the_run_once_that_many_batches_are_taken_and_settled(
-    redis: Any,
-) -> None:
+async def test_a_turn_ends_the_run_once_that_many_batches_are_taken_and_settled(redis: Any) -> None:
     entries = await _job(redis, 3)
     result = await _worker(redis, StandIn(), capacity=1, turn=2).run()
     assert (result.taken, result.batches, result.finished) == (2, 2, False)
@@ -329,22 +336,45 @@ async def test_a_cancel_while_working_settles_the_batch_in_hand_and_takes_no_mor
     assert await _pending(redis) == {}  # the other two never taken
 
 
-async def test_the_job_gone_from_redis_while_a_batch_is_sent_raises_job_gone(
-    redis: Any,
-) -> None:
+async def test_the_heartbeat_keeps_the_batch_in_hand_and_notices_a_cancel(redis: Any) -> None:
+    """The worker full (its one slot in hand), so it takes nothing: only the heartbeat can
+    keep the batch or see the cancel, and it stops the worker before the batch settles."""
+    [entry] = await _job(redis, 1)
+    clock = Ticks()
+    gate = asyncio.Event()
+    processor = StandIn(gate)
+    worker = _worker(redis, processor, capacity=1, stop=StopSignal(clock))
+    running = asyncio.ensure_future(worker.run())
+    await processor.started.wait()
+    await redis.xclaim(KEYS.batches, GROUP, "w", 0, [entry], idle=GIVEN_BACK_MS, justid=True)
+    await clock.tick()
+    assert (await _pending(redis))[entry][1] < GIVEN_BACK_MS  # kept: its idle time reset
+    assert await redis.hget(KEYS.workers, "w|seen") is not None
+    assert not worker.stop_signal.is_set
+    await redis.hset(KEYS.meta, "state", "cancelled")
+    await clock.tick()
+    assert worker.stop_signal.reason == JOB_CANCELLED and worker.result.cancelled
+    gate.set()
+    result = await running
+    assert result.cancelled and result.batches == 1 and not result.finished
+
+
+async def test_a_settle_that_finds_the_job_gone_raises_job_gone(redis: Any) -> None:
+    """Redis restarted without persistence while a batch is sent. The turn's one batch is
+    taken and nothing after it: only the settle can notice that the job is gone."""
     await _job(redis, 2)
 
     async def lose_the_job(ids: list[str]) -> None:
-        await redis.delete(*KEYS.all())  # Redis restarted without persistence
+        await redis.delete(*KEYS.all())
 
+    worker = _worker(redis, Scripted(before=lose_the_job), turn=1, capacity=1)
     with pytest.raises(JobGoneError, match=JOB):
-        await _worker(redis, Scripted(before=lose_the_job), capacity=1).run()
-    assert await redis.exists(KEYS.meta) == 0  # the worker did not bring it back
+        await worker.run()
+    assert worker.result.late == 0
+    assert await redis.keys(KEYS.pattern) == []  # the worker did not bring any of it back
 
 
-async def test_a_worker_started_before_its_job_waits_for_it_and_says_so_once(
-    redis: Any,
-) -> None:
+async def test_a_worker_started_before_its_job_waits_for_it_and_says_so_once(redis: Any) -> None:
     said: list[None] = []
     created: list[asyncio.Task[Any]] = []
 
@@ -357,9 +387,7 @@ async def test_a_worker_started_before_its_job_waits_for_it_and_says_so_once(
     assert result.finished and result.batches == 1
 
 
-async def test_a_worker_stopped_while_it_waits_for_its_job_returns_having_done_nothing(
-    redis: Any,
-) -> None:
+async def test_a_worker_stopped_while_it_waits_for_its_job_returns(redis: Any) -> None:
     worker = _worker(redis, StandIn())
     worker.on_wait = worker.stop
     result = await worker.run()
