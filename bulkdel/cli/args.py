@@ -174,24 +174,40 @@ def shared_parent() -> Parser:
         help="this job's cap in requests per second, within the account's budget "
         "(default: no cap, the account's pace adapts to the server's 429s)",
     )
-    parent.add_argument(
+    add_attempt_arguments(parent)
+    add_selector_arguments(parent)
+    add_preflight_argument(parent)
+    add_debug_argument(parent)
+    return parent
+
+
+def add_attempt_arguments(parser: argparse.ArgumentParser) -> None:
+    """How long a request may take and how often an id is tried: every command that sends."""
+    parser.add_argument(
         "--max-attempts",
         metavar="N",
         type=attempts,
         default=DEFAULTS.max_attempts,
         help=f"attempts per id, counting the first, 1..{MAX_ATTEMPTS}",
     )
-    parent.add_argument(
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=seconds,
         default=DEFAULTS.timeout,
         help=f"seconds a request may take, at most {MAX_TIMEOUT:g}",
     )
-    add_selector_arguments(parent)
-    add_preflight_argument(parent)
-    add_debug_argument(parent)
-    return parent
+
+
+def add_concurrency_argument(parser: argparse.ArgumentParser) -> None:
+    """Requests in flight: ``delete``'s and ``job worker``'s."""
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=concurrency,
+        default=DEFAULTS.concurrency,
+        help=f"requests in flight, 1..{MAX_CONCURRENCY}",
+    )
 
 
 #: where ``--base-url`` falls back to, unless a command says otherwise
@@ -334,13 +350,7 @@ def add_delete_arguments(parser: argparse.ArgumentParser) -> None:
     """``delete``'s own options."""
     add_purge_arguments(parser)
     add_source_arguments(parser)
-    parser.add_argument(
-        "--concurrency",
-        metavar="N",
-        type=concurrency,
-        default=DEFAULTS.concurrency,
-        help=f"requests in flight, 1..{MAX_CONCURRENCY}",
-    )
+    add_concurrency_argument(parser)
     parser.add_argument(
         "--report-dir",
         metavar="DIR",

@@ -88,7 +88,7 @@ class Retry:
 
     The first try is made bare: only a try that failed builds the tenacity controller
     (``controller()``), which is handed that try as its attempt 1 so that its policy sees
-    every try (tenacity is 10% of start-up and measured ~1 us an id on every batch).
+    every try (tenacity costs start-up time, and time on every batch that succeeds at once).
 
     Args:
         backoff: the wait after each failed try (by the number of tries so far).

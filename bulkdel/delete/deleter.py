@@ -164,7 +164,7 @@ class BulkDeleter:
         # bulkdel's records first: an outcome is on record before a caller's sink sees it
         theirs = [GuardedSink(s, self._callback_failed) for s in self._extra_sinks]
         self.ledger.sinks = [*own, *theirs]
-        pipeline = self.pipeline = self._pipeline(journal, expected_ids(files))
+        pipeline = self.pipeline = self._pipeline(journal, expected_ids(files, ids))
         if self._stop_reason is not None:
             pipeline.stop(self._stop_reason)
         # The listing pages under the pipeline's lease and stop (one limit; a 429 holds both).

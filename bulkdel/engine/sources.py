@@ -17,7 +17,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence, Sized
 from typing import Any, Final, Literal
 
 from ..errors import InputError
@@ -379,10 +379,13 @@ async def files_chunks(readers: list[FileReader]) -> AsyncIterator[Chunk]:
 ID_LINE_BYTES: Final = 25
 
 
-def expected_ids(files: Sequence[FileReader]) -> int | None:
-    """About how many ids ``files`` hold, from their sizes; None when one has no size
-    (a pipe, standard input)."""
+def expected_ids(files: Sequence[FileReader], ids: object = None) -> int | None:
+    """About how many ids ``files`` and ``ids`` hold: the files' sizes, and the length of
+    ``ids`` when it has one (a list); None when nothing tells (a pipe, a generator)."""
     sizes = [reader.size for reader in files]
-    if not sizes or None in sizes:
+    if None in sizes:
         return None
-    return sum(size or 0 for size in sizes) // ID_LINE_BYTES
+    told = sum(size or 0 for size in sizes) // ID_LINE_BYTES
+    if isinstance(ids, Sized):
+        return told + len(ids)
+    return told if sizes else None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdel.engine.sources import MAX_LINE, READ_SIZE, FileReader, open_files
+from bulkdel.engine.sources import MAX_LINE, READ_SIZE, FileReader, expected_ids, open_files
 from bulkdel.errors import InputError
 from bulkdel.models import Item
 from tests.helpers import hex_ids
@@ -166,3 +166,25 @@ def test_no_stdin_at_all_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("sys.stdin", None)
     with pytest.raises(InputError, match="stdin is not available; pass a file"):
         open_files(["-"])
+
+
+def test_expected_ids_tells_what_the_sizes_tell(tmp_path: Path) -> None:
+    """Files' sizes over an id's line, plus the length of a list of ids; nothing where one
+    input cannot tell (a pipe, a generator)."""
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("a" * 24 + "\n" + "b" * 24 + "\n")
+    second.write_text("c" * 24 + "\n")
+    readers = [FileReader(str(first)), FileReader(str(second))]
+    for reader in readers:
+        reader.open()
+    try:
+        assert expected_ids(readers) == 3
+        assert expected_ids(readers, ["x"] * 10) == 13
+        assert expected_ids([], ["x"] * 10) == 10
+        assert expected_ids([], iter(["x"])) is None
+        assert expected_ids([]) is None
+        unsized = FileReader(str(first))  # not opened: its size is not known
+        assert expected_ids([*readers, unsized], ["x"]) is None
+    finally:
+        for reader in readers:
+            reader.close()

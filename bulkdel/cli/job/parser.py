@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from ..args import (
-    DEFAULTS,
+    add_attempt_arguments,
+    add_concurrency_argument,
     add_connection_arguments,
     add_debug_argument,
     add_preflight_argument,
     add_redis_arguments,
     add_source_arguments,
-    attempts,
-    concurrency,
     rate,
-    seconds,
     shared_parent,
 )
 from ..metrics import add_metrics_arguments
@@ -94,36 +92,18 @@ def _add_admin_parsers(subs: Any, submit: argparse.ArgumentParser) -> tuple[Any,
 def _add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     """``job worker``'s options."""
     add_connection_arguments(worker)
-    worker.add_argument(
-        "--concurrency",
-        metavar="N",
-        type=concurrency,
-        default=DEFAULTS.concurrency,
-        help="requests in flight",
-    )
+    add_concurrency_argument(worker)
     worker.add_argument(
         "--rate", type=rate, help="this worker's cap in requests per second (default: no cap)"
     )
     worker.add_argument(
         "--account-rate",
+        metavar="RATE",
         type=rate,
         help="pace the whole account at exactly this many requests per second (shared by "
         "every worker; default: adapt to the server's 429s)",
     )
-    worker.add_argument(
-        "--max-attempts",
-        metavar="N",
-        type=attempts,
-        default=DEFAULTS.max_attempts,
-        help="attempts per id, counting the first",
-    )
-    worker.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=seconds,
-        default=DEFAULTS.timeout,
-        help="seconds a request may take",
-    )
+    add_attempt_arguments(worker)
     worker.add_argument(
         "--visibility-timeout",
         metavar="SECONDS",
