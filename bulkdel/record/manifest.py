@@ -132,6 +132,8 @@ class Manifest:
 
     def deleted(self, file_ids: Sequence[str]) -> None:
         """Count their bytes."""
+        if not self._sizes:  # a run of bare ids: no size to look up, per id or at all
+            return
         pop = self._sizes.pop
         for file_id in file_ids:
             size = pop(file_id, None)
@@ -159,6 +161,8 @@ class Manifest:
         """The first one's size stays until it settles."""
 
     def _forget(self, file_ids: Iterable[str]) -> None:
+        if not self._sizes:
+            return
         pop = self._sizes.pop
         for file_id in file_ids:
             pop(file_id, None)
