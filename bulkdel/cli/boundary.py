@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from ..errors import BulkdelError, ListingError, UsageError
@@ -59,14 +59,20 @@ _QUOTED: Final = re.compile(r"""('[^']*'|"[^"]*")""")
 
 def option_message(exc: UsageError) -> str:
     """``exc``'s message with each parameter it names shown as its option."""
-    names = [name for name in exc.parameters if name in FLAGS]
+    return as_options(str(exc), exc.parameters)
+
+
+def as_options(text: str, parameters: Iterable[str]) -> str:
+    """``text`` with each of ``parameters`` it names shown as its option (quoted values
+    left alone)."""
+    names = [name for name in parameters if name in FLAGS]
     if not names:
-        return str(exc)
+        return text
     # a name ends where a word would (``older_than``, not ``older_than_x``), or at its ``=``
     word = re.compile(
         r"(?<![\w./-])(" + "|".join(map(re.escape, names)) + r")(?:(?<==)|(?![\w/-]))"
     )
-    pieces = _QUOTED.split(str(exc))
+    pieces = _QUOTED.split(text)
     # odd pieces are the quoted values the split kept
     return "".join(
         piece if n % 2 else word.sub(lambda m: FLAGS[m[1]], piece) for n, piece in enumerate(pieces)

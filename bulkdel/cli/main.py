@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..models import EXIT_CODES, Abort
-from .boundary import guarded, option_message
+from .boundary import as_options, guarded, option_message
 from .exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .metrics import serve_final_metrics
 from .options import (
@@ -39,6 +39,10 @@ def _abort_code(abort: Abort | None) -> int:
     return EXIT_OK if code is None else code
 
 
+#: the settings whose refusal a run's summary names (the reader's ``max_delete``)
+REFUSING_SETTINGS = ("max_delete",)
+
+
 def finish(report: Report, as_json: bool) -> int:
     """Print the summary (``summary.json`` on stdout with ``--json``, else text on stderr)
     and return the exit code."""
@@ -47,7 +51,8 @@ def finish(report: Report, as_json: bool) -> int:
     if as_json:
         print(json.dumps(report.summary(), indent=2))
     else:
-        print(format_text(report), file=sys.stderr)
+        # a refusal names the setting that refused (``max_delete``): shown as its option
+        print(as_options(format_text(report), REFUSING_SETTINGS), file=sys.stderr)
     return report.exit_code
 
 

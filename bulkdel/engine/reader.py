@@ -217,7 +217,7 @@ class Reader:
             self._stop(
                 Abort(
                     AbortReason.REFUSED,
-                    f"the input holds more than {limit:,} unique ids (--max-delete); "
+                    f"the input holds more than {limit:,} unique ids (max_delete); "
                     "nothing was sent",
                 )
             )

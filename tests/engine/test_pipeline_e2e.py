@@ -263,6 +263,8 @@ async def test_max_delete_refuses_before_sending(tmp_path: Path, make_fake: Make
     report, summary = await run(server, ids, tmp_path, max_delete=500)
     assert server.stats.requests == 0
     assert summary["aborted"].startswith("refused")
+    # the library names its setting; the command line shows it as --max-delete
+    assert "(max_delete)" in summary["aborted"] and "--" not in summary["aborted"]
     assert report.counts.not_attempted == 501
 
 
