@@ -7,6 +7,9 @@ answers are those of a ``set`` either way, so a run's report is the same whichev
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +23,12 @@ if TYPE_CHECKING:
 
 #: ids (the plain memtable's default) past which numpy's de-duplication takes over
 SWITCH_AT: Final = 1 << 17
+
+
+def _import_numpy_deduper() -> None:
+    """Import numpy's de-duplication (and numpy); a broken install is found by the move."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module(".numpy_deduper", __package__)
 
 
 def numpy_installed() -> bool:
@@ -69,11 +78,11 @@ class Deduper:
         self._plain: PlainDeduper | None = None
         first = PlainDeduper(spill_dir, **plain, hint=not switching)
         self._current: SteppedDeduper = first
+        #: an input known to be long moves at its first add, while the plain one holds
+        #: nothing (constructed in a caller's loop, so the import waits for that add)
+        self._long = expected is not None and expected > switch_at
         if switching:
             self._plain = first
-            if expected is not None and expected > switch_at:
-                for _ in self._move():  # nothing held yet: the import is the whole cost
-                    pass
 
     def __len__(self) -> int:
         return len(self._current)
@@ -104,19 +113,22 @@ class Deduper:
         """``add_new``, handing the caller's loop back between the steps of the heavy work
         (the move to numpy's among them)."""
         if self._moving(len(values)):
+            # numpy's import holds the interpreter for a tenth of a second or more: in a
+            # thread, the caller's loop gets its turns in between (as ``core.lazy`` does)
+            await asyncio.to_thread(_import_numpy_deduper)
             await pump(self._move())
         return await self._current.add_new_async(values)
 
     def _moving(self, count: int) -> bool:
         plain = self._plain
-        return plain is not None and len(plain) + count > self._switch_at
+        return plain is not None and (self._long or len(plain) + count > self._switch_at)
 
     def _move(self) -> Steps:
         """numpy's de-duplication takes the plain one's memory, then answers."""
         plain = self._plain
         assert plain is not None
         try:
-            # the import (a tenth of a second or more) is one step: a run pays it here
+            # imported already, off the loop, where the move is awaited
             from .numpy_deduper import NumpyDeduper
         except ImportError:  # found but broken: the plain one goes on, and spills
             self._plain, plain.hint = None, True

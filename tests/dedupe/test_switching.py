@@ -4,6 +4,7 @@ answers are a set's throughout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bulkdel.dedupe import Deduper, plain_deduper
+from bulkdel.dedupe import Deduper, plain_deduper, switching
 from bulkdel.dedupe.numpy_deduper import NumpyDeduper
 from tests.dedupe.test_exact import SMALL, _check, chunk_lists
 from tests.dedupe.test_off_loop import cancel_once_started
@@ -161,8 +162,8 @@ def test_an_input_known_to_be_long_starts_with_numpys(tmp_path: Path) -> None:
     never moves the plain one's memory midway; a short or unknown size starts plain."""
     ids = hex_ids(50)
     long = Deduper(tmp_path, switch_at=100, expected=101)
-    assert long.uses_numpy
     assert long.add_new(ids + ids[:1]) == [True] * 50 + [False]
+    assert long.uses_numpy  # from the first add, 51 ids under the switch
     long.close()
     for expected in (None, 100):
         assert not Deduper(tmp_path, switch_at=100, expected=expected).uses_numpy
@@ -179,3 +180,23 @@ def test_a_long_dry_run_from_a_file_starts_with_numpys(tmp_path: Path) -> None:
     assert "numpy loaded: True" in done.stderr
     counts = json.loads(done.stdout)["counts"]
     assert (counts["unique"], counts["duplicate"]) == (1000, 139_000)
+
+
+async def test_numpy_is_imported_off_the_callers_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenth of a second of import would hold a service's loop: the move awaits it in a
+    thread, and constructing the de-duplication imports nothing."""
+    threaded: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def spy(function: Any, *args: Any) -> Any:
+        threaded.append(function.__name__)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(switching.asyncio, "to_thread", spy)
+    long = Deduper(tmp_path, switch_at=100, expected=101)
+    assert not long.uses_numpy and threaded == []
+    assert await long.add_new_async(hex_ids(3)) == [True] * 3
+    assert long.uses_numpy and threaded == ["_import_numpy_deduper"]
+    await long.aclose()
