@@ -79,9 +79,12 @@ class Ingest:
         de-duplication's, unless some are repeats."""
         values = items.ids
         end = start + len(values)
+        seen = len(self.dedupe)
         new = await self.dedupe.add_new_async(values)
         places = range(start + 1, end + 1)
-        if all(new):  # the common case: the ids as read, their places as a range
+        if len(self.dedupe) - seen == len(values):
+            # every one new, as most are (told without a look at each): the ids as read,
+            # their places as a range
             return Accepted(source, end, values, places, [], [])
         shift = items.first - start - 1  # an item's line, less its input position
         duplicates: list[Placed] = [
