@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 from ..errors import InputError
 from ..models import Chunk, CleanItems, Item
 from .async_runs import async_runs
-from .validate import ID_PATTERN, MAX_ID_LENGTH, MIN_ID_LENGTH, id_problem
+from .validate import ID_PATTERN, id_lengths_only, id_problem
 
 Format = Literal["auto", "lines", "csv", "jsonl"]
 
@@ -54,19 +54,6 @@ def detect_format(name: str, fmt: Format) -> Literal["lines", "csv", "jsonl"]:
 
 def _shown(value: str) -> str:
     return value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
-
-
-def _widths_allowed(body: bytes, lines: list[str]) -> bool:
-    """Every one of ``lines`` (``body`` split at its newlines) is ``MIN_ID_LENGTH`` to
-    ``MAX_ID_LENGTH`` characters long."""
-    width = len(lines[0])
-    step = width + 1
-    if len(body) == len(lines) * step - 1 and body[width::step] == b"\n" * (len(lines) - 1):
-        # all of one width (ids mostly are): the newlines are where that width puts them,
-        # found without a step per line
-        return MIN_ID_LENGTH <= width <= MAX_ID_LENGTH
-    sizes = set(map(len, lines))
-    return min(sizes) >= MIN_ID_LENGTH and max(sizes) <= MAX_ID_LENGTH
 
 
 class _LineParser:
@@ -253,7 +240,7 @@ class FileReader:
             body = body[len(_BOM) :]  # the one place a BOM is taken off (``_LineParser``)
         if not body.translate(None, _ID_BYTES):
             lines = body.decode("ascii").split("\n")
-            if _widths_allowed(body, lines):
+            if id_lengths_only(body, lines):
                 # every line is a clean id: no per-line step at all (it was most of the
                 # reading), and no tuple per id (``CleanItems``)
                 first = self._line + 1
