@@ -108,6 +108,8 @@ def test_redis_down_for_seconds_with_persistence(
     # Both at work before Redis stops: a worker still starting (a loaded host) would meet the
     # outage at its start-up check, which ends it at once (exit 3) by design.
     while min(_settled_by(env, "w1"), _settled_by(env, "w2")) < 2:
+        for worker in workers:
+            assert worker.process.poll() is None, worker.log.read_text()
         time.sleep(0.1)
     redis.stop()
     time.sleep(2)
