@@ -124,7 +124,7 @@ class Pipeline(Run):
         while (batch := await pool.get()) is not None:
             try:
                 token = await self._mark(batch)
-                outcome = await self.runner.process(batch)
+                outcome = await self.runner.process(batch, opened=True)
                 if outcome.complete and token is not None and self.journal is not None:
                     self.journal.landed(token)
             except Stopped:
