@@ -255,11 +255,11 @@ class BatchRunner:
             raise Stopped(Abort(AbortReason.STOPPED, "left unsent"))  # the turn goes unused
         requests = self.requests
         requests.sending(DELETE)
-        sending = self.ids.sending
-        sending.update(file_ids)
+        ids = self.ids
+        token = ids.on_wire(file_ids)
         sent = self._time() if watched else 0.0
         answer: Outcome = await self.sender.delete_batch(file_ids)
-        sending.difference_update(file_ids)
+        ids.off_wire(token)
         requests.answered(DELETE, answer.status)
         tally.requests += 1
         if watched and asked is not None:
@@ -270,7 +270,7 @@ class BatchRunner:
             self.observer.attempt(self.host, attempt)
         await self.lease.observe(turn, answer)
         if answer.maybe_applied:
-            self.ids.ambiguous.update(file_ids)
+            ids.ambiguous.update(file_ids)
         return answer
 
     async def _send_with_retries(
