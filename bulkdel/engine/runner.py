@@ -144,7 +144,9 @@ class BatchRunner:
         self._batches += 1
         now = self._time()
         tally = BatchTally(self._batches, len(file_ids), now)
-        self.observer.batch_started(self.host, tally)
+        if self.observer is not NO_OBSERVER:
+            self.observer.batch_started(self.host, tally)
+            now = self._time()  # the wait for a turn starts after the observer's call
         outcome = BatchOutcome()
         try:
             await self._run(file_ids, tally, outcome, unless, now)
