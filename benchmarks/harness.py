@@ -72,6 +72,9 @@ class ProcResult:
     stdout: str
     stderr: str
     started_at: float = 0.0  # time.time() when launched
+    #: CPU seconds (user and system) that child used: on a shared machine, a steadier
+    #: measure of what a contender costs than its wall time
+    cpu_s: float = 0.0
 
     def json_stdout(self) -> dict[str, Any] | None:
         """The last JSON object line printed on stdout, if any."""
@@ -130,6 +133,7 @@ def run_timed(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace")[-4000:],
             started_at=started_at,
+            cpu_s=usage.ru_utime + usage.ru_stime,
         )
 
 
@@ -206,6 +210,11 @@ class FakeServer:
             if self._proc.stdout is not None:
                 self._proc.stdout.close()
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far."""
+        assert self._proc is not None
+        return process_cpu_s(self._proc.pid)
+
     def stats(self) -> dict[str, Any]:
         """The server's counters now."""
         with urllib.request.urlopen(self.url + STATS_PATH, timeout=10) as answer:
@@ -243,6 +252,13 @@ def snapshot(ref: str, into: Path) -> Path:
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     shutil.copytree(Path(__file__).parent, into / "benchmarks", dirs_exist_ok=True)
     return into
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) process ``pid`` has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """The benchmark runner: ``python -m benchmarks [--quick] [--only NAME ...] [--ids N] [--runs N]``.
 
 Scenarios (``--only``): ``throughput`` (unthrottled ids/s, bulkdel vs the official SDK vs a
-bare aiohttp loop), ``throttled`` (efficiency against a rate-limited fake server, per second
-and over a long fixed window) and ``scale`` (1M/10M/30M ids, dry run and live, and a 100M
-dry run: time, peak RSS and bytes per id). Results go to ``--out`` as ``results.json``,
-``RESULTS.md`` and ``throttled.png``.
+bare aiohttp loop), ``throughput_large`` (the same at a million ids), ``throttled``
+(efficiency against a rate-limited fake server, per second and over a long fixed window),
+``scale`` (1M/10M/30M ids, dry run and live, and a 100M dry run: time, peak RSS and bytes per
+id), ``budget`` and ``redis``. Results go to ``--out`` as ``results.json``, ``RESULTS.md`` and
+the charts.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from .scenarios import (
     summarize,
 )
 
-SCENARIOS = ("throughput", "throttled", "scale", "budget", "redis")
+SCENARIOS = ("throughput", "throughput_large", "throttled", "scale", "budget", "redis")
 QUICK = Config(
     ids=2_000,
+    large_ids=5_000,
     runs=1,
     sdk_sync_ids=1_000,
     rate=10.0,
@@ -95,13 +97,28 @@ def _brief(fig: dict[str, Any]) -> str:
 
 
 def run_throughput(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
-    """Unthrottled ids/s of every contender, medians of ``cfg.runs`` runs."""
-    ids_file = write_ids(work / "throughput.txt", cfg.ids)
-    sync_file = write_ids(work / "throughput_sync.txt", min(cfg.ids, cfg.sdk_sync_ids))
+    """Unthrottled ids/s of every contender, medians of ``cfg.runs`` runs, at ``cfg.ids``."""
+    return _throughput_at(cfg, work, have, cfg.ids, sync=True)
+
+
+def run_throughput_large(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, Any]:
+    """The same at ``cfg.large_ids``, without the sync SDK (its size is capped anyway)."""
+    return _throughput_at(cfg, work, have, cfg.large_ids, sync=False)
+
+
+def _throughput_at(
+    cfg: Config, work: Path, have: dict[str, bool], ids: int, *, sync: bool
+) -> dict[str, Any]:
+    ids_file = write_ids(work / f"throughput_{ids}.txt", ids)
+    sync_ids = min(ids, cfg.sdk_sync_ids)
     contenders: list[tuple[str, Launcher, Path, str | None]] = [
         ("bare", launcher("bare"), ids_file, None),
         ("sdk-async", launcher("sdk-async"), ids_file, None),
-        ("sdk-sync", launcher("sdk-sync"), sync_file, None),
+    ]
+    if sync:
+        sync_file = write_ids(work / f"throughput_sync_{sync_ids}.txt", sync_ids)
+        contenders.append(("sdk-sync", launcher("sdk-sync"), sync_file, None))
+    contenders += [
         ("bulkdel-cli", launcher("bulkdel-cli"), ids_file, None if have["cli"] else "no CLI"),
         (
             "bulkdel-cli-journal",
@@ -118,12 +135,12 @@ def run_throughput(cfg: Config, work: Path, have: dict[str, bool]) -> dict[str, 
             results[name] = _skipped(f"bulkdel is not ready: {missing}")
             continue
         results[name] = None  # keeps the table's order
-        jobs += [(f"throughput {name}", partial(measure, launch, path, cfg))] * cfg.runs
+        jobs += [(f"throughput {ids} {name}", partial(measure, launch, path, cfg))] * cfg.runs
     done = _execute(cfg, jobs)
     for name in results:
         if results[name] is None:
-            results[name] = summarize(done[f"throughput {name}"])
-            results[name]["ids"] = min(cfg.ids, cfg.sdk_sync_ids) if name == "sdk-sync" else cfg.ids
+            results[name] = summarize(done[f"throughput {ids} {name}"])
+            results[name]["ids"] = sync_ids if name == "sdk-sync" else ids
     return results
 
 
@@ -251,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run (smoke test)")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--ids", type=int, help="ids for the throughput scenario")
+    parser.add_argument("--large-ids", type=int, help="ids for the throughput_large scenario")
     parser.add_argument("--runs", type=int, help="runs per contender (medians are reported)")
     parser.add_argument("--scale-runs", type=int, help="runs per scale point")
     parser.add_argument("--scale-sizes", type=int, nargs="+", help="ids per scale point")
@@ -276,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = QUICK if args.quick else Config()
     overrides = {
         "ids": args.ids,
+        "large_ids": args.large_ids,
         "runs": args.runs,
         "scale_runs": args.scale_runs,
         "time_limit": args.time_limit,
@@ -287,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     runners = {
         "throughput": run_throughput,
+        "throughput_large": run_throughput_large,
         "throttled": run_throttled,
         "scale": run_scale,
         "budget": budget_scenarios.run_budget,

@@ -28,6 +28,8 @@ class Config:
     """Sizes and limits for one benchmark session."""
 
     ids: int = 200_000
+    #: the throughput scenario's second size (0: none), for the figures at a million ids
+    large_ids: int = 1_000_000
     runs: int = 3
     batch_size: int = 100
     concurrency: int = 8
@@ -133,13 +135,17 @@ def measure(
         with FakeServer(
             rate=rate, windows=windows, sample_every=cfg.sample_every if sample else 0.0
         ) as fake:
+            server_cpu = fake.cpu_s()
             proc = run_timed(
                 launch(ids_file, fake.url, cfg, tmp), env=child_env(), timeout=cfg.time_limit
             )
+            server_cpu = fake.cpu_s() - server_cpu
             stats = fake.stats()
             offset = proc.started_at - fake.origin
             samples = [vars(s) for s in fake.samples]
-        return _figures(proc, stats, offset, samples)
+        figures = _figures(proc, stats, offset, samples)
+        figures["server_cpu_s"] = round(server_cpu, 3)
+        return figures
 
 
 def _figures(
@@ -154,6 +160,7 @@ def _figures(
         "wall_s": round(proc.wall_s, 3),
         "work_s": round(work, 3),
         "peak_rss_mib": round(proc.peak_rss_mib, 1),
+        "cpu_s": round(proc.cpu_s, 3),
     }
     if own.get("counts"):
         figures["counts"] = own["counts"]
@@ -170,6 +177,7 @@ def _figures(
             max_in_flight=stats["max_in_flight"],
             ids_per_s=round(deleted / work, 1) if work > 0 else 0.0,
             ids_per_s_wall=round(deleted / proc.wall_s, 1),
+            cpu_us_per_id=round(proc.cpu_s / deleted * 1e6, 3) if deleted else None,
             throttled_share=round(by_status.get("429", 0) / requests, 4) if requests else 0.0,
             # when the timed section began, in seconds after the server's window origin
             work_offset_s=round((offset or 0.0) + proc.wall_s - work, 3),

@@ -17,16 +17,24 @@ def test_benchmark_runner_writes_results(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,  # a guard against a hang; the quick run takes about a minute
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {"machine", "config", "throughput", "throttled", "scale", "targets"} <= results.keys()
+    scenarios = {"throughput", "throughput_large", "throttled", "scale"}
+    assert {"machine", "config", "targets"} | scenarios <= results.keys()
     for name in ("bare", "sdk-async", "sdk-sync", "bulkdel-cli", "bulkdel-lib"):
         block = results["throughput"][name]
         assert "skipped" in block or block["median"]["ids_deleted"] > 0, (name, block)
     assert results["throughput"]["bare"]["median"]["ids_deleted"] == results["config"]["ids"]
+    large = results["throughput_large"]
+    assert large["bare"]["median"]["ids_deleted"] == results["config"]["large_ids"]
+    assert "sdk-sync" not in large
+    # every process's CPU is measured: the client's and the fake server's
+    for block in (*results["throughput"].values(), *large.values()):
+        if "skipped" not in block:
+            assert block["median"]["cpu_s"] > 0 and block["median"]["server_cpu_s"] > 0
     for scenario in ("rate", "window"):
         contenders = results["throttled"][scenario]["contenders"]
         assert {"bulkdel-cli --rate", "bulkdel-cli adaptive", "sdk-async"} <= contenders.keys()

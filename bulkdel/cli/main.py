@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,8 @@ def _abort_code(abort: Abort | None) -> int:
     return EXIT_OK if code is None else code
 
 
+#: the summary's widest line: it fits an 80-column terminal
+SUMMARY_WIDTH = 79
 #: the settings whose refusal a run's summary names (the reader's ``max_delete``)
 REFUSING_SETTINGS = ("max_delete",)
 
@@ -52,8 +55,19 @@ def finish(report: Report, as_json: bool) -> int:
         print(json.dumps(report.summary(), indent=2))
     else:
         # a refusal names the setting that refused (``max_delete``): shown as its option
-        print(as_options(format_text(report), REFUSING_SETTINGS), file=sys.stderr)
+        text = as_options(format_text(report), REFUSING_SETTINGS)
+        print(_head_fitted(text), file=sys.stderr)
     return report.exit_code
+
+
+def _head_fitted(text: str) -> str:
+    """``text`` with its first line wrapped to an 80-column terminal (the rest of the
+    summary is already narrower): a long refusal reads whole, not cut at the edge."""
+    head, newline, rest = text.partition("\n")
+    lines = textwrap.wrap(
+        head, SUMMARY_WIDTH, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
+    )
+    return "\n".join(lines or [head]) + newline + rest
 
 
 # Each command's module is imported when it runs: ``--version``, ``--help`` and ``report``

@@ -81,3 +81,22 @@ def test_the_demo_names_a_mismatch(
     err = capsys.readouterr().err
     assert code == cli.EXIT_INCOMPLETE
     assert "bulkdel demo: MISMATCH — deleted.txt: 1 id the server did not delete" in err
+
+
+def test_a_long_head_line_fits_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal's head line is wrapped to the terminal's 80 columns, the option named whole."""
+    monkeypatch.setenv("IMAGEKIT_PRIVATE_KEY", KEY)
+    source = write_ids(tmp_path / "ids.txt", hex_ids(12))
+    argv = ["delete", str(source), "--dry-run", "--max-delete", "10"]
+    code = cli.main([*argv, "--report-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE
+    head = err.split("\n  read ")[0].splitlines()
+    assert len(head) > 1 and all(len(line) < 80 for line in head), head
+    assert head[0].startswith("bulkdel: dry run — nothing sent — aborted: refused:")
+    assert all(line.startswith("  ") for line in head[1:])
+    assert " ".join(line.strip() for line in head).endswith(
+        "the input holds more than 10 unique ids (--max-delete); nothing was sent"
+    )
