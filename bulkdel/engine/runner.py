@@ -170,7 +170,7 @@ class BatchRunner:
         unless: Callable[[], bool] | None,
         now: float | None,
     ) -> None:
-        ids = self.ids
+        ids, limit = self.ids, self.settings.max_attempts
         work = [batch]
         while work:
             file_ids = work.pop()
@@ -178,7 +178,7 @@ class BatchRunner:
             unless = now = None  # asked before the first request only; time has moved on
             kind = answer.kind
             if kind is Kind.SUCCESS:
-                again = self._success(answer, chain.failures, tally, outcome)
+                again = _book_success(ids, limit, answer, chain.failures, tally, outcome)
                 if again:
                     # The same backoff as a failed request, then the errored ids alone.
                     attempts = ids.attempts
@@ -212,29 +212,6 @@ class BatchRunner:
                 ids.charge(file_ids, chain.failures)
                 outcome.failed.extend(ids.fail(file_ids, answer))
                 tally.failed += len(file_ids)
-
-    def _success(
-        self, answer: Outcome, failures: int, tally: BatchTally, outcome: BatchOutcome
-    ) -> list[str]:
-        """Book a 200/207; returns the errored ids to send again (attempts left)."""
-        ids = self.ids
-        ids.deleted(answer.deleted)
-        outcome.deleted.extend(answer.deleted)
-        tally.deleted += len(answer.deleted)
-        if not answer.errors:
-            return []
-        attempts = ids.attempts
-        again: list[str] = []
-        for error in answer.errors:
-            used = attempts.get(error.file_id, 0) + failures
-            attempts[error.file_id] = used
-            if used >= self.settings.max_attempts:
-                outcome.failed.append(ids.fail_one(error.file_id, error.error, answer.status))
-                tally.failed += 1
-            else:
-                again.append(error.file_id)
-        tally.later += len(again)
-        return again
 
     async def _send(
         self,
@@ -314,6 +291,34 @@ _DETACHED: Any = _Detached()
 
 def _detached_stop(reason: Abort) -> None:
     """A finished run has nothing left to stop."""
+
+
+def _book_success(
+    ids: OpenIds,
+    max_attempts: int,
+    answer: Outcome,
+    failures: int,
+    tally: BatchTally,
+    outcome: BatchOutcome,
+) -> list[str]:
+    """Book a 200/207; returns the errored ids to send again (attempts left)."""
+    ids.deleted(answer.deleted)
+    outcome.deleted.extend(answer.deleted)
+    tally.deleted += len(answer.deleted)
+    if not answer.errors:
+        return []
+    attempts = ids.attempts
+    again: list[str] = []
+    for error in answer.errors:
+        used = attempts.get(error.file_id, 0) + failures
+        attempts[error.file_id] = used
+        if used >= max_attempts:
+            outcome.failed.append(ids.fail_one(error.file_id, error.error, answer.status))
+            tally.failed += 1
+        else:
+            again.append(error.file_id)
+    tally.later += len(again)
+    return again
 
 
 def _add_missing(outcome: BatchOutcome, missing: Iterable[str], after: list[str]) -> None:
