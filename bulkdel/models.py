@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any, Final
+from itertools import repeat
+from typing import Any, Final, overload
 
 from .errors import UsageError
 
@@ -22,12 +24,56 @@ DEFAULT_BASE_URL: Final = "https://api.imagekit.io"
 Item = tuple[int, str, str | None]
 
 
+class CleanItems(Sequence[Item]):
+    """Items that all passed the id rule, on consecutive lines from ``first``: the ids as one
+    list and no tuple per id (most of a file of bare ids is read as these; the ingest takes
+    ``ids`` as they are). Iterated or indexed, it gives the items a list of them would."""
+
+    __slots__ = ("first", "ids")
+
+    def __init__(self, first: int, ids: list[str]) -> None:
+        #: the line (or position) of ``ids[0]``
+        self.first = first
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Item]:
+        first = self.first
+        return zip(range(first, first + len(self.ids)), self.ids, repeat(None))
+
+    @overload
+    def __getitem__(self, index: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Item]: ...
+
+    def __getitem__(self, index: int | slice) -> Item | list[Item]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        at = range(len(self.ids))[index]  # a negative index counts from the end
+        return (self.first + at, self.ids[at], None)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CleanItems):
+            return self.first == other.first and self.ids == other.ids
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list of its items, and as mutable
+
+    def __repr__(self) -> str:
+        return f"CleanItems(first={self.first}, ids={self.ids!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """Items read from one source in one go."""
 
     source: str
-    items: list[Item]
+    items: Sequence[Item]
     #: the file records the items came with, as read (a listing page's File objects, a
     #: JSONL input's objects), for the manifest; None for a source of bare ids
     records: list[dict[str, Any]] | None = None

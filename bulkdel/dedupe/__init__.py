@@ -25,6 +25,10 @@ class SeenIds(Protocol):
         """Record ``values``; True for each one not seen before."""
         ...
 
+    def __len__(self) -> int:
+        """The distinct ids recorded."""
+        ...
+
     async def aclose(self) -> None:
         """Free what is held (files on disk)."""
         ...

@@ -15,20 +15,26 @@ from .run_files import SortedRuns
 
 Steps = Generator[None, None, None]
 _HEX24: Final = re.compile(r"[0-9a-f]{24}")
+#: bytes of a hex id's key
+_KEY_BYTES: Final = 12
 
 
 def packed_hex(values: Sequence[str]) -> bytes | None:
     """``values`` as 12-byte keys, packed, when every one is 24 lowercase hex characters (an
     ImageKit id); else None."""
-    if not values or set(map(len, values)) != {24}:
+    if not values:
         return None
-    joined = "".join(values)
+    joined = "\n".join(values)
     try:
-        raw = bytes.fromhex(joined)
+        raw = bytes.fromhex(joined)  # it skips the newlines (and any other whitespace)
     except ValueError:
         return None
-    # fromhex also takes upper case and spaces: those ids are not hex keys
-    return raw if raw.hex() == joined else None
+    # The key per id is read back as its hex, a newline between two: equal only when every
+    # value is 24 lowercase hex characters (fromhex also takes upper case and whitespace),
+    # with no step per id.
+    if len(raw) != _KEY_BYTES * len(values) or raw.hex("\n", _KEY_BYTES) != joined:
+        return None
+    return raw
 
 
 async def pump(steps: Steps) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import compress
 
 from ..dedupe import SeenIds
-from ..models import Chunk, Item
+from ..models import Chunk, CleanItems, Item
 
 #: an item with its input position
 Placed = tuple[int, Item]
@@ -33,7 +33,8 @@ class Accepted:
         source: the chunk's source name.
         end: the input position of the chunk's last item.
         fresh: the valid ids not seen before, in input order.
-        fresh_at: the input position of each of ``fresh``.
+        fresh_at: the input position of each of ``fresh`` (a ``range`` when they are
+            consecutive).
         invalid: the items that fail the id rule.
         duplicates: the valid items seen before.
     """
@@ -41,7 +42,7 @@ class Accepted:
     source: str
     end: int
     fresh: list[str]
-    fresh_at: list[int]
+    fresh_at: Sequence[int]
     invalid: list[Placed]
     duplicates: list[Placed]
 
@@ -66,7 +67,37 @@ class Ingest:
         """The chunk's new ids, invalid items and repeats (one de-duplication call)."""
         items = chunk.items
         start = self.position
-        self.position = end = start + len(items)
+        self.position = start + len(items)
+        if type(items) is CleanItems:
+            accepted = await self._accept_clean(chunk.source, items, start)
+        else:
+            accepted = await self._accept_items(chunk.source, items, start)
+        return accepted if start >= self.skip else _after(accepted, self.skip)
+
+    async def _accept_clean(self, source: str, items: CleanItems, start: int) -> Accepted:
+        """``accept`` for items that all passed the id rule: no step per id but the
+        de-duplication's, unless some are repeats."""
+        values = items.ids
+        end = start + len(values)
+        seen = len(self.dedupe)
+        new = await self.dedupe.add_new_async(values)
+        places = range(start + 1, end + 1)
+        if len(self.dedupe) - seen == len(values):
+            # every one new, as most are (told without a look at each): the ids as read,
+            # their places as a range
+            return Accepted(source, end, values, places, [], [])
+        shift = items.first - start - 1  # an item's line, less its input position
+        duplicates: list[Placed] = [
+            (p, (p + shift, value, None))
+            for p, value, is_new in zip(places, values, new, strict=True)
+            if not is_new
+        ]
+        fresh = list(compress(values, new))
+        return Accepted(source, end, fresh, list(compress(places, new)), [], duplicates)
+
+    async def _accept_items(self, source: str, items: Sequence[Item], start: int) -> Accepted:
+        """``accept`` for items of any kind."""
+        end = start + len(items)
         values = [value for _, value, problem in items if problem is None]
         new = await self.dedupe.add_new_async(values)  # a spill hands the loop back in steps
         places: Sequence[int] = range(start + 1, end + 1)
@@ -84,8 +115,7 @@ class Ingest:
             duplicates = [
                 (p, item) for p, item, is_new in zip(places, items, new, strict=True) if not is_new
             ]
-        accepted = Accepted(chunk.source, end, fresh, fresh_at, invalid, duplicates)
-        return accepted if start >= self.skip else _after(accepted, self.skip)
+        return Accepted(source, end, fresh, fresh_at, invalid, duplicates)
 
     async def aclose(self) -> None:
         """Free what de-duplication holds (files on disk, in steps)."""

@@ -21,9 +21,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Se
 from typing import Any, Final, Literal
 
 from ..errors import InputError
-from ..models import Chunk, Item
+from ..models import Chunk, CleanItems, Item
 from .async_runs import async_runs
-from .validate import ID_PATTERN, MAX_ID_LENGTH, MIN_ID_LENGTH, id_problem
+from .validate import ID_PATTERN, id_lengths_only, id_problem
 
 Format = Literal["auto", "lines", "csv", "jsonl"]
 
@@ -36,6 +36,8 @@ ITERABLE_CHUNK: Final = 1000
 _SHOWN: Final = 100
 #: the bytes of a clean id, and the newline between ids
 _ID_BYTES: Final = b"\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#: a UTF-8 byte order mark, which may start the first line
+_BOM: Final = b"\xef\xbb\xbf"
 
 
 def detect_format(name: str, fmt: Format) -> Literal["lines", "csv", "jsonl"]:
@@ -73,8 +75,8 @@ class _LineParser:
         return taken
 
     def parse(self, line_no: int, raw: bytes, overlong: bool, out: list[Item]) -> None:
-        if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+        if line_no == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -191,7 +193,7 @@ class FileReader:
             os.close(self._fd)
         self._fd = None
 
-    def _read_items(self) -> list[Item]:
+    def _read_items(self) -> Sequence[Item]:
         assert self._fd is not None
         try:
             data = os.read(self._fd, READ_SIZE)
@@ -207,53 +209,53 @@ class FileReader:
                 parse(self._line, self._buffer, self._overlong, items)
                 self._buffer, self._overlong = b"", False
             return items
-        lines = (self._buffer + data).split(b"\n")
-        self._buffer = lines.pop()
-        if (
-            self._parser.fmt == "lines"
-            and not self._overlong
-            and self._line > 0
-            and self._fast_lines(lines, items)
-        ):
+        if self._buffer:
+            data = self._buffer + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._buffer = data
             return self._check_overlong(items)
-        for raw in lines:
+        body, self._buffer = data[:end], data[end + 1 :]
+        if self._parser.fmt == "lines" and not self._overlong:
+            fast = self._fast_lines(body)
+            if fast is not None:
+                return self._check_overlong(fast)
+        for raw in body.split(b"\n"):
             self._line += 1
             parse(self._line, raw, self._overlong, items)
             self._overlong = False
         return self._check_overlong(items)
 
-    def _check_overlong(self, items: list[Item]) -> list[Item]:
+    def _check_overlong(self, items: Sequence[Item]) -> Sequence[Item]:
         if len(self._buffer) > MAX_LINE:
             self._buffer = self._buffer[: _SHOWN * 4]
             self._overlong = True
         return items
 
-    def _fast_lines(self, lines: list[bytes], items: list[Item]) -> bool:
-        """The common case of a plain list of ids, decoded in one go: False (nothing done)
-        when the chunk is not valid UTF-8, so that the line-by-line path says where."""
-        if not lines:
-            return True
-        blob = b"\n".join(lines)
-        sizes = set(map(len, lines))
-        if (
-            not blob.translate(None, _ID_BYTES)
-            and min(sizes) >= MIN_ID_LENGTH
-            and max(sizes) <= MAX_ID_LENGTH
-        ):
-            # every line is a clean id: no per-line regex (it was most of the reading)
-            first = self._line + 1
-            self._line += len(lines)
-            values = blob.decode().split("\n")
-            items.extend(zip(range(first, first + len(lines)), values, itertools.repeat(None)))
-            return True
-        try:
-            text = blob.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
+    def _fast_lines(self, body: bytes) -> Sequence[Item] | None:
+        """The lines of ``body`` (whole lines, without the last newline) when most are
+        plain ids, decoded in one go; None (nothing done) when it is not valid UTF-8, so
+        that the line-by-line path says where."""
+        if self._line == 0 and body.startswith(_BOM):
+            body = body[len(_BOM) :]  # the one place a BOM is taken off (``_LineParser``)
+        if not body.translate(None, _ID_BYTES):
+            lines = body.decode("ascii").split("\n")
+            if id_lengths_only(body, lines):
+                # every line is a clean id: no per-line step at all (it was most of the
+                # reading), and no tuple per id (``CleanItems``)
+                first = self._line + 1
+                self._line += len(lines)
+                return CleanItems(first, lines)
+        else:
+            try:
+                lines = body.decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                return None
+        items: list[Item] = []
         clean = ID_PATTERN.fullmatch
         append = items.append
         line = self._line
-        for raw in text.split("\n"):
+        for raw in lines:
             line += 1
             if clean(raw):
                 append((line, raw, None))
@@ -262,7 +264,7 @@ class FileReader:
             if value and value[0] != "#":
                 append((line, value, id_problem(value)))
         self._line = line
-        return True
+        return items
 
     async def chunks(self) -> AsyncIterator[Chunk]:
         """Yield the source's items chunk by chunk; closes the file at the end."""
@@ -283,7 +285,7 @@ class FileReader:
             self.close()
 
 
-async def _off_loop(read: Callable[[], list[Item]]) -> list[Item]:
+async def _off_loop(read: Callable[[], Sequence[Item]]) -> Sequence[Item]:
     """``read()`` in a daemon thread of its own, awaited on the loop.
 
     A pipe or terminal may block a read for as long as its writer likes; the run must not
@@ -292,9 +294,9 @@ async def _off_loop(read: Callable[[], list[Item]]) -> list[Item]:
     cancelled await here abandons the read (what it returns is dropped: the run is ending).
     """
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[list[Item]] = loop.create_future()
+    done: asyncio.Future[Sequence[Item]] = loop.create_future()
 
-    def settle(result: list[Item] | None, error: BaseException | None) -> None:
+    def settle(result: Sequence[Item] | None, error: BaseException | None) -> None:
         if done.cancelled():
             return
         if error is not None:

@@ -36,6 +36,19 @@ def id_problem(value: str) -> str | None:
     )
 
 
+def id_lengths_only(text: bytes, lines: list[str]) -> bool:
+    """Every one of ``lines`` (``text`` split at its newlines) is ``MIN_ID_LENGTH`` to
+    ``MAX_ID_LENGTH`` characters long (``text`` is ASCII)."""
+    width = len(lines[0])
+    step = width + 1
+    if len(text) == len(lines) * step - 1 and text[width::step] == b"\n" * (len(lines) - 1):
+        # all of one width (ids mostly are): the newlines are where that width puts them,
+        # found without a step per line
+        return MIN_ID_LENGTH <= width <= MAX_ID_LENGTH
+    sizes = set(map(len, lines))
+    return min(sizes) >= MIN_ID_LENGTH and max(sizes) <= MAX_ID_LENGTH
+
+
 def is_valid_id(value: str) -> bool:
     """True when ``value`` is a well-formed file id."""
     return ID_PATTERN.fullmatch(value) is not None

@@ -40,6 +40,13 @@ def _entry(raw: Any) -> Entry:
     return str(entry_id), dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+def _not_held(raw: list[Any], held: set[str], held_when_asked: frozenset[str]) -> list[Entry]:
+    """The entries of an answer that are this worker's to start: none it holds, nor any it
+    held when it asked. A retry reads the worker's own pending batches again, and one of
+    them may settle (leave ``held``) while the answer is on its way: it is not sent twice."""
+    return [e for e in map(_entry, raw) if e[0] not in held and e[0] not in held_when_asked]
+
+
 class Claims:
     """Takes and keeps batches for worker ``name``.
 
@@ -120,11 +127,12 @@ class Claims:
         return (await self._take(count, stop, held))[1] if arrived else []
 
     async def _take(self, count: int, stop: StopSignal, held: set[str]) -> tuple[str, list[Entry]]:
+        asked = frozenset(held)
         answer = await redisio.call(
             self.keys, self._first(self._take_new(count), held), stop, wait=self.wait
         )
         _check(self.keys, answer)
-        return str(answer[1]), [e for e in map(_entry, answer[2:]) if e[0] not in held]
+        return str(answer[1]), _not_held(answer[2:], held, asked)
 
     def _take_new(self, count: int) -> Callable[[], Awaitable[Any]]:
         keys = self.keys
@@ -137,7 +145,8 @@ class Claims:
     ) -> Callable[[], Awaitable[Any]]:
         """``call`` the first time; a retry (its first run may have taken batches and lost
         the answer) reads this worker's own pending batches again instead, so that the lost
-        ones are handed out now, and none twice (``held`` ones are left out by the caller)."""
+        ones are handed out now, and none twice (the caller leaves out those it holds or
+        held when it asked: ``_not_held``)."""
         tries = 0
         keys = self.keys
 
@@ -159,6 +168,7 @@ class Claims:
             JobCancelled: the job is cancelled: nothing was taken.
         """
         keys = self.keys
+        asked = frozenset(held)
         args: list[str | int] = [GROUP, self.name, self.min_idle_ms, self._cursor, count]
         first = self._first(lambda: self._takeover(keys=[keys.meta, keys.batches], args=args), held)
         tries: list[None] = []
@@ -172,8 +182,8 @@ class Claims:
         if len(tries) == 1:  # a retry's answer is a take's: no cursor in it
             self._cursor = str(answer[1])
         # An entry of our own comes back only if our heartbeat could not reach Redis: it is
-        # still being worked on here.
-        return [(i, f) for i, f in map(_entry, answer[2:]) if i not in held]
+        # still being worked on here (or was, when we asked).
+        return _not_held(answer[2:], held, asked)
 
     async def heartbeat(self, held: set[str], stop: StopSignal) -> str:
         """Reset the idle time of our batches (``XCLAIM ... JUSTID``: their delivery count

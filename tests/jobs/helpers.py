@@ -62,16 +62,63 @@ async def chunks(values: Iterable[str], size: int = 250) -> AsyncIterator[Chunk]
         yield Chunk("ids.txt", items[at : at + size])
 
 
+#: ``python -m bulkdel``, with a SIGUSR1 handler that writes to stderr what every thread runs
+#: and where every asyncio task waits (its chain of awaits): a job process that does not end
+#: in time says why
+_WITH_TASK_DUMP = """
+import asyncio, faulthandler, runpy, signal, sys
+
+
+def chain(coro):
+    lines = []
+    while coro is not None and len(lines) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        frame = frame or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            lines.append(f"    {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaited = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+        awaited = awaited or getattr(coro, "gi_yieldfrom", None)
+        if awaited is not None and not any(
+            hasattr(awaited, a) for a in ("cr_frame", "ag_frame", "gi_frame")
+        ):
+            lines.append(f"    awaits {awaited!r}"[:300])
+            break
+        coro = awaited
+    return lines
+
+
+def dump(*_):
+    faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_running_loop())
+    except RuntimeError:
+        tasks = set()
+    out = [f"--- {len(tasks)} asyncio tasks ---"]
+    for task in tasks:
+        out.append(f"  {task.get_name()}")
+        out.extend(chain(task.get_coro()))
+    out.append("--- end of tasks ---")
+    print("\\n".join(out), file=sys.stderr, flush=True)
+
+
+signal.signal(signal.SIGUSR1, dump)
+runpy.run_module("bulkdel", run_name="__main__", alter_sys=True)
+"""
+#: seconds a process that did not end in time is given to write where its tasks wait
+_DUMP_WAIT = 5.0
+
+
 class JobProcess:
     """``python -m bulkdel job ARGS`` in the background, its stderr in a file."""
 
     def __init__(
         self, args: list[str], env: dict[str, str], log: Path, *, stdin: Path | None = None
     ) -> None:
+        self.args = args
         self.log = log
         with log.open("w") as sink, (stdin or Path(os.devnull)).open("rb") as source:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bulkdel", "job", *args],
+                [sys.executable, "-c", _WITH_TASK_DUMP, "job", *args],
                 env=env,
                 stdin=source,
                 stdout=subprocess.DEVNULL,
@@ -79,9 +126,32 @@ class JobProcess:
             )
 
     def finish(self, timeout: float = 60) -> tuple[int, str]:
-        """Wait for it to exit: its exit code and stderr."""
-        code = self.process.wait(timeout=timeout)
+        """Wait for it to exit: its exit code and stderr.
+
+        Raises:
+            AssertionError: it did not exit within ``timeout`` seconds; the message holds
+                where its tasks waited and the logs of the test's other job processes.
+        """
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"`bulkdel job {' '.join(self.args)}` did not exit within {timeout:g}s\n"
+                + self._post_mortem()
+            ) from None
         return code, self.log.read_text()
+
+    def _post_mortem(self) -> str:
+        """Where its tasks wait (then it is killed), and every job log beside its own."""
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + _DUMP_WAIT
+        while "--- end of tasks ---" not in self.log.read_text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        logs = sorted(self.log.parent.glob("*.log"), key=lambda p: p != self.log)
+        return "\n".join(f"--- {p.name} ---\n{p.read_text()[-20_000:]}" for p in logs)
 
     def kill(self) -> None:
         """SIGKILL, and reap it."""

@@ -66,6 +66,20 @@ class LostAnswer:
         return await operation()
 
 
+class SettledMeanwhile(LostAnswer):
+    """``LostAnswer``, and the worker's batch ``entry`` settles (leaves ``held``) while the
+    retry's answer is on its way: the retry read it from Redis while it was still pending."""
+
+    def __init__(self, held: set[str], entry: str) -> None:
+        self.held = held
+        self.entry = entry
+
+    async def call(self, operation: Callable[[], Awaitable[T]], stop: StopSignal) -> T:
+        answer = await super().call(operation, stop)
+        self.held.discard(self.entry)
+        return answer
+
+
 # -- take -----------------------------------------------------------------------------------
 
 
@@ -108,6 +122,24 @@ async def test_a_retried_take_hands_out_what_its_lost_answer_took_and_nothing_ne
     got = await claims.read(2, StopSignal(), held={entries[0]})
     assert [e for e, _ in got] == [entries[1]]
     assert set(await _owners(redis)) == set(entries[:2])  # two taken, not four
+
+
+@pytest.mark.parametrize("how", ["read", "take_over"])
+async def test_a_retried_take_leaves_out_a_batch_settled_while_its_answer_came(
+    redis: Any, how: str
+) -> None:
+    """A batch this worker held when it asked is never handed out by the answer, even if
+    it was settled (no longer held) by the time the answer came. Fails before the fix: it
+    came back as a batch to send, and its ids were sent a second time."""
+    entries = await _job(redis, 5)
+    await _claims(redis, "a").read(1, StopSignal(), set())
+    held = {entries[0]}
+    claims = _claims(redis, "a", 0.001, wait=SettledMeanwhile(held, entries[0]))
+    if how == "read":
+        got = await claims.read(2, StopSignal(), held)
+        assert [e for e, _ in got] == entries[1:3]
+    else:
+        assert await claims.take_over(2, held, StopSignal()) == []
 
 
 async def test_a_take_of_a_cancelled_job_raises_and_takes_nothing(redis: Any) -> None:

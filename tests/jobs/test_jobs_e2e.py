@@ -9,6 +9,9 @@ import signal
 import time
 from pathlib import Path
 
+import redis as sync_redis
+
+from bulkdel.jobs.redis_keys import JobKeys
 from bulkdel.testing import FakeImageKit, Faults
 from tests.helpers import KEY, MakeServed, ThreadedServer, check_report_dir, hex_ids, read_lines
 from tests.jobs.helpers import JobProcess, job_env, run_job, status_of, wait_for_job
@@ -16,6 +19,8 @@ from tests.redis_server import RedisServer
 
 #: the fake server's limit, requests per second
 RATE = 40.0
+#: the two workers of the outage test
+NAMES = ("w1", "w2")
 
 
 def _worker(name: str, env: dict[str, str], tmp_path: Path, *extra: str) -> JobProcess:
@@ -94,6 +99,21 @@ def test_three_workers_one_killed(redis_server: RedisServer, tmp_path: Path) -> 
         assert job["live_counts_agree"]
 
 
+def _until_both_settled(redis: RedisServer, workers: list[JobProcess], batches: int) -> None:
+    """Until each worker has settled ``batches`` batches (or one has ended: the job done)."""
+    client = sync_redis.Redis.from_url(redis.url)
+    workers_key = JobKeys.of("e2e").workers
+    deadline = time.monotonic() + 60
+    try:
+        while any(int(client.hget(workers_key, f"{n}|batches") or 0) < batches for n in NAMES):
+            if any(w.process.poll() is not None for w in workers):
+                return
+            assert time.monotonic() < deadline, "the workers were not both at work in time"
+            time.sleep(0.01)
+    finally:
+        client.close()
+
+
 def test_redis_down_for_seconds_with_persistence(
     persistent_redis_server: RedisServer, tmp_path: Path, make_served: MakeServed
 ) -> None:
@@ -104,9 +124,11 @@ def test_redis_down_for_seconds_with_persistence(
     env = job_env(redis.url, server.url)
     submitter = _submit(tmp_path, env, 8_000)
     wait_for_job("e2e", env)
-    workers = [_worker(n, env, tmp_path, "--rate", "15") for n in ("w1", "w2")]
-    while _settled_by(env, "w1") + _settled_by(env, "w2") < 4:
-        time.sleep(0.1)
+    workers = [_worker(n, env, tmp_path, "--rate", "15") for n in NAMES]
+    # Both at work before Redis stops: a worker still starting (a loaded host) would meet the
+    # outage at its start-up check, which ends it at once (exit 3) by design. Read in Redis
+    # itself: on a loaded host a `job status` subprocess can take longer than the whole job.
+    _until_both_settled(redis, workers, 2)
     redis.stop()
     time.sleep(2)
     redis.start()

@@ -7,12 +7,14 @@ same submit again, and that run recovers the job."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import redis as sync_redis
 
+from bulkdel.jobs.redis_keys import JobKeys
 from tests.helpers import MakeServed, hex_ids, write_ids
 from tests.jobs.helpers import (
     JobProcess,
@@ -33,6 +35,12 @@ _PACE = ("--rate", "8", "--visibility-timeout", "2")
 
 def _read(env: dict[str, str], job: str = "b") -> int:
     return int(status_of(job, env)["counts"]["read"])
+
+
+def _read_now(client: sync_redis.Redis, job: str = "b") -> int:
+    """The job's read count, straight from Redis: a ``job status`` subprocess can take
+    seconds on a loaded host, long enough for the whole job to finish between two looks."""
+    return int(client.hget(JobKeys.of(job).counts, "read") or 0)
 
 
 def test_redis_restored_from_an_older_snapshot(
@@ -56,17 +64,25 @@ def test_redis_restored_from_an_older_snapshot(
         )
         for name in ("w1", "w2")
     ]
-    while _read(env) < 5_000:
-        time.sleep(0.05)
     client = sync_redis.Redis.from_url(redis_server.url)
+    _until(lambda: _read_now(client) >= 5_000)
     client.save()  # the older snapshot: dump.rdb
-    client.close()
-    snapshot = _read(env)
-    while _read(env) < snapshot + 5_000:
-        time.sleep(0.05)
-    redis_server.kill()
-    redis_server.start()  # loads the older dump.rdb
-    assert _read(env) < snapshot + 5_000
+    snapshot = _read_now(client)
+    _until(lambda: _read_now(client) >= snapshot + 5_000)
+    # Held still from this look to the restart, so that the submit is mid-input when Redis
+    # goes back: on a loaded host it could otherwise finish between the look and the kill.
+    submit.process.send_signal(signal.SIGSTOP)
+    try:
+        assert client.hget(JobKeys.of("b").meta, "state") == b"submitting"
+        client.close()
+        redis_server.kill()
+        redis_server.start()  # loads the older dump.rdb
+        client = sync_redis.Redis.from_url(redis_server.url)
+        # looked at before the submit goes on: it re-submits what Redis forgot at once
+        assert _read_now(client) < snapshot + 5_000
+    finally:
+        client.close()
+        submit.process.send_signal(signal.SIGCONT)
     code, err = submit.finish(timeout=120)
     assert code == 0 and "submit complete" in err, err
     for worker in workers:
