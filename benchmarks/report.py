@@ -296,6 +296,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"- medians of {cfg['runs']} run(s) per contender (scale: {cfg['scale_runs']}); "
         f"batch {cfg['batch_size']}, concurrency {cfg['concurrency']}",
         f"- bulkdel interfaces found: {results['bulkdel_available']}",
+        *(
+            f"- **{name}** is from an earlier run (`--keep-others`): {origin.get('started')}, "
+            f"git {origin.get('git')}, load average at start {origin.get('load_avg')}"
+            for name, origin in (results.get("earlier") or {}).items()
+        ),
         "",
         "Method: each contender is its own process against a fresh fake ImageKit server process "
         "(`python -m bulkdel.testing`) on 127.0.0.1, where every well-formed id exists once; "

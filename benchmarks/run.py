@@ -283,6 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure bulkdel as committed at REF (e.g. HEAD), not the working tree",
     )
     parser.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="keep the scenarios not run now from --out's results.json (each with its origin)",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="only rewrite RESULTS.md and the chart from --out's results.json",
@@ -331,8 +336,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _log(f"scenario {name}")
                 results[name] = runners[name](cfg, Path(scratch), have)
     results["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.keep_others:
+        _keep_earlier(results, args.out / "results.json")
     _render(results, args.out)
     return 0
+
+
+def _keep_earlier(results: dict[str, Any], path: Path) -> None:
+    """Add the scenarios of the earlier results at ``path`` that this run did not measure,
+    each with where it came from (RESULTS.md says so beside the header)."""
+    if not path.is_file():
+        return
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    origin = {
+        "started": earlier.get("started"),
+        "git": (earlier.get("machine") or {}).get("git_commit"),
+        "load_avg": (earlier.get("machine") or {}).get("load_avg_1_5_15"),
+    }
+    kept: dict[str, Any] = results.setdefault("earlier", {})
+    for name in SCENARIOS:
+        if name not in results and name in earlier:
+            results[name] = earlier[name]
+            kept[name] = (earlier.get("earlier") or {}).get(name, origin)
+    if "chart" in earlier and "throttled" in kept:
+        results["chart"] = earlier["chart"]
 
 
 def _render(results: dict[str, Any], out: Path) -> None:
