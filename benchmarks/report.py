@@ -302,7 +302,8 @@ def markdown(results: dict[str, Any]) -> str:
         "ids are deterministic distinct 24-hex strings in a file. *ids/s (work)* is the "
         "server's count of ids deleted over the contender's own timed section (from before "
         "reading the id file to the last answer; bulkdel's `elapsed_s`), so interpreter "
-        "start-up and imports are left out; *process wall* includes them. Peak RSS is each "
+        "start-up and imports are left out; *process wall* includes them (bulkdel's modules "
+        "compiled to bytecode first, as an installed package's are). Peak RSS is each "
         "contender process's own (`os.wait4`).",
         "",
     ]

@@ -315,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bulkdel-bench-") as scratch:
         if args.from_git:
             harness.CHILD_CWD = harness.snapshot(args.from_git, Path(scratch) / "code")
+        harness.compile_bulkdel(harness.CHILD_CWD)
         have = bulkdel_available()
         _log(f"bulkdel interfaces available: {have}")
         results: dict[str, Any] = {

@@ -133,6 +133,20 @@ class Retry:
             if self.retry_if is None or not self.retry_if(answer) or self._stopped():
                 return answer
             first = (answer, None)
+        return await self._go_on(first, fn, *args)
+
+    async def resume(self, answer: T, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """What ``__call__`` gives when its first try answered ``answer``: the caller made
+        that try itself (and so built nothing for a try that needs no retry)."""
+        if self.retry_if is None or not self.retry_if(answer) or self._stopped():
+            return answer
+        return await self._go_on((answer, None), fn, *args)
+
+    async def _go_on(
+        self, first: tuple[Any, BaseException | None], fn: Callable[..., Awaitable[T]], *args: Any
+    ) -> T:
+        """The tenacity controller, handed the first try (judged: to be retried) as its
+        attempt 1."""
         handed = [first]
 
         async def attempt() -> T:

@@ -6,6 +6,7 @@ run and closes them after it with how it ended; these are the after part.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -46,4 +47,6 @@ async def close_records(
         journal.set_abort(report.abort)
         await journal.close()
     if writer is not None:
-        writer.close(report.summary())
+        # flushes, two fsyncs and a rename: in a thread, so the caller's loop is not held
+        # while the disk confirms (the report is whole once this returns)
+        await asyncio.to_thread(writer.close, report.summary())

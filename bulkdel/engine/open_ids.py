@@ -26,7 +26,7 @@ class OpenIds:
         journal: told which ids stay in flight when the run ends.
     """
 
-    __slots__ = ("ambiguous", "attempts", "journal", "ledger", "open", "sending")
+    __slots__ = ("_requests", "ambiguous", "attempts", "journal", "ledger", "open", "wire")
 
     def __init__(self, ledger: Ledger, journal: Journal | None = None) -> None:
         self.ledger = ledger
@@ -37,8 +37,26 @@ class OpenIds:
         self.attempts: dict[str, int] = {}
         #: open ids that an attempt may have deleted without an answer saying so
         self.ambiguous: set[str] = set()
-        #: ids of requests on the wire right now (an answer cut off may have been applied)
-        self.sending: set[str] = set()
+        #: the ids of each request on the wire right now, by its token (an answer cut off
+        #: may have been applied): an entry a request, where a set of ids cost two set
+        #: operations of a batch's size a request
+        self.wire: dict[int, Sequence[str]] = {}
+        self._requests = 0
+
+    @property
+    def sending(self) -> frozenset[str]:
+        """The ids of the requests on the wire right now."""
+        return frozenset().union(*self.wire.values())
+
+    def on_wire(self, file_ids: Sequence[str]) -> int:
+        """A request for ``file_ids`` leaves; returns its token for ``off_wire``."""
+        self._requests = token = self._requests + 1
+        self.wire[token] = file_ids
+        return token
+
+    def off_wire(self, token: int) -> None:
+        """The request ``on_wire`` gave ``token`` has its answer (or none)."""
+        self.wire.pop(token, None)  # gone already if the run settled meanwhile
 
     def used(self, file_ids: Sequence[str]) -> int:
         """The most attempts any of ``file_ids`` has used."""
@@ -57,20 +75,25 @@ class OpenIds:
         have deleted them (the journal keeps them in flight, so that a resumed run sends
         them again)."""
         left = set(self.open) if file_ids is None else self.open.intersection(file_ids)
-        unknown = left & (self.ambiguous | self.sending)
-        self.charge(sorted(unknown & self.sending), 1)  # the attempt that was cut off
+        sending = self.sending
+        unknown = left & (self.ambiguous | sending)
+        self.charge(sorted(unknown & sending), 1)  # the attempt that was cut off
         if unknown and self.journal is not None:
             self.journal.keep_in_flight(unknown)
         for file_id in sorted(unknown):
             self.fail_one(file_id, INTERRUPTED_UNKNOWN, None)
         rest = list(left - unknown)
         self.close(rest)
-        self.sending.difference_update(left)
+        if file_ids is None:
+            self.wire.clear()
+        elif sending & left:
+            wire = self.wire
+            for token, wired in list(wire.items()):
+                wire[token] = [i for i in wired if i not in left]
         self.ledger.not_attempted(rest)
         if file_ids is None:
             self.attempts.clear()
             self.ambiguous.clear()
-            self.sending.clear()
 
     def charge(self, file_ids: list[str], count: int) -> None:
         """Count ``count`` attempts against ids that stay open."""

@@ -123,8 +123,8 @@ class Pipeline(Run):
         pool = self.pool
         while (batch := await pool.get()) is not None:
             try:
-                token = await self._mark(batch)
-                outcome = await self.runner.process(batch)
+                token = None if self.journal is None else await self._mark(batch)
+                outcome = await self.runner.process(batch, opened=True)
                 if outcome.complete and token is not None and self.journal is not None:
                     self.journal.landed(token)
             except Stopped:

@@ -93,6 +93,7 @@ async def send_with_retries(
     signal: StopSignal,
     backoff: Backoff,
     on_retry: Callable[[], None],
+    first: Outcome | None = None,
 ) -> Outcome:
     """Send, classify and retry one request (a delete batch, a listing page) until it
     succeeds or the policy gives up; returns the last outcome, each recorded in ``chain``.
@@ -103,6 +104,8 @@ async def send_with_retries(
         clock, signal: retry time is measured on ``clock``; waits go through
             ``signal.sleep``, and a stop ends the retries.
         on_retry: called before each retry (the caller counts it).
+        first: the answer of a first attempt the caller made itself (recorded in ``chain``
+            already): the policy goes on from it.
 
     Raises:
         Stopped: the run stopped during a wait (or ``send`` raised it).
@@ -116,6 +119,8 @@ async def send_with_retries(
     retry = batch_retry(
         settings, chain, clock=clock, signal=signal, backoff=backoff, on_retry=on_retry
     )
+    if first is not None:
+        return await retry.resume(first, attempt)
     return await retry(attempt)
 
 

@@ -118,6 +118,7 @@ class BatchRunner:
         earlier: Iterable[str] = (),
         *,
         unless: Callable[[], bool] | None = None,
+        opened: bool = False,
     ) -> BatchOutcome:
         """Send one batch until every id in it has its final bucket.
 
@@ -129,25 +130,33 @@ class BatchRunner:
             unless: asked once the batch's first turn comes: True leaves the batch unsent
                 (every id ``unsettled``), so a stopping worker gives back whole what it had
                 not begun, and finishes what it had.
+            opened: the ids are in ``ids.open`` already (the reader put them there).
 
         Returns:
             Every id's bucket; ids the run stopped without are in ``unsettled`` (they stay
             open in ``ids``: the host accounts for them, or ``forget``s them).
         """
         ids = self.ids
-        ids.open.update(file_ids)
-        ids.ambiguous.update(earlier)
+        if not opened:
+            ids.open.update(file_ids)
+        if earlier:
+            ids.ambiguous.update(earlier)
         self._batches += 1
-        tally = BatchTally(self._batches, len(file_ids), self._time())
-        self.observer.batch_started(self.host, tally)
+        now = self._time()
+        tally = BatchTally(self._batches, len(file_ids), now)
+        if self.observer is not NO_OBSERVER:
+            self.observer.batch_started(self.host, tally)
+            now = self._time()  # the wait for a turn starts after the observer's call
         outcome = BatchOutcome()
         try:
-            await self._run(file_ids, tally, outcome, unless)
+            await self._run(file_ids, tally, outcome, unless, now)
         except Stopped:
             pass  # what is left stays open: unsettled
         finally:
-            tally.elapsed = self._time() - tally.started
-            self.observer.batch_finished(self.host, tally)
+            # The tally is the observers' alone: nobody watching, no clock read for it.
+            if self.observer is not NO_OBSERVER:
+                tally.elapsed = self._time() - tally.started
+                self.observer.batch_finished(self.host, tally)
         if len(outcome) < len(file_ids):
             still = ids.open
             outcome.unsettled = [i for i in file_ids if i in still]
@@ -159,16 +168,17 @@ class BatchRunner:
         tally: BatchTally,
         outcome: BatchOutcome,
         unless: Callable[[], bool] | None,
+        now: float | None,
     ) -> None:
-        ids = self.ids
+        ids, limit = self.ids, self.settings.max_attempts
         work = [batch]
         while work:
             file_ids = work.pop()
-            answer, chain = await self._send_with_retries(file_ids, tally, unless)
-            unless = None  # asked before the first request only
+            answer, chain = await self._send_with_retries(file_ids, tally, unless, now)
+            unless = now = None  # asked before the first request only; time has moved on
             kind = answer.kind
             if kind is Kind.SUCCESS:
-                again = self._success(answer, chain.failures, tally, outcome)
+                again = _book_success(ids, limit, answer, chain.failures, tally, outcome)
                 if again:
                     # The same backoff as a failed request, then the errored ids alone.
                     attempts = ids.attempts
@@ -203,63 +213,62 @@ class BatchRunner:
                 outcome.failed.extend(ids.fail(file_ids, answer))
                 tally.failed += len(file_ids)
 
-    def _success(
-        self, answer: Outcome, failures: int, tally: BatchTally, outcome: BatchOutcome
-    ) -> list[str]:
-        """Book a 200/207; returns the errored ids to send again (attempts left)."""
-        ids = self.ids
-        ids.deleted(answer.deleted)
-        outcome.deleted.extend(answer.deleted)
-        tally.deleted += len(answer.deleted)
-        if not answer.errors:
-            return []
-        attempts = ids.attempts
-        again: list[str] = []
-        for error in answer.errors:
-            used = attempts.get(error.file_id, 0) + failures
-            attempts[error.file_id] = used
-            if used >= self.settings.max_attempts:
-                outcome.failed.append(ids.fail_one(error.file_id, error.error, answer.status))
-                tally.failed += 1
-            else:
-                again.append(error.file_id)
-        tally.later += len(again)
-        return again
-
     async def _send(
         self,
         file_ids: list[str],
         chain: Chain,
         tally: BatchTally,
         unless: Callable[[], bool] | None = None,
+        asked: float | None = None,
     ) -> Outcome:
-        asked = self._time()
+        """One attempt: a turn, the request, its answer told to the observer and the budget.
+        ``asked``: the clock's time now, when the caller has just read it."""
+        # What the attempt's times are for is the observers' (``Attempt``): nobody watching,
+        # the clock is not read for them.
+        watched = self.observer is not NO_OBSERVER
+        if watched and asked is None:
+            asked = self._time()
         turn = await self.lease.turn()
         self.signal.check()
         if unless is not None and not chain.statuses and unless():
             raise Stopped(Abort(AbortReason.STOPPED, "left unsent"))  # the turn goes unused
         requests = self.requests
         requests.sending(DELETE)
-        sending = self.ids.sending
-        sending.update(file_ids)
-        sent = self._time()
+        ids = self.ids
+        token = ids.on_wire(file_ids)
+        sent = self._time() if watched else 0.0
         answer: Outcome = await self.sender.delete_batch(file_ids)
-        sending.difference_update(file_ids)
+        ids.off_wire(token)
         requests.answered(DELETE, answer.status)
         tally.requests += 1
-        took, resent = self._time() - sent, chain.failures + chain.throttled
-        attempt = Attempt(DELETE, "POST", answer, took, sent - asked, resent, len(file_ids), tally)
-        self.observer.attempt(self.host, attempt)
+        if watched and asked is not None:
+            took, resent = self._time() - sent, chain.failures + chain.throttled
+            attempt = Attempt(
+                DELETE, "POST", answer, took, sent - asked, resent, len(file_ids), tally
+            )
+            self.observer.attempt(self.host, attempt)
         await self.lease.observe(turn, answer)
         if answer.maybe_applied:
-            self.ids.ambiguous.update(file_ids)
+            ids.ambiguous.update(file_ids)
         return answer
 
     async def _send_with_retries(
-        self, file_ids: list[str], tally: BatchTally, unless: Callable[[], bool] | None = None
+        self,
+        file_ids: list[str],
+        tally: BatchTally,
+        unless: Callable[[], bool] | None = None,
+        now: float | None = None,
     ) -> tuple[Outcome, Chain]:
+        """Send until the answer is final (``engine.retry``'s policy). The first attempt is
+        made here, bare: the policy (closures, tenacity) is built only for an answer that
+        is to be retried, and takes that attempt as its first."""
+        asked = self._time() if now is None else now
         used = self.ids.used(file_ids)
-        chain = Chain(budget=max(1, self.settings.max_attempts - used), started=self._time())
+        chain = Chain(budget=max(1, self.settings.max_attempts - used), started=asked)
+        answer = await self._send(file_ids, chain, tally, unless, asked)
+        chain.record(answer)
+        if answer.kind not in RETRYABLE or self.signal.is_set:
+            return answer, chain  # as the policy would: final, or stopped
         answer = await send_with_retries(
             lambda: self._send(file_ids, chain, tally, unless),
             self.settings,
@@ -268,6 +277,7 @@ class BatchRunner:
             signal=self.signal,
             backoff=self.backoff,
             on_retry=lambda: self.requests.retrying(DELETE),
+            first=answer,
         )
         return answer, chain
 
@@ -281,6 +291,34 @@ _DETACHED: Any = _Detached()
 
 def _detached_stop(reason: Abort) -> None:
     """A finished run has nothing left to stop."""
+
+
+def _book_success(
+    ids: OpenIds,
+    max_attempts: int,
+    answer: Outcome,
+    failures: int,
+    tally: BatchTally,
+    outcome: BatchOutcome,
+) -> list[str]:
+    """Book a 200/207; returns the errored ids to send again (attempts left)."""
+    ids.deleted(answer.deleted)
+    outcome.deleted.extend(answer.deleted)
+    tally.deleted += len(answer.deleted)
+    if not answer.errors:
+        return []
+    attempts = ids.attempts
+    again: list[str] = []
+    for error in answer.errors:
+        used = attempts.get(error.file_id, 0) + failures
+        attempts[error.file_id] = used
+        if used >= max_attempts:
+            outcome.failed.append(ids.fail_one(error.file_id, error.error, answer.status))
+            tally.failed += 1
+        else:
+            again.append(error.file_id)
+    tally.later += len(again)
+    return again
 
 
 def _add_missing(outcome: BatchOutcome, missing: Iterable[str], after: list[str]) -> None:

@@ -68,8 +68,18 @@ def _str_list(value: Any) -> list[str] | None:
     return None
 
 
-def classify(status: int, body: bytes, headers: Any, batch: Sequence[str]) -> Outcome:
-    """Turn one HTTP answer to a delete request into an Outcome. Pure; never raises."""
+def classify(
+    status: int, body: bytes, headers: Any, batch: Sequence[str], *, sent: bytes | None = None
+) -> Outcome:
+    """Turn one HTTP answer to a delete request into an Outcome. Pure; never raises.
+
+    ``sent``: the batch as the compact JSON array the request carried (``ids_json``), when
+    no id needed escaping: an answer that is, byte for byte, ``{"successfullyDeletedFileIds":
+    sent}`` (compact, or with ``json.dumps``'s default spaces) is read without decoding it, as
+    the usual answer it is.
+    """
+    if sent is not None and status in (200, 207) and _lists_every_id(body, sent):
+        return Outcome(Kind.SUCCESS, status, deleted=tuple(batch))
     text = body.decode("utf-8", errors="replace")
     try:
         data: Any = json.loads(text)
@@ -105,6 +115,18 @@ def classify(status: int, body: bytes, headers: Any, batch: Sequence[str]) -> Ou
     if status >= 500 or status == 408:
         return Outcome(Kind.TRANSIENT, status, message=_message(data, text), maybe_applied=True)
     return Outcome(Kind.FATAL, status, message=f"unexpected HTTP {status}: {_message(data, text)}")
+
+
+def _lists_every_id(body: bytes, sent: bytes) -> bool:
+    """The body is the answer that deleted every id of ``sent`` and named no error, in one
+    of its two usual spellings (nothing in ``sent`` needs escaping, so these are exact)."""
+    if body == _DELETED_ALL + sent + b"}":
+        return True
+    return body == _DELETED_ALL_SPACED + sent.replace(b'","', b'", "') + b"}"
+
+
+_DELETED_ALL: Final = b'{"successfullyDeletedFileIds":'
+_DELETED_ALL_SPACED: Final = b'{"successfullyDeletedFileIds": '
 
 
 def _classify_success(status: int, data: Any, text: str, batch: Sequence[str]) -> Outcome:

@@ -29,12 +29,12 @@ _HIDDEN: Final = "***"
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    # The package's own version, which the build reads too: importlib.metadata would scan
+    # every installed distribution, on the caller's loop, at the end of each run (and knows
+    # none in a source tree).
+    from .. import __version__
 
-    try:
-        return version("bulkdel")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree
-        return "unknown"
+    return __version__
 
 
 def key_fingerprint(private_key: str | None) -> str | None:

@@ -226,3 +226,37 @@ def test_each_failed_try_is_judged_once() -> None:
     with pytest.raises(OSError, match="try 3"):
         run(Retry(Backoff(0.0, 0.0), clock=clock, attempts=3, retry_on=worth)(attempt))
     assert judged == ["try 1", "try 2", "try 3"]
+
+
+@pytest.mark.parametrize("first", ["busy", "done"])
+def test_resume_goes_on_from_a_first_try_made_by_the_caller(first: str) -> None:
+    """``resume(answer, fn)`` is ``__call__`` whose first try answered ``answer``: the same
+    tries, waits and hook calls, the caller's try counted as attempt 1."""
+
+    def play(resumed: bool) -> tuple[str, list[str], list[float], list[int]]:
+        clock = VirtualClock()
+        seen: list[Waiting] = []
+        answers = iter([first, "busy", "busy", "done"])
+        calls: list[str] = []
+
+        async def attempt() -> str:
+            calls.append(answer := next(answers))
+            return answer
+
+        async def main() -> str:
+            controller = Retry(
+                Backoff(1.0, 8.0, jitter=False),
+                clock=clock,
+                attempts=3,
+                retry_if=lambda answer: answer == "busy",
+                before_wait=seen.append,
+            )
+            if resumed:
+                return await controller.resume(await attempt(), attempt)
+            result: str = await controller(attempt)
+            return result
+
+        result = run(main())
+        return result, calls, clock.slept, [w.attempt for w in seen]
+
+    assert play(resumed=True) == play(resumed=False)

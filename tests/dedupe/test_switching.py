@@ -171,15 +171,16 @@ def test_an_input_known_to_be_long_starts_with_numpys(tmp_path: Path) -> None:
 
 
 def test_a_long_dry_run_from_a_file_starts_with_numpys(tmp_path: Path) -> None:
-    """The command line tells the de-duplication its file's size: a file of 140,000 lines
-    (past the switch) imports numpy up front, even though its 1,000 distinct ids alone would
-    never have moved there; the answers are the same."""
-    source = write_ids(tmp_path / "ids.txt", hex_ids(1000) * 140)
+    """The command line tells the de-duplication its file's size: a file of lines past the
+    switch imports numpy up front, even though its 1,000 distinct ids alone would never have
+    moved there; the answers are the same."""
+    repeats = switching.SWITCH_AT // 1000 + 10
+    source = write_ids(tmp_path / "ids.txt", hex_ids(1000) * repeats)
     args = ["delete", str(source), "--dry-run", "--report-dir", str(tmp_path / "r"), "--json"]
     done = _python("-c", SHORT_DRY_RUN, *args)
     assert "numpy loaded: True" in done.stderr
     counts = json.loads(done.stdout)["counts"]
-    assert (counts["unique"], counts["duplicate"]) == (1000, 139_000)
+    assert (counts["unique"], counts["duplicate"]) == (1000, (repeats - 1) * 1000)
 
 
 async def test_numpy_is_imported_off_the_callers_loop(

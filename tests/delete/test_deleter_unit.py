@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,25 @@ async def test_cancelled_after_reading_everything_says_cancelled(tmp_path: Path)
     assert summary["counts"]["not_attempted"] > 0
     assert summary["complete"] is False
     assert summary["aborted"] == "cancelled"
+
+
+async def test_the_summary_is_written_off_the_callers_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the report (flushes, two fsyncs, the summary's rename) runs in a thread: a
+    service's loop is not held while the disk confirms; the report is whole when run ends."""
+    from bulkdel.record.writer import ReportWriter
+
+    closed_in: list[bool] = []
+    close = ReportWriter.close
+
+    def spy(self: ReportWriter, summary: dict[str, object] | None = None) -> None:
+        closed_in.append(threading.current_thread() is threading.main_thread())
+        close(self, summary)
+
+    monkeypatch.setattr(ReportWriter, "close", spy)
+    deleter = BulkDeleter(settings=Settings(dry_run=True), report_dir=tmp_path / "r")
+    report = await deleter.run(hex_ids(30))
+    assert closed_in == [False]
+    summary = check_report_dir(tmp_path / "r")
+    assert summary["counts"]["not_attempted"] == 30 == report.counts.not_attempted

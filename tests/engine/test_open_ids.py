@@ -98,7 +98,7 @@ def test_leftovers_sent_or_ambiguous_fail_unknown_and_stay_in_flight() -> None:
     """At the end, ids never sent are not attempted; ids on the wire (charged the attempt
     cut off) or maybe deleted fail as outcome unknown and the journal keeps them in flight."""
     ids, sink, journal = opened("idle", "wire", "maybe")
-    ids.sending.add("wire")
+    ids.on_wire(["wire"])
     ids.ambiguous.add("maybe")
     ids.charge(["maybe"], 1)
     ids.settle_leftovers()
@@ -114,8 +114,20 @@ def test_leftovers_sent_or_ambiguous_fail_unknown_and_stay_in_flight() -> None:
 def test_a_batchs_leftovers_leave_the_other_ids_open() -> None:
     """Given a batch's ids, only those are settled; the rest of the run stays as it was."""
     ids, sink, _ = opened("a", "b", "other")
-    ids.sending.update(("b", "other"))
+    ids.on_wire(["b", "other"])
     ids.settle_leftovers(["a", "b"])
     assert sink.not_attempted_ids == ["a"]
     assert [file_id for file_id, *_ in sink.failures] == ["b"]
     assert (ids.open, ids.sending) == ({"other"}, {"other"})
+
+
+def test_a_request_leaves_the_wire_with_its_answer_even_after_a_settle() -> None:
+    """Each request is on the wire under its own token until its answer; one answered after
+    the run settled finds nothing left to take off."""
+    ids, _, _ = opened("a", "b")
+    first, second = ids.on_wire(["a"]), ids.on_wire(["a", "b"])
+    ids.off_wire(first)
+    assert ids.sending == {"a", "b"}
+    ids.settle_leftovers()
+    ids.off_wire(second)
+    assert (ids.sending, ids.wire) == (set(), {})

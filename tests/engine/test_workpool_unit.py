@@ -62,3 +62,19 @@ async def test_the_pool_reads_the_runs_stop_signal() -> None:
     pool.stop()
     assert signal.reason == Abort(AbortReason.FATAL, "redis")
     assert WorkPool(capacity=1).stopping is False
+
+
+async def test_a_full_pool_wakes_its_reader_once_drained_to_half() -> None:
+    """A reader waiting for room is woken when half the pool is free, not at each batch
+    taken: it then fills the pool in one go."""
+    pool = WorkPool(capacity=4)
+    for name in "abcd":
+        assert await pool.put([name])
+    blocked_put = asyncio.ensure_future(pool.put(["e"]))
+    await asyncio.sleep(0)
+    assert await pool.get() == ["a"]
+    await asyncio.sleep(0)
+    assert not blocked_put.done()  # three queued: more than half
+    assert await pool.get() == ["b"]
+    assert await asyncio.wait_for(blocked_put, 5) is True
+    assert pool.queued_ids() == ["c", "d", "e"]
