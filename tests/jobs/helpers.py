@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import redis as sync_redis
+
 from bulkdel.jobs import BatchOutcome
+from bulkdel.jobs.redis_keys import GROUP, JobKeys
 from bulkdel.models import Abort, Chunk
 from bulkdel.record.ledger import RequestStats
 from tests.helpers import KEY, check_report_dir, read_jsonl, read_lines
@@ -158,6 +162,24 @@ class JobProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+    @contextlib.contextmanager
+    def held_still(self) -> Iterator[None]:
+        """SIGSTOP, and in the block it runs nothing more (it is stopped, not only told to
+        stop); SIGCONT after, unless it ended in the block."""
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat")
+            # the state follows the ")" that ends the command's name
+            while (
+                self.process.poll() is None
+                and stat.read_text().rpartition(")")[2].split()[0] != "T"
+            ):
+                time.sleep(0.001)
+            yield
+        finally:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGCONT)
+
 
 def job_env(redis_url: str, base_url: str) -> dict[str, str]:
     """The environment of a job subprocess: the test key, the Redis and the fake server."""
@@ -188,6 +210,25 @@ def status_of(job: str, env: dict[str, str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
+
+
+def held_by(client: sync_redis.Redis, job: str, worker: str) -> int:
+    """Batches of ``job`` that ``worker`` holds now (taken and not settled), read in Redis
+    itself: a ``job status`` subprocess can take seconds on a loaded host. 0 if the job has
+    no stream (not submitted yet, or expired).
+
+    The PING first gives Redis a round to run what the worker had already sent (a settle
+    on its way when it was held still with ``held_still``) before the look."""
+    client.ping()
+    try:
+        summary = client.xpending(JobKeys.of(job).batches, GROUP)
+    except sync_redis.ResponseError:  # no such stream or group
+        return 0
+    return sum(int(c["pending"]) for c in summary["consumers"] if _text(c["name"]) == worker)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def wait_for_job(job: str, env: dict[str, str]) -> None:
