@@ -32,7 +32,9 @@ class JobEntry:
         counts: its live counts.
         age_s: seconds since it was created (Redis server time).
         expires_in_s: seconds until its keys expire (its retention), or None: kept until
-            ``job delete``.
+            ``job delete``, or until ``keep_after_end_s`` after it ends.
+        keep_after_end_s: its retention (``--keep``): how long its keys stay once it ends;
+            None: kept until ``job delete``.
     """
 
     name: str
@@ -40,6 +42,7 @@ class JobEntry:
     counts: Counts
     age_s: float
     expires_in_s: int | None
+    keep_after_end_s: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -49,6 +52,7 @@ class JobEntry:
             "counts": {**self.counts.as_dict(), "pending": self.counts.pending},
             "age_s": round(self.age_s, 1),
             "expires_in_s": self.expires_in_s,
+            "keep_after_end_s": self.keep_after_end_s,
         }
 
 
@@ -61,11 +65,11 @@ async def list_jobs(redis: Redis) -> list[JobEntry]:
     for name in names:
         keys = JobKeys.of(name)
         async with redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(keys.meta, ["state", "created"])
+            pipe.hmget(keys.meta, ["state", "created", "keep"])
             pipe.hgetall(keys.counts)
             pipe.xlen(keys.batches)
             pipe.ttl(keys.meta)
-            (state, created), raw, open_batches, ttl = await pipe.execute()
+            (state, created, keep), raw, open_batches, ttl = await pipe.execute()
         if state is None:
             vanished.append(name)
             continue
@@ -77,6 +81,7 @@ async def list_jobs(redis: Redis) -> list[JobEntry]:
                 counts=counts_from(raw),
                 age_s=max(0.0, float(now) - float(created or now)),
                 expires_in_s=int(ttl) if int(ttl) >= 0 else None,
+                keep_after_end_s=int(keep) if keep else None,
             )
         )
     if vanished:

@@ -156,3 +156,21 @@ def test_the_settle_that_finishes_a_job_starts_its_retention(client: sync_redis.
         assert settle(keys=keys.settle_keys(), args=args) == 1
     ttls = {k: client.ttl(k) for k in keys.settle_keys() if client.exists(k)}
     assert len(ttls) == 8 and all(3500 < t <= 3600 for t in ttls.values()), ttls
+
+
+def test_job_list_shows_an_unfinished_jobs_retention_as_after_its_end(
+    client: sync_redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fails before: an open job submitted with ``--keep 7d`` said ``EXPIRES never``, though
+    its keys expire a week after it ends; one with no ``--keep`` is kept for good."""
+    assert cli.main(["job", "submit", _source(tmp_path, 120), "--job", "k", "--keep", "7d"]) == 0
+    assert cli.main(["job", "submit", _source(tmp_path, 10), "--job", "z"]) == 0
+    capsys.readouterr()
+    assert cli.main(["job", "list", "--json"]) == 0
+    shown = {job["job"]: job for job in json.loads(capsys.readouterr().out)}
+    assert shown["k"]["expires_in_s"] is None and shown["k"]["keep_after_end_s"] == WEEK
+    assert shown["z"]["expires_in_s"] is None and shown["z"]["keep_after_end_s"] is None
+    assert cli.main(["job", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[0] == "k" and lines[1].endswith("7d after its end")
+    assert lines[2].split()[0] == "z" and lines[2].endswith("never")

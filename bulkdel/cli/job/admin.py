@@ -54,7 +54,7 @@ def list_lines(jobs: list[JobEntry]) -> list[str]:
     for job in jobs:
         c = job.counts
         figures = (c.unique, c.deleted, c.missing, c.failed, c.pending)
-        expires = "never" if job.expires_in_s is None else "in " + span(job.expires_in_s)
+        expires = _expires(job)
         rows.append((job.name, job.state, *(f"{n:,}" for n in figures), span(job.age_s), expires))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     return [
@@ -64,6 +64,15 @@ def list_lines(jobs: list[JobEntry]) -> list[str]:
         ).rstrip()
         for row in rows
     ]
+
+
+def _expires(job: JobEntry) -> str:
+    """When the job's keys go: a countdown once it has ended, its ``--keep`` before."""
+    if job.expires_in_s is not None:
+        return "in " + span(job.expires_in_s)
+    if job.keep_after_end_s is not None:
+        return span(job.keep_after_end_s) + " after its end"
+    return "never"
 
 
 def span(seconds: float) -> str:
