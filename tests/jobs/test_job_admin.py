@@ -172,5 +172,5 @@ def test_job_list_shows_an_unfinished_jobs_retention_as_after_its_end(
     assert shown["z"]["expires_in_s"] is None and shown["z"]["keep_after_end_s"] is None
     assert cli.main(["job", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[0] == "k" and lines[1].endswith("7d after its end")
+    assert lines[1].split()[0] == "k" and lines[1].endswith("end+7d")
     assert lines[2].split()[0] == "z" and lines[2].endswith("never")
