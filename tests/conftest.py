@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from bulkdel.testing import FakeImageKit
 from tests.helpers import KEY, ThreadedServer
@@ -19,9 +19,13 @@ from tests.redis_server import persistent_redis_server, redis_server
 
 __all__ = ["persistent_redis_server", "redis_server"]
 
-# Hypothesis's per-example deadline is a time limit, and the suite asserts no time: on a
-# machine whose cores are busy an example may take seconds without anything being wrong.
-settings.register_profile("busy_machine", deadline=None)
+# Hypothesis's per-example deadline and its "too slow" health check (data generation over a
+# time budget) are time limits, and the suite asserts no time: on a machine whose cores are
+# busy an example may take seconds without anything being wrong. A test that sets its own
+# suppressed checks names too_slow again (its list replaces this one).
+settings.register_profile(
+    "busy_machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("busy_machine")
 
 

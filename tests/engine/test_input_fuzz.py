@@ -201,7 +201,7 @@ def test_jsonl_with_non_object_lines(
 @settings(
     max_examples=200,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(content=st.binary(max_size=400), fmt=st.sampled_from(["lines", "csv", "jsonl"]))
 def test_any_bytes_parse_without_raising(tmp_path: Path, content: bytes, fmt: str) -> None:
