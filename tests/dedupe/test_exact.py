@@ -54,7 +54,10 @@ def _check(deduper: AnyDeduper, chunks: list[list[str]]) -> None:
 
 
 @IMPLS
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_exact_like_a_set_across_spills_and_merges(
     tmp_path: Path, impl: type[AnyDeduper], chunks: list[list[str]]
@@ -79,7 +82,10 @@ def weak_hash(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_exact_when_different_keys_share_a_hash(
     tmp_path: Path, weak_hash: None, chunks: list[list[str]]
@@ -132,7 +138,10 @@ def test_warming_the_table_takes_its_steps_and_changes_no_answer() -> None:
     dedupe.close()
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_exact_while_the_table_grows(tmp_path: Path, chunks: list[list[str]]) -> None:
     """A table that starts at 2 keys and doubles to 16 before it spills answers as a set."""

@@ -82,7 +82,10 @@ def _ticks_between(log: list[str], name: str) -> int:
 
 
 @IMPLS
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_async_answers_as_a_set(tmp_path: Path, impl: Impl, chunks: list[list[str]]) -> None:
     """``add_new_async`` gives the answers of a set across growth, spills and merges."""

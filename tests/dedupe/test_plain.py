@@ -14,7 +14,10 @@ from bulkdel.dedupe.plain_deduper import PlainDeduper as Deduper
 from tests.dedupe.test_exact import SMALL, _check, chunk_lists, peak_of_ten_ids
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_exact_when_the_bloom_filter_always_says_maybe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[list[str]]

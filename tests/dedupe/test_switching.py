@@ -67,7 +67,10 @@ def test_a_short_dry_run_never_imports_numpy(tmp_path: Path) -> None:
     assert "numpy loaded: False" in _python("-c", SHORT_DRY_RUN, *args).stderr
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=chunk_lists())
 def test_exact_like_a_set_across_the_move(tmp_path: Path, chunks: list[list[str]]) -> None:
     """Past 6 ids numpy's takes the plain one's memory; the answers are a set's before,
