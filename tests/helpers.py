@@ -112,9 +112,21 @@ class ThreadedServer:
 
     def __exit__(self, *exc: object) -> None:
         asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        # A handler still waiting (a stalled answer) is cancelled and awaited here, as
+        # asyncio.run does: left pending, it would be collected during a later test, and
+        # asyncio's "Task was destroyed" would land in that test's log.
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel every other task of the running loop and wait for them to end."""
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 def run_cli(
