@@ -237,7 +237,7 @@ class FileReader:
         plain ids, decoded in one go; None (nothing done) when it is not valid UTF-8, so
         that the line-by-line path says where."""
         if self._line == 0 and body.startswith(_BOM):
-            body = body[len(_BOM) :]  # the one place a BOM is taken off (``_LineParser``)
+            body = body[len(_BOM) :]  # as ``_LineParser.parse`` does on the slow path
         if not body.translate(None, _ID_BYTES):
             lines = body.decode("ascii").split("\n")
             if id_lengths_only(body, lines):
